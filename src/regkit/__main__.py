@@ -1,0 +1,3 @@
+from regkit.cli import main
+
+raise SystemExit(main())

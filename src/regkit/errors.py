@@ -1,0 +1,67 @@
+"""The exceptions a user can meet. Each carries a message that says what happened and what to do.
+
+The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``. No message may
+contain a secret: callers build messages from hosts, paths, key names and status codes only.
+"""
+
+from __future__ import annotations
+
+
+class RegkitError(Exception):
+    """Base of every error regkit reports to a user (exit code 1)."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(" ".join(message.split()))  # one line, always
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class UsageError(RegkitError):
+    """The command line or an action input is wrong (exit code 2)."""
+
+    exit_code = 2
+
+
+class InvalidReferenceError(UsageError):
+    """An image reference, repository, tag or digest does not follow the distribution grammar."""
+
+
+class RegistryError(RegkitError):
+    """The registry answered something we cannot work with."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class AuthenticationError(RegistryError):
+    """Credentials missing or refused (401), or access denied (403)."""
+
+
+class TLSError(RegistryError):
+    """The TLS handshake failed: unknown CA, wrong host name, or plain HTTP refused."""
+
+
+class ConnectionFailedError(RegistryError):
+    """The registry could not be reached (DNS, refused connection, timeout)."""
+
+
+class NotFoundError(RegistryError):
+    """A repository, tag, manifest or blob does not exist."""
+
+
+class UnsupportedError(RegistryError):
+    """The registry does not support an operation (tag delete on distribution 2.8, disabled deletes)."""
+
+
+class DigestMismatchError(RegistryError):
+    """Content did not hash to the digest the registry or the caller claimed."""
+
+
+class SopsError(RegkitError):
+    """A SOPS file could not be decrypted."""
