@@ -56,7 +56,7 @@ class NotFoundError(RegistryError):
 
 
 class UnsupportedError(RegistryError):
-    """The registry does not support an operation (tag delete on distribution 2.8, disabled deletes)."""
+    """The registry does not support an operation (2.8 tag delete, deletes disabled)."""
 
 
 class DigestMismatchError(RegistryError):

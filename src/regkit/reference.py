@@ -84,8 +84,11 @@ def validate_tag_or_digest(value: str) -> str:
 
 
 def _looks_like_host(component: str) -> bool:
-    return "." in component or ":" in component or component == "localhost" or (
-        component.startswith("[") and component.endswith("]")
+    return (
+        "." in component
+        or ":" in component
+        or component == "localhost"
+        or (component.startswith("[") and component.endswith("]"))
     )
 
 

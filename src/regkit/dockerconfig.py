@@ -1,0 +1,176 @@
+"""The Docker client configuration (``config.json``): read, merge, atomic 0600 write, helpers.
+
+docker, crane, skopeo and trivy all read this file, so regkit reads and writes it the way they
+do: ``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json``; ``auths`` entries keyed by
+host (or by URL, as old clients wrote them), ``credHelpers`` per host and a default
+``credsStore``, both called as ``docker-credential-<name>``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from regkit.errors import RegkitError
+
+
+class DockerConfigError(RegkitError):
+    """The Docker client config cannot be read, parsed or written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str
+
+    def __repr__(self) -> str:  # never show the password, even in a debugger or a log
+        return f"Credentials(username={self.username!r}, password=<hidden>)"
+
+    __str__ = __repr__
+
+    def basic_token(self) -> str:
+        return base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+
+def config_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("DOCKER_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    return Path.home() / ".docker"
+
+
+def _normalise_host(key: str) -> str:
+    """``https://host/v1/`` and ``http://host`` -> ``host`` (docker's convertToHostname)."""
+    host = key
+    for prefix in ("https://", "http://"):
+        if host.startswith(prefix):
+            host = host[len(prefix) :]
+            break
+    return host.split("/", 1)[0]
+
+
+def load(directory: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """The parsed config, ``{}`` when the file does not exist."""
+    path = config_dir(directory) / "config.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as err:
+        raise DockerConfigError(f"cannot read Docker config {path}: {err.strerror}") from None
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise DockerConfigError(
+            f"Docker config {path} is not valid JSON (line {getattr(err, 'lineno', '?')}); "
+            "fix or remove it"
+        ) from None
+    if not isinstance(data, dict):
+        raise DockerConfigError(f"Docker config {path} is not a JSON object; fix or remove it")
+    return data
+
+
+def helper_for(config: dict[str, Any], host: str) -> str | None:
+    helpers = config.get("credHelpers")
+    if isinstance(helpers, dict):
+        for key, name in helpers.items():
+            if _normalise_host(str(key)) == host and isinstance(name, str) and name:
+                return name
+    store = config.get("credsStore")
+    return store if isinstance(store, str) and store else None
+
+
+def _from_auths(config: dict[str, Any], host: str) -> Credentials | None:
+    auths = config.get("auths")
+    if not isinstance(auths, dict):
+        return None
+    for key, entry in auths.items():
+        if _normalise_host(str(key)) != host or not isinstance(entry, dict):
+            continue
+        user, password = entry.get("username"), entry.get("password")
+        if isinstance(user, str) and isinstance(password, str) and user:
+            return Credentials(user, password)
+        auth = entry.get("auth")
+        if isinstance(auth, str) and auth:
+            try:
+                decoded = base64.b64decode(auth, validate=False).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                raise DockerConfigError(
+                    f"the Docker config entry for {host} has an unreadable 'auth' value; "
+                    f"run 'regkit login' or 'docker login {host}' again"
+                ) from None
+            user, sep, password = decoded.partition(":")
+            if sep and user:
+                return Credentials(user, password)
+    return None
+
+
+def _helper_store(name: str) -> Any:
+    from docker.credentials import Store  # lazy: docker is heavy to import
+
+    return Store(name)
+
+
+def _from_helper(name: str, host: str) -> Credentials | None:
+    from docker.credentials import errors as cred_errors
+
+    try:
+        store = _helper_store(name)
+        for server in (host, f"https://{host}"):
+            try:
+                got = store.get(server)
+            except cred_errors.CredentialsNotFound:
+                continue
+            user, secret = got.get("Username"), got.get("Secret")
+            if isinstance(user, str) and isinstance(secret, str) and user:
+                return Credentials(user, secret)
+    except cred_errors.StoreError as err:
+        raise DockerConfigError(
+            f"credential helper docker-credential-{name} failed for {host}: "
+            f"{str(err).splitlines()[0] if str(err) else 'no detail'}"
+        ) from None
+    return None
+
+
+def credentials_for(
+    host: str, directory: str | os.PathLike[str] | None = None
+) -> Credentials | None:
+    """Credentials for ``host`` from the Docker config: helper first when one is named."""
+    config = load(directory)
+    helper = helper_for(config, host)
+    if helper:
+        found = _from_helper(helper, host)
+        if found:
+            return found
+    return _from_auths(config, host)
+
+
+def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``path`` atomically with mode 0600 in a 0700 directory."""
+    directory = path.parent
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):
+        directory.chmod(0o700)
+    fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
+            json.dump(data, handle, indent="\t")
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,66 @@
+"""One module per operation; each is a pure planning function plus a small executor.
+
+``connect`` builds a registry client from the connection options every command shares.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from regkit.dockerconfig import Credentials, credentials_for
+from regkit.errors import TLSError, UsageError
+from regkit.reference import host_is_loopback
+from regkit.registry import RegistryClient
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectOptions:
+    """How to reach registries: TLS, concurrency and where credentials come from."""
+
+    ca_file: str | None = None
+    insecure: bool = False
+    jobs: int = 16
+    verbose: int = 0
+    username: str | None = None
+    password: str | None = None
+    docker_config: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectOptions(ca_file={self.ca_file!r}, insecure={self.insecure}, jobs={self.jobs}, "
+            f"username={self.username!r}, password={'<hidden>' if self.password else None})"
+        )
+
+
+def resolve_credentials(host: str, options: ConnectOptions) -> Credentials | None:
+    """Explicit credentials, then REGISTRY_USERNAME/REGISTRY_PASSWORD, then the Docker config."""
+    if options.username is not None or options.password is not None:
+        if not options.username or options.password is None:
+            raise UsageError("give both a username and a password (--username, --password-stdin)")
+        return Credentials(options.username, options.password)
+    env_user, env_password = (
+        os.environ.get("REGISTRY_USERNAME"),
+        os.environ.get("REGISTRY_PASSWORD"),
+    )
+    if env_user and env_password is not None:
+        return Credentials(env_user, env_password)
+    return credentials_for(host, options.docker_config)
+
+
+def connect(host: str, options: ConnectOptions) -> RegistryClient:
+    """A client for ``host``; nothing is sent until the first request."""
+    ca_file = options.ca_file
+    if ca_file and not os.path.isfile(ca_file):
+        raise TLSError(f"CA file {ca_file} does not exist; pass the PEM file of your registry's CA")
+    if options.insecure and not host_is_loopback(host):
+        print(f"regkit: warning: --insecure: TLS verification is off for {host}", file=sys.stderr)
+    return RegistryClient(
+        host,
+        credentials=resolve_credentials(host, options),
+        ca_file=ca_file,
+        insecure=options.insecure,
+        jobs=options.jobs,
+        verbose=options.verbose,
+    )

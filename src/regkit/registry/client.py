@@ -1,0 +1,485 @@
+"""Registry operations: catalog, tags, manifests, blobs, mounts, deletes.
+
+Everything here speaks the distribution HTTP API and nothing else. Quirks of distribution 2.8
+and ``registry:3`` are handled where they show, each fallback named:
+
+- ``tags/list`` ignores ``n``/``last`` on 2.8 (one page), paginates on v3; ``"tags": null`` is
+  an empty list; a v3.1.0 400 for ``n`` above its maximum is retried without ``n``.
+- A HEAD without ``Docker-Content-Digest`` falls back to GET and hashes the body.
+- Manifest bodies are always hashed; a digest that does not match is an error.
+- DELETE by tag is refused by 2.8 (400 ``DIGEST_INVALID``): reported as UnsupportedError so
+  the caller can choose another way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import quote, urljoin, urlsplit
+
+import httpx
+
+from regkit.dockerconfig import Credentials
+from regkit.errors import (
+    AuthenticationError,
+    DigestMismatchError,
+    NotFoundError,
+    RegistryError,
+    UnsupportedError,
+)
+from regkit.registry.manifest import ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
+from regkit.registry.transport import RetryPolicy, Transport
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+PAGE_SIZE = 1000
+CHUNK_SIZE = 4 * 1024 * 1024
+_LINK_RE = re.compile(r'<([^>]*)>\s*;[^,]*?rel="?next"?')
+
+
+def _registry_errors(response: httpx.Response) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(response.content or b"{}")
+    except ValueError:
+        return []
+    errors = data.get("errors") if isinstance(data, dict) else None
+    return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
+
+
+def _first_code(response: httpx.Response) -> str | None:
+    errs = _registry_errors(response)
+    code: object = errs[0].get("code") if errs else None
+    return str(code) if code else None
+
+
+def next_link(response: httpx.Response, current_url: str) -> str | None:
+    """The ``rel="next"`` URL of a paginated answer, resolved; None when absent or off-host."""
+    header = response.headers.get("link")
+    if not header:
+        return None
+    match = _LINK_RE.search(header)
+    if not match:
+        return None
+    target: str = urljoin(current_url, match.group(1))
+    if urlsplit(target).netloc != urlsplit(current_url).netloc:
+        return None  # never follow pagination to another host
+    return target
+
+
+class RegistryClient:
+    """A client for one registry host. Thread-safe; use ``map`` for bounded concurrency."""
+
+    def __init__(
+        self,
+        registry: str,
+        *,
+        credentials: Credentials | None = None,
+        ca_file: str | None = None,
+        insecure: bool = False,
+        jobs: int = 16,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.registry = registry
+        self.jobs = max(1, jobs)
+        self.transport = Transport(
+            registry,
+            credentials=credentials,
+            ca_file=ca_file,
+            insecure=insecure,
+            jobs=self.jobs,
+            timeout=timeout,
+            retry=retry,
+            verbose=verbose,
+        )
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def __enter__(self) -> RegistryClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        self.transport.close()
+
+    @property
+    def credentials(self) -> Credentials | None:
+        return self.transport.credentials
+
+    # -- concurrency ----------------------------------------------------------------------
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """``[fn(x) for x in items]`` on at most ``jobs`` threads, in order; first error wins."""
+        seq = list(items)
+        if len(seq) <= 1 or self.jobs == 1:
+            return [fn(x) for x in seq]
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.jobs, thread_name_prefix="regkit")
+            pool = self._pool
+        futures = [pool.submit(fn, x) for x in seq]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def _fail(self, response: httpx.Response, what: str) -> RegistryError:
+        status = response.status_code
+        code = _first_code(response)
+        host = self.registry
+        if status == 401:
+            user = self.credentials.username if self.credentials else None
+            if user:
+                return AuthenticationError(
+                    f"{host} refused the credentials of user {user!r} ({what}); check the "
+                    "username and password, e.g. run 'regkit login' again",
+                    status=status,
+                    code=code,
+                )
+            return AuthenticationError(
+                f"{host} requires authentication ({what}); run 'regkit login' or set "
+                "REGISTRY_USERNAME and REGISTRY_PASSWORD",
+                status=status,
+                code=code,
+            )
+        if status == 403:
+            return AuthenticationError(
+                f"{host} denied access ({what}); the user lacks permission",
+                status=status,
+                code=code,
+            )
+        if status == 404:
+            detail = {
+                "NAME_UNKNOWN": "repository not found",
+                "MANIFEST_UNKNOWN": "manifest not found",
+                "BLOB_UNKNOWN": "blob not found",
+            }.get(code or "", "not found")
+            return NotFoundError(f"{what}: {detail} on {host}", status=status, code=code)
+        if status == 405 or code == "UNSUPPORTED":
+            return UnsupportedError(
+                f"{what}: {host} does not support this operation (is deletion enabled?)",
+                status=status,
+                code=code,
+            )
+        message = ""
+        errs = _registry_errors(response)
+        if errs:
+            message = str(errs[0].get("message") or "")
+        return RegistryError(
+            f"{what}: {host} answered {status}{f' {code}' if code else ''}"
+            f"{f' ({message})' if message else ''}",
+            status=status,
+            code=code,
+        )
+
+    # -- ping, catalog, tags --------------------------------------------------------------
+
+    def ping(self, *, require_auth: bool = False) -> None:
+        """Check that the registry answers and that our credentials (if any) are accepted."""
+        self.transport.ping()
+        if self.transport.auth_required or require_auth:
+            response = self.transport.request("GET", "/v2/", repository=None)
+            if response.status_code != 200:
+                raise self._fail(response, "GET /v2/")
+
+    def _paginate(self, path: str, key: str, repository: str | None, what: str) -> list[str]:
+        items: list[str] = []
+        url: str | None = f"{self.transport.base_url}{path}?n={PAGE_SIZE}"
+        retried_without_n = False
+        seen: set[str] = set()
+        while url:
+            if url in seen:
+                break  # a registry that links a page to itself must not loop us forever
+            seen.add(url)
+            response = self.transport.request("GET", url, repository=repository)
+            if (
+                response.status_code == 400
+                and _first_code(response) == "PAGINATION_NUMBER_INVALID"
+                and not retried_without_n
+            ):
+                retried_without_n = True  # registry:3.1.0 refused n above its maximum
+                url = f"{self.transport.base_url}{path}"
+                continue
+            if response.status_code != 200:
+                raise self._fail(response, what)
+            try:
+                data = response.json()
+            except ValueError:
+                raise RegistryError(f"{what}: {self.registry} sent no JSON") from None
+            page = data.get(key) if isinstance(data, dict) else None
+            items.extend(str(x) for x in page or [])  # "tags": null is an empty list
+            url = next_link(response, url)
+        return items
+
+    def catalog(self) -> list[str]:
+        return self._paginate("/v2/_catalog", "repositories", None, "list repositories")
+
+    def tags(self, repository: str) -> list[str]:
+        return self._paginate(
+            f"/v2/{repository}/tags/list", "tags", repository, f"list tags of {repository}"
+        )
+
+    # -- manifests ------------------------------------------------------------------------
+
+    def _manifest_url(self, repository: str, ref: str) -> str:
+        return f"/v2/{repository}/manifests/{quote(ref, safe=':')}"
+
+    def resolve(self, repository: str, ref: str) -> Descriptor | None:
+        """HEAD a manifest: its descriptor, or None when it does not exist."""
+        response = self.transport.request(
+            "HEAD",
+            self._manifest_url(repository, ref),
+            repository=repository,
+            headers={"Accept": ACCEPT},
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._fail(response, f"resolve {repository}:{ref}")
+        digest = response.headers.get("docker-content-digest")
+        media_type = (response.headers.get("content-type") or "").split(";")[0].strip()
+        size = response.headers.get("content-length")
+        if not digest or not media_type or media_type == "application/json" or not size:
+            # Fallback: a registry that leaves out the digest header; GET and hash the body.
+            try:
+                return self.get_manifest(repository, ref).descriptor()
+            except NotFoundError:
+                return None
+        if ref.startswith("sha256:") and digest != ref:
+            raise DigestMismatchError(f"{self.registry} answered {digest} for {repository}@{ref}")
+        return Descriptor(media_type, digest, int(size))
+
+    def get_manifest(self, repository: str, ref: str) -> Manifest:
+        what = f"{repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
+        response = self.transport.request(
+            "GET",
+            self._manifest_url(repository, ref),
+            repository=repository,
+            headers={"Accept": ACCEPT},
+        )
+        if response.status_code != 200:
+            raise self._fail(response, f"get manifest {what}")
+        raw = response.content
+        digest = sha256_digest(raw)
+        claimed = response.headers.get("docker-content-digest")
+        if ref.startswith("sha256:") and digest != ref:
+            raise DigestMismatchError(
+                f"manifest {what} from {self.registry} hashes to {digest}; the content is corrupt "
+                "or was changed in transit"
+            )
+        if claimed and claimed != digest:
+            raise DigestMismatchError(
+                f"manifest {what} from {self.registry} hashes to {digest} but the registry says "
+                f"{claimed}; refusing to trust it"
+            )
+        return Manifest(raw, media_type_of(raw, response.headers.get("content-type")), digest)
+
+    def put_manifest(self, repository: str, ref: str, raw: bytes, media_type: str) -> str:
+        response = self.transport.request(
+            "PUT",
+            self._manifest_url(repository, ref),
+            repository=repository,
+            headers={"Content-Type": media_type},
+            content=raw,
+        )
+        if response.status_code not in (200, 201, 202):
+            raise self._fail(response, f"put manifest {repository}:{ref}")
+        digest = sha256_digest(raw)
+        claimed = response.headers.get("docker-content-digest")
+        if claimed and claimed != digest:
+            raise DigestMismatchError(
+                f"{self.registry} stored {repository}:{ref} as {claimed}, expected {digest}"
+            )
+        return digest
+
+    def delete_manifest(self, repository: str, ref: str) -> None:
+        """DELETE a manifest by digest (all its tags go) or by tag (registry:3 only)."""
+        response = self.transport.request(
+            "DELETE", self._manifest_url(repository, ref), repository=repository
+        )
+        if response.status_code in (200, 202, 204):
+            return
+        code = _first_code(response)
+        if (
+            not ref.startswith("sha256:")
+            and response.status_code == 400
+            and code == "DIGEST_INVALID"
+        ):
+            raise UnsupportedError(
+                f"{self.registry} cannot delete a tag by name (distribution 2.8)",
+                status=400,
+                code=code,
+            )
+        raise self._fail(
+            response, f"delete {repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
+        )
+
+    # -- blobs ----------------------------------------------------------------------------
+
+    def get_blob(self, repository: str, digest: str, *, limit: int = 64 * 1024 * 1024) -> bytes:
+        """A small blob (a config) in memory, verified against its digest."""
+        with self.transport.stream(
+            "GET", f"/v2/{repository}/blobs/{digest}", repository=repository
+        ) as response:
+            if response.status_code != 200:
+                response.read()
+                raise self._fail(response, f"get blob {repository}@{digest}")
+            chunks: list[bytes] = []
+            total = 0
+            for chunk in response.iter_bytes():
+                total += len(chunk)
+                if total > limit:
+                    raise RegistryError(f"blob {digest} is larger than {limit} bytes; not a config")
+                chunks.append(chunk)
+        data = b"".join(chunks)
+        if sha256_digest(data) != digest:
+            raise DigestMismatchError(f"blob {repository}@{digest} from {self.registry} is corrupt")
+        return data
+
+    @contextmanager
+    def open_blob(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
+        """Stream a blob; the iterator raises DigestMismatchError at the end if it is corrupt."""
+        with self.transport.stream(
+            "GET", f"/v2/{repository}/blobs/{digest}", repository=repository
+        ) as response:
+            if response.status_code != 200:
+                response.read()
+                raise self._fail(response, f"get blob {repository}@{digest}")
+
+            def chunks() -> Iterator[bytes]:
+                h = hashlib.sha256()
+                for chunk in response.iter_bytes(CHUNK_SIZE):
+                    h.update(chunk)
+                    yield chunk
+                if "sha256:" + h.hexdigest() != digest:
+                    raise DigestMismatchError(
+                        f"blob {repository}@{digest} from {self.registry} is corrupt"
+                    )
+
+            yield chunks()
+
+    def blob_size(self, repository: str, digest: str) -> int | None:
+        response = self.transport.request(
+            "HEAD", f"/v2/{repository}/blobs/{digest}", repository=repository
+        )
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._fail(response, f"check blob {repository}@{digest}")
+        length = response.headers.get("content-length")
+        return int(length) if length and length.isdigit() else 0
+
+    def mount_blob(self, repository: str, digest: str, from_repository: str) -> bool:
+        """Cross-repository mount; False (upload session cancelled) when the registry refuses."""
+        response = self.transport.request(
+            "POST",
+            f"/v2/{repository}/blobs/uploads/",
+            repository=repository,
+            params={"mount": digest, "from": from_repository},
+            retry=True,  # a mount is safe to repeat
+        )
+        if response.status_code == 201:
+            return True
+        if response.status_code == 202:
+            location = response.headers.get("location")
+            if location:
+                self._cancel_upload(repository, location)
+            return False
+        raise self._fail(response, f"mount {digest} from {from_repository} into {repository}")
+
+    def _cancel_upload(self, repository: str, location: str) -> None:
+        url = urljoin(f"{self.transport.base_url}/v2/{repository}/blobs/uploads/", location)
+        with contextlib.suppress(RegistryError):  # an abandoned session expires on its own
+            self.transport.request("DELETE", url, repository=repository).close()
+
+    def _start_upload(self, repository: str) -> str:
+        response = self.transport.request(
+            "POST", f"/v2/{repository}/blobs/uploads/", repository=repository, retry=True
+        )
+        if response.status_code != 202 or "location" not in response.headers:
+            raise self._fail(response, f"start upload to {repository}")
+        return urljoin(
+            f"{self.transport.base_url}/v2/{repository}/blobs/uploads/",
+            response.headers["location"],
+        )
+
+    def upload_blob(
+        self, repository: str, digest: str, chunks: Iterable[bytes], size: int | None = None
+    ) -> None:
+        """Upload a blob without holding it in memory.
+
+        With a known size: POST, then one streamed PUT. Without: PATCH chunk by chunk with
+        ``Content-Range``, then an empty PUT with the digest (distribution's chunked upload).
+        """
+        location = self._start_upload(repository)
+        sep = "&" if "?" in location else "?"
+        if size is not None:
+            response = self.transport.request(
+                "PUT",
+                f"{location}{sep}digest={digest}",
+                repository=repository,
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+                content=iter(chunks),
+            )
+            if response.status_code not in (201, 204):
+                raise self._fail(response, f"upload {digest} to {repository}")
+            return
+        offset = 0
+        for chunk in _rechunk(chunks, CHUNK_SIZE):
+            response = self.transport.request(
+                "PATCH",
+                location,
+                repository=repository,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{offset}-{offset + len(chunk) - 1}",
+                },
+                content=chunk,
+                retry=False,
+            )
+            if response.status_code != 202:
+                raise self._fail(response, f"upload {digest} to {repository}")
+            offset += len(chunk)
+            location = urljoin(location, response.headers.get("location", location))
+        sep = "&" if "?" in location else "?"
+        response = self.transport.request(
+            "PUT", f"{location}{sep}digest={digest}", repository=repository, content=b""
+        )
+        if response.status_code not in (201, 204):
+            raise self._fail(response, f"finish upload of {digest} to {repository}")
+
+    def upload_bytes(self, repository: str, data: bytes) -> str:
+        digest = sha256_digest(data)
+        self.upload_blob(repository, digest, [data], len(data))
+        return digest
+
+
+def _rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
+    buf = bytearray()
+    for chunk in chunks:
+        buf.extend(chunk)
+        while len(buf) >= size:
+            yield bytes(buf[:size])
+            del buf[:size]
+    if buf:
+        yield bytes(buf)
+
+
+__all__: Sequence[str] = ["RegistryClient", "next_link"]

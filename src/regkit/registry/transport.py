@@ -1,0 +1,462 @@
+"""HTTP transport to one registry: TLS, HTTP/2, timeouts, retries, scheme rules, auth.
+
+- HTTPS by default, verified against the system CAs; ``ca_file`` (or ``SSL_CERT_FILE``) adds a
+  private CA. Plain HTTP only for loopback hosts (after HTTPS was refused at the protocol level)
+  or with ``insecure``, which also disables verification.
+- One keep-alive pool (HTTP/2 when offered) per registry, shared by the worker threads.
+- Retries with exponential backoff on connection errors and 408/429/500/502/503/504, honouring
+  ``Retry-After``, bounded in attempts and total time, only for requests safe to repeat.
+- Redirects are followed by hand so that ``Authorization`` never reaches another host.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import ssl
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from regkit.dockerconfig import Credentials
+from regkit.errors import (
+    AuthenticationError,
+    ConnectionFailedError,
+    RegistryError,
+    TLSError,
+)
+from regkit.reference import host_is_loopback
+from regkit.registry.auth import Challenge, TokenCache, parse_challenge, scope_for
+
+log = logging.getLogger("regkit.http")
+
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+MAX_REDIRECTS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 5  # total tries of one request
+    base_delay: float = 0.2  # first backoff, doubled each time
+    max_delay: float = 10.0  # one wait at most (also caps Retry-After)
+    total: float = 120.0  # give up after this many seconds for one request
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_delay)
+        backoff = self.base_delay * float(2 ** (attempt - 1))
+        return min(backoff * (0.5 + random.random() / 2), self.max_delay)  # noqa: S311
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _ssl_context(ca_file: str | None, insecure: bool) -> ssl.SSLContext | bool:
+    if insecure:
+        return False
+    # The system store (OpenSSL honours SSL_CERT_FILE / SSL_CERT_DIR), not certifi's bundle.
+    ctx = ssl.create_default_context()
+    if ca_file:
+        try:
+            ctx.load_verify_locations(cafile=ca_file)
+        except (OSError, ssl.SSLError) as err:
+            raise TLSError(f"cannot load CA file {ca_file}: {err}; pass a PEM file") from None
+    return ctx
+
+
+def _is_cert_error(err: BaseException) -> bool:
+    seen: set[int] = set()
+    cur: BaseException | None = err
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return True
+        text = str(cur)
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
+
+
+def _is_plain_http_answer(err: BaseException) -> bool:
+    """The server answered a TLS ClientHello with plain HTTP (it does not speak TLS)."""
+    text = repr(err) + repr(err.__cause__) + repr(err.__context__)
+    return any(
+        marker in text
+        for marker in (
+            "WRONG_VERSION_NUMBER",
+            "wrong version number",
+            "record layer failure",
+            "packet length too long",
+            "RECORD_LAYER_FAILURE",
+            "http request",
+        )
+    )
+
+
+class Transport:
+    """Requests to one registry host, authenticated, retried and counted."""
+
+    def __init__(
+        self,
+        host: str,
+        *,
+        credentials: Credentials | None = None,
+        ca_file: str | None = None,
+        insecure: bool = False,
+        jobs: int = 16,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.host = host
+        self.credentials = credentials
+        self.insecure = insecure
+        self.retry = retry or RetryPolicy()
+        self.verbose = verbose
+        self._ca_file = ca_file
+        self._client = httpx.Client(
+            http2=True,
+            verify=_ssl_context(ca_file, insecure),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(max_connections=max(jobs, 1) + 2, max_keepalive_connections=jobs),
+            follow_redirects=False,
+            headers={"User-Agent": "regkit/0.1"},
+        )
+        self._scheme: str | None = None
+        self._challenge: Challenge | None = None
+        self._tokens = TokenCache()
+        self._lock = threading.Lock()
+        self.request_count = 0
+
+    # -- set-up -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def scheme(self) -> str:
+        if self._scheme is None:
+            self.ping()
+        assert self._scheme is not None
+        return self._scheme
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.scheme}://{self.host}"
+
+    def ping(self) -> httpx.Response:
+        """GET /v2/ and learn the scheme and the auth challenge (no credentials sent)."""
+        schemes = ["https"]
+        if host_is_loopback(self.host) or self.insecure:
+            schemes.append("http")
+        last: BaseException | None = None
+        for scheme in schemes:
+            try:
+                response = self._send_raw("GET", f"{scheme}://{self.host}/v2/", {}, None)
+            except httpx.TransportError as err:
+                last = err
+                if (
+                    scheme == "https"
+                    and len(schemes) > 1
+                    and (_is_plain_http_answer(err) or (self.insecure and not _is_cert_error(err)))
+                ):
+                    continue
+                raise self._translate(err) from None
+            self._scheme = scheme
+            if response.status_code == 401:
+                self._challenge = parse_challenge(response.headers.get("www-authenticate"))
+            elif response.status_code != 200:
+                raise RegistryError(
+                    f"{self.host} answered {response.status_code} to GET /v2/; "
+                    "is this a Docker registry (distribution API v2)?",
+                    status=response.status_code,
+                )
+            return response
+        raise self._translate(last) if last else ConnectionFailedError(f"cannot reach {self.host}")
+
+    @property
+    def auth_required(self) -> bool:
+        if self._scheme is None:
+            self.ping()
+        return self._challenge is not None
+
+    # -- requests -----------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        repository: str | None = None,
+        headers: dict[str, str] | None = None,
+        content: bytes | Iterable[bytes] | None = None,
+        params: dict[str, str] | None = None,
+        retry: bool | None = None,
+        stream: bool = False,
+    ) -> httpx.Response:
+        """Send a request; ``repository`` names the token scope (None = catalog).
+
+        Requests with a one-shot body (an iterator) are never retried. With ``stream`` the
+        caller must close the response.
+        """
+        url = path_or_url if "://" in path_or_url else f"{self.base_url}{path_or_url}"
+        if params:
+            url = str(httpx.URL(url).copy_merge_params(params))
+        can_retry = (retry if retry is not None else method in IDEMPOTENT) and not _is_one_shot(
+            content
+        )
+        attempts = self.retry.attempts if can_retry else 1
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._send_authed(
+                    method, url, repository, dict(headers or {}), content, stream
+                )
+            except httpx.TransportError as err:
+                if attempt >= attempts or time.monotonic() - started > self.retry.total:
+                    raise self._translate(err) from None
+                wait = self.retry.delay(attempt, None)
+                log.info(
+                    "%s %s failed (%s); retrying in %.1fs", method, url, type(err).__name__, wait
+                )
+                time.sleep(wait)
+                continue
+            if (
+                response.status_code in RETRY_STATUSES
+                and attempt < attempts
+                and time.monotonic() - started < self.retry.total
+            ):
+                wait = self.retry.delay(
+                    attempt, parse_retry_after(response.headers.get("retry-after"))
+                )
+                response.close()
+                self._log(
+                    f"retry {method} {_path(url)} after {response.status_code} in {wait:.1f}s"
+                )
+                time.sleep(wait)
+                continue
+            return response
+
+    @contextmanager
+    def stream(self, method: str, path_or_url: str, **kwargs: Any) -> Iterator[httpx.Response]:
+        response = self.request(method, path_or_url, stream=True, **kwargs)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _auth_header(self, repository: str | None, method: str) -> str | None:
+        challenge = self._challenge
+        if challenge is None:
+            return None
+        if challenge.scheme == "basic":
+            return f"Basic {self.credentials.basic_token()}" if self.credentials else None
+        if challenge.scheme == "bearer":
+            token = self._tokens.get(scope_for(repository, method))
+            return f"Bearer {token}" if token else None
+        return None
+
+    def _send_authed(
+        self,
+        method: str,
+        url: str,
+        repository: str | None,
+        headers: dict[str, str],
+        content: bytes | Iterable[bytes] | None,
+        stream: bool,
+    ) -> httpx.Response:
+        if self._scheme is None:
+            self.ping()
+        scope = scope_for(repository, method)
+        for round_ in range(2):
+            auth = self._auth_header(repository, method)
+            if auth:
+                headers["Authorization"] = auth
+            response = self._follow(method, url, headers, content, stream)
+            if response.status_code != 401 or round_ == 1 or _is_one_shot(content):
+                return response
+            challenge = parse_challenge(response.headers.get("www-authenticate"))
+            if challenge is None:
+                return response
+            with self._lock:
+                self._challenge = challenge
+            if challenge.scheme == "bearer":
+                self._tokens.drop(scope)
+                self._fetch_token(challenge, challenge.params.get("scope") or scope, scope)
+            elif challenge.scheme == "basic" and (not self.credentials or auth):
+                return response  # nothing new to try: credentials missing or refused
+            response.close()
+        return response
+
+    def _fetch_token(self, challenge: Challenge, wanted: str, cache_key: str) -> None:
+        realm = challenge.realm
+        if not realm:
+            raise AuthenticationError(f"{self.host} sent a Bearer challenge without a realm")
+        realm_host = urlsplit(realm).netloc
+        if (
+            urlsplit(realm).scheme != "https"
+            and not host_is_loopback(realm_host)
+            and not self.insecure
+        ):
+            raise TLSError(
+                f"{self.host} asks for a token from a plain-HTTP realm ({realm_host}); "
+                "refusing to send credentials without TLS (use --insecure to allow)"
+            )
+        params: dict[str, str] = {"scope": wanted}
+        if "service" in challenge.params:
+            params["service"] = challenge.params["service"]
+        headers = {}
+        if self.credentials:
+            headers["Authorization"] = f"Basic {self.credentials.basic_token()}"
+        try:
+            response = self._send_raw(
+                "GET", str(httpx.URL(realm).copy_merge_params(params)), headers, None
+            )
+        except httpx.TransportError as err:
+            raise self._translate(err, host=realm_host) from None
+        if response.status_code in (401, 403):
+            raise AuthenticationError(
+                f"the token service {realm_host} refused the credentials for {self.host}; "
+                "check the username and password (regkit login)",
+                status=response.status_code,
+            )
+        if response.status_code != 200:
+            raise AuthenticationError(
+                f"the token service {realm_host} answered {response.status_code}",
+                status=response.status_code,
+            )
+        try:
+            data = response.json()
+        except ValueError:
+            raise AuthenticationError(f"the token service {realm_host} sent no JSON") from None
+        token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
+        if not isinstance(token, str) or not token:
+            raise AuthenticationError(f"the token service {realm_host} sent no token")
+        expires = data.get("expires_in", 60)
+        self._tokens.put(
+            cache_key, token, float(expires) if isinstance(expires, int | float) else 60.0
+        )
+
+    def secrets(self) -> list[str]:
+        """Every secret this transport holds (for leak scans and masking)."""
+        found = self._tokens.values()
+        if self.credentials:
+            found += [self.credentials.password, self.credentials.basic_token()]
+        return [s for s in found if s]
+
+    def _follow(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | Iterable[bytes] | None,
+        stream: bool,
+    ) -> httpx.Response:
+        origin = urlsplit(url).netloc
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send_raw(method, url, headers, content, stream=stream)
+            if (
+                response.status_code not in (301, 302, 303, 307, 308)
+                or "location" not in response.headers
+            ):
+                return response
+            target = urljoin(url, response.headers["location"])
+            response.close()
+            if urlsplit(target).netloc != origin:
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            if response.status_code == 303 or (
+                response.status_code in (301, 302) and method not in ("GET", "HEAD")
+            ):
+                method, content = "GET", None
+            url = target
+        raise RegistryError(f"too many redirects from {self.host}")
+
+    def _send_raw(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | Iterable[bytes] | None,
+        *,
+        stream: bool = False,
+    ) -> httpx.Response:
+        request = self._client.build_request(method, url, headers=headers, content=content)
+        started = time.monotonic()
+        response = self._client.send(request, stream=stream)
+        with self._lock:
+            self.request_count += 1
+        if self.verbose:
+            ms = (time.monotonic() - started) * 1000
+            status = response.status_code
+            self._log(f"{method} {_path(url)} -> {status} ({ms:.0f} ms, {response.http_version})")
+        return response
+
+    def _log(self, line: str) -> None:
+        if self.verbose:
+            print(f"regkit: {line}", file=sys.stderr)
+
+    def _translate(self, err: BaseException, host: str | None = None) -> RegistryError:
+        host = host or self.host
+        text = str(err) or type(err).__name__
+        if _is_cert_error(err):
+            return TLSError(
+                f"TLS verification failed for {host}: the certificate is not trusted "
+                f"({_short(text)}); pass --ca-file PATH (or set SSL_CERT_FILE) for a private CA"
+            )
+        if isinstance(err, httpx.ConnectError) and ("SSL" in text or "TLS" in text):
+            return TLSError(f"TLS handshake with {host} failed ({_short(text)})")
+        if isinstance(err, httpx.TimeoutException):
+            return ConnectionFailedError(
+                f"{host} did not answer in time ({type(err).__name__}); check the host, the port "
+                "and the network, or retry later"
+            )
+        if isinstance(err, httpx.ConnectError):
+            if (
+                "Name or service not known" in text
+                or "nodename nor servname" in text
+                or "getaddrinfo" in text
+            ):
+                return ConnectionFailedError(f"cannot resolve {host}: check the registry host name")
+            return ConnectionFailedError(
+                f"cannot connect to {host} ({_short(text)}); check the host and port and that the "
+                "registry is running"
+            )
+        return ConnectionFailedError(
+            f"connection to {host} failed ({type(err).__name__}: {_short(text)})"
+        )
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) < 160 else text[:157] + "..."
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def _is_one_shot(content: object) -> bool:
+    return content is not None and not isinstance(content, bytes | bytearray | str)
