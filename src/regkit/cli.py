@@ -8,12 +8,24 @@ and ``regkit.registry``; this module turns results into text and errors into exi
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from regkit import __version__
-from regkit.errors import RegkitError
+from regkit.errors import NotFoundError, RegistryError, RegkitError, UsageError
+from regkit.ops import ConnectOptions, connect
+from regkit.progress import Progress
+from regkit.reference import (
+    Reference,
+    parse_reference,
+    parse_repository,
+    validate_host,
+    validate_repository,
+)
+from regkit.registry import Manifest, RegistryClient
+from regkit.registry.manifest import pick_child, platforms_of
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -21,7 +33,7 @@ Handler = Callable[[argparse.Namespace], int]
 class _Parser(argparse.ArgumentParser):
     """argparse that exits 2 with one line (usage errors), as the conventions ask."""
 
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -48,6 +60,17 @@ def _global_flags() -> argparse.ArgumentParser:
         help="concurrent requests (default: 16)",
     )
     g.add_argument("-v", "--verbose", action="count", default=0, help="log requests to stderr")
+    g.add_argument(
+        "--username",
+        "-u",
+        metavar="USER",
+        help="registry user (else REGISTRY_USERNAME, else the Docker config)",
+    )
+    g.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (else REGISTRY_PASSWORD)",
+    )
     return common
 
 
@@ -59,6 +82,31 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
     return value
+
+
+def connect_options(args: argparse.Namespace) -> ConnectOptions:
+    """The connection options of a parsed command line (reads the password from stdin once)."""
+    password: str | None = None
+    if getattr(args, "password_stdin", False):
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin: no password on standard input")
+    elif getattr(args, "username", None):
+        password = os.environ.get("REGISTRY_PASSWORD")
+        if password is None:
+            raise UsageError("--username needs --password-stdin or REGISTRY_PASSWORD")
+    return ConnectOptions(
+        ca_file=getattr(args, "ca_file", None) or None,
+        insecure=bool(getattr(args, "insecure", False)),
+        jobs=int(getattr(args, "jobs", 16)),
+        verbose=int(getattr(args, "verbose", 0)),
+        username=getattr(args, "username", None),
+        password=password,
+    )
+
+
+def client_for(args: argparse.Namespace, host: str) -> RegistryClient:
+    return connect(host, connect_options(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +132,338 @@ def command(add: Callable[[Any, argparse.ArgumentParser], None]) -> Callable[[An
     """Register an ``_add_<name>`` function (in declaration order: the order of ``--help``)."""
     _COMMANDS.append(add)
     return add
+
+
+@command
+def _add_action(sub: Any, common: argparse.ArgumentParser) -> None:
+    # No `common` parent: an action takes everything from its INPUT_* variables.
+    p = sub.add_parser(
+        "action",
+        help="run a GitHub Action step (login, promote, prune, overview)",
+        description=(
+            "Entry point of regkit's GitHub Actions: reads the inputs from INPUT_<NAME> "
+            "variables, writes outputs to GITHUB_OUTPUT and the job summary to "
+            "GITHUB_STEP_SUMMARY, and reports errors as ::error:: annotations."
+        ),
+    )
+    p.add_argument("name", metavar="NAME", help="login, promote, prune or overview")
+    p.set_defaults(func=_cmd_action)
+
+
+def _cmd_action(args: argparse.Namespace) -> int:
+    from regkit.actions import run  # lazy: keeps `regkit --version` fast
+
+    return run(args.name)
+
+
+# -- crane-compatible verbs ---------------------------------------------------------------
+
+
+def _write(data: bytes | str) -> None:
+    out = sys.stdout.buffer
+    out.write(data.encode() if isinstance(data, str) else data)
+    out.flush()
+
+
+@command
+def _add_catalog(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "catalog",
+        parents=[common],
+        help="list the repositories of a registry (like crane catalog)",
+        description="List the repositories in a registry, one per line, as 'crane catalog' does.",
+    )
+    p.add_argument("registry", metavar="REGISTRY", help="registry host[:port]")
+    p.add_argument("--full-ref", action="store_true", help="print REGISTRY/REPOSITORY")
+    p.set_defaults(func=_cmd_catalog)
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    host = validate_host(args.registry)
+    with client_for(args, host) as client:
+        client.ping()
+        repos = client.catalog()
+    _write("".join(f"{host}/{r}\n" if args.full_ref else f"{r}\n" for r in repos))
+    return 0
+
+
+@command
+def _add_ls(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "ls",
+        parents=[common],
+        help="list the tags of a repository (like crane ls)",
+        description="List the tags of a repository, one per line, as 'crane ls' does.",
+    )
+    p.add_argument("repository", metavar="REPO", help="HOST/REPOSITORY")
+    p.add_argument("--full-ref", action="store_true", help="print HOST/REPOSITORY:TAG")
+    p.add_argument(
+        "--omit-digest-tags",
+        "-O",
+        action="store_true",
+        help="leave out tags of the form sha256-<hex> (signatures, attestations)",
+    )
+    p.set_defaults(func=_cmd_ls)
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    ref = parse_repository(args.repository)
+    with client_for(args, ref.registry) as client:
+        client.ping()
+        tags = client.tags(ref.repository)
+    if args.omit_digest_tags:
+        tags = [t for t in tags if not t.startswith("sha256-")]
+    _write("".join(f"{ref.name}:{t}\n" if args.full_ref else f"{t}\n" for t in tags))
+    return 0
+
+
+def _add_ref_verb(sub: Any, common: argparse.ArgumentParser, name: str, help_: str) -> Any:
+    p = sub.add_parser(name, parents=[common], help=help_, description=help_ + ".")
+    p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
+    p.add_argument(
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
+        help="for a multi-platform image, the platform to use",
+    )
+    return p
+
+
+def _resolve_platform(
+    client: RegistryClient, ref: Reference, manifest: Manifest, platform: str | None
+) -> Manifest:
+    if not manifest.is_index or platform is None:
+        return manifest
+    child = pick_child(manifest, platform)
+    if child is None:
+        have = ", ".join(platforms_of(manifest)) or "none"
+        raise NotFoundError(f"{ref} has no platform {platform} (it has: {have})")
+    return client.get_manifest(ref.repository, child.digest)
+
+
+@command
+def _add_digest(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _add_ref_verb(sub, common, "digest", "print the digest of an image (like crane digest)")
+    p.set_defaults(func=_cmd_digest)
+
+
+def _cmd_digest(args: argparse.Namespace) -> int:
+    ref = parse_reference(args.ref, default_tag="latest")
+    with client_for(args, ref.registry) as client:
+        if args.platform:
+            manifest = client.get_manifest(ref.repository, ref.identifier)
+            digest = _resolve_platform(client, ref, manifest, args.platform).digest
+        else:
+            found = client.resolve(ref.repository, ref.identifier)
+            if found is None:
+                raise NotFoundError(f"{ref}: manifest not found on {ref.registry}")
+            digest = found.digest
+    _write(digest + "\n")
+    return 0
+
+
+@command
+def _add_manifest(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _add_ref_verb(
+        sub, common, "manifest", "print an image's manifest exactly as served (like crane manifest)"
+    )
+    p.set_defaults(func=_cmd_manifest)
+
+
+def _cmd_manifest(args: argparse.Namespace) -> int:
+    ref = parse_reference(args.ref, default_tag="latest")
+    with client_for(args, ref.registry) as client:
+        manifest = client.get_manifest(ref.repository, ref.identifier)
+        manifest = _resolve_platform(client, ref, manifest, args.platform)
+    _write(manifest.raw)
+    return 0
+
+
+@command
+def _add_config(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = _add_ref_verb(
+        sub,
+        common,
+        "config",
+        "print an image's config blob (like crane config; an index uses --platform, "
+        "default linux/amd64)",
+    )
+    p.set_defaults(func=_cmd_config)
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    ref = parse_reference(args.ref, default_tag="latest")
+    with client_for(args, ref.registry) as client:
+        manifest = client.get_manifest(ref.repository, ref.identifier)
+        if manifest.is_index:
+            manifest = _resolve_platform(client, ref, manifest, args.platform or "linux/amd64")
+        config = manifest.config
+        if config is None:
+            raise RegistryError(f"{ref} has no config blob ({manifest.media_type})")
+        data = client.get_blob(ref.repository, config.digest)
+    _write(data)
+    return 0
+
+
+# -- tag, copy, promote (regkit.ops.promote) ----------------------------------------------
+
+
+def _connector(args: argparse.Namespace) -> Callable[[str], RegistryClient]:
+    options = connect_options(args)  # once: --password-stdin reads stdin
+    return lambda host: connect(host, options)
+
+
+@command
+def _add_tag(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "tag",
+        parents=[common],
+        help="add a tag to an image in its repository, by digest (like crane tag)",
+        description="Write the manifest of REF under TAG in the same repository; prints nothing.",
+    )
+    p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
+    p.add_argument("tag", metavar="TAG", help="the new tag")
+    p.set_defaults(func=_cmd_tag)
+
+
+def _cmd_tag(args: argparse.Namespace) -> int:
+    from regkit.ops import promote as pr
+
+    source = pr.parse_source(args.ref, default_tag="latest")
+    pr.promote(source, [pr.parse_target(args.tag, source)], _connector(args))
+    return 0
+
+
+@command
+def _add_copy(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "copy",
+        parents=[common],
+        help="copy an image to another repository or registry, digests kept (like crane copy)",
+        description=(
+            "Copy SRC to DST with every platform: blobs are mounted within a registry and "
+            "streamed between registries; the manifests keep their digests. Prints nothing."
+        ),
+    )
+    p.add_argument("src", metavar="SRC", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
+    p.add_argument("dst", metavar="DST", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
+    p.set_defaults(func=_cmd_copy)
+
+
+def _cmd_copy(args: argparse.Namespace) -> int:
+    from regkit.ops import promote as pr
+
+    source = pr.parse_source(args.src, default_tag="latest")
+    target = parse_reference(args.dst, default_tag="latest")
+    pr.promote(source, [target], _connector(args))
+    return 0
+
+
+@command
+def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "promote",
+        parents=[common],
+        help="give a tested image more tags by digest (release tags, latest), no pull",
+        description=(
+            "Write the source manifest, byte for byte, under each TARGET; verify every target "
+            "then resolves to the source digest. A target already at the digest is left alone. "
+            "Prints the digest and one line per target: created, moved from DIGEST, unchanged."
+        ),
+    )
+    p.add_argument("src", metavar="SRC", help="HOST/REPOSITORY:TAG or HOST/REPOSITORY@DIGEST")
+    p.add_argument(
+        "targets",
+        metavar="TARGET",
+        nargs="+",
+        help="a tag (same repository), REPOSITORY:TAG (same registry) or HOST/REPOSITORY:TAG",
+    )
+    p.add_argument(
+        "--expect-digest",
+        metavar="DIGEST",
+        help="refuse (writing nothing) unless SRC still resolves to this digest",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_promote)
+
+
+def _cmd_promote(args: argparse.Namespace) -> int:
+    from regkit.ops import promote as pr
+
+    source = pr.parse_source(args.src)
+    targets = pr.parse_targets(pr.split_targets(args.targets), source)
+    result = pr.promote(
+        source,
+        targets,
+        _connector(args),
+        expect_digest=args.expect_digest,
+        dry_run=args.dry_run,
+    )
+    lines = [result.json_text()] if args.json else result.lines()
+    _write("".join(f"{line}\n" for line in lines))
+    if args.dry_run and not args.json:
+        print("regkit: dry run: nothing was written", file=sys.stderr)
+    return 0
+
+
+# -- overview -----------------------------------------------------------------------------
+
+
+@command
+def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "overview",
+        parents=[common],
+        help="every repository's tags with created time, platforms, size and description",
+        description=(
+            "Show every tag of every repository (or of the repositories named with --repo), "
+            "newest first: TAG, DIGEST, CREATED (label org.opencontainers.image.created, else "
+            "the config's created), PLATFORMS, SIZE (config and layers) and DESCRIPTION (label "
+            "org.opencontainers.image.description)."
+        ),
+    )
+    p.add_argument(
+        "registry",
+        metavar="REGISTRY",
+        nargs="?",
+        help="registry host[:port] (default: REGKIT_REGISTRY)",
+    )
+    p.add_argument(
+        "--repo",
+        action="append",
+        default=[],
+        metavar="REPO",
+        help="only this repository (repeatable)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "json", "markdown"),
+        default="table",
+        help="output format (default: table)",
+    )
+    p.set_defaults(func=_cmd_overview)
+
+
+def _cmd_overview(args: argparse.Namespace) -> int:
+    from regkit.ops import overview as ov
+
+    host = args.registry or os.environ.get("REGKIT_REGISTRY")
+    if not host:
+        raise UsageError("name the registry: regkit overview HOST (or set REGKIT_REGISTRY)")
+    validate_host(host)
+    repos = [validate_repository(r) for r in args.repo]
+    with client_for(args, host) as client, Progress("overview") as progress:
+        result = ov.collect(
+            client, repos or None, on_stage=progress.stage, on_item=progress.advance
+        )
+    if not result.repositories:
+        raise RegkitError(
+            f"no repositories on {host}: the registry is empty, or the user may not list the "
+            "catalog; check the host and the credentials, or name repositories with --repo"
+        )
+    render = {"table": ov.render_table, "json": ov.render_json, "markdown": ov.render_markdown}
+    _write(render[args.format](result))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -150,3 +150,32 @@ def media_type_of(raw: bytes, header: str | None) -> str:
         if "layers" in data:
             return OCI_MANIFEST
     return header or ""
+
+
+def is_attestation(child: Descriptor) -> bool:
+    """BuildKit attestation manifests (``unknown/unknown``) are not runnable platforms."""
+    return child.platform in (None, "unknown/unknown") or (
+        child.annotations.get("vnd.docker.reference.type") == "attestation-manifest"
+    )
+
+
+def platforms_of(index: Manifest) -> list[str]:
+    return [c.platform for c in index.children if c.platform and not is_attestation(c)]
+
+
+def pick_child(index: Manifest, platform: str | None = None) -> Descriptor | None:
+    """The child for ``platform`` (``os/arch[/variant]``); without one, linux/amd64, else the first.
+
+    A platform without a variant matches a child with one (``linux/arm64`` -> ``linux/arm64/v8``).
+    """
+    children = [c for c in index.children if not is_attestation(c)]
+    wanted = platform or "linux/amd64"
+    for child in children:
+        if child.platform == wanted:
+            return child
+    for child in children:
+        if child.platform and child.platform.startswith(wanted + "/"):
+            return child
+    if platform is None and children:
+        return children[0]
+    return None

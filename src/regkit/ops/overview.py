@@ -1,0 +1,358 @@
+"""``regkit overview``: every repository's tags with digest, created time, platforms, size and
+description, newest first.
+
+Planning is pure (``build_rows``); ``collect`` fetches concurrently: one GET per tag for the
+manifest, then one fetch per distinct child manifest and per distinct config, shared by every
+tag that points at the same content.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from regkit.errors import NotFoundError, RegistryError
+from regkit.registry import Manifest, RegistryClient
+from regkit.registry.manifest import pick_child, platforms_of
+from regkit.timeparse import parse_created
+
+CREATED_LABEL = "org.opencontainers.image.created"
+DESCRIPTION_LABEL = "org.opencontainers.image.description"
+
+
+@dataclass(frozen=True, slots=True)
+class TagRow:
+    tag: str
+    digest: str
+    created: datetime | None
+    platforms: tuple[str, ...]
+    size: int | None
+    description: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "digest": self.digest,
+            "created": format_rfc3339(self.created),
+            "platforms": list(self.platforms),
+            "size": self.size,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryOverview:
+    name: str
+    tags: tuple[TagRow, ...]
+    error: str | None = None  # set when the repository could not be read
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    registry: str
+    repositories: tuple[RepositoryOverview, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "registry": self.registry,
+            "repositories": [
+                {"name": r.name, "tags": [t.to_json() for t in r.tags]}
+                | ({"error": r.error} if r.error else {})
+                for r in self.repositories
+            ],
+        }
+
+
+def format_rfc3339(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What one manifest digest tells, whichever tags point at it."""
+
+    created: datetime | None
+    platforms: tuple[str, ...]
+    size: int | None
+    description: str | None
+
+
+def image_facts(
+    manifest: Manifest,
+    children: dict[str, Manifest],
+    configs: dict[str, dict[str, Any]],
+) -> ImageFacts:
+    """Pure: facts of an image (or index) from its manifests and parsed configs."""
+    if manifest.is_index:
+        child_desc = pick_child(manifest)
+        image = children.get(child_desc.digest) if child_desc else None
+        platforms = tuple(platforms_of(manifest))
+        blobs: dict[str, int] = {}
+        complete = True
+        for child in manifest.children:
+            m = children.get(child.digest)
+            if m is None:
+                complete = False
+                continue
+            cfg = m.config
+            if cfg:
+                blobs[cfg.digest] = cfg.size
+            for layer in m.layers:
+                blobs[layer.digest] = layer.size
+        size: int | None = sum(blobs.values()) if complete else None
+        annotations = manifest.annotations
+    else:
+        image = manifest
+        cfg_desc = manifest.config
+        config = configs.get(cfg_desc.digest, {}) if cfg_desc else {}
+        os_name, arch = config.get("os"), config.get("architecture")
+        platforms = (f"{os_name}/{arch}",) if os_name and arch else ()
+        size = manifest.image_size
+        annotations = manifest.annotations
+    config = {}
+    if image is not None and image.config is not None:
+        config = configs.get(image.config.digest, {})
+    labels = (config.get("config") or {}).get("Labels") or {}
+    if not isinstance(labels, dict):
+        labels = {}
+    created = (
+        parse_created(_str(labels.get(CREATED_LABEL)))
+        or parse_created(_str(config.get("created")))
+        or parse_created(annotations.get(CREATED_LABEL))
+    )
+    description = _str(labels.get(DESCRIPTION_LABEL)) or annotations.get(DESCRIPTION_LABEL)
+    return ImageFacts(created, platforms, size, description)
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def sort_rows(rows: Sequence[TagRow]) -> tuple[TagRow, ...]:
+    """Newest first; tags without a known time last; ties by tag name."""
+    floor = datetime.min.replace(tzinfo=UTC)
+    by_name = sorted(rows, key=lambda r: r.tag)
+    return tuple(sorted(by_name, key=lambda r: r.created or floor, reverse=True))
+
+
+def build_rows(
+    tag_digests: dict[str, str],
+    facts: dict[str, ImageFacts],
+) -> tuple[TagRow, ...]:
+    rows = []
+    for tag, digest in tag_digests.items():
+        f = facts.get(digest)
+        rows.append(
+            TagRow(
+                tag=tag,
+                digest=digest,
+                created=f.created if f else None,
+                platforms=f.platforms if f else (),
+                size=f.size if f else None,
+                description=f.description if f else None,
+            )
+        )
+    return sort_rows(rows)
+
+
+Tick = Callable[[str, int], None]
+
+
+def collect(
+    client: RegistryClient,
+    repositories: Sequence[str] | None = None,
+    *,
+    on_stage: Tick | None = None,
+    on_item: Callable[[], None] | None = None,
+) -> Overview:
+    """Fetch everything the overview shows, concurrently (bounded by the client's jobs)."""
+    stage = on_stage or (lambda _label, _total: None)
+    tick = on_item or (lambda: None)
+    client.ping()
+    names = list(repositories) if repositories else client.catalog()
+
+    stage("listing tags", len(names))
+
+    def list_tags(repo: str) -> tuple[str, list[str] | str]:
+        try:
+            found = client.tags(repo)
+        except NotFoundError:
+            if repositories:
+                raise NotFoundError(
+                    f"repository {repo} not found on {client.registry}; "
+                    "check the name with 'regkit catalog'"
+                ) from None
+            found = []
+        tick()
+        return repo, found
+
+    listed = client.map(list_tags, names)
+
+    pairs = [(repo, tag) for repo, tags in listed if isinstance(tags, list) for tag in tags]
+    stage("reading manifests", len(pairs))
+
+    def get_manifest(pair: tuple[str, str]) -> Manifest | None:
+        repo, tag = pair
+        try:
+            return client.get_manifest(repo, tag)
+        except NotFoundError:
+            return None  # deleted between listing and reading
+        finally:
+            tick()
+
+    manifests = client.map(get_manifest, pairs)
+
+    # Distinct child manifests of indexes, then distinct configs: one fetch each.
+    child_keys: dict[str, str] = {}
+    for (repo, _tag), m in zip(pairs, manifests, strict=True):
+        if m is not None and m.is_index:
+            for child in m.children:
+                child_keys.setdefault(child.digest, repo)
+    stage("reading platform manifests", len(child_keys))
+
+    def get_child(item: tuple[str, str]) -> tuple[str, Manifest | None]:
+        digest, repo = item
+        try:
+            return digest, client.get_manifest(repo, digest)
+        except NotFoundError:
+            return digest, None
+        finally:
+            tick()
+
+    children = {d: m for d, m in client.map(get_child, list(child_keys.items())) if m is not None}
+
+    config_keys: dict[str, str] = {}
+    for (repo, _tag), m in zip(pairs, manifests, strict=True):
+        if m is None:
+            continue
+        image = m
+        if m.is_index:
+            desc = pick_child(m)
+            image = children.get(desc.digest) if desc else None  # type: ignore[assignment]
+        if image is not None and image.config is not None:
+            config_keys.setdefault(image.config.digest, repo)
+    stage("reading configs", len(config_keys))
+
+    def get_config(item: tuple[str, str]) -> tuple[str, dict[str, Any]]:
+        digest, repo = item
+        try:
+            data = json.loads(client.get_blob(repo, digest))
+        except (NotFoundError, ValueError):
+            data = {}
+        finally:
+            tick()
+        return digest, data if isinstance(data, dict) else {}
+
+    configs = dict(client.map(get_config, list(config_keys.items())))
+
+    result = []
+    for repo, tags in listed:
+        tag_digests: dict[str, str] = {}
+        facts: dict[str, ImageFacts] = {}
+        for (r, tag), m in zip(pairs, manifests, strict=True):
+            if r != repo or m is None:
+                continue
+            tag_digests[tag] = m.digest
+            if m.digest not in facts:
+                facts[m.digest] = image_facts(m, children, configs)
+        error = tags if isinstance(tags, str) else None
+        result.append(RepositoryOverview(repo, build_rows(tag_digests, facts), error))
+    return Overview(client.registry, tuple(result))
+
+
+def render_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover
+
+
+def short_digest(digest: str) -> str:
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:12]}"
+
+
+def render_created(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+HEADERS = ("TAG", "DIGEST", "CREATED (UTC)", "PLATFORMS", "SIZE", "DESCRIPTION")
+
+
+def table_cells(row: TagRow) -> tuple[str, ...]:
+    return (
+        row.tag,
+        short_digest(row.digest),
+        render_created(row.created),
+        ",".join(row.platforms) or "-",
+        render_size(row.size),
+        (row.description or "-").replace("\n", " "),
+    )
+
+
+def render_table(overview: Overview) -> str:
+    out: list[str] = []
+    for repo in overview.repositories:
+        out.append(f"{overview.registry}/{repo.name}")
+        if repo.error:
+            out.append(f"  error: {repo.error}")
+        if not repo.tags:
+            out.append("  (no tags)")
+            out.append("")
+            continue
+        rows = [HEADERS, *(table_cells(r) for r in repo.tags)]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS) - 1)]
+        for cells in rows:
+            line = "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True))
+            out.append(f"  {line}  {cells[-1]}".rstrip())
+        out.append("")
+    return "\n".join(out)
+
+
+def _md(cell: str) -> str:
+    return cell.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(overview: Overview) -> str:
+    out: list[str] = []
+    for repo in overview.repositories:
+        out.append(f"### `{overview.registry}/{repo.name}`")
+        out.append("")
+        if not repo.tags:
+            out.append("_no tags_")
+            out.append("")
+            continue
+        out.append("| " + " | ".join(HEADERS) + " |")
+        out.append("|" + "---|" * len(HEADERS))
+        for row in repo.tags:
+            out.append("| " + " | ".join(_md(c) for c in table_cells(row)) + " |")
+        out.append("")
+    return "\n".join(out)
+
+
+def render_json(overview: Overview) -> str:
+    return json.dumps(overview.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+__all__ = [
+    "ImageFacts",
+    "Overview",
+    "RegistryError",
+    "RepositoryOverview",
+    "TagRow",
+    "build_rows",
+    "collect",
+    "image_facts",
+    "render_json",
+    "render_markdown",
+    "render_table",
+]

@@ -1,0 +1,87 @@
+"""A scripted HTTP server on loopback for answers the real registry cannot give here
+(registry:3 pagination and tag deletes) and for injected faults. Not a registry: each test
+routes (method, path) to a function that returns (status, headers, body)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+Answer = tuple[int, dict[str, str], bytes]
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class FakeServer:
+    route: Callable[[Seen], Answer]
+    seen: list[Seen] = field(default_factory=list)
+    host: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+
+@contextmanager
+def serve(route: Callable[[Seen], Answer]) -> Iterator[FakeServer]:
+    fake = FakeServer(route)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            parts = urlsplit(self.path)
+            seen = Seen(
+                self.command,
+                parts.path,
+                parse_qs(parts.query),
+                {k.lower(): v for k, v in self.headers.items()},
+                body,
+            )
+            fake.seen.append(seen)
+            status, headers, payload = fake.route(seen)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(payload)
+
+        do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    fake.host = f"127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+JSON = {"Content-Type": "application/json", "Docker-Distribution-Api-Version": "registry/2.0"}
+
+
+def json_answer(status: int, body: bytes, **headers: str) -> Answer:
+    return status, {**JSON, **{k.replace("_", "-"): v for k, v in headers.items()}}, body
