@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regkit import __version__
 from regkit.errors import NotFoundError, RegistryError, RegkitError, UsageError
@@ -24,8 +24,10 @@ from regkit.reference import (
     validate_host,
     validate_repository,
 )
-from regkit.registry import Manifest, RegistryClient
-from regkit.registry.manifest import pick_child, platforms_of
+from regkit.registry.manifest import Manifest, pick_child, platforms_of
+
+if TYPE_CHECKING:
+    from regkit.registry import RegistryClient
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -154,6 +156,209 @@ def _cmd_action(args: argparse.Namespace) -> int:
     from regkit.actions import run  # lazy: keeps `regkit --version` fast
 
     return run(args.name)
+
+
+# -- login, logout (regkit.ops.login) -----------------------------------------------------
+
+
+@command
+def _add_login(sub: Any, common: argparse.ArgumentParser) -> None:
+    from regkit.ops import login as ops_login
+
+    p = sub.add_parser(
+        "login",
+        parents=[common],
+        help="log in to the registry with the credentials of a SOPS file",
+        description=(
+            "Decrypt the SOPS secrets file, check the registry credentials against the "
+            "registry's /v2/, then write them to the Docker client config that docker, crane, "
+            "skopeo and trivy read (or to its credential helper). Nothing is written when the "
+            "check fails. Docker style: 'regkit login HOST --username U --password-stdin'."
+        ),
+    )
+    p.add_argument(
+        "host",
+        nargs="?",
+        metavar="HOST",
+        help="registry host[:port] (same as --registry)",
+    )
+    p.add_argument(
+        "--secrets-file",
+        metavar="PATH",
+        help=f"SOPS file with the credentials (default: {ops_login.DEFAULT_SECRETS_FILE})",
+    )
+    p.add_argument(
+        "--registry",
+        metavar="HOST",
+        help="registry host[:port]; overrides the registry key and base_domain of the file",
+    )
+    p.add_argument(
+        "--username-key",
+        metavar="KEY",
+        help=f"key of the username (default: {ops_login.DEFAULT_USERNAME_KEY})",
+    )
+    p.add_argument(
+        "--password-key",
+        metavar="KEY",
+        help=f"key of the password (default: {ops_login.DEFAULT_PASSWORD_KEY})",
+    )
+    p.add_argument(
+        "--registry-key",
+        metavar="KEY",
+        help=(
+            f"key of the registry host (default: {ops_login.DEFAULT_REGISTRY_KEY}; when absent: "
+            "'registry.' + base_domain)"
+        ),
+    )
+    p.add_argument(
+        "--docker-config",
+        metavar="DIR",
+        help="directory of config.json (default: $DOCKER_CONFIG, else ~/.docker)",
+    )
+    p.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="write the credentials without checking them against the registry",
+    )
+    p.set_defaults(func=_cmd_login)
+
+
+def _cmd_login(args: argparse.Namespace) -> int:
+    from regkit.ops import login as ops_login
+
+    if args.host and args.registry and args.host != args.registry:
+        raise UsageError(f"give the registry once: HOST {args.host!r} or --registry, not both")
+    registry = args.host or args.registry
+    if args.username or args.password_stdin:
+        sops_options = [
+            f"--{name.replace('_', '-')}"
+            for name in ("secrets_file", "username_key", "password_key", "registry_key")
+            if getattr(args, name)
+        ]
+        if sops_options:
+            raise UsageError(
+                f"--username/--password-stdin log in without a secrets file; drop "
+                f"{', '.join(sops_options)}"
+            )
+        if not registry:
+            raise UsageError("--username/--password-stdin need the registry: regkit login HOST")
+        if not args.username:
+            raise UsageError("--password-stdin needs --username USER")
+        host = ops_login.normalise_host(registry)
+        validate_host(host)
+        if args.password_stdin:
+            password = ops_login.read_password_stdin(sys.stdin.read())
+        else:
+            password = os.environ.get("REGISTRY_PASSWORD") or ""
+            if not password:
+                raise UsageError("--username needs --password-stdin (or REGISTRY_PASSWORD)")
+        target = ops_login.LoginTarget(host, args.username, password, source="the command line")
+        result = ops_login.finish_login(
+            target,
+            secrets_file=None,
+            docker_config=args.docker_config,
+            verify_credentials=not args.no_verify,
+            ca_file=args.ca_file,
+            insecure=args.insecure,
+        )
+    else:
+        result = ops_login.login(
+            args.secrets_file or ops_login.DEFAULT_SECRETS_FILE,
+            registry=registry,
+            username_key=args.username_key or ops_login.DEFAULT_USERNAME_KEY,
+            password_key=args.password_key or ops_login.DEFAULT_PASSWORD_KEY,
+            registry_key=args.registry_key or ops_login.DEFAULT_REGISTRY_KEY,
+            docker_config=args.docker_config,
+            verify_credentials=not args.no_verify,
+            ca_file=args.ca_file,
+            insecure=args.insecure,
+        )
+    target = result.target
+    if result.verified is None:
+        checked = "not verified (--no-verify)"
+    elif result.verified.auth_required:
+        checked = "credentials accepted by the registry"
+    else:
+        checked = "the registry asks for no credentials; stored anyway"
+    origin = (
+        f" (from {result.secrets_file}, {ops_login.key_description(target)}; "
+        f"registry from {target.source})"
+        if result.secrets_file
+        else ""
+    )
+    print(f"Logged in to {target.host} as {target.username}{origin}: {checked}")
+    if result.stored.helper:
+        print(
+            f"Credentials stored in docker-credential-{result.stored.helper}; "
+            f"entry for {target.host} in {result.stored.config_path}"
+        )
+    else:
+        print(f"Credentials for {target.host} written to {result.stored.config_path}")
+    return 0
+
+
+@command
+def _add_logout(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "logout",
+        help="remove a registry's credentials from the Docker config (and its helper)",
+        description=(
+            "Remove the credentials of REGISTRY from the Docker client config and from the "
+            "credential helper it names, as 'docker logout' does."
+        ),
+    )
+    p.add_argument("registry", metavar="REGISTRY", help="registry host[:port]")
+    p.add_argument(
+        "--docker-config",
+        metavar="DIR",
+        help="directory of config.json (default: $DOCKER_CONFIG, else ~/.docker)",
+    )
+    p.set_defaults(func=_cmd_logout)
+
+
+def _cmd_logout(args: argparse.Namespace) -> int:
+    from regkit.ops import login as ops_login
+
+    result = ops_login.logout(args.registry, args.docker_config)
+    if not result.removed:
+        print(f"Not logged in to {result.host} (no entry in {result.config_path})")
+        return 0
+    where = []
+    if result.from_config:
+        where.append(str(result.config_path))
+    if result.helper:
+        where.append(f"docker-credential-{result.helper}")
+    print(f"Removed the credentials of {result.host} from {' and '.join(where)}")
+    return 0
+
+
+@command
+def _add_decrypt(sub: Any, common: argparse.ArgumentParser) -> None:
+    types = ["yaml", "json", "dotenv", "ini", "binary"]
+    p = sub.add_parser(
+        "decrypt",
+        help="decrypt a SOPS file (age keys) and print it like 'sops -d'",
+        description=(
+            "Decrypt a SOPS file natively with age identities from SOPS_AGE_KEY, "
+            "SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, the default keys.txt or SSH keys, and print it "
+            "as 'sops -d' does. Refuses a file whose MAC does not match unless --ignore-mac."
+        ),
+    )
+    p.add_argument("file", metavar="FILE", help="the encrypted file")
+    p.add_argument("--extract", metavar="PATH", help="print one value, e.g. '[\"a\"][\"b\"][0]'")
+    p.add_argument("--input-type", choices=types, help="file format (default: from the extension)")
+    p.add_argument("--output-type", choices=types, help="output format (default: the input type)")
+    p.add_argument("--ignore-mac", action="store_true", help="do not verify the file's MAC")
+    p.set_defaults(func=_cmd_decrypt)
+
+
+def _cmd_decrypt(args: argparse.Namespace) -> int:
+    from regkit.sops import decrypt_file
+    from regkit.sops.render import render
+
+    doc = decrypt_file(args.file, ignore_mac=args.ignore_mac, input_type=args.input_type)
+    _write(render(doc, args.output_type, args.extract))
+    return 0
 
 
 # -- crane-compatible verbs ---------------------------------------------------------------
@@ -463,6 +668,173 @@ def _cmd_overview(args: argparse.Namespace) -> int:
         )
     render = {"table": ov.render_table, "json": ov.render_json, "markdown": ov.render_markdown}
     _write(render[args.format](result))
+    return 0
+
+
+# -- prune, delete (regkit.ops.prune; owner: prune) ---------------------------------------
+
+
+@command
+def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "prune",
+        parents=[common],
+        help="delete old SHA tags, keeping the newest and every protected tag",
+        description=(
+            "Delete tags matching --match, keeping the --keep newest (by the label "
+            "org.opencontainers.image.created, else the config's created), tags newer than "
+            "--older-than, protected tags and digests, and tags whose time is unknown. A manifest "
+            "that a staying tag or a protected digest still uses is never deleted: such tags are "
+            "removed alone. Prints the plan first; asks before deleting on a terminal."
+        ),
+    )
+    p.add_argument("repos", nargs="*", metavar="REPO", help="HOST/REPOSITORY to prune")
+    p.add_argument(
+        "--match",
+        metavar="REGEX",
+        help="tags eligible for deletion (re.search; default: ^[0-9a-f]{7}$, a short SHA)",
+    )
+    p.add_argument(
+        "--keep",
+        type=_prune_keep,
+        metavar="N",
+        help="newest eligible tags to keep (default: 10)",
+    )
+    p.add_argument(
+        "--older-than",
+        metavar="DURATION",
+        help="only delete tags created earlier than this, e.g. 30d, 12h, 2w, 1d12h",
+    )
+    p.add_argument("--protect-tag", action="append", default=[], metavar="TAG")
+    p.add_argument("--protect-digest", action="append", default=[], metavar="DIGEST")
+    p.add_argument(
+        "--protect-file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="a deploy-info.yml (or deploy-history.yml): its image.tag and image.digest stay",
+    )
+    p.add_argument(
+        "--all-repos",
+        action="append",
+        default=[],
+        metavar="REGISTRY",
+        help="prune every repository of this registry",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the plan, delete nothing")
+    p.add_argument("--json", action="store_true", help="print the plan and result as JSON")
+    p.add_argument("--yes", "-y", action="store_true", help="delete without asking")
+    p.set_defaults(func=_cmd_prune)
+
+
+def _prune_keep(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def _cmd_prune(args: argparse.Namespace) -> int:
+    import contextlib
+    from datetime import UTC, datetime
+
+    from regkit.ops.prune import render
+    from regkit.ops.prune.run import build_policy, execute_plans, plan_target, targets
+
+    if not args.dry_run and not args.yes and not sys.stdin.isatty():
+        raise UsageError(
+            "prune deletes tags and there is no terminal to confirm: pass --yes to delete, "
+            "or --dry-run to print the plan only"
+        )
+    policy = build_policy(
+        match=args.match,
+        keep=args.keep,
+        older_than=args.older_than,
+        protect_tags=args.protect_tag,
+        protect_digests=args.protect_digest,
+        protect_files=args.protect_file,
+    )
+    goals = targets(args.repos, args.all_repos)
+    now = datetime.now(UTC)
+    documents: list[dict[str, Any]] = []
+    incomplete = False
+    with contextlib.ExitStack() as stack:
+        planned = []
+        for goal in goals:
+            client = stack.enter_context(client_for(args, goal.registry))
+            with Progress(f"reading {goal.registry}") as progress:
+                plans = plan_target(client, goal, policy, now, tick=progress.advance)
+            planned.append((goal.registry, client, plans))
+            if not args.json:
+                _write(render.render_plans(goal.registry, plans))
+        doomed = sum(len(p.removed) for _, _, ps in planned for p in ps)
+        if args.dry_run or doomed == 0:
+            for registry, _, plans in planned:
+                documents.append(render.to_json(registry, plans, None, dry_run=args.dry_run))
+            if args.json:
+                _write(render.render_json(documents))
+            print(
+                "dry run: nothing deleted" if args.dry_run else "nothing to delete",
+                file=sys.stderr,
+            )
+            return 0
+        if not args.yes:
+            print(f"Delete {doomed} tags? [y/N] ", end="", file=sys.stderr, flush=True)
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                print("nothing deleted", file=sys.stderr)
+                return 1
+
+        def warn(message: str) -> None:
+            print(f"regkit: warning: {message}", file=sys.stderr)
+
+        for registry, client, plans in planned:
+            with Progress(f"pruning {registry}") as progress:
+                results = execute_plans(client, plans, warn=warn, tick=progress.advance)
+            documents.append(render.to_json(registry, plans, results, dry_run=False))
+            incomplete = incomplete or not all(r.complete for r in results)
+            if not args.json:
+                _write("".join(render.render_result(registry, r) for r in results))
+    if args.json:
+        _write(render.render_json(documents))
+    if incomplete:
+        raise RegkitError(
+            "prune did not finish (see above); the registry is consistent: run the same "
+            "command again to finish"
+        )
+    return 0
+
+
+@command
+def _add_delete(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "delete",
+        parents=[common],
+        help="delete a manifest by digest, or remove one tag only (like crane delete)",
+        description=(
+            "HOST/REPO@DIGEST deletes the manifest and every tag pointing at it (they are "
+            "listed). HOST/REPO:TAG removes only that tag; the manifest and its other tags stay "
+            "(DELETE by tag on registry:3, a throw-away manifest on distribution 2.8)."
+        ),
+    )
+    p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY@DIGEST or HOST/REPOSITORY:TAG")
+    p.set_defaults(func=_cmd_delete)
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from regkit.ops.prune.run import delete_reference
+
+    ref = parse_reference(args.ref, require_identifier=True)
+    with client_for(args, ref.registry) as client:
+        kind, digest, tags = delete_reference(client, args.ref)
+    name = ref.name
+    if kind == "manifest":
+        went = f"tags removed with it: {', '.join(tags)}" if tags else "no tag pointed at it"
+        _write(f"deleted {name}@{digest} ({went})\n")
+    else:
+        _write(f"removed tag {name}:{tags[0]}; manifest {digest} and its other tags stay\n")
     return 0
 
 

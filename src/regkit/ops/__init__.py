@@ -8,11 +8,14 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from regkit.dockerconfig import Credentials, credentials_for
 from regkit.errors import TLSError, UsageError
 from regkit.reference import host_is_loopback
-from regkit.registry import RegistryClient
+
+if TYPE_CHECKING:
+    from regkit.registry import RegistryClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,8 @@ def resolve_credentials(host: str, options: ConnectOptions) -> Credentials | Non
 
 def connect(host: str, options: ConnectOptions) -> RegistryClient:
     """A client for ``host``; nothing is sent until the first request."""
+    from regkit.registry import RegistryClient
+
     ca_file = options.ca_file
     if ca_file and not os.path.isfile(ca_file):
         raise TLSError(f"CA file {ca_file} does not exist; pass the PEM file of your registry's CA")
