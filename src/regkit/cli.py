@@ -40,37 +40,66 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _global_flags() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+_GLOBAL_DEFAULTS: dict[str, Any] = {
+    "ca_file": None,
+    "insecure": False,
+    "jobs": 16,
+    "verbose": 0,
+    "username": None,
+    "password_stdin": False,
+}
+
+
+def _global_flags(target: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The connection flags, accepted before and after the command (``regkit -v ls R``).
+
+    On the top-level parser (``target``) they carry the real defaults; the copy given to
+    sub-commands defaults to SUPPRESS, so a flag given before the command is not reset.
+    """
+    common = target or argparse.ArgumentParser(add_help=False)
+
+    def default(name: str) -> Any:
+        return _GLOBAL_DEFAULTS[name] if target is not None else argparse.SUPPRESS
+
     g = common.add_argument_group("connection")
     g.add_argument(
         "--ca-file",
         metavar="PATH",
+        default=default("ca_file"),
         help="PEM file of CA certificates to trust (also read from SSL_CERT_FILE)",
     )
     g.add_argument(
         "--insecure",
         action="store_true",
+        default=default("insecure"),
         help="allow plain HTTP to non-loopback hosts and skip TLS verification",
     )
     g.add_argument(
         "--jobs",
         "-j",
         type=_positive_int,
-        default=16,
         metavar="N",
+        default=default("jobs"),
         help="concurrent requests (default: 16)",
     )
-    g.add_argument("-v", "--verbose", action="count", default=0, help="log requests to stderr")
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=default("verbose"),
+        help="log requests to stderr",
+    )
     g.add_argument(
         "--username",
         "-u",
         metavar="USER",
+        default=default("username"),
         help="registry user (else REGISTRY_USERNAME, else the Docker config)",
     )
     g.add_argument(
         "--password-stdin",
         action="store_true",
+        default=default("password_stdin"),
         help="read the password from standard input (else REGISTRY_PASSWORD)",
     )
     return common
@@ -120,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"regkit {__version__}")
+    _global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     common = _global_flags()
     for add in _COMMANDS:

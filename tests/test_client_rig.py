@@ -1,0 +1,102 @@
+"""The registry client in-process against the real distribution 2.8 rig (both shapes)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from regkit.dockerconfig import Credentials
+from regkit.errors import NotFoundError, UnsupportedError
+from regkit.registry import RegistryClient, client as client_module
+from regkit.registry.manifest import sha256_digest
+from tests.rig import Rig
+from tests.rig.crane import crane
+
+
+def _client(rig: Rig, **kwargs: object) -> RegistryClient:
+    return RegistryClient(
+        rig.host,
+        credentials=Credentials(rig.username, rig.password),
+        ca_file=str(rig.ca_file) if rig.ca_file else None,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def test_catalog_pagination_on_28(
+    rig: Rig, repo_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pusher = rig.pusher()
+    for i in range(5):
+        pusher.push_image(f"{repo_prefix}/r{i}", ["v1"], layer_size=16)
+    monkeypatch.setattr(client_module, "PAGE_SIZE", 2)  # 2.8 paginates _catalog by n
+    rig.mark()
+    with _client(rig) as client:
+        repos = client.catalog()
+    assert [f"{repo_prefix}/r{i}" for i in range(5)] == [
+        r for r in repos if r.startswith(repo_prefix)
+    ]
+    pages = [r for r in rig.requests() if r.path.startswith("/v2/_catalog")]
+    assert len(pages) >= 3
+    assert crane(rig, "catalog", rig.host).stdout.decode().splitlines() == repos
+
+
+@pytest.mark.parametrize("known_size", [True, False], ids=["streamed-put", "chunked-patch"])
+def test_blob_upload_streams(rig: Rig, repo_prefix: str, known_size: bool) -> None:
+    data = os.urandom(9 * 1024 * 1024 + 123)  # more than two 4 MiB chunks
+    digest = sha256_digest(data)
+    chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
+    repo = f"{repo_prefix}/blobs"
+    with _client(rig) as client:
+        client.upload_blob(repo, digest, iter(chunks), len(data) if known_size else None)
+        assert client.blob_size(repo, digest) == len(data)
+        h = hashlib.sha256()
+        with client.open_blob(repo, digest) as stream:
+            for chunk in stream:
+                h.update(chunk)
+        assert "sha256:" + h.hexdigest() == digest
+    patches = [r for r in rig.requests() if r.method == "PATCH"]
+    assert len(patches) == (0 if known_size else 3)
+
+
+def test_mount_and_refused_mount(rig: Rig, repo_prefix: str) -> None:
+    data = os.urandom(1000)
+    with _client(rig) as client:
+        digest = client.upload_bytes(f"{repo_prefix}/a", data)
+        assert client.mount_blob(f"{repo_prefix}/b", digest, f"{repo_prefix}/a") is True
+        assert client.blob_size(f"{repo_prefix}/b", digest) == 1000
+        missing = sha256_digest(b"not there")
+        assert client.mount_blob(f"{repo_prefix}/c", missing, f"{repo_prefix}/a") is False
+        assert client.blob_size(f"{repo_prefix}/c", missing) is None
+
+
+def test_deletes_on_28(rig: Rig, repo_prefix: str) -> None:
+    repo = f"{repo_prefix}/app"
+    image = rig.pusher().push_image(repo, ["old", "latest"])
+    with _client(rig) as client:
+        with pytest.raises(UnsupportedError, match="cannot delete a tag"):
+            client.delete_manifest(repo, "old")
+        assert sorted(client.tags(repo)) == ["latest", "old"]
+        client.delete_manifest(repo, image.digest)
+        assert client.tags(repo) == []  # a digest delete takes every tag with it
+        assert client.resolve(repo, "latest") is None
+        with pytest.raises(NotFoundError):
+            client.delete_manifest(repo, image.digest)
+
+
+def test_resolve_and_get_agree_for_every_kind(rig: Rig, repo_prefix: str) -> None:
+    pusher = rig.pusher()
+    with _client(rig) as client:
+        for kind in ("oci", "docker", "oci-index", "docker-list"):
+            image = pusher.push_image(f"{repo_prefix}/{kind}", ["v1"], kind)  # type: ignore[arg-type]
+            desc = client.resolve(f"{repo_prefix}/{kind}", "v1")
+            assert desc is not None
+            assert (desc.digest, desc.media_type, desc.size) == (
+                image.digest,
+                image.media_type,
+                len(image.raw),
+            )
+            manifest = client.get_manifest(f"{repo_prefix}/{kind}", "v1")
+            assert manifest.raw == image.raw
+            assert [c.digest for c in manifest.children] == image.children
