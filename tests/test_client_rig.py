@@ -9,7 +9,8 @@ import pytest
 
 from regkit.dockerconfig import Credentials
 from regkit.errors import NotFoundError, UnsupportedError
-from regkit.registry import RegistryClient, client as client_module
+from regkit.registry import RegistryClient
+from regkit.registry import client as client_module
 from regkit.registry.manifest import sha256_digest
 from tests.rig import Rig
 from tests.rig.crane import crane
