@@ -25,6 +25,7 @@ class ConnectOptions:
     ca_file: str | None = None
     insecure: bool = False
     jobs: int = 16
+    timeout: float = 30.0
     verbose: int = 0
     username: str | None = None
     password: str | None = None
@@ -67,5 +68,6 @@ def connect(host: str, options: ConnectOptions) -> RegistryClient:
         ca_file=ca_file,
         insecure=options.insecure,
         jobs=options.jobs,
+        timeout=options.timeout,
         verbose=options.verbose,
     )

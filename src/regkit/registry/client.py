@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -334,7 +335,30 @@ class RegistryClient:
     # -- blobs ----------------------------------------------------------------------------
 
     def get_blob(self, repository: str, digest: str, *, limit: int = 64 * 1024 * 1024) -> bytes:
-        """A small blob (a config) in memory, verified against its digest."""
+        """A small blob (a config) in memory, verified against its digest.
+
+        A body cut short (connection reset, truncated answer) is fetched again, within the
+        transport's retry policy.
+        """
+        attempts = self.transport.retry.attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                data = self._read_blob(repository, digest, limit)
+            except httpx.TransportError as err:
+                if attempt == attempts:
+                    raise self.transport.translate(err) from None
+                time.sleep(self.transport.retry.delay(attempt, None))
+                continue
+            if sha256_digest(data) != digest:
+                if attempt < attempts:
+                    continue
+                raise DigestMismatchError(
+                    f"blob {repository}@{digest} from {self.registry} is corrupt"
+                )
+            return data
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _read_blob(self, repository: str, digest: str, limit: int) -> bytes:
         with self.transport.stream(
             "GET", f"/v2/{repository}/blobs/{digest}", repository=repository
         ) as response:
@@ -348,10 +372,7 @@ class RegistryClient:
                 if total > limit:
                     raise RegistryError(f"blob {digest} is larger than {limit} bytes; not a config")
                 chunks.append(chunk)
-        data = b"".join(chunks)
-        if sha256_digest(data) != digest:
-            raise DigestMismatchError(f"blob {repository}@{digest} from {self.registry} is corrupt")
-        return data
+        return b"".join(chunks)
 
     @contextmanager
     def open_blob(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
@@ -365,9 +386,12 @@ class RegistryClient:
 
             def chunks() -> Iterator[bytes]:
                 h = hashlib.sha256()
-                for chunk in response.iter_bytes(CHUNK_SIZE):
-                    h.update(chunk)
-                    yield chunk
+                try:
+                    for chunk in response.iter_bytes(CHUNK_SIZE):
+                        h.update(chunk)
+                        yield chunk
+                except httpx.TransportError as err:
+                    raise self.transport.translate(err) from None
                 if "sha256:" + h.hexdigest() != digest:
                     raise DigestMismatchError(
                         f"blob {repository}@{digest} from {self.registry} is corrupt"

@@ -181,7 +181,7 @@ class Transport:
                     and (_is_plain_http_answer(err) or (self.insecure and not _is_cert_error(err)))
                 ):
                     continue
-                raise self._translate(err) from None
+                raise self.translate(err) from None
             self._scheme = scheme
             if response.status_code == 401:
                 self._challenge = parse_challenge(response.headers.get("www-authenticate"))
@@ -192,7 +192,7 @@ class Transport:
                     status=response.status_code,
                 )
             return response
-        raise self._translate(last) if last else ConnectionFailedError(f"cannot reach {self.host}")
+        raise self.translate(last) if last else ConnectionFailedError(f"cannot reach {self.host}")
 
     @property
     def auth_required(self) -> bool:
@@ -236,7 +236,7 @@ class Transport:
                 )
             except httpx.TransportError as err:
                 if attempt >= attempts or time.monotonic() - started > self.retry.total:
-                    raise self._translate(err) from None
+                    raise self.translate(err) from None
                 wait = self.retry.delay(attempt, None)
                 log.info(
                     "%s %s failed (%s); retrying in %.1fs", method, url, type(err).__name__, wait
@@ -335,7 +335,7 @@ class Transport:
                 "GET", str(httpx.URL(realm).copy_merge_params(params)), headers, None
             )
         except httpx.TransportError as err:
-            raise self._translate(err, host=realm_host) from None
+            raise self.translate(err, host=realm_host) from None
         if response.status_code in (401, 403):
             raise AuthenticationError(
                 f"the token service {realm_host} refused the credentials for {self.host}; "
@@ -417,7 +417,8 @@ class Transport:
         if self.verbose:
             print(f"regkit: {line}", file=sys.stderr)
 
-    def _translate(self, err: BaseException, host: str | None = None) -> RegistryError:
+    def translate(self, err: BaseException, host: str | None = None) -> RegistryError:
+        """A transport exception as the RegistryError a user can act on."""
         host = host or self.host
         text = str(err) or type(err).__name__
         if _is_cert_error(err):
