@@ -1,0 +1,90 @@
+"""Shared pytest fixtures. Add small, self-contained fixtures in their own section."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.rig import SHAPES, Rig, Shape, start_rig
+
+# --- registry rig (tests/rig; owner: test rig) ---------------------------------------------------
+# Session rigs are shared by every test of a pytest(-xdist) worker; each worker starts its own
+# processes on free ports. Isolation between tests: a unique repository prefix per test
+# (``repo_prefix``), not a wipe. Tests that need an empty registry call ``rig.wipe()`` (about
+# 0.1 s: stop, delete storage, start on the same port); tests that change configuration or
+# break things beyond a stop/start use ``rig_factory``.
+
+
+def _session_rig(shape: Shape, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    r = start_rig(shape, tmp_path_factory.mktemp(f"rig-{shape}"))
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+@pytest.fixture(scope="session")
+def rig_basic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """docker-registry 2.8 with htpasswd (bcrypt) auth, plain HTTP on 127.0.0.1."""
+    yield from _session_rig("basic", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def rig_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """Auth-less docker-registry 2.8 behind nginx (TLS from a trustme CA, HTTP/2, auth_basic)."""
+    yield from _session_rig("tls", tmp_path_factory)
+
+
+@pytest.fixture(params=SHAPES)
+def rig(request: pytest.FixtureRequest) -> Rig:
+    """Each test runs once per shape (ids "basic", "tls"). The rig is restarted if a previous
+    test left it stopped, and its request log is marked, so ``rig.requests()`` holds only this
+    test's requests."""
+    r: Rig = request.getfixturevalue(f"rig_{request.param}")
+    r.ensure_running()
+    r.mark()
+    return r
+
+
+_repo_counter = itertools.count(1)
+
+
+@pytest.fixture
+def repo_prefix() -> str:
+    """A repository name prefix no other test uses, e.g. ``t/gw0-0007-3fa2``; use it as
+    ``f"{repo_prefix}/app"``."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return f"t/{worker}-{next(_repo_counter):04d}-{secrets.token_hex(2)}"
+
+
+@pytest.fixture
+def rig_factory(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
+    """``rig_factory(shape="basic", **start_rig_options) -> Rig``: a private rig for this test
+    (e.g. ``delete_enabled=False``, ``registry_config={...}``, ``http2=False``), stopped at
+    teardown."""
+    started: list[Rig] = []
+
+    def make(shape: Shape = "basic", **options: object) -> Rig:
+        r = start_rig(shape, tmp_path / f"rig-{shape}-{len(started)}", **options)  # type: ignore[arg-type]
+        started.append(r)
+        return r
+
+    try:
+        yield make
+    finally:
+        errors: list[BaseException] = []
+        for r in started:
+            try:
+                r.close()
+            except BaseException as exc:  # keep stopping the others
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+# --- end registry rig ----------------------------------------------------------------------------

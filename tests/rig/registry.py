@@ -1,0 +1,177 @@
+"""A real distribution registry (Debian ``docker-registry`` 2.8) on a free loopback port."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from .ports import LOOPBACK, free_port, port_open, wait_port_closed
+from .procs import ManagedProcess
+
+REGISTRY_BIN = "docker-registry"
+START_TIMEOUT = 10.0
+
+
+class RegistryProcess:
+    """``docker-registry serve CONFIG`` with a config file of our own, in ``workdir``.
+
+    Files: ``workdir/config.yml`` (JSON, which is YAML), ``workdir/storage/`` (filesystem
+    storage root, ``storage_dir``), ``workdir/registry.log`` (application and access log,
+    appended across restarts). The port is chosen on the first ``start()`` and kept for later
+    starts, so ``stop()`` + ``start()`` and ``restart()`` serve the same storage at the same
+    address. ``http.secret`` is fixed per instance, so upload sessions survive a restart.
+    """
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        htpasswd: Path | None = None,
+        realm: str = "regkit-test",
+        delete_enabled: bool = True,
+        extra_config: dict[str, Any] | None = None,
+    ) -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.storage_dir = workdir / "storage"
+        self.config_path = workdir / "config.yml"
+        self.log_path = workdir / "registry.log"
+        self.htpasswd = htpasswd
+        self.realm = realm
+        self.delete_enabled = delete_enabled
+        self.extra_config = extra_config or {}
+        self.port: int | None = None
+        self._secret = secrets.token_hex(16)
+        self._proc: ManagedProcess | None = None
+
+    # -- addresses -------------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        if self.port is None:
+            raise RuntimeError("registry has not been started yet")
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.running
+
+    # -- config ----------------------------------------------------------------------------
+    def config(self) -> dict[str, Any]:
+        assert self.port is not None
+        cfg: dict[str, Any] = {
+            "version": "0.1",
+            "log": {"level": "info", "formatter": "text", "accesslog": {"disabled": False}},
+            "storage": {
+                "filesystem": {"rootdirectory": str(self.storage_dir)},
+                "delete": {"enabled": self.delete_enabled},
+                "maintenance": {"uploadpurging": {"enabled": False}},
+            },
+            "http": {
+                "addr": f"{LOOPBACK}:{self.port}",
+                "secret": self._secret,
+                "headers": {"X-Content-Type-Options": ["nosniff"]},
+            },
+        }
+        if self.htpasswd is not None:
+            cfg["auth"] = {"htpasswd": {"realm": self.realm, "path": str(self.htpasswd)}}
+        _deep_update(cfg, self.extra_config)
+        return cfg
+
+    def write_config(self) -> None:
+        self.config_path.write_text(json.dumps(self.config(), indent=2) + "\n")
+
+    # -- life cycle ------------------------------------------------------------------------
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start and wait until it serves; keeps the port (and storage) of a previous start."""
+        if self.running:
+            return
+        self.storage_dir.mkdir(parents=True, exist_ok=True)
+        keep_port = self.port is not None
+        for _attempt in range(5):
+            if not keep_port:
+                self.port = free_port()
+            self.write_config()
+            self._proc = ManagedProcess(
+                [REGISTRY_BIN, "serve", str(self.config_path)], self.log_path, cwd=self.workdir
+            )
+            mark = self.log_path.stat().st_size if self.log_path.exists() else 0
+            self._proc.start()
+            try:
+                self._wait_ready(timeout, mark)
+                return
+            except _StartFailed as exc:
+                self._proc.stop(kill=True)
+                new_log = self.log_path.read_bytes()[mark:].decode(errors="replace")
+                if "address already in use" in new_log and not keep_port:
+                    continue  # another process took the port between free_port() and bind
+                if "address already in use" in new_log and keep_port:
+                    # the old process's socket may linger for a moment after a kill
+                    time.sleep(0.1)
+                    continue
+                raise RuntimeError(f"docker-registry did not start: {exc}\n{new_log}") from None
+        raise RuntimeError(f"docker-registry could not bind a port; log:\n{self.log_tail()}")
+
+    def _wait_ready(self, timeout: float, log_mark: int) -> None:
+        # distribution logs "listening on ADDR" once its handler is built and the socket bound;
+        # with the port accepting, /v2/ answers. Probing without HTTP keeps requests() clean.
+        assert self._proc is not None and self.port is not None
+        needle = f"listening on {self.host}".encode()
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._proc.running:
+                raise _StartFailed("process exited")
+            with open(self.log_path, "rb") as f:
+                f.seek(log_mark)
+                if needle in f.read() and port_open(self.port):
+                    return
+            if time.monotonic() > deadline:
+                raise _StartFailed(f"not listening on {self.host} within {timeout}s")
+            time.sleep(0.005)
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the process (SIGTERM, or SIGKILL with ``kill=True``); storage and port stay."""
+        if self._proc is not None:
+            self._proc.stop(kill=kill)
+            self._proc = None
+        if self.port is not None:
+            wait_port_closed(self.port)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def wipe(self) -> None:
+        """Remove every repository: stop, delete the storage directory, start on the same port."""
+        self.stop()
+        shutil.rmtree(self.storage_dir, ignore_errors=True)
+        self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+class _StartFailed(Exception):
+    pass
+
+
+def _deep_update(base: dict[str, Any], extra: dict[str, Any]) -> None:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_update(base[key], value)
+        else:
+            base[key] = value
