@@ -244,3 +244,27 @@ def test_token_service_refusal_is_an_auth_error() -> None:
             pytest.raises(AuthenticationError, match="refused the credentials"),
         ):
             client.tags("app")
+
+
+def test_mount_token_covers_the_source_repository() -> None:
+    tokens: list[Seen] = []
+    with serve(
+        lambda seen: (tokens.append(seen), json_answer(200, b'{"token":"t-mount"}'))[1]
+    ) as auth:
+
+        def route(seen: Seen):  # type: ignore[no-untyped-def]
+            if seen.headers.get("authorization") == "Bearer t-mount":
+                if seen.path == "/v2/":
+                    return json_answer(200, b"{}")
+                return 201, {"Location": "/v2/to/blobs/x"}, b""
+            return json_answer(
+                401, b"{}", WWW_Authenticate=f'Bearer realm="{auth.url}/token",service="reg"'
+            )
+
+        with (
+            serve(route) as fake,
+            RegistryClient(fake.host, credentials=Credentials("u", "p4ss")) as client,
+        ):
+            assert client.mount_blob("to", "sha256:" + "a" * 64, "from") is True
+    scopes = tokens[-1].query["scope"]
+    assert scopes == ["repository:to:pull,push", "repository:from:pull"]

@@ -42,7 +42,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 PAGE_SIZE = 1000
-CHUNK_SIZE = 4 * 1024 * 1024
+CHUNK_SIZE = 4 * 1024 * 1024  # PATCH size of a chunked upload
+STREAM_CHUNK = 256 * 1024  # read size of a streamed blob: memory per stream stays small
 _LINK_RE = re.compile(r'<([^>]*)>\s*;[^,]*?rel="?next"?')
 
 
@@ -387,7 +388,7 @@ class RegistryClient:
             def chunks() -> Iterator[bytes]:
                 h = hashlib.sha256()
                 try:
-                    for chunk in response.iter_bytes(CHUNK_SIZE):
+                    for chunk in response.iter_bytes(STREAM_CHUNK):
                         h.update(chunk)
                         yield chunk
                 except httpx.TransportError as err:
@@ -418,6 +419,7 @@ class RegistryClient:
             repository=repository,
             params={"mount": digest, "from": from_repository},
             retry=True,  # a mount is safe to repeat
+            scope=f"repository:{repository}:pull,push repository:{from_repository}:pull",
         )
         if response.status_code == 201:
             return True

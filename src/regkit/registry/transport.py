@@ -3,7 +3,7 @@
 - HTTPS by default, verified against the system CAs; ``ca_file`` (or ``SSL_CERT_FILE``) adds a
   private CA. Plain HTTP only for loopback hosts (after HTTPS was refused at the protocol level)
   or with ``insecure``, which also disables verification.
-- One keep-alive pool (HTTP/2 when offered) per registry, shared by the worker threads.
+- Keep-alive connections (HTTP/2 when offered), one per worker thread, never shared.
 - Retries with exponential backoff on connection errors and 408/429/500/502/503/504, honouring
   ``Retry-After``, bounded in attempts and total time, only for requests safe to repeat.
 - Redirects are followed by hand so that ``Authorization`` never reaches another host.
@@ -134,14 +134,14 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self.verbose = verbose
         self._ca_file = ca_file
-        self._client = httpx.Client(
-            http2=True,
-            verify=_ssl_context(ca_file, insecure),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(max_connections=max(jobs, 1) + 2, max_keepalive_connections=jobs),
-            follow_redirects=False,
-            headers={"User-Agent": "regkit/0.1"},
-        )
+        # One client (and so one connection, HTTP/2 when the server offers it) per thread:
+        # httpcore's sync HTTP/2 connection is not safe for concurrent requests from several
+        # threads (nginx answers 400 "client sent HEADERS frame with incorrect identifier", h2
+        # raises KeyError on a stream id), so threads never share a connection.
+        self._verify = _ssl_context(ca_file, insecure)
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
         self._scheme: str | None = None
         self._challenge: Challenge | None = None
         self._tokens = TokenCache()
@@ -151,7 +151,27 @@ class Transport:
     # -- set-up -------------------------------------------------------------------------
 
     def close(self) -> None:
-        self._client.close()
+        with self._lock:
+            clients, self._clients = self._clients, []
+        for client in clients:
+            client.close()
+
+    @property
+    def _client(self) -> httpx.Client:
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is None:
+            client = httpx.Client(
+                http2=True,
+                verify=self._verify,
+                timeout=self._timeout,
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+                follow_redirects=False,
+                headers={"User-Agent": "regkit/0.1"},
+            )
+            self._local.client = client
+            with self._lock:
+                self._clients.append(client)
+        return client
 
     @property
     def scheme(self) -> str:
@@ -213,8 +233,12 @@ class Transport:
         params: dict[str, str] | None = None,
         retry: bool | None = None,
         stream: bool = False,
+        scope: str | None = None,
     ) -> httpx.Response:
         """Send a request; ``repository`` names the token scope (None = catalog).
+
+        ``scope`` overrides the token scope, e.g. a mount needs pull on the source repository
+        too: ``"repository:to:pull,push repository:from:pull"``.
 
         Requests with a one-shot body (an iterator) are never retried. With ``stream`` the
         caller must close the response.
@@ -232,7 +256,12 @@ class Transport:
             attempt += 1
             try:
                 response = self._send_authed(
-                    method, url, repository, dict(headers or {}), content, stream
+                    method,
+                    url,
+                    scope or scope_for(repository, method),
+                    dict(headers or {}),
+                    content,
+                    stream,
                 )
             except httpx.TransportError as err:
                 if attempt >= attempts or time.monotonic() - started > self.retry.total:
@@ -267,14 +296,14 @@ class Transport:
         finally:
             response.close()
 
-    def _auth_header(self, repository: str | None, method: str) -> str | None:
+    def _auth_header(self, scope: str) -> str | None:
         challenge = self._challenge
         if challenge is None:
             return None
         if challenge.scheme == "basic":
             return f"Basic {self.credentials.basic_token()}" if self.credentials else None
         if challenge.scheme == "bearer":
-            token = self._tokens.get(scope_for(repository, method))
+            token = self._tokens.get(scope)
             return f"Bearer {token}" if token else None
         return None
 
@@ -282,16 +311,15 @@ class Transport:
         self,
         method: str,
         url: str,
-        repository: str | None,
+        scope: str,
         headers: dict[str, str],
         content: bytes | Iterable[bytes] | None,
         stream: bool,
     ) -> httpx.Response:
         if self._scheme is None:
             self.ping()
-        scope = scope_for(repository, method)
         for round_ in range(2):
-            auth = self._auth_header(repository, method)
+            auth = self._auth_header(scope)
             if auth:
                 headers["Authorization"] = auth
             response = self._follow(method, url, headers, content, stream)
@@ -324,15 +352,21 @@ class Transport:
                 f"{self.host} asks for a token from a plain-HTTP realm ({realm_host}); "
                 "refusing to send credentials without TLS (use --insecure to allow)"
             )
-        params: dict[str, str] = {"scope": wanted}
+        # Several scopes ("repository:a:pull,push repository:b:pull") are several parameters.
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("scope", part) for part in wanted.split() if part
+        ]
         if "service" in challenge.params:
-            params["service"] = challenge.params["service"]
+            params.append(("service", challenge.params["service"]))
         headers = {}
         if self.credentials:
             headers["Authorization"] = f"Basic {self.credentials.basic_token()}"
         try:
             response = self._send_raw(
-                "GET", str(httpx.URL(realm).copy_merge_params(params)), headers, None
+                "GET",
+                str(httpx.URL(realm).copy_merge_params(params)),
+                headers,
+                None,
             )
         except httpx.TransportError as err:
             raise self.translate(err, host=realm_host) from None
