@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import logging
 import random
@@ -155,6 +156,17 @@ class Transport:
             clients, self._clients = self._clients, []
         for client in clients:
             client.close()
+
+    def _drop_client(self) -> None:
+        """Forget this thread's client (its connection is broken); the next request makes one."""
+        client: httpx.Client | None = getattr(self._local, "client", None)
+        if client is not None:
+            self._local.client = None
+            with self._lock:
+                if client in self._clients:
+                    self._clients.remove(client)
+            with contextlib.suppress(Exception):
+                client.close()
 
     @property
     def _client(self) -> httpx.Client:
@@ -438,7 +450,18 @@ class Transport:
     ) -> httpx.Response:
         request = self._client.build_request(method, url, headers=headers, content=content)
         started = time.monotonic()
-        response = self._client.send(request, stream=stream)
+        try:
+            response = self._client.send(request, stream=stream)
+        except httpx.HTTPError:
+            raise
+        except Exception as err:
+            # httpcore's HTTP/2 code can leak h2's own errors (KeyError on a stream id, h2
+            # ProtocolError) when a server closes a connection under it: a transport failure,
+            # retried like any other for requests that are safe to repeat.
+            if isinstance(err, KeyError) or type(err).__module__.startswith(("h2", "httpcore")):
+                self._drop_client()
+                raise httpx.RemoteProtocolError(f"HTTP/2 connection failed ({err!r})") from err
+            raise
         with self._lock:
             self.request_count += 1
         if self.verbose:

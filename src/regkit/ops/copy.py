@@ -1,0 +1,233 @@
+"""Copy an image (a manifest, or an index with its children) between repositories and registries.
+
+The manifests are copied byte for byte, so every digest stays what it was. How the blobs
+travel depends on where the copy goes (``plan_blobs``, pure):
+
+- the same repository: nothing to copy, the manifest bytes are written to each new tag;
+- another repository on the same registry: every blob is mounted (``?mount=&from=``), and only
+  a blob whose mount the registry refuses is streamed through us (``BlobMethod.MOUNT``);
+- another registry: blobs the target already holds are skipped, the rest are streamed from
+  the source to the target in chunks, never whole in memory (``BlobMethod.UPLOAD``).
+
+Then child manifests are written by digest (deepest first: a registry refuses an index whose
+children it does not hold) and the top manifest to each tag. Work runs on ``client.map``, so
+concurrency is bounded by the client's ``jobs``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from regkit.errors import RegistryError
+from regkit.registry import Descriptor, Manifest, RegistryClient
+
+#: Layers that registries do not store (Windows base layers); they are never copied.
+_FOREIGN_MARKERS = ("foreign", "nondistributable")
+
+
+class BlobMethod(StrEnum):
+    MOUNT = "mount"
+    UPLOAD = "upload"
+    SKIP = "skip"
+
+
+@dataclass(frozen=True, slots=True)
+class BlobStep:
+    blob: Descriptor
+    method: BlobMethod
+
+
+@dataclass(frozen=True)
+class Image:
+    """A top manifest and every manifest below it, children before their parents."""
+
+    top: Manifest
+    below: tuple[Manifest, ...] = ()
+
+    @property
+    def digest(self) -> str:
+        return self.top.digest
+
+    @property
+    def manifests(self) -> tuple[Manifest, ...]:
+        return (*self.below, self.top)
+
+    @property
+    def blobs(self) -> tuple[Descriptor, ...]:
+        """Configs and layers of every image manifest, each digest once, in manifest order."""
+        seen: set[str] = set()
+        out: list[Descriptor] = []
+        for manifest in self.manifests:
+            if manifest.is_index:
+                continue
+            cfg = manifest.config
+            for blob in ([cfg] if cfg else []) + manifest.layers:
+                if blob.digest in seen or any(m in blob.media_type for m in _FOREIGN_MARKERS):
+                    continue
+                seen.add(blob.digest)
+                out.append(blob)
+        return tuple(out)
+
+    @property
+    def platforms(self) -> list[str]:
+        """``os/arch`` of each child of an index (attestations' ``unknown/unknown`` left out)."""
+        return [
+            c.platform
+            for c in self.top.children
+            if c.platform and not c.platform.startswith("unknown/")
+        ]
+
+
+@dataclass
+class CopyStats:
+    """What a copy did; the counters are updated from worker threads under a lock."""
+
+    mounted: int = 0
+    mount_refused: int = 0
+    uploaded: int = 0
+    uploaded_bytes: int = 0
+    skipped: int = 0
+    manifests_written: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "mounted": self.mounted,
+            "mountRefused": self.mount_refused,
+            "uploaded": self.uploaded,
+            "uploadedBytes": self.uploaded_bytes,
+            "skipped": self.skipped,
+            "manifestsWritten": self.manifests_written,
+        }
+
+
+# -- pure planning ---------------------------------------------------------------------------
+
+
+def plan_blobs(
+    blobs: Sequence[Descriptor],
+    *,
+    same_registry: bool,
+    same_repository: bool,
+    present: Mapping[str, bool] | None = None,
+) -> list[BlobStep]:
+    """Which blob travels how. ``present`` (cross-registry only): digest -> target has it."""
+    if same_repository:
+        return []
+    if same_registry:
+        return [BlobStep(b, BlobMethod.MOUNT) for b in blobs]
+    have = present or {}
+    return [
+        BlobStep(b, BlobMethod.SKIP if have.get(b.digest) else BlobMethod.UPLOAD) for b in blobs
+    ]
+
+
+def manifest_levels(image: Image) -> list[list[Manifest]]:
+    """The manifests below the top, grouped so that each group only needs earlier ones."""
+    by_digest = {m.digest: m for m in image.below}
+    depth: dict[str, int] = {}
+
+    def level(m: Manifest) -> int:
+        if m.digest in depth:
+            return depth[m.digest]
+        below = [by_digest[c.digest] for c in m.children if c.digest in by_digest]
+        depth[m.digest] = 1 + max((level(c) for c in below), default=-1)
+        return depth[m.digest]
+
+    levels: dict[int, list[Manifest]] = {}
+    for m in image.below:
+        levels.setdefault(level(m), []).append(m)
+    return [levels[k] for k in sorted(levels)]
+
+
+# -- I/O ---------------------------------------------------------------------------------------
+
+
+def fetch_image(
+    client: RegistryClient, repository: str, ref: str, top: Manifest | None = None
+) -> Image:
+    """Read a manifest (unless given) and, for an index, every manifest below it."""
+    top = top or client.get_manifest(repository, ref)
+    below: list[Manifest] = []
+    seen = {top.digest}
+    frontier = [top]
+    while frontier:
+        wanted: list[str] = []
+        for m in frontier:
+            for child in m.children:
+                if child.digest not in seen:
+                    seen.add(child.digest)
+                    wanted.append(child.digest)
+        frontier = client.map(lambda d: client.get_manifest(repository, d), wanted)
+        below = frontier + below  # deeper levels first
+    return Image(top, tuple(below))
+
+
+def copy_image(
+    source: RegistryClient,
+    source_repository: str,
+    image: Image,
+    target: RegistryClient,
+    target_repository: str,
+    refs: Sequence[str],
+    stats: CopyStats | None = None,
+) -> CopyStats:
+    """Make ``target_repository`` hold ``image`` under each of ``refs`` (tags or its digest)."""
+    for ref in refs:
+        if ref.startswith("sha256:") and ref != image.digest:
+            raise RegistryError(
+                f"cannot write {image.digest} as {target_repository}@{ref}: the digests differ"
+            )
+    stats = stats or CopyStats()
+    same_registry = source is target or source.registry == target.registry
+    same_repository = same_registry and source_repository == target_repository
+    present: dict[str, bool] = {}
+    if not same_registry:
+        sizes = target.map(lambda b: target.blob_size(target_repository, b.digest), image.blobs)
+        present = {b.digest: size is not None for b, size in zip(image.blobs, sizes, strict=True)}
+    steps = plan_blobs(
+        image.blobs,
+        same_registry=same_registry,
+        same_repository=same_repository,
+        present=present,
+    )
+    # A fallback upload on the same registry holds two connections of one pool (GET + PUT):
+    # at most half the pool does that at once, so the pool can never starve itself.
+    streams = threading.BoundedSemaphore(max(1, target.jobs // 2) if same_registry else target.jobs)
+
+    def stream(blob: Descriptor) -> None:
+        with streams, source.open_blob(source_repository, blob.digest) as chunks:
+            target.upload_blob(target_repository, blob.digest, chunks, blob.size)
+        stats.add(uploaded=1, uploaded_bytes=blob.size)
+
+    def run(step: BlobStep) -> None:
+        if step.method is BlobMethod.SKIP:
+            stats.add(skipped=1)
+        elif step.method is BlobMethod.MOUNT:
+            if target.mount_blob(target_repository, step.blob.digest, source_repository):
+                stats.add(mounted=1)
+            else:
+                stats.add(mount_refused=1)
+                stream(step.blob)
+        else:
+            stream(step.blob)
+
+    target.map(run, steps)
+    if not same_repository:
+        for level in manifest_levels(image):
+            target.map(lambda m: _put(target, target_repository, m, m.digest, stats), level)
+    target.map(lambda ref: _put(target, target_repository, image.top, ref, stats), refs)
+    return stats
+
+
+def _put(client: RegistryClient, repository: str, m: Manifest, ref: str, stats: CopyStats) -> None:
+    client.put_manifest(repository, ref, m.raw, m.media_type)
+    stats.add(manifests_written=1)

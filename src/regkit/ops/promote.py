@@ -1,0 +1,304 @@
+"""Promote an image by digest: the tested manifest, byte for byte, under new tags.
+
+``parse_source``/``parse_targets`` validate every reference before any request.
+``plan_promotion`` (pure) decides per target: ``create`` (no such tag yet), ``move`` (the tag
+points at another digest) or ``unchanged`` (it already points at the source digest, so it is
+not written: a rerun writes nothing). ``promote`` is the executor: it reads the source manifest
+once, checks ``expect_digest`` before any write, writes through ``regkit.ops.copy`` and then
+verifies that every target resolves to the source digest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from regkit.errors import DigestMismatchError, InvalidReferenceError, NotFoundError
+from regkit.ops.copy import CopyStats, Image, copy_image, fetch_image
+from regkit.reference import Reference, parse_reference, validate_digest, validate_tag
+from regkit.registry import Descriptor, Manifest, RegistryClient
+
+Connector = Callable[[str], RegistryClient]
+
+
+class SourceNotFoundError(NotFoundError):
+    """The source tag or digest does not exist (nothing was written)."""
+
+
+class TargetAction(StrEnum):
+    CREATE = "create"
+    MOVE = "move"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPlan:
+    target: Reference
+    action: TargetAction
+    old_digest: str | None = None
+
+    @property
+    def writes(self) -> bool:
+        return self.action is not TargetAction.UNCHANGED
+
+    def describe(self, *, done: bool) -> str:
+        """``created`` / ``moved from sha256:...`` / ``unchanged`` (``create``... in a plan)."""
+        if self.action is TargetAction.CREATE:
+            return "created" if done else "create"
+        if self.action is TargetAction.MOVE:
+            return f"{'moved' if done else 'move'} from {self.old_digest}"
+        return "unchanged"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    source: Reference
+    digest: str
+    media_type: str
+    targets: tuple[TargetPlan, ...]
+
+    @property
+    def writes(self) -> tuple[TargetPlan, ...]:
+        return tuple(t for t in self.targets if t.writes)
+
+
+@dataclass
+class PromotionResult:
+    plan: Plan
+    dry_run: bool
+    platforms: list[str] = field(default_factory=list)
+    stats: CopyStats = field(default_factory=CopyStats)
+    manifest: Manifest | None = field(default=None, repr=False)
+
+    @property
+    def digest(self) -> str:
+        return self.plan.digest
+
+    @property
+    def promoted(self) -> bool:
+        """True when anything was written."""
+        return not self.dry_run and bool(self.plan.writes)
+
+    def lines(self) -> list[str]:
+        """The digest, then one line per target: ``REF  created|moved from ...|unchanged``."""
+        done = not self.dry_run
+        names = [str(t.target) for t in self.plan.targets]
+        width = max((len(n) for n in names), default=0)
+        out = [self.plan.digest]
+        for name, t in zip(names, self.plan.targets, strict=True):
+            out.append(f"{name.ljust(width)}  {t.describe(done=done)}")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": str(self.plan.source),
+            "digest": self.plan.digest,
+            "mediaType": self.plan.media_type,
+            "platforms": self.platforms,
+            "dryRun": self.dry_run,
+            "promoted": self.promoted,
+            "targets": [
+                {
+                    "reference": str(t.target),
+                    "action": t.action.value,
+                    "status": t.describe(done=not self.dry_run),
+                    "oldDigest": t.old_digest,
+                    "digest": self.plan.digest,
+                }
+                for t in self.plan.targets
+            ],
+            "blobs": self.stats.as_dict(),
+        }
+
+    def json_text(self) -> str:
+        return json.dumps(self.to_json(), indent=2)
+
+
+# -- parsing (pure) --------------------------------------------------------------------------
+
+
+def parse_source(
+    text: str, *, default_registry: str | None = None, default_tag: str | None = None
+) -> Reference:
+    """``registry/repo:tag`` or ``registry/repo@sha256:...``."""
+    ref = parse_reference(
+        text, default_registry=default_registry, require_identifier=True, default_tag=default_tag
+    )
+    if ref.tag and ref.digest:
+        return Reference(ref.registry, ref.repository, None, ref.digest)  # the digest wins
+    return ref
+
+
+def parse_target(text: str, source: Reference) -> Reference:
+    """A bare tag (source repository), ``repo:tag`` (source registry) or a full reference."""
+    if not text or not text.strip():
+        raise InvalidReferenceError("invalid target: it is empty")
+    if "/" not in text and ":" not in text and "@" not in text:
+        return source.with_tag(validate_tag(text))
+    ref = parse_reference(text, default_registry=source.registry)
+    if ref.digest:
+        raise InvalidReferenceError(
+            f"invalid target {text!r}: a target is a tag, not a digest (e.g. {ref.name}:v1.2.3)"
+        )
+    if not ref.tag:
+        raise InvalidReferenceError(f"invalid target {text!r}: add the tag, e.g. {ref.name}:latest")
+    return ref
+
+
+def split_targets(texts: Iterable[str]) -> list[str]:
+    """Targets from arguments or an action input: comma or newline separated, blanks dropped."""
+    out: list[str] = []
+    for text in texts:
+        for line in text.replace(",", "\n").splitlines():
+            if line.strip():
+                out.append(line.strip())
+    return out
+
+
+def parse_targets(texts: Iterable[str], source: Reference) -> list[Reference]:
+    """Every target validated (the first bad one raises), duplicates dropped, order kept."""
+    out: list[Reference] = []
+    for text in texts:
+        ref = parse_target(text, source)
+        if ref not in out:
+            out.append(ref)
+    if not out:
+        raise InvalidReferenceError("no targets: give at least one tag or reference to promote to")
+    return out
+
+
+# -- planning (pure) -------------------------------------------------------------------------
+
+
+def plan_promotion(
+    source: Reference,
+    source_descriptor: Descriptor,
+    targets: Sequence[Reference],
+    current: Mapping[Reference, str | None],
+) -> Plan:
+    """Per target: create, move from its current digest, or leave it (already the digest)."""
+    digest = source_descriptor.digest
+    plans: list[TargetPlan] = []
+    for target in targets:
+        old = current.get(target)
+        if target.digest and target.digest != digest:
+            raise DigestMismatchError(
+                f"cannot copy {digest} to {target}: the target names another digest"
+            )
+        if old == digest:
+            plans.append(TargetPlan(target, TargetAction.UNCHANGED, old))
+        elif old is None:
+            plans.append(TargetPlan(target, TargetAction.CREATE))
+        else:
+            plans.append(TargetPlan(target, TargetAction.MOVE, old))
+    return Plan(source, digest, source_descriptor.media_type, tuple(plans))
+
+
+def write_groups(plan: Plan) -> dict[tuple[str, str], list[str]]:
+    """(registry, repository) -> the tags (or digest) to write there, in plan order."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for t in plan.writes:
+        groups.setdefault((t.target.registry, t.target.repository), []).append(t.target.identifier)
+    return groups
+
+
+# -- executor --------------------------------------------------------------------------------
+
+
+def promote(
+    source: Reference,
+    targets: Sequence[Reference],
+    connect: Connector,
+    *,
+    expect_digest: str | None = None,
+    dry_run: bool = False,
+) -> PromotionResult:
+    """Plan, then (unless ``dry_run``) write and verify. Nothing is written on any error
+    found before the first write: unreachable or refusing registries, a missing source, a
+    source that moved away from ``expect_digest``."""
+    if expect_digest is not None:
+        validate_digest(expect_digest)
+    hosts = list(dict.fromkeys([source.registry, *(t.registry for t in targets)]))
+    with contextlib.ExitStack() as stack:
+        clients = {h: stack.enter_context(connect(h)) for h in hosts}
+        for host in hosts:
+            clients[host].ping()  # refuses missing/wrong credentials before any write
+        src = clients[source.registry]
+        try:
+            top = src.get_manifest(source.repository, source.identifier)
+        except NotFoundError:
+            raise SourceNotFoundError(
+                f"source {source} does not exist; check the tag (regkit ls {source.name})"
+            ) from None
+        if expect_digest is not None and top.digest != expect_digest:
+            raise DigestMismatchError(
+                f"source {source} is {top.digest}, not the expected {expect_digest}; "
+                "it changed since it was tested, nothing was promoted"
+            )
+        current = _current_digests(clients, targets)
+        plan = plan_promotion(source, top.descriptor(), targets, current)
+        result = PromotionResult(plan, dry_run, platforms=_platforms(top), manifest=top)
+        if dry_run or not plan.writes:
+            return result
+        groups = write_groups(plan)
+        image = Image(top)
+        if any(key != (source.registry, source.repository) for key in groups):
+            image = fetch_image(src, source.repository, top.digest, top)
+        for (host, repository), refs in groups.items():
+            copy_image(src, source.repository, image, clients[host], repository, refs, result.stats)
+        _verify(clients, [t.target for t in plan.writes], top.digest)
+        return result
+
+
+def _current_digests(
+    clients: Mapping[str, RegistryClient], targets: Sequence[Reference]
+) -> dict[Reference, str | None]:
+    out: dict[Reference, str | None] = {}
+    for host, client in clients.items():
+        mine = [t for t in targets if t.registry == host]
+        found = client.map(_resolver(client), mine)
+        out.update({t: (d.digest if d else None) for t, d in zip(mine, found, strict=True)})
+    return out
+
+
+def _resolver(client: RegistryClient) -> Callable[[Reference], Descriptor | None]:
+    return lambda t: client.resolve(t.repository, t.identifier)
+
+
+def _verify(
+    clients: Mapping[str, RegistryClient], targets: Sequence[Reference], digest: str
+) -> None:
+    now = _current_digests(clients, targets)
+    for target in targets:
+        if now.get(target) != digest:
+            raise DigestMismatchError(
+                f"{target} resolves to {now.get(target) or 'nothing'} after the promotion, "
+                f"not {digest}; the registry changed it or another promotion raced this one"
+            )
+
+
+def _platforms(top: Manifest) -> list[str]:
+    return Image(top).platforms
+
+
+def image_labels(client: RegistryClient, repository: str, top: Manifest) -> dict[str, str]:
+    """The config labels of an image (for an index: of its first real platform's image)."""
+    manifest = top
+    if top.is_index:
+        children = [c for c in top.children if not (c.platform or "").startswith("unknown/")]
+        if not children:
+            return {}
+        manifest = client.get_manifest(repository, children[0].digest)
+    cfg = manifest.config
+    if cfg is None:
+        return {}
+    try:
+        data = json.loads(client.get_blob(repository, cfg.digest))
+    except ValueError:
+        return {}
+    labels = (data.get("config") or {}).get("Labels") if isinstance(data, dict) else None
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}

@@ -1,0 +1,192 @@
+"""Everything the planner needs from one repository, fetched concurrently.
+
+Requests: one tag list; one GET per tag (manifest and digest in one answer); one GET per
+distinct platform manifest of the indexes; one GET per distinct config needed for a created
+time (one child per index). Sizes come from the descriptors, so no blob is HEADed. Protected
+digests that no tag points at are fetched too, so their platform manifests count as staying.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from regkit.errors import NotFoundError, RegistryError
+from regkit.ops.prune.plan import Blob, ImageRefs, TagInfo
+from regkit.registry import Manifest, RegistryClient
+from regkit.registry.manifest import pick_child
+from regkit.timeparse import CreatedTime, parse_created_time
+
+CREATED_LABEL = "org.opencontainers.image.created"
+THROWAWAY_KEY = "org.regkit.prune.throwaway"
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryState:
+    repository: str
+    tags: tuple[TagInfo, ...]
+    untagged: tuple[ImageRefs, ...]  # protected manifests no tag points at
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def created_of(
+    manifest: Manifest, image: Manifest | None, config: dict[str, Any] | None
+) -> CreatedTime | None:
+    """The label ``org.opencontainers.image.created``, then the config's ``created``, then the
+    annotations of the manifest (the index for a multi-arch image)."""
+    cfg = config or {}
+    inner = cfg.get("config")
+    labels = inner.get("Labels") if isinstance(inner, dict) else None
+    labels = labels if isinstance(labels, dict) else {}
+    annotations = dict(image.annotations) if image is not None else {}
+    annotations.update(manifest.annotations)
+    for text in (
+        _str(labels.get(CREATED_LABEL)),
+        _str(cfg.get("created")),
+        annotations.get(CREATED_LABEL),
+    ):
+        parsed = parse_created_time(text)
+        if parsed is not None:
+            return parsed
+    return None
+
+
+def image_blobs(manifest: Manifest) -> list[Blob]:
+    """The manifest itself, its config and its layers (an image manifest)."""
+    blobs: list[Blob] = [(manifest.digest, len(manifest.raw))]
+    if manifest.config is not None:
+        blobs.append((manifest.config.digest, manifest.config.size))
+    blobs.extend((layer.digest, layer.size) for layer in manifest.layers)
+    return blobs
+
+
+def refs_of(manifest: Manifest, children: dict[str, Manifest]) -> ImageRefs:
+    blobs: dict[str, int] = {}
+    if manifest.is_index:
+        blobs[manifest.digest] = len(manifest.raw)
+        for child in manifest.children:
+            blobs[child.digest] = child.size
+            found = children.get(child.digest)
+            if found is not None:
+                blobs.update(image_blobs(found))
+        kids = tuple(c.digest for c in manifest.children)
+    else:
+        blobs.update(image_blobs(manifest))
+        kids = ()
+    return ImageRefs(manifest.digest, kids, tuple(sorted(blobs.items())))
+
+
+def is_throwaway(manifest: Manifest) -> bool:
+    return not manifest.is_index and THROWAWAY_KEY in manifest.annotations
+
+
+def fetch_repository(
+    client: RegistryClient,
+    repository: str,
+    *,
+    protect_digests: Iterable[str] = (),
+    tick: Callable[[], None] | None = None,
+) -> RepositoryState:
+    """The tags of ``repository`` with digests, created times and references."""
+    advance = tick or (lambda: None)
+    try:
+        names = client.tags(repository)
+    except NotFoundError:
+        raise NotFoundError(
+            f"repository {repository} not found on {client.registry}; "
+            "check the name with 'regkit catalog'"
+        ) from None
+
+    def get(ref: str) -> Manifest | None:
+        try:
+            return client.get_manifest(repository, ref)
+        except NotFoundError:
+            return None  # a tag deleted since the listing, a child missing from a broken index
+        finally:
+            advance()
+
+    tagged = dict(zip(names, client.map(get, names), strict=True))
+    manifests: dict[str, Manifest] = {m.digest: m for m in tagged.values() if m is not None}
+    wanted_protected = [d for d in sorted(set(protect_digests)) if d not in manifests]
+    protected = {
+        d: m
+        for d, m in zip(wanted_protected, client.map(get, wanted_protected), strict=True)
+        if m is not None
+    }
+    every = {**manifests, **protected}
+    all_children = {c.digest for m in every.values() for c in m.children}
+    child_digests = sorted(all_children - set(every))
+    children = {
+        d: m for d, m in zip(child_digests, client.map(get, child_digests), strict=True) if m
+    }
+    children.update({d: m for d, m in every.items() if d in all_children})
+
+    def image_of(m: Manifest) -> Manifest | None:
+        if not m.is_index:
+            return m
+        picked = pick_child(m)
+        return children.get(picked.digest) if picked else None
+
+    config_digests = sorted(
+        {
+            image.config.digest
+            for m in manifests.values()
+            if not is_throwaway(m)
+            and (image := image_of(m)) is not None
+            and image.config is not None
+        }
+    )
+
+    def get_config(digest: str) -> dict[str, Any] | None:
+        try:
+            data = json.loads(client.get_blob(repository, digest, limit=4 * 1024 * 1024))
+        except (RegistryError, ValueError):
+            return None  # an unreadable config: the created time is unknown, and said so
+        finally:
+            advance()
+        return data if isinstance(data, dict) else None
+
+    configs = dict(zip(config_digests, client.map(get_config, config_digests), strict=True))
+
+    infos: list[TagInfo] = []
+    missing = [tag for tag, m in tagged.items() if m is None]
+    if missing:
+        # Deleted since the listing, or dangling: still listed, its manifest gone (the registry
+        # stopped between deleting a manifest and its tag links). Only the latter is listed now.
+        listed = set(client.tags(repository))
+        infos += [TagInfo(tag, "", None, dangling=True) for tag in missing if tag in listed]
+    for tag, m in tagged.items():
+        if m is None:
+            continue
+        image = image_of(m)
+        cfg = configs.get(image.config.digest) if image and image.config else None
+        refs = refs_of(m, children)
+        infos.append(
+            TagInfo(
+                tag=tag,
+                digest=m.digest,
+                created=None if is_throwaway(m) else created_of(m, image, cfg),
+                children=refs.children,
+                blobs=refs.blobs,
+                throwaway=is_throwaway(m),
+            )
+        )
+    untagged = tuple(refs_of(m, children) for m in protected.values())
+    return RepositoryState(repository, tuple(infos), untagged)
+
+
+__all__ = [
+    "CREATED_LABEL",
+    "THROWAWAY_KEY",
+    "RepositoryState",
+    "created_of",
+    "fetch_repository",
+    "image_blobs",
+    "is_throwaway",
+    "refs_of",
+]

@@ -1,0 +1,346 @@
+"""The prune plan: a pure function from a repository's tags to an action and a reason per tag.
+
+Rules, in order (the first that applies decides):
+
+1. A tag that is protected (``--protect-tag``) or points at a protected digest stays.
+2. A tag pointing at a throw-away manifest left by an interrupted prune goes (it points at
+   nothing of value; the tag was already doomed by the run that made it).
+3. A tag that does not match the pattern stays.
+4. A tag whose created time is unknown, the epoch or the zero time stays, and says so.
+5. The ``keep`` newest of the remaining (dated, matching) tags stay.
+6. With ``older_than``, a tag created less than that long ago stays.
+7. Every other tag goes.
+
+How a doomed tag goes: when no staying tag and no protected digest references its manifest
+(directly, or as a platform manifest of an index that stays) and the manifest is nobody's
+platform manifest, the manifest is deleted by digest (``delete-manifest``), which removes
+every doomed tag that shares it at once. Otherwise the tag alone is removed (``untag``) and
+the manifest stays. Child manifests of an index are never deleted directly.
+
+The plan does not depend on the order of ``tags``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from regkit.errors import UsageError
+from regkit.timeparse import CreatedTime, format_duration
+
+Action = Literal["keep", "delete-manifest", "untag"]
+KEEP: Action = "keep"
+DELETE_MANIFEST: Action = "delete-manifest"
+UNTAG: Action = "untag"
+
+DEFAULT_MATCH = r"^[0-9a-f]{7}$"
+DEFAULT_KEEP = 10
+
+Blob = tuple[str, int]  # (digest, size)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRefs:
+    """A manifest and what it keeps alive: its platform manifests and every blob (with sizes).
+
+    ``blobs`` holds the manifest itself, its platform manifests, configs and layers, so that
+    the bytes garbage collection could reclaim can be summed without another request.
+    """
+
+    digest: str
+    children: tuple[str, ...] = ()
+    blobs: tuple[Blob, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TagInfo:
+    """One tag as fetched: where it points, when that image was made, what it references."""
+
+    tag: str
+    digest: str
+    created: CreatedTime | None = None
+    children: tuple[str, ...] = ()
+    blobs: tuple[Blob, ...] = ()
+    throwaway: bool = False  # a throw-away manifest left by an interrupted prune
+    dangling: bool = False  # listed, but its manifest is gone (a delete interrupted mid-way)
+
+    @property
+    def refs(self) -> ImageRefs:
+        return ImageRefs(self.digest, self.children, self.blobs)
+
+
+@dataclass(frozen=True, slots=True)
+class PrunePolicy:
+    match: str = DEFAULT_MATCH
+    keep: int = DEFAULT_KEEP
+    older_than: timedelta | None = None
+    protect_tags: frozenset[str] = frozenset()
+    protect_digests: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.keep < 0:
+            raise UsageError(f"keep must be 0 or more, got {self.keep}")
+        if self.older_than is not None and self.older_than < timedelta(0):
+            raise UsageError("older-than must not be negative")
+        compile_match(self.match)
+
+    def pattern(self) -> re.Pattern[str]:
+        return compile_match(self.match)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "match": self.match,
+            "keep": self.keep,
+            "older_than": format_duration(self.older_than) if self.older_than else None,
+            "protect_tags": sorted(self.protect_tags),
+            "protect_digests": sorted(self.protect_digests),
+        }
+
+
+def compile_match(pattern: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as err:
+        raise UsageError(f"invalid --match pattern {pattern!r}: {err}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class TagPlan:
+    tag: str
+    digest: str
+    created: CreatedTime | None
+    action: Action
+    reason: str
+
+    @property
+    def removed(self) -> bool:
+        return self.action != KEEP
+
+    @property
+    def dangling(self) -> bool:
+        """The tag is listed but its manifest is gone (no digest known)."""
+        return not self.digest
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tag": self.tag,
+            "digest": self.digest,
+            "created": self.created.when.strftime("%Y-%m-%dT%H:%M:%SZ") if self.created else None,
+            "action": self.action,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PrunePlan:
+    """Every tag with its action, newest first; the manifests to delete; the bytes estimate."""
+
+    entries: tuple[TagPlan, ...]
+    delete_digests: tuple[str, ...]  # manifests deleted by digest, sorted
+    reclaimable_bytes: int
+    repository: str = ""
+    policy: PrunePolicy = field(default_factory=PrunePolicy)
+    refs: Mapping[str, ImageRefs] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def removed(self) -> tuple[TagPlan, ...]:
+        return tuple(e for e in self.entries if e.removed)
+
+    @property
+    def kept(self) -> tuple[TagPlan, ...]:
+        return tuple(e for e in self.entries if not e.removed)
+
+    def tags_of(self, digest: str) -> tuple[TagPlan, ...]:
+        return tuple(e for e in self.entries if e.digest == digest)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repository": self.repository,
+            "policy": self.policy.to_json(),
+            "tags": [e.to_json() for e in self.entries],
+            "delete_manifests": list(self.delete_digests),
+            "untag": [e.tag for e in self.entries if e.action == UNTAG],
+            "counts": {
+                "tags": len(self.entries),
+                "keep": len(self.kept),
+                "delete_manifest": sum(1 for e in self.entries if e.action == DELETE_MANIFEST),
+                "untag": sum(1 for e in self.entries if e.action == UNTAG),
+            },
+            "reclaimable_bytes": self.reclaimable_bytes,
+        }
+
+
+_DANGLING = "its manifest no longer exists (a delete interrupted mid-way?)"
+
+
+def _newest_first_key(info: TagInfo) -> tuple[float, str]:
+    assert info.created is not None
+    return (-info.created.when.timestamp(), info.tag)
+
+
+def sort_entries(entries: Iterable[TagPlan]) -> tuple[TagPlan, ...]:
+    """Newest first, tags with unknown time last, ties by tag name."""
+
+    def key(e: TagPlan) -> tuple[int, float, str]:
+        if e.created is None or e.created.meaningless:
+            return (1, 0.0, e.tag)
+        return (0, -e.created.when.timestamp(), e.tag)
+
+    return tuple(sorted(entries, key=key))
+
+
+def _listing(names: Iterable[str], limit: int = 3) -> str:
+    items = sorted(names)
+    if len(items) > limit:
+        return ", ".join(items[:limit]) + f" and {len(items) - limit} more"
+    return ", ".join(items)
+
+
+def plan_prune(
+    tags: Sequence[TagInfo],
+    policy: PrunePolicy,
+    now: datetime,
+    *,
+    untagged: Sequence[ImageRefs] = (),
+    repository: str = "",
+) -> PrunePlan:
+    """The plan for one repository.
+
+    ``untagged`` describes manifests known to exist without a tag (protected digests that no
+    tag points at): their platform manifests and blobs count as staying.
+    """
+    infos = _unique(tags)
+    pattern = policy.pattern()
+    decided: dict[str, tuple[Action | None, str]] = {}  # tag -> (KEEP or None=doomed, reason)
+    dated: list[TagInfo] = []
+    for info in infos:
+        if info.tag in policy.protect_tags:
+            decided[info.tag] = (KEEP, "protected tag")
+        elif info.digest in policy.protect_digests:
+            decided[info.tag] = (KEEP, "protected digest")
+        elif info.throwaway:
+            decided[info.tag] = (None, "throw-away manifest left by an interrupted prune")
+        elif info.dangling:
+            if pattern.search(info.tag):
+                decided[info.tag] = (None, _DANGLING + "; removing the broken tag")
+            else:
+                decided[info.tag] = (KEEP, _DANGLING + f"; does not match {policy.match}")
+        elif not pattern.search(info.tag):
+            decided[info.tag] = (KEEP, f"does not match {policy.match}")
+        elif info.created is None:
+            decided[info.tag] = (KEEP, "created time unknown")
+        elif info.created.meaningless:
+            decided[info.tag] = (KEEP, "created time is the epoch or zero time (unknown age)")
+        else:
+            dated.append(info)
+
+    dated.sort(key=_newest_first_key)
+    cutoff = now - policy.older_than if policy.older_than is not None else None
+    for rank, info in enumerate(dated):
+        assert info.created is not None
+        if rank < policy.keep:
+            decided[info.tag] = (KEEP, f"among the {policy.keep} newest")
+        elif cutoff is not None and info.created.when >= cutoff:
+            assert policy.older_than is not None
+            decided[info.tag] = (KEEP, f"newer than {format_duration(policy.older_than)}")
+        else:
+            why = (
+                f"older than the {policy.keep} newest"
+                if policy.keep
+                else f"matches {policy.match} (keep 0)"
+            )
+            if policy.older_than is not None:
+                why += f" and than {format_duration(policy.older_than)}"
+            decided[info.tag] = (None, why)
+
+    by_digest: dict[str, TagInfo] = {}
+    for info in infos:
+        if not info.dangling:
+            by_digest.setdefault(info.digest, info)
+    refs: dict[str, ImageRefs] = {r.digest: r for r in untagged}
+    refs.update({d: i.refs for d, i in by_digest.items()})
+
+    staying_tags: dict[str, list[str]] = {}
+    for info in infos:
+        if decided[info.tag][0] == KEEP and not info.dangling:
+            staying_tags.setdefault(info.digest, []).append(info.tag)
+    staying = set(staying_tags) | set(policy.protect_digests)
+    children_of_staying = {c for d in staying if d in refs for c in refs[d].children}
+    all_children = {c for r in refs.values() for c in r.children}
+
+    entries: list[TagPlan] = []
+    delete_digests: set[str] = set()
+    for info in infos:
+        action, reason = decided[info.tag]
+        if action == KEEP:
+            entries.append(TagPlan(info.tag, info.digest, info.created, KEEP, reason))
+            continue
+        d = info.digest
+        if info.dangling:
+            entries.append(TagPlan(info.tag, d, None, UNTAG, reason))
+            continue
+        if d in staying_tags:
+            mechanism, why = UNTAG, f"manifest stays: also tagged {_listing(staying_tags[d])}"
+        elif d in staying:
+            mechanism, why = UNTAG, "manifest stays: protected digest"
+        elif d in children_of_staying:
+            mechanism, why = UNTAG, "manifest stays: platform manifest of an image that stays"
+        elif d in all_children:
+            mechanism, why = UNTAG, "manifest stays: platform manifest of an index"
+        else:
+            mechanism, why = DELETE_MANIFEST, ""
+            delete_digests.add(d)
+        entries.append(
+            TagPlan(info.tag, d, info.created, mechanism, f"{reason}; {why}" if why else reason)
+        )
+
+    return PrunePlan(
+        entries=sort_entries(entries),
+        delete_digests=tuple(sorted(delete_digests)),
+        reclaimable_bytes=reclaimable_bytes(refs, delete_digests),
+        repository=repository,
+        policy=policy,
+        refs=refs,
+    )
+
+
+def reclaimable_bytes(refs: Mapping[str, ImageRefs], deleted: Iterable[str]) -> int:
+    """Bytes of blobs (and manifests) referenced only by deleted manifests: an estimate of what
+    garbage collection can reclaim. Manifests we know nothing of (untagged, not protected) are
+    not counted as referencing anything."""
+    gone = set(deleted)
+    removed: dict[str, int] = {}
+    for d in gone:
+        if d in refs:
+            removed.update(refs[d].blobs)
+    kept = {digest for d, r in refs.items() if d not in gone for digest, _ in r.blobs}
+    return sum(size for digest, size in removed.items() if digest not in kept)
+
+
+def _unique(tags: Sequence[TagInfo]) -> list[TagInfo]:
+    """Tags sorted by name, one entry per name (the order of the input never matters)."""
+    seen: dict[str, TagInfo] = {}
+    for info in sorted(tags, key=lambda t: (t.tag, t.digest)):
+        seen.setdefault(info.tag, info)
+    return list(seen.values())
+
+
+__all__ = [
+    "DEFAULT_KEEP",
+    "DEFAULT_MATCH",
+    "DELETE_MANIFEST",
+    "KEEP",
+    "UNTAG",
+    "Action",
+    "ImageRefs",
+    "PrunePlan",
+    "PrunePolicy",
+    "TagInfo",
+    "TagPlan",
+    "plan_prune",
+    "reclaimable_bytes",
+    "sort_entries",
+]
