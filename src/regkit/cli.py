@@ -44,6 +44,7 @@ _GLOBAL_DEFAULTS: dict[str, Any] = {
     "ca_file": None,
     "insecure": False,
     "jobs": 16,
+    "timeout": 30.0,
     "verbose": 0,
     "username": None,
     "password_stdin": False,
@@ -83,6 +84,13 @@ def _global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Arg
         help="concurrent requests (default: 16)",
     )
     g.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        default=default("timeout"),
+        help="give up on a request that gets no answer for this long (default: 30)",
+    )
+    g.add_argument(
         "-v",
         "--verbose",
         action="count",
@@ -103,6 +111,16 @@ def _global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Arg
         help="read the password from standard input (else REGISTRY_PASSWORD)",
     )
     return common
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -130,6 +148,7 @@ def connect_options(args: argparse.Namespace) -> ConnectOptions:
         ca_file=getattr(args, "ca_file", None) or None,
         insecure=bool(getattr(args, "insecure", False)),
         jobs=int(getattr(args, "jobs", 16)),
+        timeout=float(getattr(args, "timeout", 30.0)),
         verbose=int(getattr(args, "verbose", 0)),
         username=getattr(args, "username", None),
         password=password,
@@ -164,28 +183,6 @@ def command(add: Callable[[Any, argparse.ArgumentParser], None]) -> Callable[[An
     """Register an ``_add_<name>`` function (in declaration order: the order of ``--help``)."""
     _COMMANDS.append(add)
     return add
-
-
-@command
-def _add_action(sub: Any, common: argparse.ArgumentParser) -> None:
-    # No `common` parent: an action takes everything from its INPUT_* variables.
-    p = sub.add_parser(
-        "action",
-        help="run a GitHub Action step (login, promote, prune, overview)",
-        description=(
-            "Entry point of regkit's GitHub Actions: reads the inputs from INPUT_<NAME> "
-            "variables, writes outputs to GITHUB_OUTPUT and the job summary to "
-            "GITHUB_STEP_SUMMARY, and reports errors as ::error:: annotations."
-        ),
-    )
-    p.add_argument("name", metavar="NAME", help="login, promote, prune or overview")
-    p.set_defaults(func=_cmd_action)
-
-
-def _cmd_action(args: argparse.Namespace) -> int:
-    from regkit.actions import run  # lazy: keeps `regkit --version` fast
-
-    return run(args.name)
 
 
 # -- login, logout (regkit.ops.login) -----------------------------------------------------
@@ -290,6 +287,7 @@ def _cmd_login(args: argparse.Namespace) -> int:
             verify_credentials=not args.no_verify,
             ca_file=args.ca_file,
             insecure=args.insecure,
+            timeout=float(getattr(args, "timeout", None) or 30.0),
         )
     else:
         result = ops_login.login(
@@ -302,6 +300,7 @@ def _cmd_login(args: argparse.Namespace) -> int:
             verify_credentials=not args.no_verify,
             ca_file=args.ca_file,
             insecure=args.insecure,
+            timeout=float(getattr(args, "timeout", None) or 30.0),
         )
     target = result.target
     if result.verified is None:
@@ -375,7 +374,7 @@ def _add_decrypt(sub: Any, common: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument("file", metavar="FILE", help="the encrypted file")
-    p.add_argument("--extract", metavar="PATH", help="print one value, e.g. '[\"a\"][\"b\"][0]'")
+    p.add_argument("--extract", metavar="PATH", help='print one value, e.g. \'["a"]["b"][0]\'')
     p.add_argument("--input-type", choices=types, help="file format (default: from the extension)")
     p.add_argument("--output-type", choices=types, help="output format (default: the input type)")
     p.add_argument("--ignore-mac", action="store_true", help="do not verify the file's MAC")
@@ -812,7 +811,8 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             )
             return 0
         if not args.yes:
-            print(f"Delete {doomed} tags? [y/N] ", end="", file=sys.stderr, flush=True)
+            what = render.plural(doomed, "tag")
+            print(f"Delete {what}? [y/N] ", end="", file=sys.stderr, flush=True)
             if sys.stdin.readline().strip().lower() not in ("y", "yes"):
                 print("nothing deleted", file=sys.stderr)
                 return 1
@@ -868,6 +868,28 @@ def _cmd_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+@command
+def _add_action(sub: Any, common: argparse.ArgumentParser) -> None:
+    # No `common` parent: an action takes everything from its INPUT_* variables.
+    p = sub.add_parser(
+        "action",
+        help="run a GitHub Action step (login, promote, prune, overview)",
+        description=(
+            "Entry point of regkit's GitHub Actions: reads the inputs from INPUT_<NAME> "
+            "variables, writes outputs to GITHUB_OUTPUT and the job summary to "
+            "GITHUB_STEP_SUMMARY, and reports errors as ::error:: annotations."
+        ),
+    )
+    p.add_argument("name", metavar="NAME", help="login, promote, prune or overview")
+    p.set_defaults(func=_cmd_action)
+
+
+def _cmd_action(args: argparse.Namespace) -> int:
+    from regkit.actions import run  # lazy: keeps `regkit --version` fast
+
+    return run(args.name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -885,3 +907,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as err:
+        if type(err).__module__.startswith(("httpx", "httpcore", "h2")):
+            # A transport failure that escaped translation: still one line, never a traceback.
+            print(
+                f"regkit: error: connection failed ({type(err).__name__}: {err})", file=sys.stderr
+            )
+            return 1
+        raise

@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -174,3 +175,177 @@ def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+# -- writing: store and remove credentials (regkit login / logout) ----------------------------
+
+CONFIG_NAME = "config.json"
+LOCK_NAME = ".config.json.lock"
+
+
+@dataclass(frozen=True, slots=True)
+class StoreResult:
+    """Where ``store_credentials`` put the credentials of ``host``."""
+
+    host: str
+    config_path: Path
+    helper: str | None  # "docker-credential-<helper>" holds the secret; None: in config.json
+
+    def describe(self) -> str:
+        if self.helper:
+            return f"docker-credential-{self.helper} (registered in {self.config_path})"
+        return str(self.config_path)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveResult:
+    """What ``remove_credentials`` removed for ``host``."""
+
+    host: str
+    config_path: Path
+    from_config: bool
+    helper: str | None  # the helper that held an entry, erased
+
+    @property
+    def removed(self) -> bool:
+        return self.from_config or self.helper is not None
+
+
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<directory>/.config.json.lock`` around read-modify-write."""
+    import fcntl
+
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as err:
+        raise DockerConfigError(
+            f"cannot write to the Docker config directory {directory}: {err.strerror}; "
+            "choose another directory with --docker-config or DOCKER_CONFIG"
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _config_file(directory: Path) -> Path:
+    """``config.json``, or the file it links to (docker writes through a symlink, too)."""
+    path = directory / CONFIG_NAME
+    if path.is_symlink():
+        return path.resolve()
+    return path
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    try:
+        atomic_write_json(path, data)
+    except OSError as err:
+        raise DockerConfigError(
+            f"cannot write Docker config {path}: {err.strerror}; "
+            "choose another directory with --docker-config or DOCKER_CONFIG"
+        ) from None
+
+
+def _host_keys(auths: dict[str, Any], host: str) -> list[str]:
+    """Every ``auths`` key naming ``host`` (``host``, ``https://host``, ``http://host/v1/``)."""
+    return [key for key in auths if _normalise_host(str(key)) == host]
+
+
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _helper_error(name: str, host: str, err: Exception, secrets: tuple[str, ...]) -> str:
+    detail = _redact(str(err), secrets).strip().splitlines()
+    return (
+        f"credential helper docker-credential-{name} (named in the Docker config) failed for "
+        f"{host}: {detail[0] if detail else type(err).__name__}; install or fix the helper, or "
+        "remove 'credsStore'/'credHelpers' from the config"
+    )
+
+
+def store_credentials(
+    host: str, creds: Credentials, directory: str | os.PathLike[str] | None = None
+) -> StoreResult:
+    """Log ``host`` in: merge its credentials into ``<directory>/config.json`` as docker does.
+
+    Every other entry is kept. The file is replaced atomically (mode 0600, directory 0700)
+    under an exclusive lock, so concurrent logins to different hosts all survive. When the
+    config names a credential helper for ``host`` (``credHelpers`` or ``credsStore``), the
+    secret goes to the helper and ``auths`` keeps an empty entry, exactly like ``docker login``.
+    """
+    import warnings
+
+    if ":" in creds.username:
+        raise DockerConfigError(
+            f"the username for {host} contains ':', which HTTP Basic auth cannot carry"
+        )
+    directory_path = config_dir(directory)
+    with _locked(directory_path):
+        config = load(directory_path)
+        path = _config_file(directory_path)
+        helper = helper_for(config, host)
+        if helper:
+            from docker.credentials import errors as cred_errors
+
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # Store() warns when not on PATH
+                    store = _helper_store(helper)
+                store.store(host, creds.username, creds.password)
+            except cred_errors.StoreError as err:
+                secrets = (creds.password, creds.basic_token())
+                raise DockerConfigError(_helper_error(helper, host, err, secrets)) from None
+            entry: dict[str, Any] = {}
+        else:
+            entry = {"auth": creds.basic_token()}
+        auths = config.get("auths")
+        if not isinstance(auths, dict):
+            auths = {}
+        for key in _host_keys(auths, host):
+            del auths[key]  # old forms (https://host/v1/) would shadow or confuse clients
+        auths[host] = entry
+        config["auths"] = auths
+        _write(path, config)
+    return StoreResult(host=host, config_path=path, helper=helper)
+
+
+def remove_credentials(host: str, directory: str | os.PathLike[str] | None = None) -> RemoveResult:
+    """Log ``host`` out: drop its ``auths`` entries and erase it from the credential helper."""
+    import warnings
+
+    directory_path = config_dir(directory)
+    path = _config_file(directory_path)
+    if not path.exists():
+        return RemoveResult(host=host, config_path=path, from_config=False, helper=None)
+    with _locked(directory_path):
+        config = load(directory_path)
+        helper = helper_for(config, host)
+        erased: str | None = None
+        if helper:
+            from docker.credentials import errors as cred_errors
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                store = _helper_store(helper)
+            for server in (host, f"https://{host}"):
+                try:
+                    store.erase(server)
+                except cred_errors.CredentialsNotFound:
+                    continue
+                except cred_errors.StoreError as err:
+                    raise DockerConfigError(_helper_error(helper, host, err, ())) from None
+                erased = helper
+        auths = config.get("auths")
+        keys = _host_keys(auths, host) if isinstance(auths, dict) else []
+        if keys and isinstance(auths, dict):
+            for key in keys:
+                del auths[key]
+            _write(path, config)
+    return RemoveResult(host=host, config_path=path, from_config=bool(keys), helper=erased)

@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Install regkit from this checkout into a virtualenv, quickly and reproducibly.
+
+Used by every composite action in ``actions/`` (standard library only: it runs before anything
+is installed). Steps:
+
+1. The install key is a SHA-256 over the Python interpreter, ``requirements.lock``,
+   ``pyproject.toml`` and every file under ``src/``. The virtualenv is
+   ``$RUNNER_TEMP/regkit-<key>``: a second action of the same regkit in the same job finds it
+   complete and reuses it (RUNNER_TEMP is emptied between jobs).
+2. The installer is ``uv`` when it is on PATH, else ``uv`` installed with pip from the pinned,
+   hashed ``uv==`` entry of ``requirements-dev.lock`` (into ``$RUNNER_TOOL_CACHE/regkit``, kept
+   between jobs on a self-hosted runner, else next to the virtualenv), else pip.
+3. Dependencies: ``--require-hashes -r requirements.lock`` (every file checked against the lock).
+   Build backend: ``setuptools`` and ``wheel`` from the hashed entries of
+   ``requirements-dev.lock`` (no unpinned download of a build backend). Then regkit itself with
+   ``--no-deps --no-build-isolation``.
+4. Package caches live in the runner's tool cache (``$RUNNER_TOOL_CACHE/regkit/cache``), which a
+   self-hosted runner keeps between jobs, unless ``UV_CACHE_DIR``/``PIP_CACHE_DIR`` say
+   otherwise. A poisoned cache cannot slip in a file: hashes are checked on every install.
+
+Prints the path of the ``regkit`` executable; inside a step, also sets the outputs ``regkit``,
+``python`` and ``venv``. Options: ``--venv DIR`` (install there, no reuse key),
+``--installer auto|uv|pip``, ``--force`` (reinstall).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCK = ROOT / "requirements.lock"
+DEV_LOCK = ROOT / "requirements-dev.lock"
+MARKER = ".regkit-install-key"
+BUILD_REQUIREMENTS = ("setuptools", "wheel", "packaging")  # and what they need
+MIN_PYTHON = (3, 11)
+# What building writes into the checkout: not part of the source.
+_BUILD_LITTER = ("__pycache__", ".egg-info", ".pyc")
+
+
+class InstallError(Exception):
+    pass
+
+
+def lock_entries(lock: Path, names: tuple[str, ...]) -> str:
+    """The requirement lines (with their ``--hash`` continuation lines) for ``names``."""
+    wanted = {name.lower() for name in names}
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in lock.read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if line and not line[0].isspace() and not line.startswith("#"):
+            name = line.split("==", 1)[0].strip().lower()
+            current = found.setdefault(name, []) if name in wanted else None
+            if current is not None:
+                current.append(line)
+        elif current is not None and stripped.startswith("--hash"):
+            current.append(line)
+        elif not stripped.startswith("#"):
+            current = None
+    missing = wanted - found.keys()
+    if missing:
+        raise InstallError(f"{lock.name} has no pinned entry for {', '.join(sorted(missing))}")
+    return "\n".join(line for name in names for line in found[name.lower()]) + "\n"
+
+
+def install_key() -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{sys.executable}\0{sys.version}\0{platform.machine()}\0".encode())
+    files = [LOCK, DEV_LOCK, ROOT / "pyproject.toml"]
+    files += sorted(
+        p
+        for p in (ROOT / "src").rglob("*")
+        if p.is_file() and not any(part.endswith(_BUILD_LITTER) for part in p.parts)
+    )
+    for path in files:
+        digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def run(cmd: list[str], env: dict[str, str]) -> None:
+    print("+ " + " ".join(cmd), flush=True)
+    started = time.monotonic()
+    result = subprocess.run(cmd, env=env, check=False)
+    print(f"  ({time.monotonic() - started:.1f} s)", flush=True)
+    if result.returncode != 0:
+        raise InstallError(f"{Path(cmd[0]).name} exited with {result.returncode}")
+
+
+def cache_env() -> dict[str, str]:
+    env = dict(os.environ)
+    tool_cache = env.get("RUNNER_TOOL_CACHE")
+    if tool_cache:
+        env.setdefault("UV_CACHE_DIR", str(Path(tool_cache, "regkit", "cache", "uv")))
+        env.setdefault("PIP_CACHE_DIR", str(Path(tool_cache, "regkit", "cache", "pip")))
+    # Never download a Python; ignore uv config files of the runner.
+    env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+    env["UV_NO_CONFIG"] = "1"
+    env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    env.pop("VIRTUAL_ENV", None)
+    return env
+
+
+def bin_dir(venv: Path) -> Path:
+    return venv / ("Scripts" if os.name == "nt" else "bin")
+
+
+def find_uv(base: Path, env: dict[str, str]) -> str | None:
+    """``uv`` from PATH, or installed with pip from the pinned, hashed dev-lock entry."""
+    on_path = shutil.which("uv")
+    if on_path:
+        return on_path
+    pinned = lock_entries(DEV_LOCK, ("uv",))
+    version = pinned.split("==", 1)[1].split()[0]
+    # The runner's tool cache outlives the job on self-hosted runners: uv is installed once.
+    tool_cache = os.environ.get("RUNNER_TOOL_CACHE")
+    if tool_cache and os.access(tool_cache, os.W_OK):
+        base = Path(tool_cache, "regkit")
+    target = base / f"regkit-uv-{version}"
+    uv = bin_dir(target) / ("uv.exe" if os.name == "nt" else "uv")
+    if uv.is_file():
+        return str(uv)
+    has_pip = [sys.executable, "-m", "pip", "--version"]
+    if subprocess.run(has_pip, check=False, capture_output=True).returncode:
+        return None  # no pip next to this Python: fall back to venv + pip
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write(pinned)
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".regkit-uv-{version}-", dir=base))
+    try:
+        # --target keeps it out of the system site-packages (and out of PEP 668's way); the
+        # rename makes a half-written install (a cancelled job) invisible to the next one.
+        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps"]
+        run([*pip, "--target", str(staging), "-r", handle.name], env)
+        with contextlib.suppress(OSError):  # installed meanwhile by another job: use that
+            staging.rename(target)
+    except InstallError as err:
+        print(f"::warning::could not install uv ({err}); installing with pip", flush=True)
+        return None
+    finally:
+        os.unlink(handle.name)
+        shutil.rmtree(staging, ignore_errors=True)
+    return str(uv) if uv.is_file() else None
+
+
+def link_mode(uv: str, venv: Path, env: dict[str, str]) -> str:
+    """Hard links from uv's cache when it shares the venv's file system (about 0.4 s faster
+    than copying), else copies (uv would try links, fail and warn)."""
+    out = subprocess.run([uv, "cache", "dir"], env=env, capture_output=True, text=True, check=False)
+    cache = Path(out.stdout.strip() or tempfile.gettempdir())
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        venv.parent.mkdir(parents=True, exist_ok=True)
+        same = cache.stat().st_dev == venv.parent.stat().st_dev
+    except OSError:
+        same = False
+    return "hardlink" if same else "copy"
+
+
+def install(venv: Path, installer: str, env: dict[str, str]) -> str:
+    """Create ``venv`` and install regkit into it; the installer used."""
+    uv = None if installer == "pip" else find_uv(venv.parent, env)
+    if installer == "uv" and uv is None:
+        raise InstallError("uv is not on PATH and could not be installed")
+    python = str(bin_dir(venv) / ("python.exe" if os.name == "nt" else "python"))
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write(lock_entries(DEV_LOCK, BUILD_REQUIREMENTS))
+    build_reqs = handle.name
+    try:
+        if uv:
+            env = {**env, "UV_LINK_MODE": env.get("UV_LINK_MODE") or link_mode(uv, venv, env)}
+            pip = [uv, "pip", "install", "--python", python]
+            run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], env)
+            run([*pip, "--require-hashes", "-r", str(LOCK), "-r", build_reqs], env)
+        else:
+            # --no-compile: pip would byte-compile every installed module (seconds); Python
+            # compiles what regkit imports on first use.
+            pip = [python, "-m", "pip", "install", "--quiet", "--no-compile"]
+            run([sys.executable, "-m", "venv", str(venv)], env)
+            run([*pip, "--require-hashes", "-r", str(LOCK), "-r", build_reqs], env)
+        run([*pip, "--no-deps", "--no-build-isolation", str(ROOT)], env)
+    finally:
+        os.unlink(build_reqs)
+    return "uv" if uv else "pip"
+
+
+def set_outputs(values: dict[str, str]) -> None:
+    path = os.environ.get("GITHUB_OUTPUT")
+    if not path:
+        return
+    with open(path, "a", encoding="utf-8") as handle:
+        for key, value in values.items():
+            if "\n" in value or "\r" in value:
+                raise InstallError(f"path for {key} holds a line break")
+            handle.write(f"{key}={value}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Install regkit from this checkout.")
+    parser.add_argument("--venv", type=Path, help="install into DIR (no reuse by key)")
+    parser.add_argument("--installer", choices=("auto", "uv", "pip"), default="auto")
+    parser.add_argument("--force", action="store_true", help="reinstall even when complete")
+    args = parser.parse_args(argv)
+    if sys.version_info < MIN_PYTHON:
+        print(
+            f"::error::regkit needs Python {'.'.join(map(str, MIN_PYTHON))} or newer; "
+            f"{sys.executable} is {platform.python_version()}: add actions/setup-python first",
+            flush=True,
+        )
+        return 1
+    started = time.monotonic()
+    key = install_key()
+    if args.venv is not None:
+        venv = args.venv.resolve()
+    else:
+        base = Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir())
+        venv = base / f"regkit-{key[:16]}"
+    regkit = bin_dir(venv) / ("regkit.exe" if os.name == "nt" else "regkit")
+    marker = venv / MARKER
+    reused = (
+        not args.force
+        and regkit.is_file()
+        and marker.is_file()
+        and marker.read_text(encoding="utf-8").strip() == key
+    )
+    how = "reused"
+    if not reused:
+        if venv.exists():
+            shutil.rmtree(venv)
+        print(f"::group::Installing regkit into {venv}", flush=True)
+        try:
+            how = install(venv, args.installer, cache_env())
+        except InstallError as err:
+            print("::endgroup::", flush=True)
+            print(f"::error::installing regkit failed: {err}", flush=True)
+            return 1
+        print("::endgroup::", flush=True)
+        marker.write_text(key + "\n", encoding="utf-8")
+    python = bin_dir(venv) / ("python.exe" if os.name == "nt" else "python")
+    set_outputs({"regkit": str(regkit), "python": str(python), "venv": str(venv)})
+    print(f"regkit in {venv} ({how}, {time.monotonic() - started:.1f} s)", flush=True)
+    print(regkit, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,119 @@
+"""``regkit action <name>``: the one entry point of every GitHub Action regkit ships.
+
+Each action is a module ``regkit.actions.<name>`` with ``def main(inputs: Inputs) -> None``: it
+reads its inputs through ``inputs``, does its work through ``regkit.ops``, and reports through
+``regkit.gha`` (outputs, summary, groups). It does not catch ``RegkitError``: the dispatcher
+turns one into a single ``::error::`` annotation and the error's exit code (1, or 2 for a usage
+error), with no traceback.
+
+To add an action: write the module, then add an ``ActionSpec`` to ``ACTIONS`` naming the inputs
+that hold secrets. The dispatcher masks those before anything else runs, even before the module
+is imported, so nothing an action prints (or a library warns) can come before the masks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from regkit import gha
+from regkit.errors import RegkitError, UsageError
+
+ActionMain = Callable[[gha.Inputs], None]
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """An action: its name, its secret inputs, and the module with its ``main``."""
+
+    name: str
+    description: str
+    secret_inputs: tuple[str, ...] = ()
+    module_name: str | None = None  # default: regkit.actions.<name>
+
+    @property
+    def module(self) -> str:
+        return self.module_name or f"{__name__}.{self.name}"
+
+
+ACTIONS: dict[str, ActionSpec] = {
+    spec.name: spec
+    for spec in (
+        ActionSpec(
+            "login",
+            "decrypt the SOPS secrets file, check the credentials, write the Docker config",
+            secret_inputs=("sops-age-key",),
+        ),
+        ActionSpec(
+            "promote",
+            "copy a tested tag to release tags and latest by digest",
+            secret_inputs=("github-token",),
+        ),
+        ActionSpec(
+            "prune",
+            "delete old SHA tags, keeping the newest and every protected tag",
+            secret_inputs=("github-token",),
+        ),
+        ActionSpec("overview", "write every repository's tags to the job summary"),
+    )
+}
+
+
+def load(spec: ActionSpec) -> ActionMain:
+    """Import the action's module and return its ``main``."""
+    try:
+        module = importlib.import_module(spec.module)
+    except ModuleNotFoundError as err:
+        if err.name != spec.module:
+            raise
+        raise RegkitError(
+            f"action '{spec.name}' is not available in this regkit build: "
+            "use a released version of the action"
+        ) from None
+    main = getattr(module, "main", None)
+    if not callable(main):
+        raise RegkitError(f"action '{spec.name}' has no main function: this is a bug in regkit")
+    return main  # type: ignore[no-any-return]
+
+
+def run(name: str, environ: Mapping[str, str] | None = None) -> int:
+    """Run action ``name`` with inputs from ``environ`` (default ``os.environ``); the exit code."""
+    _line_buffered_stdout()
+    try:
+        spec = ACTIONS.get(name)
+        if spec is None:
+            raise UsageError(f"unknown action '{name}': expected one of {', '.join(ACTIONS)}")
+        inputs = gha.Inputs(environ)
+        for secret_input in spec.secret_inputs:
+            inputs.get_secret(secret_input)  # masks first, before any other output
+        load(spec)(inputs)
+    except RegkitError as err:
+        gha.error(err.message)
+        return err.exit_code
+    except KeyboardInterrupt:
+        gha.error(f"regkit action {name}: interrupted")
+        return 130
+    except Exception as err:  # a bug: say so, keep the traceback for the report
+        gha.error(
+            f"regkit action {name} failed unexpectedly ({type(err).__name__}): this is a bug in "
+            "regkit; the traceback is in the log"
+        )
+        sys.stdout.flush()
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+def _line_buffered_stdout() -> None:
+    """Keep stdout and stderr lines in the order they were written (the runner merges them)."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        with contextlib.suppress(ValueError, OSError):  # a detached or exotic stream
+            reconfigure(line_buffering=True)
+
+
+__all__ = ["ACTIONS", "ActionMain", "ActionSpec", "load", "run"]

@@ -1,0 +1,146 @@
+"""``regkit action prune``: the ``prune-tags`` action.
+
+Inputs (``INPUT_*``): ``images`` (repositories, one per line, ``repo`` or ``host/repo``; ``*``
+for every repository of ``registry``), ``registry``, ``match``, ``keep``, ``older-than``,
+``protect-tags``, ``protect-digests``, ``protect-open-prs`` (the short SHAs of the head commits
+of open pull requests stay; needs ``github-token``), ``github-token``, ``dry-run`` (default
+``true``), ``jobs``, ``ca-file``.
+
+Outputs describe what happened: ``deleted`` (JSON list of ``host/repo:tag`` references
+removed; empty in a dry run), ``deleted-count``, ``kept-count`` (tags still there), and
+``reclaimable-bytes`` (what garbage collection can reclaim after this run). The job summary
+holds the plan table of every repository (with what became of each tag).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from regkit import gha
+from regkit.errors import RegkitError, UsageError
+from regkit.github import open_pull_request_head_shas
+from regkit.ops import ConnectOptions, connect, resolve_credentials
+from regkit.ops.prune import PrunePlan, PruneResult, render
+from regkit.ops.prune.run import Target, build_policy, execute_plans, plan_target
+from regkit.reference import parse_repository, validate_host
+
+
+def image_targets(images: list[str], registry: str | None) -> list[Target]:
+    """``images`` grouped by registry; ``*`` means every repository of ``registry``."""
+    if not images:
+        raise UsageError("input 'images' is required: repositories, one per line, or '*'")
+    if "*" in images:
+        if len(images) > 1:
+            raise UsageError("input 'images': '*' (every repository) stands alone")
+        if not registry:
+            raise UsageError("input 'images' is '*': set input 'registry' to the registry host")
+        return [Target(validate_host(registry), (), True)]
+    grouped: dict[str, list[str]] = {}
+    for image in images:
+        first = image.split("/", 1)[0]
+        has_host = "/" in image and ("." in first or ":" in first or first == "localhost")
+        if not has_host and not registry:
+            raise UsageError(
+                f"input 'images' names {image!r} without a registry host: set input 'registry' "
+                "or write HOST/REPOSITORY"
+            )
+        ref = parse_repository(image, default_registry=None if has_host else registry)
+        repos = grouped.setdefault(ref.registry, [])
+        if ref.repository not in repos:
+            repos.append(ref.repository)
+    return [Target(host, tuple(repos)) for host, repos in grouped.items()]
+
+
+def open_pr_tags(inputs: gha.Inputs, token: str | None) -> frozenset[str]:
+    env = inputs.environ
+    repository = env.get("GITHUB_REPOSITORY")
+    if not repository:
+        raise UsageError("protect-open-prs needs GITHUB_REPOSITORY (set on every runner)")
+    shas = open_pull_request_head_shas(
+        repository, token, base_url=env.get("GITHUB_API_URL") or None
+    )
+    return frozenset(sha[:7] for sha in shas)
+
+
+def main(inputs: gha.Inputs) -> None:
+    registry = inputs.get("registry")
+    goals = image_targets(inputs.get_list("images"), registry)
+    options = ConnectOptions(
+        ca_file=inputs.get("ca-file"), jobs=inputs.get_int("jobs", 16, minimum=1, maximum=256)
+    )
+    for goal in goals:
+        creds = resolve_credentials(goal.registry, options)
+        if creds is not None:
+            gha.mask(creds.password)  # masks first
+            gha.mask(creds.basic_token())
+    token = inputs.get_secret("github-token")
+    dry_run = inputs.get_bool("dry-run", True)
+    protect_tags = inputs.get_list("protect-tags")
+    if inputs.get_bool("protect-open-prs", False):
+        pr_tags = open_pr_tags(inputs, token)
+        gha.info(f"protected (open pull requests): {', '.join(sorted(pr_tags)) or 'none'}")
+        protect_tags += sorted(pr_tags)
+    policy = build_policy(
+        match=inputs.get("match"),
+        keep=inputs.get_int("keep", minimum=0),
+        older_than=inputs.get("older-than"),
+        protect_tags=protect_tags,
+        protect_digests=inputs.get_list("protect-digests"),
+    )
+    now = datetime.now(UTC)
+
+    deleted: list[str] = []
+    kept = 0
+    reclaimable = 0
+    incomplete: list[str] = []
+    any_removed = False
+    gha.summary.heading("Prune tags" + (" (dry run: nothing deleted)" if dry_run else ""), 2)
+    for goal in goals:
+        with connect(goal.registry, options) as client:
+            plans = plan_target(client, goal, policy, now)
+            with gha.group(f"plan for {goal.registry}"):
+                gha.info(render.render_plans(goal.registry, plans).rstrip("\n"))
+            results: list[PruneResult] = []
+            if not dry_run:
+                results = execute_plans(
+                    client, plans, warn=lambda m: gha.warning(m, "prune: tag left alone")
+                )
+                for r in results:
+                    gha.info(render.render_result(goal.registry, r).rstrip("\n"))
+        deleted += render.deleted_references(goal.registry, results)
+        for plan in plans:
+            result = next((r for r in results if r.repository == plan.repository), None)
+            kept += _still_there(plan, result)
+            reclaimable += result.reclaimable_bytes if result else 0
+            if result is not None and not result.complete:
+                incomplete.append(f"{goal.registry}/{plan.repository}")
+            _summary(goal.registry, plan, result, dry_run)
+        any_removed = any_removed or any(p.removed for p in plans)
+    if any_removed:
+        gha.summary.text(render.GC_NOTE)
+    gha.set_output("deleted", deleted)
+    gha.set_output("deleted-count", str(len(deleted)))
+    gha.set_output("kept-count", str(kept))
+    gha.set_output("reclaimable-bytes", str(reclaimable))
+    if incomplete:
+        raise RegkitError(
+            f"prune did not finish in {', '.join(incomplete)} (see the log); the registry is "
+            "consistent: run the workflow again to finish"
+        )
+
+
+def _still_there(plan: PrunePlan, result: PruneResult | None) -> int:
+    if result is None:
+        return len(plan.entries)
+    gone = {o.tag for o in result.outcomes if o.status in ("deleted", "gone")}
+    return sum(1 for e in plan.entries if e.tag not in gone)
+
+
+def _summary(registry: str, plan: PrunePlan, result: PruneResult | None, dry_run: bool) -> None:
+    heading, rows = render.markdown(registry, plan, result)
+    gha.summary.heading(heading, 3)
+    if not plan.entries:
+        gha.summary.text("No tags.")
+        return
+    gha.summary.table(["TAG", "DIGEST", "CREATED", "ACTION", "RESULT", "REASON"], rows)
+    gha.summary.text(render.counts_line(plan) + (" (dry run)" if dry_run else ""))
