@@ -87,7 +87,11 @@ def main() -> int:
 def run(work: Path, rig, host: str) -> None:  # type: ignore[no-untyped-def]
     step("Create an age key and a SOPS secrets file like secrets/infrastructure-secrets.yml")
     secrets_path, age_identity, recipients = make_team_secrets(
-        work, username=rig.username, password=rig.password, domain=host
+        work,
+        username=rig.username,
+        password=rig.password,
+        domain="example.test",
+        registry_domain=host,
     )
     print(
         f"  {secrets_path.relative_to(work)}: encrypted by sops "

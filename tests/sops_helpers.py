@@ -103,7 +103,7 @@ registry_username: {username}
 registry_password: {password}
 registry_http_secret: 9f8e7d6c5b4a39281706f5e4d3c2b1a0
 # Host of the registry (newer layout)
-registry_domain: registry.{domain}
+registry_domain: {registry_domain}
 ssh_keys:
     # Alice's laptop
     - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAlice alice@laptop
@@ -117,20 +117,30 @@ allowed_ssh_ips:
 
 
 def make_team_secrets(
-    tmp_path: Path, username: str, password: str, domain: str
+    tmp_path: Path,
+    username: str,
+    password: str,
+    domain: str,
+    registry_domain: str | None = None,
 ) -> tuple[Path, str, list[str]]:
     """A file shaped like the team's ``secrets/infrastructure-secrets.yml``.
 
     Encrypted by sops for three age recipients (two people and CI), default
     ``unencrypted_suffix``, comments above keys and inside lists. Returns
     ``(path, ci_age_identity, recipients)``; the identity is one of the recipients.
+    ``registry_domain`` defaults to ``registry.`` + ``domain``.
     """
     people = [new_age_key(), new_age_key()]
     ci = new_age_key()
     recipients = [people[0].recipient, ci.recipient, people[1].recipient]
     directory = tmp_path / "secrets"
     directory.mkdir(exist_ok=True)
-    text = TEAM_SECRETS.format(username=username, password=password, domain=domain)
+    text = TEAM_SECRETS.format(
+        username=username,
+        password=password,
+        domain=domain,
+        registry_domain=registry_domain or f"registry.{domain}",
+    )
     path = encrypt(
         tmp_path, text, "infrastructure-secrets.yml", recipients=recipients, out_dir=directory
     )
