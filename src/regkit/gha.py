@@ -421,7 +421,7 @@ def add_path(directory: str) -> None:
 # or a table cell. At the start of a line ``#``, ``+``, ``-``, ``=`` and ``>`` would also open a
 # block (heading, list, quote), so a leading one is escaped too.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
-_MARKDOWN_LINE_START = re.compile(r"^([#+\-=>]|[0-9]{1,9}(?=[.)]))")
+_MARKDOWN_LINE_START = re.compile(r"^([#+\-=>]|[0-9]{1,9}(?=[.)](?:\s|$)))")
 
 
 def _escape_line_start(match: re.Match[str]) -> str:
