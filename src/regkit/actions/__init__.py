@@ -84,6 +84,11 @@ def run(name: str, environ: Mapping[str, str] | None = None) -> int:
     """Run action ``name`` with inputs from ``environ`` (default ``os.environ``); the exit code."""
     _line_buffered_stdout()
     try:
+        # In a Docker container action started as root: become the runner's user, so the
+        # files written for later steps (Docker config, outputs) belong to it. No-op elsewhere.
+        from regkit.dockerpaths import enter_runner_identity
+
+        enter_runner_identity(environ)
         spec = ACTIONS.get(name)
         if spec is None:
             raise UsageError(f"unknown action '{name}': expected one of {', '.join(ACTIONS)}")

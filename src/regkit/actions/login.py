@@ -53,7 +53,15 @@ def choose_docker_config(
     value: str | None, env: Mapping[str, str], docker_action: DockerActionPaths | None
 ) -> ConfigChoice:
     """Decide where the Docker config goes (pure: the environment and the paths are data)."""
-    if docker_action is not None and value in (None, "", JOB):
+    if docker_action is not None:
+        if value not in (None, "", JOB):
+            # A path given here is a path inside the container: exported as DOCKER_CONFIG it
+            # would mean nothing to the host steps that follow.
+            raise UsageError(
+                "docker-config: in the Docker action only the default or 'job' is possible "
+                f"(the config goes to the runner's shared directory {docker_action.host_dir}); "
+                "use the composite action ./actions/registry-login to write elsewhere"
+            )
         return ConfigChoice(
             Path(docker_action.container_dir),
             str(docker_action.host_dir),

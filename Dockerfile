@@ -1,0 +1,54 @@
+# regkit in a container: the image behind the Docker action at the repository root (action.yml).
+#
+# The base is an ARG so that CI can build from a base made locally (scripts/build-docker-action
+# debootstraps Debian bookworm with Debian's python3); the default is the official slim image,
+# pinned by digest (python:3.12.7-slim-bookworm). Everything is installed into a venv made with
+# `python3 -m venv`, so the same file works on both bases (PEP 668; no /usr/local/bin/python).
+#
+# Targets:
+#   runtime  the CLI image: non-root (USER 10001:10001), entry point `regkit`.
+#   action   (default, last) the same image for `runs.using: docker`; see the note there.
+ARG BASE=python:3.12.7-slim-bookworm@sha256:032c52613401895aa3d418a4c563d2d05f993bc3ecc065c8f4e2280978acd249
+
+FROM ${BASE} AS builder
+# Optional, for builds behind a TLS-intercepting proxy: a CA bundle path inside the build
+# (scripts/build-docker-action mounts the host bundle there). Unset: pip's own default.
+ARG PIP_CERT
+# Dependencies first (cached until the lock file changes), every file checked against its hash.
+COPY requirements.lock /src/requirements.lock
+RUN if [ -z "${PIP_CERT:-}" ]; then unset PIP_CERT; fi \
+    && python3 -m venv /opt/regkit \
+    && /opt/regkit/bin/python -m pip install --no-cache-dir --disable-pip-version-check \
+        --require-hashes --only-binary=:all: -r /src/requirements.lock
+# Then regkit itself, without touching the dependency set. Build backend versions are pinned to
+# the ones in requirements-dev.lock; pip and setuptools leave the venv before it is copied.
+COPY pyproject.toml README.m[d] /src/
+COPY src /src/src
+RUN if [ -z "${PIP_CERT:-}" ]; then unset PIP_CERT; fi \
+    && printf 'setuptools==84.2.1\nwheel==0.48.0\n' > /tmp/build-constraints.txt \
+    && PIP_CONSTRAINT=/tmp/build-constraints.txt \
+        /opt/regkit/bin/python -m pip install --no-cache-dir --disable-pip-version-check \
+        --no-deps /src \
+    && /opt/regkit/bin/python -m pip uninstall --yes pip setuptools wheel \
+    && rm -rf /tmp/build-constraints.txt /root/.cache
+
+FROM ${BASE} AS runtime
+COPY --from=builder /opt/regkit /opt/regkit
+ENV PATH=/opt/regkit/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+USER 10001:10001
+ENTRYPOINT ["/opt/regkit/bin/regkit"]
+
+# The Docker action. GitHub documents that Docker actions must run as the default Docker user
+# (root): the runner mounts /github/workspace, /github/home and /github/file_commands
+# (GITHUB_OUTPUT, GITHUB_ENV, GITHUB_STEP_SUMMARY) from the host, owned by the runner's own user,
+# so a fixed non-root UID cannot write the step's outputs. The container therefore starts as
+# root, and `regkit action` switches to the owner of /github/file_commands (the runner's user)
+# before doing anything else (regkit.dockerpaths.enter_runner_identity), so what it writes on the
+# shared directories belongs to the runner's user and later steps can read it.
+FROM runtime AS action
+# Root on purpose (see above): DL3002 warns about a last USER of root.
+# hadolint ignore=DL3002
+USER 0:0
+CMD ["action"]
