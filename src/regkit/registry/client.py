@@ -196,6 +196,8 @@ class RegistryClient:
     def ping(self, *, require_auth: bool = False) -> None:
         """Check that the registry answers and that our credentials (if any) are accepted."""
         self.transport.ping()
+        if self.transport.credentials_verified:
+            return
         if self.transport.auth_required or require_auth:
             response = self.transport.request("GET", "/v2/", repository=None)
             if response.status_code != 200:
@@ -492,8 +494,20 @@ class RegistryClient:
             raise self._fail(response, f"finish upload of {digest} to {repository}")
 
     def upload_bytes(self, repository: str, data: bytes) -> str:
+        """Upload a small blob held in memory. Unlike a stream, the body can be sent again, so
+        the PUT is retried like any idempotent request (a 503 or 429 on it is not fatal)."""
         digest = sha256_digest(data)
-        self.upload_blob(repository, digest, [data], len(data))
+        location = self._start_upload(repository)
+        sep = "&" if "?" in location else "?"
+        response = self.transport.request(
+            "PUT",
+            f"{location}{sep}digest={digest}",
+            repository=repository,
+            headers={"Content-Type": "application/octet-stream"},
+            content=data,
+        )
+        if response.status_code not in (201, 204):
+            raise self._fail(response, f"upload {digest} to {repository}")
         return digest
 
 

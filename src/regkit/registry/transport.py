@@ -3,7 +3,8 @@
 - HTTPS by default, verified against the system CAs; ``ca_file`` (or ``SSL_CERT_FILE``) adds a
   private CA. Plain HTTP only for loopback hosts (after HTTPS was refused at the protocol level)
   or with ``insecure``, which also disables verification.
-- Keep-alive connections (HTTP/2 when offered), one per worker thread, never shared.
+- Keep-alive connections, one per worker thread, never shared (HTTP/1.1; HTTP/2 when asked
+  for with REGKIT_HTTP2=1 and offered by the server).
 - Retries with exponential backoff on connection errors and 408/429/500/502/503/504, honouring
   ``Retry-After``, bounded in attempts and total time, only for requests safe to repeat.
 - Redirects are followed by hand so that ``Authorization`` never reaches another host.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import logging
+import os
 import random
 import ssl
 import sys
@@ -135,16 +137,22 @@ class Transport:
         self.retry = retry or RetryPolicy()
         self.verbose = verbose
         self._ca_file = ca_file
-        # One client (and so one connection, HTTP/2 when the server offers it) per thread:
+        # One client (and so one keep-alive connection) per thread:
         # httpcore's sync HTTP/2 connection is not safe for concurrent requests from several
         # threads (nginx answers 400 "client sent HEADERS frame with incorrect identifier", h2
         # raises KeyError on a stream id), so threads never share a connection.
         self._verify = _ssl_context(ca_file, insecure)
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._local = threading.local()
+        # HTTP/1.1 by default, HTTP/2 with REGKIT_HTTP2=1. With one connection per thread,
+        # HTTP/2 brings no multiplexing, and its pure-Python framing (h2) costs CPU: measured at
+        # 40 ms round trip, overview of 100 multi-arch tags took 2.79 s (HTTP/2) against 2.37 s
+        # (HTTP/1.1), medians of 4 (benchmarks/README.md).
+        self.http2 = os.environ.get("REGKIT_HTTP2", "0").strip().lower() in ("1", "true", "yes")
         self._clients: list[httpx.Client] = []
         self._scheme: str | None = None
         self._challenge: Challenge | None = None
+        self.credentials_verified = False  # the registry answered 200 to our credentials
         self._tokens = TokenCache()
         self._lock = threading.Lock()
         self.request_count = 0
@@ -173,7 +181,7 @@ class Transport:
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
             client = httpx.Client(
-                http2=True,
+                http2=self.http2,
                 verify=self._verify,
                 timeout=self._timeout,
                 limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
@@ -197,14 +205,23 @@ class Transport:
         return f"{self.scheme}://{self.host}"
 
     def ping(self) -> httpx.Response:
-        """GET /v2/ and learn the scheme and the auth challenge (no credentials sent)."""
+        """GET /v2/ and learn the scheme and the auth challenge.
+
+        With credentials, the first request already carries them as Basic auth (to this host
+        only, on the scheme being tried): a registry behind a Basic-auth proxy then answers 200
+        at once, saving the round trip of an anonymous probe. A token registry answers 401 with
+        its Bearer challenge as it would anyway.
+        """
+        preemptive = (
+            {"Authorization": f"Basic {self.credentials.basic_token()}"} if self.credentials else {}
+        )
         schemes = ["https"]
         if host_is_loopback(self.host) or self.insecure:
             schemes.append("http")
         last: BaseException | None = None
         for scheme in schemes:
             try:
-                response = self._send_raw("GET", f"{scheme}://{self.host}/v2/", {}, None)
+                response = self._send_raw("GET", f"{scheme}://{self.host}/v2/", preemptive, None)
             except httpx.TransportError as err:
                 last = err
                 if (
@@ -213,10 +230,21 @@ class Transport:
                     and (_is_plain_http_answer(err) or (self.insecure and not _is_cert_error(err)))
                 ):
                     continue
+                if scheme == "https" and len(schemes) == 1 and _is_plain_http_answer(err):
+                    raise TLSError(
+                        f"{self.host} answered in plain HTTP, not HTTPS; regkit uses plain HTTP "
+                        "only for loopback hosts: pass --insecure to allow it for this host "
+                        "(credentials then travel unencrypted)"
+                    ) from None
                 raise self.translate(err) from None
             self._scheme = scheme
             if response.status_code == 401:
                 self._challenge = parse_challenge(response.headers.get("www-authenticate"))
+            elif response.status_code == 200 and preemptive:
+                # Accepted (or not needed): keep sending them; a later 401 with a Bearer
+                # challenge still switches to tokens.
+                self._challenge = Challenge("basic")
+                self.credentials_verified = True
             elif response.status_code != 200:
                 raise RegistryError(
                     f"{self.host} answered {response.status_code} to GET /v2/; "
