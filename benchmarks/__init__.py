@@ -1,0 +1,1 @@
+"""regkit benchmarks: ``benchmarks/run`` (see README.md in this directory)."""
