@@ -228,18 +228,30 @@ def promote(
         for host in hosts:
             clients[host].ping()  # refuses missing/wrong credentials before any write
         src = clients[source.registry]
-        try:
-            top = src.get_manifest(source.repository, source.identifier)
-        except NotFoundError:
+
+        def read_source() -> Manifest | None:
+            try:
+                return src.get_manifest(source.repository, source.identifier)
+            except NotFoundError:
+                return None
+
+        # The source manifest and every target's current digest, in one concurrent round.
+        reads: list[Callable[[], object]] = [read_source]
+        reads += [_bound(clients[t.registry], t) for t in targets]
+        answers = src.map(lambda read: read(), reads)
+        top = answers[0]
+        if not isinstance(top, Manifest):
             raise SourceNotFoundError(
                 f"source {source} does not exist; check the tag (regkit ls {source.name})"
-            ) from None
+            )
         if expect_digest is not None and top.digest != expect_digest:
             raise DigestMismatchError(
                 f"source {source} is {top.digest}, not the expected {expect_digest}; "
                 "it changed since it was tested, nothing was promoted"
             )
-        current = _current_digests(clients, targets)
+        current: dict[Reference, str | None] = {}
+        for target, found in zip(targets, answers[1:], strict=True):
+            current[target] = found.digest if isinstance(found, Descriptor) else None
         plan = plan_promotion(source, top.descriptor(), targets, current)
         result = PromotionResult(plan, dry_run, platforms=_platforms(top), manifest=top)
         if dry_run or not plan.writes:
@@ -263,6 +275,10 @@ def _current_digests(
         found = client.map(_resolver(client), mine)
         out.update({t: (d.digest if d else None) for t, d in zip(mine, found, strict=True)})
     return out
+
+
+def _bound(client: RegistryClient, target: Reference) -> Callable[[], Descriptor | None]:
+    return lambda: client.resolve(target.repository, target.identifier)
 
 
 def _resolver(client: RegistryClient) -> Callable[[Reference], Descriptor | None]:
