@@ -67,13 +67,20 @@ def serve(route: Callable[[Seen], Answer]) -> Iterator[FakeServer]:
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with loopback_server(Handler) as host:
+        fake.host = host
+        yield fake
+
+
+@contextmanager
+def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` on a free 127.0.0.1 port in a thread; yields ``127.0.0.1:PORT``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    fake.host = f"127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield fake
+        yield f"127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

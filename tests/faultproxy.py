@@ -15,8 +15,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.fakeserver import loopback_server
 
 
 @dataclass(frozen=True)
@@ -156,14 +158,6 @@ def fault_proxy(upstream: str, plan: Plan) -> Iterator[FaultProxy]:
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    proxy.host = f"127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with loopback_server(Handler) as host:
+        proxy.host = host
         yield proxy
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
