@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -159,6 +160,8 @@ class Inputs:
             return default
         if not re.fullmatch(r"[+-]?[0-9]+", value):
             raise UsageError(f"input '{name}' must be a whole number, got {_show(value)}")
+        if len(value.lstrip("+-")) > 18:  # int() refuses 4300 digits and more with ValueError
+            raise UsageError(f"input '{name}' is out of range, got {_show(value)}")
         number = int(value)
         if minimum is not None and number < minimum:
             raise UsageError(f"input '{name}' must be at least {minimum}, got {number}")
@@ -340,9 +343,27 @@ def debug(message: str) -> None:
     _command("debug", {}, message)
 
 
+# What the runner reads as a workflow command on a log line (stdout or stderr): a line that
+# starts with ``::`` after leading whitespace (v2), or holds ``##[`` anywhere (v1). The runner
+# splits lines at CR, LF and CRLF.
+_COMMAND_LIKE = re.compile(r"^\s*::|##\[")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def info(message: str) -> None:
-    """A plain log line on stdout (flushed, so it keeps its place among commands)."""
-    sys.stdout.write(message + "\n")
+    """A plain log line on stdout (flushed, so it keeps its place among commands).
+
+    The text is data, never a command: when a line of it looks like a workflow command
+    (``::set-output ...``, ``##[add-mask]...``, from a tag, a pattern or a file name), the
+    runner's command processing is paused around it with ``::stop-commands::`` and a random
+    token, as GitHub documents for printing untrusted text.
+    """
+    sys.stdout.flush()
+    if any(_COMMAND_LIKE.search(line) for line in _LINE_BREAK.split(message)):
+        token = secrets.token_hex(16)
+        sys.stdout.write(f"::stop-commands::{token}\n{message}\n::{token}::\n")
+    else:
+        sys.stdout.write(message + "\n")
     sys.stdout.flush()
 
 

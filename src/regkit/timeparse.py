@@ -79,7 +79,10 @@ def parse_created(text: str | None) -> datetime | None:
     return parsed.when if parsed else None
 
 
-_DURATION_PART_RE = re.compile(r"(\d+)([wdhms])")
+_DURATION_PART_RE = re.compile(r"([0-9]+)([wdhms])")  # ASCII digits only, not any Unicode \d
+#: Longer durations are refused: timedelta tops out near 2.7 million years, and a number this
+#: long is a typo or hostile input, never a retention period.
+_MAX_DURATION = timedelta(days=100 * 366)
 _UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
 _ORDER = "wdhms"
 
@@ -89,7 +92,7 @@ def parse_duration(text: str) -> timedelta:
     value = text.strip()
     hint = "use a number and a unit (w, d, h, m, s), e.g. 30d, 12h or 1d12h"
     if not value:
-        raise UsageError(f"invalid duration {text!r}: it is empty; {hint}")
+        raise UsageError(f"invalid duration {_shown(text)}: it is empty; {hint}")
     pos = 0
     total = timedelta()
     last_unit = -1
@@ -99,14 +102,33 @@ def parse_duration(text: str) -> timedelta:
         unit_index = _ORDER.index(match.group(2))
         if unit_index <= last_unit:
             raise UsageError(
-                f"invalid duration {text!r}: units must appear once each, largest first; {hint}"
+                f"invalid duration {_shown(text)}: units must appear once each, largest first; "
+                + hint
             )
         last_unit = unit_index
-        total += timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+        digits = match.group(1)
+        if len(digits) > 12:
+            raise _too_long(text)
+        try:
+            total += timedelta(**{_UNITS[match.group(2)]: int(digits)})
+        except OverflowError:
+            raise _too_long(text) from None
         pos = match.end()
     if pos != len(value) or last_unit < 0:
-        raise UsageError(f"invalid duration {text!r}; {hint}")
+        raise UsageError(f"invalid duration {_shown(text)}; {hint}")
+    if total > _MAX_DURATION:
+        raise _too_long(text)
     return total
+
+
+def _shown(text: str, limit: int = 60) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def _too_long(text: str) -> UsageError:
+    return UsageError(
+        f"invalid duration {_shown(text)}: longer than 100 years; use e.g. 30d or 52w"
+    )
 
 
 def format_duration(delta: timedelta) -> str:

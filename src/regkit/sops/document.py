@@ -18,6 +18,10 @@ from regkit.sops.metadata import Metadata, parse_metadata
 from regkit.sops.tree import Branch, Comment, to_plain
 
 FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
+#: Largest file read, by format: YAML is parsed in pure Python (seconds per MiB), the others in
+#: C or with simple splitting. A secrets file is a few KiB; anything near these is refused.
+_MAX_SIZE = {"yaml": 1 << 20}
+_DEFAULT_MAX_SIZE = 16 << 20
 _EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv", ".ini": "ini"}
 
 
@@ -177,6 +181,7 @@ def decrypt_text(
     name: str = "the SOPS file",
 ) -> SopsDocument:
     """Decrypt the content of a SOPS file given as text."""
+    _check_size(len(text), fmt, name)
     branches, raw_meta = load_encrypted(text, fmt)
     if raw_meta is None:
         raise SopsFormatError(
@@ -205,15 +210,27 @@ def decrypt_file(
     fmt = input_type or format_for_path(path)
     if fmt not in FORMATS:
         raise SopsFormatError(f"unknown input type {fmt!r}; use one of {', '.join(FORMATS)}")
+    limit = _MAX_SIZE.get(fmt, _DEFAULT_MAX_SIZE)
     try:
-        raw = Path(path).read_bytes()
+        with open(path, "rb") as handle:
+            raw = handle.read(limit + 1)  # never more than the limit in memory
     except OSError as err:
         raise SopsError(f"cannot read {path}: {err.strerror}") from None
+    _check_size(len(raw), fmt, str(path))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SopsFormatError(f"{path} is not UTF-8 text, so it is not a SOPS file") from None
     return decrypt_text(text, fmt, identities=identities, ignore_mac=ignore_mac, name=str(path))
+
+
+def _check_size(size: int, fmt: str, name: str) -> None:
+    limit = _MAX_SIZE.get(fmt, _DEFAULT_MAX_SIZE)
+    if size > limit:
+        raise SopsFormatError(
+            f"{name} is larger than {limit >> 20} MiB, too large for a SOPS {fmt} secrets file; "
+            "check that it is the right file"
+        )
 
 
 _EXTRACT_STEP = re.compile(r"""\[(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|(-?\d+))\]""")

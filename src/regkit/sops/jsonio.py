@@ -19,6 +19,10 @@ def _pairs(pairs: list[tuple[str, Any]]) -> Branch:
     return Branch(pairs)
 
 
+#: Deepest nesting accepted: the tree is walked recursively later (decryption, output).
+MAX_DEPTH = 200
+
+
 def load_json(text: str) -> Branch:
     try:
         value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_reject_constant)
@@ -26,9 +30,25 @@ def load_json(text: str) -> Branch:
         raise SopsFormatError(
             f"cannot parse the JSON file at line {err.lineno} column {err.colno}: {err.msg}"
         ) from None
+    except RecursionError:
+        raise SopsFormatError(f"the JSON file is nested deeper than {MAX_DEPTH} levels") from None
     if not isinstance(value, Branch):
         raise SopsFormatError("the JSON file is not an object; SOPS needs an object at the top")
+    _check_depth(value)
     return value
+
+
+def _check_depth(value: Any) -> None:
+    """Refuse more than MAX_DEPTH levels of objects and arrays (walked without recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SopsFormatError(f"the JSON file is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, Branch):
+            stack.extend((item, depth + 1) for _key, item in node)
+        elif isinstance(node, list):
+            stack.extend((item, depth + 1) for item in node)
 
 
 def _reject_constant(name: str) -> Any:

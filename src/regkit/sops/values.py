@@ -48,7 +48,7 @@ def parse_enc(text: str, where: str) -> EncryptedValue:
         raise MalformedValueError(
             f"the encrypted value at {where} has invalid base64; the file is damaged"
         ) from None
-    if len(tag) != 16 or not iv:
+    if len(tag) != 16 or not 8 <= len(iv) <= 128:  # sops writes 32; AES-GCM here takes 8-128
         raise MalformedValueError(f"the encrypted value at {where} has a malformed iv or tag")
     return EncryptedValue(data, iv, tag, m.group(4))
 

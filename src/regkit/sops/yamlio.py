@@ -128,10 +128,35 @@ class _Doc:
     items: list[_Item] = field(default_factory=list)
 
 
+#: Deepest nesting of collections accepted (sops' yaml.v3 stops at 10000; Python's recursion,
+#: and ruamel's scanner, which slows down quadratically with open flow collections, much earlier).
+#: A secrets file nests a few levels.
+MAX_DEPTH = 200
+
+
+def _too_deep() -> SopsFormatError:
+    return SopsFormatError(f"the YAML file is nested deeper than {MAX_DEPTH} levels")
+
+
+def _check_flow_depth(text: str) -> None:
+    """Refuse more than MAX_DEPTH open ``[``/``{`` before ruamel sees them (it would take
+    seconds to minutes on thousands). Brackets inside scalars count too: an encrypted file's
+    values are ``ENC[...]``, balanced, so only a hostile or broken file gets near the limit."""
+    depth = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _too_deep()
+        elif ch in "]}" and depth:
+            depth -= 1
+
+
 def _compose_all(text: str) -> list[Any]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
+    _check_flow_depth(text)
     try:
         return list(YAML(typ="rt", pure=True).compose_all(text))
     except YAMLError as err:
@@ -139,12 +164,23 @@ def _compose_all(text: str) -> list[Any]:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise SopsFormatError(f"cannot parse the YAML file{where}: {problem}") from None
+    except RecursionError:
+        raise _too_deep() from None
 
 
 class _Builder:
-    def __init__(self) -> None:
+    """Turns ruamel's node graph into a tree. An alias (``*name``) is the very node its anchor
+    names, so it is expanded by visiting that node again; the visits are counted, so that nested
+    aliases ("billion laughs") cannot expand into billions of nodes, and an alias inside its own
+    anchor (a cycle) is refused."""
+
+    def __init__(self, text_length: int = 0) -> None:
         self.items: list[_Item] = []
         self.scalar_spans: list[tuple[int, int, int, int]] = []  # start line/col, end line/col
+        # Without aliases every node is visited once, and a node takes at least a character.
+        self.budget = 10_000 + 10 * text_length
+        self.visits = 0
+        self.open: set[int] = set()  # collection nodes being built (a cycle comes back to one)
 
     def scalar(self, node: Any) -> Any:
         self.scalar_spans.append(
@@ -162,13 +198,31 @@ class _Builder:
     def value(self, node: Any, parent: _Container, index: int) -> tuple[Any, _Container | None]:
         from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-        if isinstance(node, MappingNode):
-            container = _Container(Branch(), 0, parent, index)
-            self.mapping(node, container)
-            return container.obj, container
-        if isinstance(node, SequenceNode):
-            container = _Container([], 0, parent, index)
-            self.sequence(node, container)
+        self.visits += 1
+        if self.visits > self.budget:
+            raise SopsFormatError(
+                "the YAML file expands into too many values (aliases of aliases, a "
+                "'billion laughs' file?); refusing to read it"
+            )
+        if isinstance(node, MappingNode | SequenceNode):
+            if id(node) in self.open:
+                line = node.start_mark.line + 1
+                raise SopsFormatError(
+                    f"the YAML file has an alias inside its own anchor (line {line}): "
+                    "an endless structure"
+                )
+            if len(self.open) >= MAX_DEPTH:
+                raise _too_deep()
+            self.open.add(id(node))
+            try:
+                if isinstance(node, MappingNode):
+                    container = _Container(Branch(), 0, parent, index)
+                    self.mapping(node, container)
+                else:
+                    container = _Container([], 0, parent, index)
+                    self.sequence(node, container)
+            finally:
+                self.open.discard(id(node))
             return container.obj, container
         return self.scalar(node), None
 
@@ -303,7 +357,7 @@ def load_yaml(text: str) -> list[Branch]:
     """Parse every document into a :class:`Branch` (top level must be a mapping)."""
     from ruamel.yaml.nodes import MappingNode, ScalarNode
 
-    builder = _Builder()
+    builder = _Builder(len(text))
     docs: list[_Doc] = []
     starts: list[int] = []
     for node in _compose_all(text):

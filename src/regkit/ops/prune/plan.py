@@ -23,7 +23,11 @@ The plan does not depend on the order of ``tags``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import signal
+import threading
+import warnings
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -100,11 +104,76 @@ class PrunePolicy:
         }
 
 
+#: Longest --match pattern accepted (a tag is at most 128 characters).
+MAX_MATCH_LENGTH = 1024
+#: Seconds that matching every tag of one repository may take. Python's ``re`` backtracks, so a
+#: pattern such as ``(a+)+$`` takes exponential time on a tag like ``aaaa...a!``; past this budget
+#: the pattern is refused instead of hanging the prune (a normal pattern needs milliseconds for
+#: ten thousand tags).
+MATCH_BUDGET = 2.0
+
+
+def _shown(pattern: str, limit: int = 80) -> str:
+    return repr(pattern if len(pattern) <= limit else pattern[: limit - 3] + "...")
+
+
 def compile_match(pattern: str) -> re.Pattern[str]:
+    if len(pattern) > MAX_MATCH_LENGTH:
+        raise UsageError(
+            f"invalid --match pattern {_shown(pattern)}: longer than {MAX_MATCH_LENGTH} characters"
+        )
     try:
-        return re.compile(pattern)
+        with warnings.catch_warnings():  # "possible nested set" FutureWarnings are not errors
+            warnings.simplefilter("ignore")
+            return re.compile(pattern)
     except re.error as err:
-        raise UsageError(f"invalid --match pattern {pattern!r}: {err}") from None
+        raise UsageError(f"invalid --match pattern {_shown(pattern)}: {err}") from None
+    except RecursionError:
+        raise UsageError(f"invalid --match pattern {_shown(pattern)}: nested too deeply") from None
+    except (OverflowError, ValueError) as err:  # a{99999999999}: "repetition number too large"
+        raise UsageError(f"invalid --match pattern {_shown(pattern)}: {err}") from None
+
+
+class _MatchTimeout(Exception):
+    pass
+
+
+@contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Raise ``_MatchTimeout`` inside the block after ``seconds`` (SIGALRM; ``re`` checks for
+    signals while it backtracks). Only the main thread can take signals: elsewhere the block
+    runs without a deadline."""
+    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def expired(_signum: int, _frame: object) -> None:
+        raise _MatchTimeout
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def matching_tags(
+    pattern: re.Pattern[str], tags: Iterable[str], budget: float = MATCH_BUDGET
+) -> frozenset[str]:
+    """The tags that ``pattern`` finds (``re.search``), refused (UsageError) past ``budget``."""
+    names = list(tags)
+    try:
+        with _deadline(budget):
+            return frozenset(tag for tag in names if pattern.search(tag))
+    except _MatchTimeout:
+        raise UsageError(
+            f"--match pattern {_shown(pattern.pattern)} takes more than {budget:g} s to match "
+            f"{len(names)} tags: it backtracks catastrophically (nested repetition such as "
+            "(a+)+ or (.*)*); simplify it"
+        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +282,7 @@ def plan_prune(
     tag points at): their platform manifests and blobs count as staying.
     """
     infos = _unique(tags)
-    pattern = policy.pattern()
+    matched = matching_tags(policy.pattern(), (info.tag for info in infos))
     decided: dict[str, tuple[Action | None, str]] = {}  # tag -> (KEEP or None=doomed, reason)
     dated: list[TagInfo] = []
     for info in infos:
@@ -224,11 +293,11 @@ def plan_prune(
         elif info.throwaway:
             decided[info.tag] = (None, "throw-away manifest left by an interrupted prune")
         elif info.dangling:
-            if pattern.search(info.tag):
+            if info.tag in matched:
                 decided[info.tag] = (None, _DANGLING + "; removing the broken tag")
             else:
                 decided[info.tag] = (KEEP, _DANGLING + f"; does not match {policy.match}")
-        elif not pattern.search(info.tag):
+        elif info.tag not in matched:
             decided[info.tag] = (KEEP, f"does not match {policy.match}")
         elif info.created is None:
             decided[info.tag] = (KEEP, "created time unknown")
@@ -333,6 +402,8 @@ __all__ = [
     "DEFAULT_MATCH",
     "DELETE_MANIFEST",
     "KEEP",
+    "MATCH_BUDGET",
+    "MAX_MATCH_LENGTH",
     "UNTAG",
     "Action",
     "ImageRefs",
@@ -340,6 +411,8 @@ __all__ = [
     "PrunePolicy",
     "TagInfo",
     "TagPlan",
+    "compile_match",
+    "matching_tags",
     "plan_prune",
     "reclaimable_bytes",
     "sort_entries",
