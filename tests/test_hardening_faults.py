@@ -14,12 +14,14 @@ through the proxy, not with regkit), and a rerun without faults reaches the plan
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +29,7 @@ from tests.cli import regkit
 from tests.faultproxy import RESET, TRUNCATE, Fault, Request, every_nth, fault_proxy, stall, status
 from tests.rig import Rig
 from tests.rig.images import Pusher
+from tests.rig.shapes import write_docker_config
 
 THROWAWAY_KEY = "org.regkit.prune.throwaway"
 T0 = datetime(2025, 6, 1, tzinfo=UTC)
@@ -229,6 +232,30 @@ def test_promote_fails_cleanly_when_mounts_keep_failing(promote_case: PromoteCas
     assert "answered 502" in stderr
     assert case.rig.pusher().tags(case.dst_repo) == []
     case.check_consistent()
+
+
+@pytest.mark.parametrize("fault", [status(503), status(502)], ids=["503", "502"])
+def test_cross_registry_promote_restarts_a_failed_blob_upload(
+    rig_tls: Rig, rig_basic: Rig, repo_prefix: str, tmp_path: Path, fault: Fault
+) -> None:
+    """A streamed upload cannot be replayed by the transport: the copy starts the blob again
+    from a fresh source stream, and the promoted image is complete."""
+    rig_tls.ensure_running()
+    rig_basic.ensure_running()
+    src = f"{repo_prefix}/app"
+    image = rig_tls.pusher().push_image(src, ["abc1234"], "oci-index", layers=2)
+    uploads = _first_n(2, fault, lambda r: r.method == "PUT" and "/blobs/uploads/" in r.path)
+    with fault_proxy(rig_basic.host, uploads) as proxy:
+        write_docker_config(tmp_path, rig_tls.host, rig_tls.username, rig_tls.password)
+        config = json.loads((tmp_path / "config.json").read_text())
+        token = base64.b64encode(f"{rig_basic.username}:{rig_basic.password}".encode()).decode()
+        config["auths"][proxy.host] = {"auth": token}
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        env = {"DOCKER_CONFIG": str(tmp_path), "SSL_CERT_FILE": str(rig_tls.ca_file)}
+        out = regkit("promote", f"{rig_tls.host}/{src}:abc1234", f"{proxy.host}/{src}:v1", env=env)
+        assert len(proxy.faults()) == 2, "the faults were injected"
+    assert out.returncode == 0, out.stderr.decode()
+    assert resolve_complete(rig_basic.pusher(), src, "v1") == image.digest
 
 
 def test_promote_survives_a_registry_restart_and_a_rerun_completes(

@@ -17,12 +17,14 @@ concurrency is bounded by the client's ``jobs``.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from regkit.errors import RegistryError
+from regkit.errors import ConnectionFailedError, RegistryError
 from regkit.registry import Descriptor, Manifest, RegistryClient
+from regkit.registry.transport import RETRY_STATUSES
 
 #: Layers that registries do not store (Windows base layers); they are never copied.
 _FOREIGN_MARKERS = ("foreign", "nondistributable")
@@ -204,8 +206,20 @@ def copy_image(
     streams = threading.BoundedSemaphore(max(1, target.jobs // 2) if same_registry else target.jobs)
 
     def stream(blob: Descriptor) -> None:
-        with streams, source.open_blob(source_repository, blob.digest) as chunks:
-            target.upload_blob(target_repository, blob.digest, chunks, blob.size)
+        # A streamed body cannot be sent again, so the transport does not retry it: a
+        # transient failure restarts the whole blob copy here, from a fresh source stream.
+        policy = target.transport.retry
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                with streams, source.open_blob(source_repository, blob.digest) as chunks:
+                    target.upload_blob(target_repository, blob.digest, chunks, blob.size)
+                break
+            except RegistryError as err:
+                if attempt == policy.attempts or not _transient(err):
+                    raise
+                if target.blob_size(target_repository, blob.digest) == blob.size:
+                    break  # the upload landed although its answer was lost
+                time.sleep(policy.delay(attempt, None))
         stats.add(uploaded=1, uploaded_bytes=blob.size)
 
     def run(step: BlobStep) -> None:
@@ -226,6 +240,11 @@ def copy_image(
             target.map(lambda m: _put(target, target_repository, m, m.digest, stats), level)
     target.map(lambda ref: _put(target, target_repository, image.top, ref, stats), refs)
     return stats
+
+
+def _transient(err: RegistryError) -> bool:
+    """A failure worth a fresh try: the connection broke, or the registry was busy or down."""
+    return isinstance(err, ConnectionFailedError) or err.status in RETRY_STATUSES
 
 
 def _put(client: RegistryClient, repository: str, m: Manifest, ref: str, stats: CopyStats) -> None:
