@@ -49,8 +49,6 @@ def main(inputs: gha.Inputs) -> None:
     gha.summary.heading(f"Registry overview: {registry}", 2)
     for repo in overview.repositories:
         gha.summary.heading(f"{registry}/{repo.name}", 3)
-        if repo.error:
-            gha.summary.text(f"error: {repo.error}")
         if not repo.tags:
             gha.summary.text("no tags")
             continue

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from regkit.errors import NotFoundError, RegistryError
+from regkit.errors import NotFoundError
 from regkit.registry import Manifest, RegistryClient
 from regkit.registry.manifest import pick_child, platforms_of
 from regkit.timeparse import parse_created
@@ -47,7 +47,6 @@ class TagRow:
 class RepositoryOverview:
     name: str
     tags: tuple[TagRow, ...]
-    error: str | None = None  # set when the repository could not be read
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +58,7 @@ class Overview:
         return {
             "registry": self.registry,
             "repositories": [
-                {"name": r.name, "tags": [t.to_json() for t in r.tags]}
-                | ({"error": r.error} if r.error else {})
-                for r in self.repositories
+                {"name": r.name, "tags": [t.to_json() for t in r.tags]} for r in self.repositories
             ],
         }
 
@@ -178,7 +175,7 @@ def collect(
 
     stage("listing tags", len(names))
 
-    def list_tags(repo: str) -> tuple[str, list[str] | str]:
+    def list_tags(repo: str) -> tuple[str, list[str]]:
         try:
             found = client.tags(repo)
         except NotFoundError:
@@ -193,7 +190,7 @@ def collect(
 
     listed = client.map(list_tags, names)
 
-    pairs = [(repo, tag) for repo, tags in listed if isinstance(tags, list) for tag in tags]
+    pairs = [(repo, tag) for repo, tags in listed for tag in tags]
     stage("reading manifests", len(pairs))
 
     def get_manifest(pair: tuple[str, str]) -> Manifest | None:
@@ -250,18 +247,16 @@ def collect(
 
     configs = dict(client.map(get_config, list(config_keys.items())))
 
-    result = []
-    for repo, tags in listed:
-        tag_digests: dict[str, str] = {}
-        facts: dict[str, ImageFacts] = {}
-        for (r, tag), m in zip(pairs, manifests, strict=True):
-            if r != repo or m is None:
-                continue
-            tag_digests[tag] = m.digest
-            if m.digest not in facts:
-                facts[m.digest] = image_facts(m, children, configs)
-        error = tags if isinstance(tags, str) else None
-        result.append(RepositoryOverview(repo, build_rows(tag_digests, facts), error))
+    # One pass over every (tag, manifest): rows per repository, facts once per digest.
+    tag_digests: dict[str, dict[str, str]] = {repo: {} for repo, _tags in listed}
+    facts: dict[str, ImageFacts] = {}
+    for (repo, tag), m in zip(pairs, manifests, strict=True):
+        if m is None:
+            continue
+        tag_digests[repo][tag] = m.digest
+        if m.digest not in facts:
+            facts[m.digest] = image_facts(m, children, configs)
+    result = [RepositoryOverview(repo, build_rows(tag_digests[repo], facts)) for repo, _ in listed]
     return Overview(client.registry, tuple(result))
 
 
@@ -303,8 +298,6 @@ def render_table(overview: Overview) -> str:
     out: list[str] = []
     for repo in overview.repositories:
         out.append(f"{overview.registry}/{repo.name}")
-        if repo.error:
-            out.append(f"  error: {repo.error}")
         if not repo.tags:
             out.append("  (no tags)")
             out.append("")
@@ -346,7 +339,6 @@ def render_json(overview: Overview) -> str:
 __all__ = [
     "ImageFacts",
     "Overview",
-    "RegistryError",
     "RepositoryOverview",
     "TagRow",
     "build_rows",
