@@ -104,7 +104,7 @@ def test_overview_json(rig: Rig, repo_prefix: str) -> None:
         "digest": multi.digest,
         "created": "2026-02-23T22:38:17Z",
         "platforms": ["linux/amd64", "linux/arm64"],
-        "size": multi.content_size,
+        "size": multi.manifest_for("linux/amd64").content_size,
         "description": "Fix login redirect",
     }
     assert rows["latest"]["digest"] == multi.digest
@@ -140,8 +140,43 @@ def test_overview_shares_fetches_between_tags(rig: Rig, repo_prefix: str) -> Non
     gets = [r for r in rig.requests() if r.method == "GET"]
     manifest_gets = [r for r in gets if "/manifests/" in r.path]
     blob_gets = [r for r in gets if "/blobs/" in r.path]
-    assert len(manifest_gets) == 21 + 2  # one per tag, then each child once
+    assert len(manifest_gets) == 21 + 1  # one per tag, then the amd64 child once
     assert len(blob_gets) == 1  # the amd64 config, once for all 21 tags
+    amd64 = image.manifest_for("linux/amd64").digest
+    assert sum(r.path.endswith(f"/manifests/{amd64}") for r in manifest_gets) == 1
+
+
+def test_overview_platform_picks_what_is_shown(rig: Rig, repo_prefix: str) -> None:
+    pusher = rig.pusher()
+    image = pusher.push_image(f"{repo_prefix}/app", ["multi"], "oci-index", layers=2)
+    amd, arm = image.manifest_for("linux/amd64"), image.manifest_for("linux/arm64")
+    assert amd.content_size != arm.content_size or amd.digest != arm.digest
+
+    def size(*extra: str) -> object:
+        out = regkit(
+            "overview",
+            rig.host,
+            "--repo",
+            f"{repo_prefix}/app",
+            "--format",
+            "json",
+            *extra,
+            env=rig.env(),
+        )
+        assert out.returncode == 0, out.stderr.decode()
+        [row] = json.loads(out.stdout)["repositories"][0]["tags"]
+        assert row["platforms"] == ["linux/amd64", "linux/arm64"]
+        return row["size"]
+
+    assert size() == amd.content_size
+    rig.mark()
+    assert size("--platform", "linux/arm64") == arm.content_size
+    paths = [r.path for r in rig.requests() if "/manifests/sha256:" in r.path]
+    assert paths == [f"/v2/{repo_prefix}/app/manifests/{arm.digest}"]
+    assert size("--platform", "linux/s390x") is None  # not in the index: unknown, not wrong
+    bad = regkit("overview", rig.host, "--platform", "Linux", env=rig.env())
+    assert bad.returncode == 2
+    assert b"expected OS/ARCH[/VARIANT]" in bad.stderr
 
 
 def test_overview_of_empty_registry_says_what_to_check(rig_factory) -> None:  # type: ignore[no-untyped-def]

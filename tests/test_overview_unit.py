@@ -78,7 +78,7 @@ def test_config_created_when_no_label() -> None:
     assert facts.description is None
 
 
-def test_index_uses_amd64_child_and_sums_distinct_blobs() -> None:
+def test_index_shows_one_platform_amd64_by_default() -> None:
     amd = _image(OCI_MANIFEST, CFG, [(1, 1000), (2, 500)])
     arm = _image(OCI_MANIFEST, CFG_ARM, [(1, 1000), (3, 700)])  # first layer shared with amd64
     for media_type in (OCI_INDEX, DOCKER_LIST):
@@ -117,12 +117,17 @@ def test_index_uses_amd64_child_and_sums_distinct_blobs() -> None:
         facts = image_facts(index, children, configs)
         assert facts.platforms == ("linux/arm64/v8", "linux/amd64")
         assert facts.description == "amd"
-        # the attestation child is missing from `children`, so the size is unknown, not wrong
-        assert facts.size is None
-        children["sha256:" + "e" * 64] = _image(OCI_MANIFEST, CFG, [])
-        facts = image_facts(index, children, configs)
-        # config 100 + arm config 100 + layers 1000 (shared, once) + 500 + 700
-        assert facts.size == 100 + 100 + 1000 + 500 + 700
+        # SIZE is what an amd64 client pulls: its config and layers, nothing of arm64's
+        assert facts.size == 100 + 1000 + 500
+        facts = image_facts(index, children, configs, "linux/arm64")
+        assert (facts.description, facts.size) == ("arm", 100 + 1000 + 700)
+        # the platform's manifest could not be read: size and description unknown, not wrong
+        facts = image_facts(index, {arm.digest: arm}, configs)
+        assert (facts.size, facts.description) == (None, None)
+        assert facts.platforms == ("linux/arm64/v8", "linux/amd64")
+        # a platform the index does not have
+        facts = image_facts(index, children, configs, "linux/s390x")
+        assert (facts.size, facts.description) == (None, None)
 
 
 def test_rows_newest_first_unknown_last() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -462,6 +463,18 @@ def _add_ref_verb(sub: Any, common: argparse.ArgumentParser, name: str, help_: s
     return p
 
 
+_PLATFORM_RE = re.compile(r"[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?")
+
+
+def validate_platform(value: str) -> str:
+    """``os/arch[/variant]`` in lower case, or a usage error naming the form."""
+    if not _PLATFORM_RE.fullmatch(value):
+        raise UsageError(
+            f"invalid platform {value[:80]!r}: expected OS/ARCH[/VARIANT], e.g. linux/arm64"
+        )
+    return value
+
+
 def _resolve_platform(
     client: RegistryClient, ref: Reference, manifest: Manifest, platform: str | None
 ) -> Manifest:
@@ -675,6 +688,14 @@ def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
         default="table",
         help="output format (default: table)",
     )
+    p.add_argument(
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
+        help=(
+            "of a multi-platform image, show CREATED, SIZE and DESCRIPTION of this platform "
+            "(default: linux/amd64, else the first in the index); PLATFORMS lists them all"
+        ),
+    )
     p.set_defaults(func=_cmd_overview)
 
 
@@ -686,9 +707,14 @@ def _cmd_overview(args: argparse.Namespace) -> int:
         raise UsageError("name the registry: regkit overview HOST (or set REGKIT_REGISTRY)")
     validate_host(host)
     repos = [validate_repository(r) for r in args.repo]
+    platform = validate_platform(args.platform) if args.platform else None
     with client_for(args, host) as client, Progress("overview") as progress:
         result = ov.collect(
-            client, repos or None, on_stage=progress.stage, on_item=progress.advance
+            client,
+            repos or None,
+            on_stage=progress.stage,
+            on_item=progress.advance,
+            platform=platform,
         )
     if not result.repositories:
         raise RegkitError(

@@ -1,18 +1,20 @@
 """``regkit overview``: every repository's tags with digest, created time, platforms, size and
 description, newest first.
 
-Planning is pure (``build_rows``); ``collect`` fetches concurrently: one GET per tag for the
-manifest, then one fetch per distinct child manifest and per distinct config, shared by every
-tag that points at the same content.
+Planning is pure (``image_facts``, ``build_rows``); ``collect`` fetches concurrently: per tag a
+chain of its manifest, then the shown platform's manifest and config, with one fetch per
+distinct child manifest and config shared by every tag that points at the same content.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from regkit.errors import NotFoundError
 from regkit.registry import Manifest, RegistryClient
@@ -83,25 +85,19 @@ def image_facts(
     manifest: Manifest,
     children: dict[str, Manifest],
     configs: dict[str, dict[str, Any]],
+    platform: str | None = None,
 ) -> ImageFacts:
-    """Pure: facts of an image (or index) from its manifests and parsed configs."""
+    """Pure: facts of an image (or index) from its manifests and parsed configs.
+
+    For an index, CREATED, SIZE and DESCRIPTION are those of one platform: ``platform``, by
+    default linux/amd64, else the first; SIZE is what a client of that platform pulls (config
+    and layers, compressed), like the per-platform size registries' web pages show.
+    """
     if manifest.is_index:
-        child_desc = pick_child(manifest)
-        image = children.get(child_desc.digest) if child_desc else None
+        shown = pick_child(manifest, platform)
+        image = children.get(shown.digest) if shown else None
         platforms = tuple(platforms_of(manifest))
-        blobs: dict[str, int] = {}
-        complete = True
-        for child in manifest.children:
-            m = children.get(child.digest)
-            if m is None:
-                complete = False
-                continue
-            cfg = m.config
-            if cfg:
-                blobs[cfg.digest] = cfg.size
-            for layer in m.layers:
-                blobs[layer.digest] = layer.size
-        size: int | None = sum(blobs.values()) if complete else None
+        size = image.image_size if image is not None else None
         annotations = manifest.annotations
     else:
         image = manifest
@@ -158,6 +154,42 @@ def build_rows(
 
 
 Tick = Callable[[str, int], None]
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Once(Generic[K, V]):
+    """``fn(key)`` computed once per key, whichever thread asks first; the others wait for it.
+
+    Tags that point at the same content share one fetch of each child manifest and config.
+    The computing thread never waits on anything else, so waiting threads cannot deadlock.
+    """
+
+    def __init__(self, fn: Callable[[K], V]) -> None:
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._futures: dict[K, Future[V]] = {}
+
+    def get(self, key: K) -> V:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if owner:
+            try:
+                future.set_result(self._fn(key))
+            except BaseException as exc:
+                future.set_exception(exc)
+                raise
+        return future.result()
+
+    def results(self) -> dict[K, V]:
+        with self._lock:
+            futures = dict(self._futures)
+        return {
+            k: f.result() for k, f in futures.items() if f.done() and f.exception() is None
+        }
 
 
 def collect(
@@ -166,8 +198,16 @@ def collect(
     *,
     on_stage: Tick | None = None,
     on_item: Callable[[], None] | None = None,
+    platform: str | None = None,
 ) -> Overview:
-    """Fetch everything the overview shows, concurrently (bounded by the client's jobs)."""
+    """Fetch everything the overview shows, concurrently (bounded by the client's jobs).
+
+    Each tag is one chain on a worker: its manifest, then (for an index) the manifest of the
+    platform shown (``platform``, default linux/amd64, else the first), then that platform's
+    config. Chains run side by side with no barrier between steps, so the workers stay busy
+    until the last tag; content shared by several tags is fetched once. The other platforms'
+    manifests are not read: the index lists their platforms, and SIZE is per platform.
+    """
     stage = on_stage or (lambda _label, _total: None)
     tick = on_item or (lambda: None)
     client.ping()
@@ -191,61 +231,53 @@ def collect(
     listed = client.map(list_tags, names)
 
     pairs = [(repo, tag) for repo, tags in listed for tag in tags]
-    stage("reading manifests", len(pairs))
+    stage("reading tags", len(pairs))
 
-    def get_manifest(pair: tuple[str, str]) -> Manifest | None:
-        repo, tag = pair
+    def fetch_child(key: tuple[str, str]) -> Manifest | None:
+        digest, repo = key
         try:
-            return client.get_manifest(repo, tag)
+            return client.get_manifest(repo, digest)
         except NotFoundError:
-            return None  # deleted between listing and reading
-        finally:
-            tick()
+            return None
 
-    manifests = client.map(get_manifest, pairs)
-
-    # Distinct child manifests of indexes, then distinct configs: one fetch each.
-    child_keys: dict[str, str] = {}
-    for (repo, _tag), m in zip(pairs, manifests, strict=True):
-        if m is not None and m.is_index:
-            for child in m.children:
-                child_keys.setdefault(child.digest, repo)
-    stage("reading platform manifests", len(child_keys))
-
-    def get_child(item: tuple[str, str]) -> tuple[str, Manifest | None]:
-        digest, repo = item
-        try:
-            return digest, client.get_manifest(repo, digest)
-        except NotFoundError:
-            return digest, None
-        finally:
-            tick()
-
-    children = {d: m for d, m in client.map(get_child, list(child_keys.items())) if m is not None}
-
-    config_keys: dict[str, str] = {}
-    for (repo, _tag), m in zip(pairs, manifests, strict=True):
-        if m is None:
-            continue
-        image = m
-        if m.is_index:
-            desc = pick_child(m)
-            image = children.get(desc.digest) if desc else None  # type: ignore[assignment]
-        if image is not None and image.config is not None:
-            config_keys.setdefault(image.config.digest, repo)
-    stage("reading configs", len(config_keys))
-
-    def get_config(item: tuple[str, str]) -> tuple[str, dict[str, Any]]:
-        digest, repo = item
+    def fetch_config(key: tuple[str, str]) -> dict[str, Any]:
+        digest, repo = key
         try:
             data = json.loads(client.get_blob(repo, digest))
         except (NotFoundError, ValueError):
             data = {}
+        return data if isinstance(data, dict) else {}
+
+    # Keyed by (digest, repository): a digest is read from the first repository that asked.
+    child_once: _Once[tuple[str, str], Manifest | None] = _Once(fetch_child)
+    config_once: _Once[tuple[str, str], dict[str, Any]] = _Once(fetch_config)
+    first_repo: dict[str, str] = {}
+    first_lock = threading.Lock()
+
+    def key(digest: str, repo: str) -> tuple[str, str]:
+        with first_lock:
+            return digest, first_repo.setdefault(digest, repo)
+
+    def read_tag(pair: tuple[str, str]) -> Manifest | None:
+        repo, tag = pair
+        try:
+            try:
+                manifest = client.get_manifest(repo, tag)
+            except NotFoundError:
+                return None  # deleted between listing and reading
+            image: Manifest | None = manifest
+            if manifest.is_index:
+                shown = pick_child(manifest, platform)
+                image = child_once.get(key(shown.digest, repo)) if shown else None
+            if image is not None and image.config is not None:
+                config_once.get(key(image.config.digest, repo))
+            return manifest
         finally:
             tick()
-        return digest, data if isinstance(data, dict) else {}
 
-    configs = dict(client.map(get_config, list(config_keys.items())))
+    manifests = client.map(read_tag, pairs)
+    children = {k[0]: m for k, m in child_once.results().items() if m is not None}
+    configs = {k[0]: c for k, c in config_once.results().items()}
 
     # One pass over every (tag, manifest): rows per repository, facts once per digest.
     tag_digests: dict[str, dict[str, str]] = {repo: {} for repo, _tags in listed}
@@ -255,7 +287,7 @@ def collect(
             continue
         tag_digests[repo][tag] = m.digest
         if m.digest not in facts:
-            facts[m.digest] = image_facts(m, children, configs)
+            facts[m.digest] = image_facts(m, children, configs, platform)
     result = [RepositoryOverview(repo, build_rows(tag_digests[repo], facts)) for repo, _ in listed]
     return Overview(client.registry, tuple(result))
 
