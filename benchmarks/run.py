@@ -50,7 +50,8 @@ from benchmarks.report import write_chart, write_json, write_markdown  # noqa: E
 HERE = Path(__file__).resolve().parent
 TODAY = HERE / "today"
 PEERS = HERE / "peers"
-REGKIT = ROOT / ".venv" / "bin" / "regkit"
+# benchmarks/run points this at a venv of the runtime lock only (what users install)
+REGKIT = Path(os.environ.get("REGKIT_BENCH_REGKIT") or ROOT / ".venv" / "bin" / "regkit")
 KEEP = 6
 PROMOTE_TARGETS = ("v1.4.2", "v1.4", "v1", "latest")
 SOURCE_TAG = "abc1234"

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from regkit.errors import NotFoundError
+from regkit.ops.once import Once
 from regkit.registry import Manifest, RegistryClient
 from regkit.registry.manifest import pick_child, platforms_of
 from regkit.timeparse import parse_created
@@ -154,42 +154,6 @@ def build_rows(
 
 
 Tick = Callable[[str, int], None]
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class _Once(Generic[K, V]):
-    """``fn(key)`` computed once per key, whichever thread asks first; the others wait for it.
-
-    Tags that point at the same content share one fetch of each child manifest and config.
-    The computing thread never waits on anything else, so waiting threads cannot deadlock.
-    """
-
-    def __init__(self, fn: Callable[[K], V]) -> None:
-        self._fn = fn
-        self._lock = threading.Lock()
-        self._futures: dict[K, Future[V]] = {}
-
-    def get(self, key: K) -> V:
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if future is None:
-                future = self._futures[key] = Future()
-        if owner:
-            try:
-                future.set_result(self._fn(key))
-            except BaseException as exc:
-                future.set_exception(exc)
-                raise
-        return future.result()
-
-    def results(self) -> dict[K, V]:
-        with self._lock:
-            futures = dict(self._futures)
-        return {
-            k: f.result() for k, f in futures.items() if f.done() and f.exception() is None
-        }
 
 
 def collect(
@@ -210,7 +174,6 @@ def collect(
     """
     stage = on_stage or (lambda _label, _total: None)
     tick = on_item or (lambda: None)
-    client.ping()
     names = list(repositories) if repositories else client.catalog()
 
     stage("listing tags", len(names))
@@ -249,8 +212,8 @@ def collect(
         return data if isinstance(data, dict) else {}
 
     # Keyed by (digest, repository): a digest is read from the first repository that asked.
-    child_once: _Once[tuple[str, str], Manifest | None] = _Once(fetch_child)
-    config_once: _Once[tuple[str, str], dict[str, Any]] = _Once(fetch_config)
+    child_once: Once[tuple[str, str], Manifest | None] = Once(fetch_child)
+    config_once: Once[tuple[str, str], dict[str, Any]] = Once(fetch_config)
     first_repo: dict[str, str] = {}
     first_lock = threading.Lock()
 

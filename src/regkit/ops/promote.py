@@ -225,8 +225,8 @@ def promote(
     hosts = list(dict.fromkeys([source.registry, *(t.registry for t in targets)]))
     with contextlib.ExitStack() as stack:
         clients = {h: stack.enter_context(connect(h)) for h in hosts}
-        for host in hosts:
-            clients[host].ping()  # refuses missing/wrong credentials before any write
+        for host, client in clients.items():
+            client.warm(_connections_to_warm(source, targets, host))
         src = clients[source.registry]
 
         def read_source() -> Manifest | None:
@@ -235,7 +235,9 @@ def promote(
             except NotFoundError:
                 return None
 
-        # The source manifest and every target's current digest, in one concurrent round.
+        # The source manifest and every target's current digest, in one concurrent round. It
+        # reaches every registry involved, so missing or refused credentials, or a registry
+        # that cannot be reached, stop the promotion here, before any write.
         reads: list[Callable[[], object]] = [read_source]
         reads += [_bound(clients[t.registry], t) for t in targets]
         answers = src.map(lambda read: read(), reads)
@@ -264,6 +266,19 @@ def promote(
             copy_image(src, source.repository, image, clients[host], repository, refs, result.stats)
         _verify(clients, [t.target for t in plan.writes], top.digest)
         return result
+
+
+BLOB_FAN_OUT = 8  # connections worth opening ahead for a copy of blobs (mounts, uploads)
+
+
+def _connections_to_warm(source: Reference, targets: Sequence[Reference], host: str) -> int:
+    """Connections to open ahead on ``host``, beyond those of the first round (which reads the
+    source and resolves every target, each on its own connection): a copy to another
+    repository next sends one request per blob at once."""
+    mine = [t for t in targets if t.registry == host]
+    reads = len(mine) + (1 if source.registry == host else 0)
+    copies = any(t.repository != source.repository or t.registry != source.registry for t in mine)
+    return max(0, (BLOB_FAN_OUT if copies else len(mine)) - reads)
 
 
 def _current_digests(

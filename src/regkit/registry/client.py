@@ -140,6 +140,11 @@ class RegistryClient:
                 f.cancel()
             raise
 
+    def warm(self, connections: int) -> None:
+        """Start opening ``connections`` more connections (at most ``jobs``) in the background,
+        for an operation about to send that many requests at once (see ``Transport.warm``)."""
+        self.transport.warm(min(connections, self.jobs))
+
     # -- errors ---------------------------------------------------------------------------
 
     def _fail(self, response: httpx.Response, what: str) -> RegistryError:
@@ -205,7 +210,7 @@ class RegistryClient:
 
     def _paginate(self, path: str, key: str, repository: str | None, what: str) -> list[str]:
         items: list[str] = []
-        url: str | None = f"{self.transport.base_url}{path}?n={PAGE_SIZE}"
+        url: str | None = f"{path}?n={PAGE_SIZE}"  # absolute after the first answer
         retried_without_n = False
         seen: set[str] = set()
         while url:
@@ -219,7 +224,7 @@ class RegistryClient:
                 and not retried_without_n
             ):
                 retried_without_n = True  # registry:3.1.0 refused n above its maximum
-                url = f"{self.transport.base_url}{path}"
+                url = path
                 continue
             if response.status_code != 200:
                 raise self._fail(response, what)
@@ -229,7 +234,7 @@ class RegistryClient:
                 raise RegistryError(f"{what}: {self.registry} sent no JSON") from None
             page = data.get(key) if isinstance(data, dict) else None
             items.extend(str(x) for x in page or [])  # "tags": null is an empty list
-            url = next_link(response, url)
+            url = next_link(response, str(response.request.url))
         return items
 
     def catalog(self) -> list[str]:

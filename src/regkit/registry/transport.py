@@ -3,8 +3,9 @@
 - HTTPS by default, verified against the system CAs; ``ca_file`` (or ``SSL_CERT_FILE``) adds a
   private CA. Plain HTTP only for loopback hosts (after HTTPS was refused at the protocol level)
   or with ``insecure``, which also disables verification.
-- Keep-alive connections, one per worker thread, never shared (HTTP/1.1; HTTP/2 when asked
-  for with REGKIT_HTTP2=1 and offered by the server).
+- HTTP/1.1 keep-alive connections in one pool shared by the worker threads; ``warm`` opens
+  some ahead of a fan-out. HTTP/2 only when asked for with REGKIT_HTTP2=1 (and the optional
+  ``h2`` package installed), then one connection per thread.
 - Retries with exponential backoff on connection errors and 408/429/500/502/503/504, honouring
   ``Retry-After``, bounded in attempts and total time, only for requests safe to repeat.
 - Redirects are followed by hand so that ``Authorization`` never reaches another host.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
+import importlib.util
 import logging
 import os
 import random
@@ -35,6 +37,7 @@ from regkit.errors import (
     ConnectionFailedError,
     RegistryError,
     TLSError,
+    UsageError,
 )
 from regkit.reference import host_is_loopback
 from regkit.registry.auth import Challenge, TokenCache, parse_challenge, scope_for
@@ -132,15 +135,16 @@ class Transport:
         verbose: int = 0,
     ) -> None:
         self.host = host
+        self.jobs = jobs
         self.credentials = credentials
         self.insecure = insecure
         self.retry = retry or RetryPolicy()
         self.verbose = verbose
         self._ca_file = ca_file
-        # One client (and so one keep-alive connection) per thread:
-        # httpcore's sync HTTP/2 connection is not safe for concurrent requests from several
-        # threads (nginx answers 400 "client sent HEADERS frame with incorrect identifier", h2
-        # raises KeyError on a stream id), so threads never share a connection.
+        # HTTP/1.1 (the default): one connection pool shared by all threads. HTTP/2: one client
+        # (and so one connection) per thread: httpcore's sync HTTP/2 connection is not safe for
+        # concurrent requests from several threads (nginx answers 400 "client sent HEADERS
+        # frame with incorrect identifier", h2 raises KeyError on a stream id).
         self._verify = _ssl_context(ca_file, insecure)
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
         self._local = threading.local()
@@ -148,25 +152,42 @@ class Transport:
         # HTTP/2 brings no multiplexing, and its pure-Python framing (h2) costs CPU: measured at
         # 40 ms round trip, overview of 100 multi-arch tags took 2.79 s (HTTP/2) against 2.37 s
         # (HTTP/1.1), medians of 4 (benchmarks/README.md).
+        # h2 is not a dependency of regkit (its import alone costs ~20 ms of start-up).
         self.http2 = os.environ.get("REGKIT_HTTP2", "0").strip().lower() in ("1", "true", "yes")
+        if self.http2 and importlib.util.find_spec("h2") is None:
+            raise UsageError(
+                "REGKIT_HTTP2=1 needs the h2 package (pip install h2) in regkit's environment"
+            )
         self._clients: list[httpx.Client] = []
+        self._shared: httpx.Client | None = None
+        self._warmers: list[threading.Thread] = []
         self._scheme: str | None = None
         self._challenge: Challenge | None = None
         self.credentials_verified = False  # the registry answered 200 to our credentials
         self._tokens = TokenCache()
         self._lock = threading.Lock()
+        self._ping_lock = threading.RLock()
         self.request_count = 0
 
     # -- set-up -------------------------------------------------------------------------
 
     def close(self) -> None:
         with self._lock:
+            warmers, self._warmers = self._warmers, []
+        deadline = time.monotonic() + 2.0
+        for thread in warmers:  # a warm-up still connecting must not outlive its client long
+            thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
             clients, self._clients = self._clients, []
+            self._shared = None
         for client in clients:
             client.close()
 
     def _drop_client(self) -> None:
-        """Forget this thread's client (its connection is broken); the next request makes one."""
+        """Forget this thread's client (its connection is broken); the next request makes one.
+
+        The shared HTTP/1.1 pool is kept: httpcore drops a broken connection from it itself.
+        """
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is not None:
             self._local.client = None
@@ -178,25 +199,73 @@ class Transport:
 
     @property
     def _client(self) -> httpx.Client:
+        if not self.http2:
+            # HTTP/1.1: one pool shared by every thread (a connection serves one request at a
+            # time; httpcore's pool hands idle ones out under its lock), so a connection opened
+            # by one thread, or by warm(), serves any other. Unbounded: the threads bound the
+            # requests in flight, and a streamed copy holds two connections per thread.
+            shared = self._shared
+            if shared is None:
+                with self._lock:
+                    if self._shared is None:
+                        self._shared = self._new_client(
+                            httpx.Limits(
+                                max_connections=None, max_keepalive_connections=2 * self.jobs + 2
+                            )
+                        )
+                        self._clients.append(self._shared)
+                    shared = self._shared
+            return shared
         client: httpx.Client | None = getattr(self._local, "client", None)
         if client is None:
-            client = httpx.Client(
-                http2=self.http2,
-                verify=self._verify,
-                timeout=self._timeout,
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-                follow_redirects=False,
-                headers={"User-Agent": "regkit/0.1"},
-            )
+            client = self._new_client(httpx.Limits(max_connections=4, max_keepalive_connections=2))
             self._local.client = client
             with self._lock:
                 self._clients.append(client)
         return client
 
+    def _new_client(self, limits: httpx.Limits) -> httpx.Client:
+        return httpx.Client(
+            http2=self.http2,
+            verify=self._verify,
+            timeout=self._timeout,
+            limits=limits,
+            follow_redirects=False,
+            headers={"User-Agent": "regkit/0.1"},
+        )
+
+    def warm(self, connections: int) -> None:
+        """Open up to ``connections`` more keep-alive connections in the background.
+
+        Each is one anonymous ``GET /v2/``, started now and never waited for: by the time an
+        operation fans out, its requests find open connections instead of paying the TCP and
+        TLS handshakes (two round trips) each. Anonymous, so no credentials travel and the
+        server answers at once (a 401 from a Basic-auth proxy costs it no password check; the
+        connection stays open). Failures are ignored; the operation's own requests report them.
+        Before the scheme is known, HTTPS is tried. HTTP/1.1 only: with HTTP/2 each thread has
+        its own connection.
+        """
+        if self.http2 or connections <= 0:
+            return
+        url = f"{self._scheme or 'https'}://{self.host}/v2/"
+
+        def one() -> None:
+            with contextlib.suppress(Exception):
+                self._send_raw("GET", url, {}, None).close()
+
+        threads = [
+            threading.Thread(target=one, name="regkit-warm", daemon=True)
+            for _ in range(connections)
+        ]
+        with self._lock:
+            self._warmers.extend(threads)
+        for thread in threads:
+            thread.start()
+
     @property
     def scheme(self) -> str:
         if self._scheme is None:
-            self.ping()
+            self._ensure_scheme()
         assert self._scheme is not None
         return self._scheme
 
@@ -204,7 +273,7 @@ class Transport:
     def base_url(self) -> str:
         return f"{self.scheme}://{self.host}"
 
-    def ping(self) -> httpx.Response:
+    def ping(self) -> None:
         """GET /v2/ and learn the scheme and the auth challenge.
 
         With credentials, the first request already carries them as Basic auth (to this host
@@ -212,16 +281,75 @@ class Transport:
         at once, saving the round trip of an anonymous probe. A token registry answers 401 with
         its Bearer challenge as it would anyway.
         """
+        with self._ping_lock:  # one probe at a time; threads that wait reuse its answer
+            self._ping()
+
+    def _ensure_scheme(self) -> None:
+        """Ping unless the scheme is known (a concurrent ping may have just found it)."""
+        with self._ping_lock:
+            if self._scheme is None:
+                self._ping()
+
+    def _ping(self) -> None:
         preemptive = (
             {"Authorization": f"Basic {self.credentials.basic_token()}"} if self.credentials else {}
         )
+        started = time.monotonic()
+        attempt = 0
+        while True:  # retried like any idempotent request: a registry restarting, a busy proxy
+            attempt += 1
+            more = attempt < self.retry.attempts and time.monotonic() - started < self.retry.total
+            try:
+                scheme, response = self._probe_schemes(preemptive)
+            except httpx.TransportError as err:
+                # Not retried: no connection at all (refused, unknown name, timeout: a wrong
+                # host or port says so at once) and certificate errors.
+                if (
+                    not more
+                    or _is_cert_error(err)
+                    or isinstance(err, httpx.ConnectError | httpx.ConnectTimeout)
+                ):
+                    raise self.translate(err) from None
+                wait = self.retry.delay(attempt, None)
+                log.info("GET /v2/ failed (%s); retrying in %.1fs", type(err).__name__, wait)
+                time.sleep(wait)
+                continue
+            if response.status_code in RETRY_STATUSES and more:
+                response.close()
+                wait = self.retry.delay(
+                    attempt, parse_retry_after(response.headers.get("retry-after"))
+                )
+                self._log(f"retry GET /v2/ after {response.status_code} in {wait:.1f}s")
+                time.sleep(wait)
+                continue
+            break
+        response.close()
+        with self._lock:
+            if response.status_code == 401:
+                self._challenge = parse_challenge(response.headers.get("www-authenticate"))
+            elif response.status_code == 200 and preemptive:
+                # Accepted (or not needed): keep sending them; a later 401 with a Bearer
+                # challenge still switches to tokens.
+                self._challenge = Challenge("basic")
+                self.credentials_verified = True
+            elif response.status_code != 200:
+                raise RegistryError(
+                    f"{self.host} answered {response.status_code} to GET /v2/; "
+                    "is this a Docker registry (distribution API v2)?",
+                    status=response.status_code,
+                )
+            self._scheme = scheme
+
+    def _probe_schemes(self, headers: dict[str, str]) -> tuple[str, httpx.Response]:
+        """GET /v2/ over HTTPS, then (loopback or --insecure) plain HTTP when HTTPS is refused
+        at the protocol level. Transport errors worth a retry propagate as they are."""
         schemes = ["https"]
         if host_is_loopback(self.host) or self.insecure:
             schemes.append("http")
-        last: BaseException | None = None
+        last: httpx.TransportError | None = None
         for scheme in schemes:
             try:
-                response = self._send_raw("GET", f"{scheme}://{self.host}/v2/", preemptive, None)
+                return scheme, self._send_raw("GET", f"{scheme}://{self.host}/v2/", headers, None)
             except httpx.TransportError as err:
                 last = err
                 if (
@@ -236,28 +364,14 @@ class Transport:
                         "only for loopback hosts: pass --insecure to allow it for this host "
                         "(credentials then travel unencrypted)"
                     ) from None
-                raise self.translate(err) from None
-            self._scheme = scheme
-            if response.status_code == 401:
-                self._challenge = parse_challenge(response.headers.get("www-authenticate"))
-            elif response.status_code == 200 and preemptive:
-                # Accepted (or not needed): keep sending them; a later 401 with a Bearer
-                # challenge still switches to tokens.
-                self._challenge = Challenge("basic")
-                self.credentials_verified = True
-            elif response.status_code != 200:
-                raise RegistryError(
-                    f"{self.host} answered {response.status_code} to GET /v2/; "
-                    "is this a Docker registry (distribution API v2)?",
-                    status=response.status_code,
-                )
-            return response
-        raise self.translate(last) if last else ConnectionFailedError(f"cannot reach {self.host}")
+                raise
+        assert last is not None
+        raise last
 
     @property
     def auth_required(self) -> bool:
         if self._scheme is None:
-            self.ping()
+            self._ensure_scheme()
         return self._challenge is not None
 
     # -- requests -----------------------------------------------------------------------
@@ -283,7 +397,13 @@ class Transport:
         Requests with a one-shot body (an iterator) are never retried. With ``stream`` the
         caller must close the response.
         """
-        url = path_or_url if "://" in path_or_url else f"{self.base_url}{path_or_url}"
+        # Before the scheme is known, HTTPS is assumed: the first request doubles as the ping
+        # (see _first_request) and is moved to plain HTTP if the probe ends there.
+        url = (
+            path_or_url
+            if "://" in path_or_url
+            else f"{self._scheme or 'https'}://{self.host}{path_or_url}"
+        )
         if params:
             url = str(httpx.URL(url).copy_merge_params(params))
         can_retry = (retry if retry is not None else method in IDEMPOTENT) and not _is_one_shot(
@@ -357,7 +477,19 @@ class Transport:
         stream: bool,
     ) -> httpx.Response:
         if self._scheme is None:
-            self.ping()
+            first = self._first_request(method, url, headers, content, stream)
+            if first is not None:
+                challenge = self._challenge
+                if (
+                    first.status_code != 401
+                    or _is_one_shot(content)
+                    or challenge is None
+                    or challenge.scheme != "bearer"
+                ):
+                    return first  # a 401 to Basic credentials (or to none): nothing new to try
+                first.close()
+                self._fetch_token(challenge, challenge.params.get("scope") or scope, scope)
+        url = self._rebase(url)  # guessed as HTTPS before the ping found plain HTTP
         for round_ in range(2):
             auth = self._auth_header(scope)
             if auth:
@@ -377,6 +509,52 @@ class Transport:
                 return response  # nothing new to try: credentials missing or refused
             response.close()
         return response
+
+    def _first_request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        content: bytes | Iterable[bytes] | None,
+        stream: bool,
+    ) -> httpx.Response | None:
+        """Send the first request to a host whose scheme is not known yet as its own ping.
+
+        Like ``ping``, it goes over HTTPS with Basic credentials (to this host only): a 401
+        names the auth scheme; any other answer means HTTPS works and the credentials were
+        accepted or are not needed. That saves the round trip of a separate ``GET /v2/``.
+        When HTTPS fails at the transport level (a plain-HTTP loopback registry, a TLS error),
+        the full ``ping`` runs instead, with its clear errors, and None is returned: the caller
+        then sends the request on the scheme the ping found. One-shot bodies are never used
+        as a probe.
+        """
+        if not url.startswith(f"https://{self.host}/") or _is_one_shot(content):
+            self._ensure_scheme()
+            return None
+        sent = dict(headers)
+        if self.credentials:
+            sent["Authorization"] = f"Basic {self.credentials.basic_token()}"
+        try:
+            response = self._follow(method, url, sent, content, stream)
+        except httpx.TransportError:
+            self._ensure_scheme()
+            return None
+        with self._lock:
+            if self._scheme is None:
+                self._scheme = "https"
+            if response.status_code == 401:
+                self._challenge = parse_challenge(response.headers.get("www-authenticate"))
+            elif self.credentials and self._challenge is None:
+                self._challenge = Challenge("basic")
+                self.credentials_verified = True
+        return response
+
+    def _rebase(self, url: str) -> str:
+        """``url`` guessed as HTTPS before the ping, on the scheme the ping found."""
+        guessed = f"https://{self.host}/"
+        if self._scheme and self._scheme != "https" and url.startswith(guessed):
+            return f"{self._scheme}://{self.host}/{url[len(guessed) :]}"
+        return url
 
     def _fetch_token(self, challenge: Challenge, wanted: str, cache_key: str) -> None:
         realm = challenge.realm

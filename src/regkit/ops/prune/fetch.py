@@ -2,8 +2,10 @@
 
 Requests: one tag list; one GET per tag (manifest and digest in one answer); one GET per
 distinct platform manifest of the indexes; one GET per distinct config needed for a created
-time (one child per index). Sizes come from the descriptors, so no blob is HEADed. Protected
-digests that no tag points at are fetched too, so their platform manifests count as staying.
+time (one child per index). Each tag is a chain of these on a worker, content shared by tags
+is fetched once (``regkit.ops.once``). Sizes come from the descriptors, so no blob is
+HEADed. Protected digests that no tag points at are fetched too, so their platform manifests
+count as staying.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regkit.errors import NotFoundError, RegistryError
+from regkit.ops.once import Once
 from regkit.ops.prune.plan import Blob, ImageRefs, TagInfo
 from regkit.registry import Manifest, RegistryClient
 from regkit.registry.manifest import pick_child
@@ -110,38 +113,6 @@ def fetch_repository(
         finally:
             advance()
 
-    tagged = dict(zip(names, client.map(get, names), strict=True))
-    manifests: dict[str, Manifest] = {m.digest: m for m in tagged.values() if m is not None}
-    wanted_protected = [d for d in sorted(set(protect_digests)) if d not in manifests]
-    protected = {
-        d: m
-        for d, m in zip(wanted_protected, client.map(get, wanted_protected), strict=True)
-        if m is not None
-    }
-    every = {**manifests, **protected}
-    all_children = {c.digest for m in every.values() for c in m.children}
-    child_digests = sorted(all_children - set(every))
-    children = {
-        d: m for d, m in zip(child_digests, client.map(get, child_digests), strict=True) if m
-    }
-    children.update({d: m for d, m in every.items() if d in all_children})
-
-    def image_of(m: Manifest) -> Manifest | None:
-        if not m.is_index:
-            return m
-        picked = pick_child(m)
-        return children.get(picked.digest) if picked else None
-
-    config_digests = sorted(
-        {
-            image.config.digest
-            for m in manifests.values()
-            if not is_throwaway(m)
-            and (image := image_of(m)) is not None
-            and image.config is not None
-        }
-    )
-
     def get_config(digest: str) -> dict[str, Any] | None:
         try:
             data = json.loads(client.get_blob(repository, digest, limit=4 * 1024 * 1024))
@@ -151,7 +122,46 @@ def fetch_repository(
             advance()
         return data if isinstance(data, dict) else None
 
-    configs = dict(zip(config_digests, client.map(get_config, config_digests), strict=True))
+    child_once: Once[str, Manifest | None] = Once(get)
+    config_once: Once[str, dict[str, Any] | None] = Once(get_config)
+
+    def chain(ref: str) -> Manifest | None:
+        """One tag (or protected digest): its manifest, then for an index the platform
+        manifest whose config tells the created time and that config, then the other platform
+        manifests (their blobs count for what stays and what is reclaimed)."""
+        m = get(ref)
+        if m is None:
+            return None
+        image: Manifest | None = m
+        if m.is_index:
+            picked = pick_child(m)
+            image = child_once.get(picked.digest) if picked else None
+        if not is_throwaway(m) and image is not None and image.config is not None:
+            config_once.get(image.config.digest)
+        for child in m.children:
+            child_once.get(child.digest)
+        return m
+
+    # Chains run side by side on the workers, with no barrier between their steps.
+    tagged = dict(zip(names, client.map(chain, names), strict=True))
+    manifests: dict[str, Manifest] = {m.digest: m for m in tagged.values() if m is not None}
+    wanted_protected = [d for d in sorted(set(protect_digests)) if d not in manifests]
+    protected = {
+        d: m
+        for d, m in zip(wanted_protected, client.map(chain, wanted_protected), strict=True)
+        if m is not None
+    }
+    every = {**manifests, **protected}
+    all_children = {c.digest for m in every.values() for c in m.children}
+    children = {d: m for d, m in child_once.results().items() if m is not None}
+    children.update({d: m for d, m in every.items() if d in all_children})
+    configs = config_once.results()
+
+    def image_of(m: Manifest) -> Manifest | None:
+        if not m.is_index:
+            return m
+        picked = pick_child(m)
+        return children.get(picked.digest) if picked else None
 
     infos: list[TagInfo] = []
     missing = [tag for tag, m in tagged.items() if m is None]
