@@ -67,6 +67,7 @@ class Tool:
     concurrency: int
     startup: str  # key into Bench.startup
     skip: str | None = None  # reason the tool is not run
+    env: Callable[[int], dict[str, str]] | None = None  # run index -> extra environment
 
 
 @dataclass
@@ -154,6 +155,7 @@ class Bench:
         self.host = proxy.host
         self.jobs = jobs
         self.pusher = Pusher.for_rig(rig)
+        self.workdir = workdir
         self.docker_dir = workdir / "docker"
         write_docker_config(self.docker_dir, self.host, rig.username, rig.password)
         crane = crane_path()
@@ -165,6 +167,9 @@ class Bench:
             CRANE=self.crane,
             SKOPEO_AUTHFILE=str(self.docker_dir / "config.json"),
             SKOPEO_CERT_DIR=str(rig.cert_dir),
+            # regkit overview's content cache: off, except where a row says otherwise (and
+            # never in the user's home)
+            REGKIT_CACHE="off",
         )
         self.startup: dict[str, float] = {}
         self.images: dict[str, list[PushedImage]] = {}
@@ -276,10 +281,24 @@ def _overview_verify(bench: Bench, repo: str) -> Callable[[Tool, int, RunResult]
 def overview_scenario(bench: Bench, n: int, *, peers: bool, repeat: int | None) -> Scenario:
     repo = "rednaw/hello-world"
     jobs = bench.jobs or DEFAULT_JOBS
-    tools = [
-        Tool("regkit overview", lambda _i: bench.regkit("overview", bench.host), jobs, "regkit")
-    ]
+    warm_dir = bench.workdir / f"cache-warm-{n}"
+
+    def cold_cache(_i: int) -> dict[str, str]:
+        # a new, empty cache directory for every run: what a first overview does
+        fresh = tempfile.mkdtemp(prefix="cache-cold-", dir=bench.workdir)
+        return {"REGKIT_CACHE": "on", "REGKIT_CACHE_DIR": fresh}
+
+    def warm_cache(_i: int) -> dict[str, str]:
+        return {"REGKIT_CACHE": "on", "REGKIT_CACHE_DIR": str(warm_dir)}
+
+    def argv(_i: int) -> list[str]:
+        return bench.regkit("overview", bench.host)
+
+    tools = [Tool("regkit overview", argv, jobs, "regkit", env=cold_cache)]
     if peers:
+        tools.append(
+            Tool("regkit overview, run again (cache warm)", argv, jobs, "regkit", env=warm_cache)
+        )
         tools += [
             Tool(
                 "today: Taskfile loop (crane)",
@@ -309,6 +328,10 @@ def overview_scenario(bench: Bench, n: int, *, peers: bool, repeat: int | None) 
 
     def setup() -> None:
         bench.ensure_sha_tags(repo, n)
+        if peers:  # one overview (not timed) fills the warm row's cache
+            filled = timed(argv(0), {**bench.env, **warm_cache(0)})
+            if not filled.ok:
+                raise RuntimeError(f"filling the cache failed: {filled.describe_failure()}")
 
     return Scenario(
         key=f"overview-{n}",
@@ -499,7 +522,9 @@ def _skopeo_flags(bench: Bench, prefix: str) -> list[str]:
 
 
 # -- running ------------------------------------------------------------------------------------
-def run_scenario(bench: Bench, scenario: Scenario, repeat: int, log: Callable[[str], None]) -> dict:
+def run_scenario(
+    bench: Bench, scenario: Scenario, repeat: int, log: Callable[[str], None]
+) -> dict[str, Any]:
     n = scenario.repeat or repeat
     log(f"== {scenario.title}: setting up")
     started = time.monotonic()
@@ -516,7 +541,7 @@ def run_scenario(bench: Bench, scenario: Scenario, repeat: int, log: Callable[[s
             scenario.reset()
             bench.rig.mark()
             server0, proxy0 = descendants_cpu(), own_cpu()
-            result = timed(tool.argv(i), bench.env)
+            result = timed(tool.argv(i), {**bench.env, **(tool.env(i) if tool.env else {})})
             server, proxy = descendants_cpu() - server0, own_cpu() - proxy0
             counts = count_requests(bench.rig.access_records())
             m = measured[tool.name]
@@ -536,7 +561,9 @@ def run_scenario(bench: Bench, scenario: Scenario, repeat: int, log: Callable[[s
     rows = [measured[t.name].summary(bench.rtt) for t in scenario.tools]
     regkit = rows[0]
     for row in rows:
-        if regkit["median"] and row["median"]:
+        if row is not regkit and row["tool"].startswith("regkit"):
+            row["ratio"] = None  # another regkit variant (a warm cache), not a peer
+        elif regkit["median"] and row["median"]:
             row["ratio"] = regkit["median"] / row["median"]
         else:
             row["ratio"] = None
@@ -551,7 +578,7 @@ def run_scenario(bench: Bench, scenario: Scenario, repeat: int, log: Callable[[s
 
 
 def check_targets(
-    results: list[dict], small_tags: int, big_tags: int, rps: float | None = None
+    results: list[dict[str, Any]], small_tags: int, big_tags: int, rps: float | None = None
 ) -> list[dict[str, Any]]:
     """Each issue target against the measurement: met, missed, or not measured.
 
@@ -562,12 +589,22 @@ def check_targets(
     by_key = {r["key"]: r for r in results}
     out: list[dict[str, Any]] = []
 
-    def first(key: str) -> dict | None:
+    def first(key: str) -> dict[str, Any] | None:
         r = by_key.get(key)
         return r["rows"][0] if r and r["rows"] and r["rows"][0]["median"] is not None else None
 
-    for key, limit in ((f"overview-{small_tags}", 1.5), (f"prune-{small_tags}", 4.0)):
-        row = first(key)
+    def warm(key: str) -> dict[str, Any] | None:
+        r = by_key.get(key)
+        rows = [x for x in (r["rows"] if r else []) if "cache warm" in x["tool"]]
+        return rows[0] if rows and rows[0]["median"] is not None else None
+
+    checks = [
+        (f"overview-{small_tags}", 1.5, first),
+        (f"overview-{small_tags}, run again (cache warm)", 1.5, warm),
+        (f"prune-{small_tags}", 4.0, first),
+    ]
+    for key, limit, pick in checks:
+        row = pick(key.split(",")[0])
         if row is None:
             if key in by_key:
                 out.append({"scenario": key, "target": "", "measured": "not run", "met": None})
@@ -715,7 +752,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return not wanted or name in wanted
 
     rig = start_rig("tls", workdir / "rig")
-    results: list[dict] = []
+    results: list[dict[str, Any]] = []
     bench: Bench | None = None
     try:
         up_host, up_port = rig.host.rsplit(":", 1)

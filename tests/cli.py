@@ -16,7 +16,8 @@ def regkit(
     cwd: str | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """``python -m regkit ARGS``; ``env`` replaces the environment (PATH and HOME are kept)."""
-    base = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    keep = ("PATH", "HOME", "LANG", "TMPDIR", "REGKIT_CACHE")  # the cache: off (conftest.py)
+    base = {k: v for k, v in os.environ.items() if k in keep}
     base.setdefault("HOME", "/nonexistent")
     full = {**base, **(env or {})}
     return subprocess.run(

@@ -12,6 +12,12 @@ import pytest
 
 from tests.rig import SHAPES, Rig, Shape, start_rig
 
+# regkit's content cache (regkit.registry.cache) is off in every test and subprocess: a cache
+# filled by one test would change the requests another one counts, and nothing may be written
+# to the user's home. tests/test_cache.py turns it on with its own directory.
+os.environ["REGKIT_CACHE"] = "off"
+os.environ.pop("REGKIT_CACHE_DIR", None)
+
 # --- registry rig (tests/rig; owner: test rig) ---------------------------------------------------
 # Session rigs are shared by every test of a pytest(-xdist) worker; each worker starts its own
 # processes on free ports. Isolation between tests: a unique repository prefix per test

@@ -696,6 +696,16 @@ def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
             "(default: linux/amd64, else the first in the index); PLATFORMS lists them all"
         ),
     )
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help=(
+            "read every manifest and config from the registry; by default those named by a "
+            "digest are kept in a local content-addressed cache (REGKIT_CACHE_DIR, else "
+            "~/.cache/regkit/content; REGKIT_CACHE=off), so a repeated overview reads only the "
+            "tags' manifests"
+        ),
+    )
     p.set_defaults(func=_cmd_overview)
 
 
@@ -709,6 +719,10 @@ def _cmd_overview(args: argparse.Namespace) -> int:
     repos = [validate_repository(r) for r in args.repo]
     platform = validate_platform(args.platform) if args.platform else None
     with client_for(args, host) as client, Progress("overview") as progress:
+        if not args.no_cache:
+            from regkit.registry.cache import ContentCache
+
+            client.cache = ContentCache.from_environment()
         result = ov.collect(
             client,
             repos or None,

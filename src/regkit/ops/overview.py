@@ -174,6 +174,9 @@ def collect(
     """
     stage = on_stage or (lambda _label, _total: None)
     tick = on_item or (lambda: None)
+    # The workers will all be busy at once: their connections open while the catalog and
+    # the tag lists are read, not after.
+    client.warm(client.jobs - 1)
     names = list(repositories) if repositories else client.catalog()
 
     stage("listing tags", len(names))

@@ -35,6 +35,7 @@ from regkit.errors import (
     RegistryError,
     UnsupportedError,
 )
+from regkit.registry.cache import ContentCache
 from regkit.registry.manifest import ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
 from regkit.registry.transport import RetryPolicy, Transport
 
@@ -90,9 +91,12 @@ class RegistryClient:
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         verbose: int = 0,
+        cache: ContentCache | None = None,
     ) -> None:
         self.registry = registry
         self.jobs = max(1, jobs)
+        # Manifests by digest and configs, shared by runs (regkit.registry.cache); opt-in.
+        self.cache = cache
         self.transport = Transport(
             registry,
             credentials=credentials,
@@ -116,6 +120,10 @@ class RegistryClient:
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
         self.transport.close()
+        if self.cache is not None:
+            self.cache.flush()
+            if self.cache.writes:
+                self.cache.trim()
 
     @property
     def credentials(self) -> Credentials | None:
@@ -276,7 +284,10 @@ class RegistryClient:
         return Descriptor(media_type, digest, int(size))
 
     def get_manifest(self, repository: str, ref: str) -> Manifest:
-        what = f"{repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
+        by_digest = ref.startswith("sha256:")
+        if by_digest and self.cache is not None and (hit := self.cache.get(ref)) is not None:
+            return Manifest(hit[1], hit[0], ref)
+        what = f"{repository}{'@' if by_digest else ':'}{ref}"
         response = self.transport.request(
             "GET",
             self._manifest_url(repository, ref),
@@ -298,7 +309,10 @@ class RegistryClient:
                 f"manifest {what} from {self.registry} hashes to {digest} but the registry says "
                 f"{claimed}; refusing to trust it"
             )
-        return Manifest(raw, media_type_of(raw, response.headers.get("content-type")), digest)
+        manifest = Manifest(raw, media_type_of(raw, response.headers.get("content-type")), digest)
+        if by_digest and self.cache is not None:  # by tag it is asked for again anyway
+            self.cache.put(digest, manifest.media_type, raw)
+        return manifest
 
     def put_manifest(self, repository: str, ref: str, raw: bytes, media_type: str) -> str:
         response = self.transport.request(
@@ -348,6 +362,8 @@ class RegistryClient:
         A body cut short (connection reset, truncated answer) is fetched again, within the
         transport's retry policy.
         """
+        if self.cache is not None and (hit := self.cache.get(digest)) is not None:
+            return hit[1]
         attempts = self.transport.retry.attempts
         for attempt in range(1, attempts + 1):
             try:
@@ -363,6 +379,8 @@ class RegistryClient:
                 raise DigestMismatchError(
                     f"blob {repository}@{digest} from {self.registry} is corrupt"
                 )
+            if self.cache is not None:
+                self.cache.put(digest, "application/octet-stream", data)
             return data
         raise AssertionError("unreachable")  # pragma: no cover
 
