@@ -72,10 +72,17 @@ def serve(route: Callable[[Seen], Answer]) -> Iterator[FakeServer]:
         yield fake
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a client opening a dozen connections at once
+    # (regkit's first round and its warm-up) would see SYNs dropped and time out connecting,
+    # which no real registry does.
+    request_queue_size = 128
+
+
 @contextmanager
 def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """Serve ``handler`` on a free 127.0.0.1 port in a thread; yields ``127.0.0.1:PORT``."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _Server(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

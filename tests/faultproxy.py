@@ -107,7 +107,8 @@ def fault_proxy(upstream: str, plan: Plan) -> Iterator[FaultProxy]:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":  # a body after a HEAD answer would poison the
+                    self.wfile.write(payload)  # keep-alive connection for the next request
                 return
             if fault and fault.kind == "stall":
                 time.sleep(fault.stall)
