@@ -174,8 +174,10 @@ class Transport:
     def close(self) -> None:
         with self._lock:
             warmers, self._warmers = self._warmers, []
-        deadline = time.monotonic() + 2.0
-        for thread in warmers:  # a warm-up still connecting must not outlive its client long
+        # Warm-ups normally ended long ago; one still connecting (an unreachable host) is not
+        # waited for beyond a moment: it fails quietly once its client is closed.
+        deadline = time.monotonic() + 0.5
+        for thread in warmers:
             thread.join(max(0.0, deadline - time.monotonic()))
         with self._lock:
             clients, self._clients = self._clients, []
