@@ -665,8 +665,9 @@ def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
         description=(
             "Show every tag of every repository (or of the repositories named with --repo), "
             "newest first: TAG, DIGEST, CREATED (label org.opencontainers.image.created, else "
-            "the config's created), PLATFORMS, SIZE (config and layers) and DESCRIPTION (label "
-            "org.opencontainers.image.description)."
+            "the config's created), PLATFORMS, SIZE (compressed config and layers) and "
+            "DESCRIPTION (label org.opencontainers.image.description); for a multi-platform "
+            "image, CREATED, SIZE and DESCRIPTION are those of one platform (--platform)."
         ),
     )
     p.add_argument(
