@@ -330,3 +330,50 @@ def test_delete_enabled_on_session_rigs(rig: Rig, repo_prefix: str) -> None:
         assert client.delete(f"/v2/{repo}/manifests/a").status_code == 400  # 2.8: no tag delete
     p.delete_manifest(repo, img.digest)
     assert p.tags(repo) == []
+
+
+def test_a_killed_test_process_leaves_no_server_behind(tmp_path: Path) -> None:
+    """A process that started a rig and is killed outright (no teardown) takes every server
+    process with it, nginx's workers included, and frees the ports."""
+    import signal
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from tests.rig import start_rig\n"
+        f"r = start_rig('tls', Path({str(tmp_path / 'rig')!r}))\n"
+        "print(r.registry.port, r.nginx.port, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    ports = [int(p) for p in child.stdout.readline().split()]
+    assert len(ports) == 2 and all(port_open(p) for p in ports)
+    workdir = str(tmp_path / "rig")
+
+    def servers() -> list[str]:
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ")
+                    cwd = os.readlink(f"/proc/{entry}/cwd")
+                except OSError:
+                    continue
+                if cwd.startswith(workdir) or workdir.encode() in cmd:
+                    found.append(cmd.decode(errors="replace"))
+        return found
+
+    assert any("nginx: worker" in s for s in servers())
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    deadline = time.monotonic() + 10
+    while (servers() or any(port_open(p) for p in ports)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert servers() == []
+    assert not any(port_open(p) for p in ports)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -171,7 +172,10 @@ class NginxProcess:
             ]
             err_mark = self.error_log.stat().st_size if self.error_log.exists() else 0
             self.pid_path.unlink(missing_ok=True)
-            self._proc = ManagedProcess(argv, self.out_path, cwd=self.workdir)
+            # SIGTERM when the test process dies: nginx's fast shutdown stops its workers too
+            self._proc = ManagedProcess(
+                argv, self.out_path, cwd=self.workdir, death_signal=signal.SIGTERM
+            )
             self._proc.start()
             deadline = time.monotonic() + timeout
             port = self.port

@@ -23,8 +23,10 @@ class ManagedProcess:
     ``start()`` puts the child in a new session (its own process group), so ``stop()`` reaches
     the child and anything it forked (nginx workers). Anything still running when the
     interpreter exits is killed by an ``atexit`` hook, as a last resort after fixture teardown,
-    and on Linux the child gets SIGKILL when pytest itself dies (``PR_SET_PDEATHSIG``, only
-    set when started from the main thread, because it fires when the starting thread ends).
+    and on Linux the child gets ``death_signal`` (SIGKILL by default) when pytest itself dies
+    (``PR_SET_PDEATHSIG``, only set when started from the main thread, because it fires when
+    the starting thread ends). nginx gets SIGTERM: a master killed outright leaves its workers
+    running, orphaned, still holding the listening socket.
     """
 
     def __init__(
@@ -34,8 +36,10 @@ class ManagedProcess:
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        death_signal: signal.Signals = signal.SIGKILL,
     ) -> None:
         self.argv = list(argv)
+        self.death_signal = death_signal
         self.log_path = log_path
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
@@ -61,7 +65,7 @@ class ManagedProcess:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(),
+                preexec_fn=_die_with_parent(self.death_signal),
             )
         _LIVE.add(self)
 
@@ -92,7 +96,7 @@ class ManagedProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def _die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
     if not sys.platform.startswith("linux") or threading.current_thread() is not (
         threading.main_thread()
     ):
@@ -104,7 +108,7 @@ def _die_with_parent() -> Callable[[], None] | None:
         return None
 
     def pre_exec() -> None:
-        prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        prctl(1, int(sig), 0, 0, 0)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # the parent died before prctl took effect
             os._exit(1)
 
