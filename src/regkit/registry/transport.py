@@ -23,7 +23,7 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -296,35 +296,28 @@ class Transport:
         preemptive = (
             {"Authorization": f"Basic {self.credentials.basic_token()}"} if self.credentials else {}
         )
-        started = time.monotonic()
-        attempt = 0
-        while True:  # retried like any idempotent request: a registry restarting, a busy proxy
-            attempt += 1
-            more = attempt < self.retry.attempts and time.monotonic() - started < self.retry.total
-            try:
-                scheme, response = self._probe_schemes(preemptive)
-            except httpx.TransportError as err:
-                # Not retried: no connection at all (refused, unknown name, timeout: a wrong
-                # host or port says so at once) and certificate errors.
-                if (
-                    not more
-                    or _is_cert_error(err)
+        found: list[str] = []
+
+        def probe() -> httpx.Response:
+            scheme, answer = self._probe_schemes(preemptive)
+            found[:] = [scheme]
+            return answer
+
+        # Retried like any idempotent request (a registry restarting, a busy proxy), except when
+        # there is no connection at all (refused, unknown name, timeout: a wrong host or port
+        # says so at once) or the certificate is refused.
+        response = self._retrying(
+            probe,
+            "GET /v2/",
+            self.retry.attempts,
+            lambda err: (
+                not (
+                    _is_cert_error(err)
                     or isinstance(err, httpx.ConnectError | httpx.ConnectTimeout)
-                ):
-                    raise self.translate(err) from None
-                wait = self.retry.delay(attempt, None)
-                log.info("GET /v2/ failed (%s); retrying in %.1fs", type(err).__name__, wait)
-                time.sleep(wait)
-                continue
-            if response.status_code in RETRY_STATUSES and more:
-                response.close()
-                wait = self.retry.delay(
-                    attempt, parse_retry_after(response.headers.get("retry-after"))
                 )
-                self._log(f"retry GET /v2/ after {response.status_code} in {wait:.1f}s")
-                time.sleep(wait)
-                continue
-            break
+            ),
+        )
+        scheme = found[0]
         response.close()
         with self._lock:
             if response.status_code == 401:
@@ -412,40 +405,50 @@ class Transport:
             content
         )
         attempts = self.retry.attempts if can_retry else 1
+        return self._retrying(
+            lambda: self._send_authed(
+                method,
+                url,
+                scope or scope_for(repository, method),
+                dict(headers or {}),
+                content,
+                stream,
+            ),
+            f"{method} {_path(url)}",
+            attempts,
+        )
+
+    def _retrying(
+        self,
+        send: Callable[[], httpx.Response],
+        what: str,
+        attempts: int,
+        retry_error: Callable[[httpx.TransportError], bool] = lambda _err: True,
+    ) -> httpx.Response:
+        """``send()``, again after a transport error that ``retry_error`` allows or a
+        408/429/5xx answer, with backoff (honouring ``Retry-After``), at most ``attempts``
+        times and ``retry.total`` seconds; a transport error that ends it is translated."""
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._send_authed(
-                    method,
-                    url,
-                    scope or scope_for(repository, method),
-                    dict(headers or {}),
-                    content,
-                    stream,
-                )
+                response = send()
             except httpx.TransportError as err:
-                if attempt >= attempts or time.monotonic() - started > self.retry.total:
+                more = attempt < attempts and time.monotonic() - started <= self.retry.total
+                if not more or not retry_error(err):
                     raise self.translate(err) from None
                 wait = self.retry.delay(attempt, None)
-                log.info(
-                    "%s %s failed (%s); retrying in %.1fs", method, url, type(err).__name__, wait
-                )
+                log.info("%s failed (%s); retrying in %.1fs", what, type(err).__name__, wait)
                 time.sleep(wait)
                 continue
-            if (
-                response.status_code in RETRY_STATUSES
-                and attempt < attempts
-                and time.monotonic() - started < self.retry.total
-            ):
+            more = attempt < attempts and time.monotonic() - started < self.retry.total
+            if response.status_code in RETRY_STATUSES and more:
                 wait = self.retry.delay(
                     attempt, parse_retry_after(response.headers.get("retry-after"))
                 )
                 response.close()
-                self._log(
-                    f"retry {method} {_path(url)} after {response.status_code} in {wait:.1f}s"
-                )
+                self._log(f"retry {what} after {response.status_code} in {wait:.1f}s")
                 time.sleep(wait)
                 continue
             return response
