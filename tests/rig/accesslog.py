@@ -105,7 +105,9 @@ class AccessLog:
             time.sleep(max(quiet - age, 0.001))
 
     def mark(self) -> None:
-        self._mark = self.settle()
+        # Like records(): the answer to a client's last request can reach the client before
+        # its log line reaches the file; without a pause, that line would count after the mark.
+        self._mark = self.settle(min_wait=0.05)
 
     def records(self, *, since_mark: bool = True) -> list[AccessRecord]:
         end = self.settle(min_wait=0.02)
