@@ -95,14 +95,22 @@ def raw(path: Path) -> str:
     return path.read_bytes().decode("utf-8")
 
 
+def command_files(
+    directory: Path, names: tuple[str, ...] = ("OUTPUT", "ENV", "STEP_SUMMARY")
+) -> dict[str, Path]:
+    """Empty GitHub file-command files (``GITHUB_OUTPUT`` and so on) in ``directory``, by name."""
+    files = {}
+    for name in names:
+        files[name] = directory / f"github_{name.lower()}"
+        files[name].write_text("")
+    return files
+
+
 @pytest.fixture
 def gh_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
-    files = {}
-    for name in ("OUTPUT", "ENV", "PATH", "STEP_SUMMARY"):
-        path = tmp_path / f"github_{name.lower()}"
-        path.write_text("")
+    files = command_files(tmp_path, ("OUTPUT", "ENV", "PATH", "STEP_SUMMARY"))
+    for name, path in files.items():
         monkeypatch.setenv(f"GITHUB_{name}", str(path))
-        files[name] = path
     return files
 
 

@@ -10,15 +10,13 @@ from pathlib import Path
 from tests.cli import regkit
 from tests.leakscan import assert_masked_first, assert_no_secrets
 from tests.rig import Rig
-from tests.test_gha import parse_file_commands, raw, split_row, unescape_markdown
-
-
-def _files(tmp_path: Path) -> dict[str, Path]:
-    files = {}
-    for name in ("OUTPUT", "ENV", "STEP_SUMMARY"):
-        files[name] = tmp_path / f"github_{name.lower()}"
-        files[name].write_text("")
-    return files
+from tests.test_gha import (
+    command_files,
+    parse_file_commands,
+    raw,
+    split_row,
+    unescape_markdown,
+)
 
 
 def _env(rig: Rig, files: dict[str, Path], **inputs: str) -> dict[str, str]:
@@ -34,7 +32,7 @@ def test_overview_action_summary(rig: Rig, repo_prefix: str, tmp_path: Path) -> 
         repo, ["1a2b3c4", "latest"], "oci-index", description="Fix | pipes\nand *stars*"
     )
     pusher.push_image(repo, "0000001", "docker")
-    files = _files(tmp_path)
+    files = command_files(tmp_path)
     cp = regkit("action", "overview", env=_env(rig, files, registry=rig.host, images=repo))
     stdout = cp.stdout.decode()
     assert cp.returncode == 0, stdout + cp.stderr.decode()
@@ -62,7 +60,7 @@ def test_overview_action_summary(rig: Rig, repo_prefix: str, tmp_path: Path) -> 
 
 
 def test_overview_action_error_is_one_annotation(rig: Rig, tmp_path: Path) -> None:
-    files = _files(tmp_path)
+    files = command_files(tmp_path)
     cp = regkit("action", "overview", env=_env(rig, files, registry=rig.host, images="no/such"))
     assert cp.returncode == 1
     errors = [line for line in cp.stdout.decode().splitlines() if line.startswith("::error::")]
@@ -72,7 +70,7 @@ def test_overview_action_error_is_one_annotation(rig: Rig, tmp_path: Path) -> No
 
 
 def test_overview_action_requires_registry(tmp_path: Path) -> None:
-    files = _files(tmp_path)
+    files = command_files(tmp_path)
     cp = regkit("action", "overview", env={f"GITHUB_{k}": str(v) for k, v in files.items()})
     assert cp.returncode == 2
     assert cp.stdout.decode().startswith("::error::input 'registry' is required")

@@ -18,18 +18,16 @@ from tests.githubfake import REPO as GH_REPO
 from tests.githubfake import github_api, repo_path
 from tests.leakscan import assert_masked_first, assert_no_secrets
 from tests.rig import Rig
-from tests.test_gha import parse_file_commands, raw, split_row, unescape_markdown
+from tests.test_gha import (
+    command_files,
+    parse_file_commands,
+    raw,
+    split_row,
+    unescape_markdown,
+)
 
 TOKEN = "ghp_prunetesttoken0123456789abcdef"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def _files(tmp_path: Path) -> dict[str, Path]:
-    files = {}
-    for name in ("OUTPUT", "ENV", "STEP_SUMMARY"):
-        files[name] = tmp_path / f"github_{name.lower()}"
-        files[name].write_text("")
-    return files
 
 
 def _env(rig: Rig, files: dict[str, Path], **inputs: str) -> dict[str, str]:
@@ -55,7 +53,7 @@ def test_prune_action_deletes_reports_and_leaks_nothing(
     images = pusher.push_images(repo, shas, "oci", start=T0, step=timedelta(hours=1))
     pusher.tag(images[1], ["latest"])
     before = _tags(rig, repo)
-    files = _files(tmp_path)
+    files = command_files(tmp_path)
     with github_api({repo_path("pulls"): "pulls-open.json"}) as gh:
         env = _env(
             rig,
@@ -117,7 +115,7 @@ def test_prune_action_is_a_dry_run_by_default(rig: Rig, repo_prefix: str, tmp_pa
     repo = f"{repo_prefix}/app"
     rig.pusher().push_images(repo, ["aaaaaaa", "bbbbbbb", "ccccccc"], "docker")
     before = _tags(rig, repo)
-    files = _files(tmp_path)
+    files = command_files(tmp_path)
     rig.mark()
     cp = regkit("action", "prune", env=_env(rig, files, registry=rig.host, images=repo, keep="1"))
     assert cp.returncode == 0, cp.stdout.decode() + cp.stderr.decode()
@@ -136,7 +134,7 @@ def test_prune_action_is_a_dry_run_by_default(rig: Rig, repo_prefix: str, tmp_pa
 
 
 def test_prune_action_bad_input_is_one_error(rig: Rig, tmp_path: Path) -> None:
-    files = _files(tmp_path)
+    files = command_files(tmp_path)
     cp = regkit(
         "action",
         "prune",
