@@ -18,14 +18,13 @@ V = TypeVar("V")
 
 
 class Once(Generic[K, V]):
-    def __init__(self, fn: Callable[[K], V]) -> None:
-        self._fn = fn
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._futures: dict[K, Future[V]] = {}
 
-    def get(self, key: K) -> V:
-        """``fn(key)``, computed here if no thread asked before, else that thread's result
-        (or its exception)."""
+    def get(self, key: K, compute: Callable[[], V]) -> V:
+        """``compute()`` if no thread asked for ``key`` before, else that thread's result (or
+        its exception)."""
         with self._lock:
             future = self._futures.get(key)
             owner = future is None
@@ -33,7 +32,7 @@ class Once(Generic[K, V]):
                 future = self._futures[key] = Future()
         if owner:
             try:
-                future.set_result(self._fn(key))
+                future.set_result(compute())
             except BaseException as exc:
                 future.set_exception(exc)
                 raise

@@ -9,7 +9,6 @@ distinct child manifest and config shared by every tag that points at the same c
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -199,30 +198,22 @@ def collect(
     pairs = [(repo, tag) for repo, tags in listed for tag in tags]
     stage("reading tags", len(pairs))
 
-    def fetch_child(key: tuple[str, str]) -> Manifest | None:
-        digest, repo = key
+    def fetch_child(repo: str, digest: str) -> Manifest | None:
         try:
             return client.get_manifest(repo, digest)
         except NotFoundError:
             return None
 
-    def fetch_config(key: tuple[str, str]) -> dict[str, Any]:
-        digest, repo = key
+    def fetch_config(repo: str, digest: str) -> dict[str, Any]:
         try:
             data = json.loads(client.get_blob(repo, digest))
         except (NotFoundError, ValueError):
             data = {}
         return data if isinstance(data, dict) else {}
 
-    # Keyed by (digest, repository): a digest is read from the first repository that asked.
-    child_once: Once[tuple[str, str], Manifest | None] = Once(fetch_child)
-    config_once: Once[tuple[str, str], dict[str, Any]] = Once(fetch_config)
-    first_repo: dict[str, str] = {}
-    first_lock = threading.Lock()
-
-    def key(digest: str, repo: str) -> tuple[str, str]:
-        with first_lock:
-            return digest, first_repo.setdefault(digest, repo)
+    # By digest: content is read once, from the repository of the first tag that asks.
+    child_once: Once[str, Manifest | None] = Once()
+    config_once: Once[str, dict[str, Any]] = Once()
 
     def read_tag(pair: tuple[str, str]) -> Manifest | None:
         repo, tag = pair
@@ -234,16 +225,20 @@ def collect(
             image: Manifest | None = manifest
             if manifest.is_index:
                 shown = pick_child(manifest, platform)
-                image = child_once.get(key(shown.digest, repo)) if shown else None
-            if image is not None and image.config is not None:
-                config_once.get(key(image.config.digest, repo))
+                if shown is not None:
+                    d = shown.digest
+                    image = child_once.get(d, lambda: fetch_child(repo, d))
+                else:
+                    image = None
+            if image is not None and (cfg := image.config) is not None:
+                config_once.get(cfg.digest, lambda: fetch_config(repo, cfg.digest))
             return manifest
         finally:
             tick()
 
     manifests = client.map(read_tag, pairs)
-    children = {k[0]: m for k, m in child_once.results().items() if m is not None}
-    configs = {k[0]: c for k, c in config_once.results().items()}
+    children = {d: m for d, m in child_once.results().items() if m is not None}
+    configs = config_once.results()
 
     # One pass over every (tag, manifest): rows per repository, facts once per digest.
     tag_digests: dict[str, dict[str, str]] = {repo: {} for repo, _tags in listed}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from regkit.errors import NotFoundError, RegistryError
@@ -122,8 +123,8 @@ def fetch_repository(
             advance()
         return data if isinstance(data, dict) else None
 
-    child_once: Once[str, Manifest | None] = Once(get)
-    config_once: Once[str, dict[str, Any] | None] = Once(get_config)
+    child_once: Once[str, Manifest | None] = Once()
+    config_once: Once[str, dict[str, Any] | None] = Once()
 
     def chain(ref: str) -> Manifest | None:
         """One tag (or protected digest): its manifest, then for an index the platform
@@ -135,11 +136,11 @@ def fetch_repository(
         image: Manifest | None = m
         if m.is_index:
             picked = pick_child(m)
-            image = child_once.get(picked.digest) if picked else None
-        if not is_throwaway(m) and image is not None and image.config is not None:
-            config_once.get(image.config.digest)
+            image = child_once.get(picked.digest, lambda: get(picked.digest)) if picked else None
+        if not is_throwaway(m) and image is not None and (cfg := image.config) is not None:
+            config_once.get(cfg.digest, lambda: get_config(cfg.digest))
         for child in m.children:
-            child_once.get(child.digest)
+            child_once.get(child.digest, partial(get, child.digest))
         return m
 
     # Chains run side by side on the workers, with no barrier between their steps.
