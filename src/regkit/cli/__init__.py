@@ -1,0 +1,66 @@
+"""Command-line interface: argument parsing and printing only, a module per verb group.
+
+Each verb has an ``_add_<name>(sub, common)`` function, registered with ``@command`` in
+``regkit.cli.common``, that declares its arguments and sets ``func`` to a
+``_cmd_<name>(args) -> int`` function. The work happens in ``regkit.ops`` and
+``regkit.registry``; these modules turn results into text and errors into exit codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from regkit import __version__
+from regkit.cli import action, login, overview, promote, prune, read
+from regkit.cli.common import COMMANDS, Handler, Parser, global_flags
+from regkit.errors import RegkitError
+
+# The verb modules register themselves with @command when imported, in the order of --help.
+_VERB_MODULES = (login, read, promote, overview, prune, action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="regkit",
+        description=(
+            "Operate a self-hosted Docker registry: log in from a SOPS file, promote images by "
+            "digest, prune old tags safely, and list everything."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"regkit {__version__}")
+    global_flags(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    common = global_flags()
+    order = {module.__name__: i for i, module in enumerate(_VERB_MODULES)}
+    for add in sorted(COMMANDS, key=lambda add: order.get(add.__module__, len(order))):
+        add(sub, common)  # sorted() is stable: declaration order within a module
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Handler | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return func(args)
+    except RegkitError as err:
+        print(f"regkit: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("regkit: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as err:
+        if type(err).__module__.startswith(("httpx", "httpcore", "h2")):
+            # A transport failure that escaped translation: still one line, never a traceback.
+            print(
+                f"regkit: error: connection failed ({type(err).__name__}: {err})", file=sys.stderr
+            )
+            return 1
+        raise
