@@ -78,7 +78,7 @@ def test_install_key_follows_the_source_not_build_litter(tmp_path: Path) -> None
     (checkout / "src" / "regkit" / "__pycache__").mkdir(exist_ok=True)
     (checkout / "src" / "regkit" / "__pycache__" / "x.pyc").write_bytes(b"x")
     assert install.install_key() == key
-    with (checkout / "src" / "regkit" / "cli.py").open("a") as handle:
+    with (checkout / "src" / "regkit" / "cli" / "common.py").open("a") as handle:
         handle.write("\n# changed\n")
     assert install.install_key() != key
     lock = checkout / "requirements.lock"
