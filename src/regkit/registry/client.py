@@ -18,7 +18,6 @@ import hashlib
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,7 +36,8 @@ from regkit.errors import (
 )
 from regkit.registry.cache import ContentCache
 from regkit.registry.manifest import ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
-from regkit.registry.transport import RetryPolicy, Transport
+from regkit.registry.retry import Again, RetryPolicy, retrying, tries_of, with_tries
+from regkit.registry.transport import Transport
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -156,6 +156,10 @@ class RegistryClient:
     # -- errors ---------------------------------------------------------------------------
 
     def _fail(self, response: httpx.Response, what: str) -> RegistryError:
+        """The error for an unexpected answer; after retries, it says how many tries."""
+        return with_tries(self._error_for(response, what), tries_of(response))
+
+    def _error_for(self, response: httpx.Response, what: str) -> RegistryError:
         status = response.status_code
         code = _first_code(response)
         host = self.registry
@@ -364,25 +368,31 @@ class RegistryClient:
         """
         if self.cache is not None and (hit := self.cache.get(digest)) is not None:
             return hit[1]
-        attempts = self.transport.retry.attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                data = self._read_blob(repository, digest, limit)
-            except httpx.TransportError as err:
-                if attempt == attempts:
-                    raise self.transport.translate(err) from None
-                time.sleep(self.transport.retry.delay(attempt, None))
-                continue
+
+        def attempt(_n: int) -> bytes:
+            data = self._read_blob(repository, digest, limit)
             if sha256_digest(data) != digest:
-                if attempt < attempts:
-                    continue
-                raise DigestMismatchError(
-                    f"blob {repository}@{digest} from {self.registry} is corrupt"
-                )
-            if self.cache is not None:
-                self.cache.put(digest, "application/octet-stream", data)
+                raise Again("sent a body that does not match its digest")
             return data
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        try:
+            data = retrying(
+                attempt,
+                self.transport.retry,
+                f"GET /v2/{repository}/blobs/{digest}",
+                transient=lambda err: isinstance(err, httpx.TransportError),
+                notify=self.transport.notice,
+            )
+        except httpx.TransportError as err:
+            raise self.transport.translate(err, tries=tries_of(err)) from None
+        except Again as again:
+            raise with_tries(
+                DigestMismatchError(f"blob {repository}@{digest} from {self.registry} is corrupt"),
+                tries_of(again),
+            ) from None
+        if self.cache is not None:
+            self.cache.put(digest, "application/octet-stream", data)
+        return data
 
     def _read_blob(self, repository: str, digest: str, limit: int) -> bytes:
         with self.transport.stream(
