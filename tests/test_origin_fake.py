@@ -246,3 +246,17 @@ def test_verbose_log_never_prints_the_query_of_another_hosts_url(
     assert f"GET https://{storage.host}/blob?… -> 200" in err  # the host, never the query
     assert "GET /v2/app/tags/list?n=1000 -> 200" in err  # the registry's own URLs in full
     assert "authorization" not in storage.seen[0].headers
+
+
+def test_registry_layer_tls_error_names_no_cli_flag_and_carries_a_hint(
+    ca: tuple[trustme.CA, Path],
+) -> None:
+    with (
+        serve(lambda seen: json_answer(200, b"{}"), tls=_server_context(ca[0])) as fake,
+        RegistryClient(fake.host, retry=FAST, jobs=1) as client,  # the CA is not trusted
+        pytest.raises(TLSError) as caught,
+    ):
+        client.ping()
+    assert str(caught.value).startswith(f"TLS verification failed for {fake.host}: ")
+    assert "--ca-file" not in str(caught.value)
+    assert caught.value.hint == "ca-file"
