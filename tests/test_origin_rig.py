@@ -111,9 +111,12 @@ def test_registry_behind_the_proxy_answers_uploads_with_an_http_location(
     proxied: Proxied,
 ) -> None:
     """The premise: without X-Forwarded-Proto the registry points uploads at http://."""
+    import ssl
+
     import httpx
 
-    with httpx.Client(verify=str(proxied.ca_file), auth=(USER, PASSWORD)) as client:
+    ctx = ssl.create_default_context(cafile=str(proxied.ca_file))
+    with httpx.Client(verify=ctx, auth=(USER, PASSWORD)) as client:
         answer = client.post(f"https://{proxied.host}/v2/premise/blobs/uploads/")
     assert answer.status_code == 202
     assert answer.headers["location"].startswith(f"http://{proxied.host}/v2/premise/blobs/uploads/")

@@ -1,11 +1,10 @@
-"""HTTP transport to one registry: the pool, the scheme probe, send and follow.
+"""HTTP transport to one registry: the scheme probe, send and follow.
 
 - HTTPS by default, verified against the system CAs; ``ca_file`` (or ``SSL_CERT_FILE``) adds a
   private CA. Plain HTTP only for loopback hosts (after HTTPS was refused at the protocol level)
   or with ``insecure``, which also disables verification.
-- HTTP/1.1 keep-alive connections in one pool shared by the worker threads; ``warm`` opens
-  some ahead of a fan-out. HTTP/2 only when asked for with REGKIT_HTTP2=1 (and the optional
-  ``h2`` package installed), then one connection per thread.
+- Connections come from ``regkit.registry.pool`` (HTTP/1.1 keep-alive shared by the worker
+  threads; HTTP/2 with REGKIT_HTTP2=1, one per thread); ``warm`` opens some ahead of a fan-out.
 - Retries (``regkit.registry.retry``) on connection errors and 408/429/500/502/503/504, only
   for requests safe to repeat; each retry shows on stderr under ``-v`` or on a terminal.
 - Every URL sent to passes the origin rule (``regkit.registry.auth``): an ``http://`` URL for
@@ -19,9 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib.util
-import os
-import ssl
 import sys
 import threading
 import time
@@ -33,7 +29,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from regkit.dockerconfig import Credentials
-from regkit.errors import AuthenticationError, Hint, RegistryError, TLSError, UsageError
+from regkit.errors import AuthenticationError, Hint, RegistryError, TLSError
 from regkit.reference import host_is_loopback
 from regkit.registry.auth import (
     Challenge,
@@ -47,6 +43,7 @@ from regkit.registry.auth import (
     shown,
     upgrade,
 )
+from regkit.registry.pool import ClientPool
 from regkit.registry.retry import (
     RETRY_STATUSES,
     Again,
@@ -66,19 +63,6 @@ from regkit.registry.translate import (
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_REDIRECTS = 5
-
-
-def _ssl_context(ca_file: str | None, insecure: bool) -> ssl.SSLContext | bool:
-    if insecure:
-        return False
-    # The system store (OpenSSL honours SSL_CERT_FILE / SSL_CERT_DIR), not certifi's bundle.
-    ctx = ssl.create_default_context()
-    if ca_file:
-        try:
-            ctx.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as err:
-            raise TLSError(f"cannot load CA file {ca_file}: {err}; pass a PEM file") from None
-    return ctx
 
 
 class Transport:
@@ -102,26 +86,8 @@ class Transport:
         self.insecure = insecure
         self.retry = retry or RetryPolicy()
         self.verbose = verbose
-        self._ca_file = ca_file
-        # HTTP/1.1 (the default): one connection pool shared by all threads. HTTP/2: one client
-        # (and so one connection) per thread: httpcore's sync HTTP/2 connection is not safe for
-        # concurrent requests from several threads (nginx answers 400 "client sent HEADERS
-        # frame with incorrect identifier", h2 raises KeyError on a stream id).
-        self._verify = _ssl_context(ca_file, insecure)
-        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
-        self._local = threading.local()
-        # HTTP/1.1 by default, HTTP/2 with REGKIT_HTTP2=1. With one connection per thread,
-        # HTTP/2 brings no multiplexing, and its pure-Python framing (h2) costs CPU: measured at
-        # 40 ms round trip, overview of 100 multi-arch tags took 2.79 s (HTTP/2) against 2.37 s
-        # (HTTP/1.1), medians of 4 (benchmarks/README.md).
-        # h2 is not a dependency of regkit (its import alone costs ~20 ms of start-up).
-        self.http2 = os.environ.get("REGKIT_HTTP2", "0").strip().lower() in ("1", "true", "yes")
-        if self.http2 and importlib.util.find_spec("h2") is None:
-            raise UsageError(
-                "REGKIT_HTTP2=1 needs the h2 package (pip install h2) in regkit's environment"
-            )
-        self._clients: list[httpx.Client] = []
-        self._shared: httpx.Client | None = None
+        self._pool = ClientPool(ca_file=ca_file, insecure=insecure, timeout=timeout, jobs=jobs)
+        self.http2 = self._pool.http2
         self._warmers: list[threading.Thread] = []
         self._scheme: str | None = None
         self._challenge: Challenge | None = None
@@ -142,62 +108,7 @@ class Transport:
         deadline = time.monotonic() + 0.5
         for thread in warmers:
             thread.join(max(0.0, deadline - time.monotonic()))
-        with self._lock:
-            clients, self._clients = self._clients, []
-            self._shared = None
-        for client in clients:
-            client.close()
-
-    def _drop_client(self) -> None:
-        """Forget this thread's client (its connection is broken); the next request makes one.
-
-        The shared HTTP/1.1 pool is kept: httpcore drops a broken connection from it itself.
-        """
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is not None:
-            self._local.client = None
-            with self._lock:
-                if client in self._clients:
-                    self._clients.remove(client)
-            with contextlib.suppress(Exception):
-                client.close()
-
-    @property
-    def _client(self) -> httpx.Client:
-        if not self.http2:
-            # HTTP/1.1: one pool shared by every thread (a connection serves one request at a
-            # time; httpcore's pool hands idle ones out under its lock), so a connection opened
-            # by one thread, or by warm(), serves any other. Unbounded: the threads bound the
-            # requests in flight, and a streamed copy holds two connections per thread.
-            shared = self._shared
-            if shared is None:
-                with self._lock:
-                    if self._shared is None:
-                        self._shared = self._new_client(
-                            httpx.Limits(
-                                max_connections=None, max_keepalive_connections=2 * self.jobs + 2
-                            )
-                        )
-                        self._clients.append(self._shared)
-                    shared = self._shared
-            return shared
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = self._new_client(httpx.Limits(max_connections=4, max_keepalive_connections=2))
-            self._local.client = client
-            with self._lock:
-                self._clients.append(client)
-        return client
-
-    def _new_client(self, limits: httpx.Limits) -> httpx.Client:
-        return httpx.Client(
-            http2=self.http2,
-            verify=self._verify,
-            timeout=self._timeout,
-            limits=limits,
-            follow_redirects=False,
-            headers={"User-Agent": "regkit/0.1"},
-        )
+        self._pool.close()
 
     def warm(self, connections: int) -> None:
         """Open up to ``connections`` more keep-alive connections in the background.
@@ -628,10 +539,11 @@ class Transport:
         *,
         stream: bool = False,
     ) -> httpx.Response:
-        request = self._client.build_request(method, url, headers=headers, content=content)
+        client = self._pool.client
+        request = client.build_request(method, url, headers=headers, content=content)
         started = time.monotonic()
         try:
-            response = self._client.send(request, stream=stream)
+            response = client.send(request, stream=stream)
         except httpx.HTTPError:
             raise
         except Exception as err:
@@ -639,7 +551,7 @@ class Transport:
             # ProtocolError) when a server closes a connection under it: a transport failure,
             # retried like any other for requests that are safe to repeat.
             if isinstance(err, KeyError) or type(err).__module__.startswith(("h2", "httpcore")):
-                self._drop_client()
+                self._pool.drop()
                 raise httpx.RemoteProtocolError(f"HTTP/2 connection failed ({err!r})") from err
             raise
         with self._lock:
