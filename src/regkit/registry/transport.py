@@ -287,7 +287,7 @@ class Transport:
                 content,
                 stream,
             ),
-            f"{method} {shown(url, self.host)}",
+            f"{method} {self._shown(url)}",
             self.retry if can_retry else dataclasses.replace(self.retry, attempts=1),
             lambda err: isinstance(err, httpx.TransportError),
         )
@@ -465,8 +465,11 @@ class Transport:
         ``Authorization`` only to the registry's exact origin, and a 401 from another origin
         is an error, never a challenge to answer."""
         for _ in range(MAX_REDIRECTS + 1):
-            url = self._admit(url)
-            own = self._is_own_origin(url)
+            if url.startswith(self._own_prefix()):
+                own = True  # the hot path: the registry's own origin, as the probe found it
+            else:
+                url = self._admit(url)
+                own = self._is_own_origin(url)
             sent = (
                 headers
                 if own
@@ -497,6 +500,15 @@ class Transport:
 
     def _registry_scheme(self) -> str:
         return self._scheme or "https"  # before the probe, the first request tries HTTPS
+
+    def _own_prefix(self) -> str:
+        """``scheme://host/``: a URL starting with it is on the registry's exact origin."""
+        return f"{self._registry_scheme()}://{self.host}/"
+
+    def _shown(self, url: str) -> str:
+        """``url`` for a log line (``auth.shown``), fast for the registry's own URLs."""
+        prefix = self._own_prefix()
+        return url[len(prefix) - 1 :] if url.startswith(prefix) else shown(url, self.host)
 
     def _is_own_origin(self, url: str) -> bool:
         return same_origin(url, self.host, self._registry_scheme())
@@ -560,8 +572,7 @@ class Transport:
             ms = (time.monotonic() - started) * 1000
             status = response.status_code
             self._log(
-                f"{method} {shown(url, self.host)} -> {status} "
-                f"({ms:.0f} ms, {response.http_version})"
+                f"{method} {self._shown(url)} -> {status} ({ms:.0f} ms, {response.http_version})"
             )
         return response
 
