@@ -17,7 +17,7 @@ import pytest
 import trustme
 
 from regkit.dockerconfig import Credentials
-from regkit.errors import AuthenticationError, TLSError
+from regkit.errors import AuthenticationError, RegistryError, TLSError
 from regkit.registry import RegistryClient, RetryPolicy
 from regkit.registry.manifest import sha256_digest
 from tests.fakeserver import Answer, Seen, json_answer, serve
@@ -260,3 +260,25 @@ def test_registry_layer_tls_error_names_no_cli_flag_and_carries_a_hint(
     assert str(caught.value).startswith(f"TLS verification failed for {fake.host}: ")
     assert "--ca-file" not in str(caught.value)
     assert caught.value.hint == "ca-file"
+
+
+def test_pagination_link_to_another_host_is_an_error_not_a_silent_end() -> None:
+    """A list cut short would let prune plan on part of the tags (a staying tag on the
+    missing page would not protect its digest): a next page elsewhere is an error."""
+
+    def route(seen: Seen) -> Answer:
+        if seen.path == "/v2/app/tags/list":
+            link = '<https://elsewhere.example:1/v2/app/tags/list?last=b>; rel="next"'
+            return json_answer(200, b'{"name":"app","tags":["a","b"]}', Link=link)
+        return json_answer(200, b"{}")
+
+    with (
+        serve(route) as fake,
+        RegistryClient(fake.host, retry=FAST, jobs=1) as client,
+        pytest.raises(RegistryError) as caught,
+    ):
+        client.tags("app")
+    assert str(caught.value) == (
+        f"list tags of app: {fake.host} links the next page to elsewhere.example:1; regkit "
+        f"follows pagination on {fake.host} only, and a partial list is not safe to act on"
+    )

@@ -34,6 +34,7 @@ from regkit.errors import (
     RegistryError,
     UnsupportedError,
 )
+from regkit.registry.auth import same_host
 from regkit.registry.cache import ContentCache
 from regkit.registry.manifest import ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
 from regkit.registry.retry import Again, RetryPolicy, retrying, tries_of, with_tries
@@ -63,8 +64,13 @@ def _first_code(response: httpx.Response) -> str | None:
     return str(code) if code else None
 
 
-def next_link(response: httpx.Response, current_url: str) -> str | None:
-    """The ``rel="next"`` URL of a paginated answer, resolved; None when absent or off-host."""
+def next_link(response: httpx.Response, current_url: str, what: str = "list") -> str | None:
+    """The ``rel="next"`` URL of a paginated answer, resolved; None when absent.
+
+    A next page on another host is an error, not the end of the list: a list cut short is not
+    safe to act on (prune would not see a staying tag on the missing page). An ``http://`` link
+    to the registry's own host is followed; the transport upgrades it to HTTPS.
+    """
     header = response.headers.get("link")
     if not header:
         return None
@@ -72,8 +78,13 @@ def next_link(response: httpx.Response, current_url: str) -> str | None:
     if not match:
         return None
     target: str = urljoin(current_url, match.group(1))
-    if urlsplit(target).netloc != urlsplit(current_url).netloc:
-        return None  # never follow pagination to another host
+    current = urlsplit(current_url)
+    if not same_host(target, current.netloc, current.scheme):
+        raise RegistryError(
+            f"{what}: {current.netloc} links the next page to {urlsplit(target).netloc}; regkit "
+            f"follows pagination on {current.netloc} only, and a partial list is not safe to "
+            "act on"
+        )
     return target
 
 
@@ -246,7 +257,7 @@ class RegistryClient:
                 raise RegistryError(f"{what}: {self.registry} sent no JSON") from None
             page = data.get(key) if isinstance(data, dict) else None
             items.extend(str(x) for x in page or [])  # "tags": null is an empty list
-            url = next_link(response, str(response.request.url))
+            url = next_link(response, str(response.request.url), what)
         return items
 
     def catalog(self) -> list[str]:
