@@ -282,3 +282,36 @@ def test_pagination_link_to_another_host_is_an_error_not_a_silent_end() -> None:
         f"list tags of app: {fake.host} links the next page to elsewhere.example:1; regkit "
         f"follows pagination on {fake.host} only, and a partial list is not safe to act on"
     )
+
+
+def test_plain_http_registry_on_a_non_loopback_name(
+    names: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused without insecure (a hint, no flag named); with it, used and warned about."""
+    seen_auth: list[str] = []
+
+    def route(seen: Seen) -> Answer:
+        seen_auth.append(seen.headers.get("authorization", ""))
+        if seen.path == "/v2/app/tags/list":
+            return _basic(seen, json_answer(200, b'{"name":"app","tags":["a"]}'))
+        return _basic(seen, json_answer(200, b"{}"))
+
+    with serve(route, bind=NAME_ADDRESS, name=NAME) as fake:
+        with (
+            RegistryClient(fake.host, credentials=CREDS, retry=FAST, jobs=1) as client,
+            pytest.raises(TLSError) as caught,
+        ):
+            client.tags("app")
+        assert seen_auth == []  # nothing sent in clear (the TLS hello is not HTTP)
+        assert str(caught.value) == (
+            f"{fake.host} answered in plain HTTP, not HTTPS; regkit uses plain HTTP only for "
+            "loopback hosts"
+        )
+        assert caught.value.hint == "insecure"
+        assert capsys.readouterr().err == ""
+        with RegistryClient(
+            fake.host, credentials=CREDS, retry=FAST, jobs=1, insecure=True
+        ) as client:
+            assert client.tags("app") == ["a"]
+    err = capsys.readouterr().err
+    assert err.count(f"regkit: warning: plain HTTP to {fake.host}: ") == 1
