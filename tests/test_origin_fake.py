@@ -21,6 +21,7 @@ from regkit.errors import AuthenticationError, RegistryError, TLSError
 from regkit.registry import RegistryClient, RetryPolicy
 from regkit.registry.manifest import sha256_digest
 from tests.fakeserver import Answer, Seen, json_answer, serve
+from tests.leakscan import assert_no_secrets
 from tests.rig.relay import ensure_hosts_entry
 
 NAME = "registry.regkit.test"
@@ -158,6 +159,7 @@ def test_redirect_to_plain_http_on_another_host_is_refused_without_insecure(
             client.get_blob("app", BLOB_DIGEST)
     assert storage.seen == []  # nothing sent in clear, not even without credentials
     message = str(caught.value)
+    assert_no_secrets({"message": message}, [CREDS.password, CREDS.basic_token()])
     assert f"plain HTTP to {OTHER}:" in message
     assert "sig=x" not in message
     assert "--insecure" not in message  # the registry layer names no CLI flag
@@ -185,7 +187,9 @@ def test_redirect_to_plain_http_on_another_host_with_insecure_drops_credentials(
             assert client.get_blob("app", BLOB_DIGEST) == BLOB
     assert [s.path for s in storage.seen] == ["/blob"]
     assert "authorization" not in storage.seen[0].headers
-    assert f"regkit: warning: plain HTTP to {OTHER}:" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"regkit: warning: plain HTTP to {OTHER}:" in err
+    assert_no_secrets({"stderr": err}, [CREDS.password, CREDS.basic_token()])
 
 
 def test_a_401_from_another_origin_is_not_a_challenge_to_answer() -> None:
@@ -241,6 +245,7 @@ def test_verbose_log_never_prints_the_query_of_another_hosts_url(
             assert client.get_blob("app", BLOB_DIGEST) == BLOB
             client.tags("app")
     err = capsys.readouterr().err
+    assert_no_secrets({"stderr": err}, [CREDS.password, CREDS.basic_token()])
     assert "presigned0123456789" not in err
     assert "AKIAX" not in err
     assert f"GET https://{storage.host}/blob?… -> 200" in err  # the host, never the query
