@@ -87,7 +87,10 @@ def test_release_tag_never_moves_without_force(
         f"{name}:v1      unchanged",
         f"{name}:latest  unchanged",
     ]
-    assert state(rig, repo) == {"aaaaaaa": a.digest, **dict.fromkeys(["bbbbbbb", *targets], b.digest)}
+    assert state(rig, repo) == {
+        "aaaaaaa": a.digest,
+        **dict.fromkeys(["bbbbbbb", *targets], b.digest),
+    }
 
     # a rerun with the same digest writes nothing and needs no --force
     assert main(["promote", f"{name}:bbbbbbb", *targets, *cli_env]) == 0

@@ -81,7 +81,9 @@ def test_only_the_exact_throwaway_shape_is_a_leftover(rig: Rig, repo_prefix: str
         client.upload_bytes(repo, config)
         other_digest = client.put_manifest(repo, "bbbbbbb", other, OCI_MANIFEST)
         # the right marker for its tag, but the config carries no label
-        bare_config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+        bare_config = (
+            b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+        )
         client.upload_bytes(repo, bare_config)
         no_label = json.loads(throwaway_manifest(repo, "ccccccc", "0123456789abcdef")[1])
         no_label["config"]["digest"] = sha256_digest(bare_config)

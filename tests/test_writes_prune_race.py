@@ -59,7 +59,11 @@ def eight(rig_basic: Rig, repo_prefix: str) -> Iterator[Setup]:
 
 def _hold_first_manifest_delete(gate: Gate) -> object:
     def plan(req: Request) -> Fault | None:
-        if req.method == "DELETE" and "/manifests/sha256:" in req.path and not gate.arrived.is_set():
+        if (
+            req.method == "DELETE"
+            and "/manifests/sha256:" in req.path
+            and not gate.arrived.is_set()
+        ):
             return hold(gate)
         return None
 
@@ -69,7 +73,11 @@ def _hold_first_manifest_delete(gate: Gate) -> object:
 def _prune(host: str, setup: Setup, *extra: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "regkit", "prune", f"{host}/{setup.repo}", "--yes", *extra]
     return subprocess.Popen(
-        args, env=setup.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        args,
+        env=setup.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -158,8 +166,7 @@ def test_ctrl_c_during_prune_reports_and_exits_130(eight: Setup) -> None:
         in stderr
     )
     assert stderr.endswith(
-        "regkit: interrupted: the registry is consistent; run the same command again to "
-        "finish\n"
+        "regkit: interrupted: the registry is consistent; run the same command again to finish\n"
     ), stderr
     assert "Traceback" not in stderr
     assert f"{host_repo}\n" in out  # the plan was printed before the deletes

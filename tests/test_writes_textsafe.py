@@ -79,7 +79,7 @@ def test_error_body_from_the_registry_is_escaped(capsys: pytest.CaptureFixture[s
 
     with serve(route) as server:
         code = main(["ls", f"{server.host}/app", "--timeout", "5"])
-    out, err = capsys.readouterr()
+    _, err = capsys.readouterr()
     assert code == 1
     _no_raw_control(err)
     assert err.startswith("regkit: error: ")

@@ -19,12 +19,12 @@ from regkit.cli.common import (
     write as _write,
 )
 from regkit.errors import NotFoundError, RegistryError
-from regkit.textsafe import escape
 from regkit.reference import (
     parse_reference,
     parse_repository,
     validate_host,
 )
+from regkit.textsafe import escape
 
 if TYPE_CHECKING:
     pass

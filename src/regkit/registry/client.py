@@ -376,15 +376,16 @@ class RegistryClient:
         repository: str,
         tag: str,
         *,
-        delete_digest: Callable[[str], object] | None = None,
+        delete_digest: Callable[[Manifest], object] | None = None,
     ) -> str:
         """Remove ``tag`` alone: its manifest and every other tag stay. Returns the way taken.
 
         ``DELETE /v2/<repo>/manifests/<tag>`` where the registry supports it (``registry:3``);
         on distribution 2.8 (400 ``DIGEST_INVALID``) the fallback: point the tag at a unique
-        throw-away image, then delete that by digest (``delete_digest``, by default a plain
-        DELETE; a caller may guard it). The first call of a client probes, concurrent first
-        calls wait for its answer; a 405 (deletion disabled) raises UnsupportedError.
+        throw-away image, then delete that by digest (``delete_digest``, given the throw-away
+        manifest; by default a plain DELETE; a caller may guard it). The first call of a
+        client probes, concurrent first calls wait for its answer; a 405 (deletion disabled)
+        raises UnsupportedError, a 404 NotFoundError.
         """
         with self._tag_delete_lock:
             known = self._tag_delete
@@ -398,7 +399,7 @@ class RegistryClient:
         self.upload_bytes(repository, config)
         digest = self.put_manifest(repository, tag, raw, OCI_MANIFEST)
         if delete_digest is not None:
-            delete_digest(digest)
+            delete_digest(Manifest(raw, OCI_MANIFEST, digest))
         else:
             with contextlib.suppress(NotFoundError):  # a retried DELETE found it gone
                 self.delete_manifest(repository, digest)
