@@ -366,7 +366,8 @@ def test_delete_verb_by_digest_and_by_tag(
     out, _ = capsys.readouterr()
     assert (
         out
-        == f"removed tag {rig.host}/{repo}:latest; manifest {a.digest} and its other tags stay\n"
+        == f"removed tag {rig.host}/{repo}:latest; manifest {a.digest} stays with its other tags: "
+        "aaaaaaa\n"
     )
     assert state(rig, repo) == {"aaaaaaa": a.digest, "bbbbbbb": b.digest, "v1": b.digest}
 
@@ -375,7 +376,7 @@ def test_delete_verb_by_digest_and_by_tag(
     _, err = capsys.readouterr()
     assert "platform manifest of the multi-platform image" in err and "aaaaaaa" in err
 
-    assert main(["delete", rig.ref(repo, b.digest), *cli_env]) == 0
+    assert main(["delete", rig.ref(repo, b.digest), "--yes", *cli_env]) == 0
     out, _ = capsys.readouterr()
     assert out == f"deleted {rig.host}/{repo}@{b.digest} (tags removed with it: bbbbbbb, v1)\n"
     assert state(rig, repo) == {"aaaaaaa": a.digest}
