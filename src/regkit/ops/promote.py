@@ -9,7 +9,8 @@ an optional pre-release such as ``-rc.1``) never moves to another digest without
 and aliases (``v1``, ``v1.2``) move freely.
 
 ``promote`` is the executor: it reads the source manifest once, checks ``expect_digest``
-before any write, writes through ``regkit.ops.copy`` and then verifies that every target resolves to the source digest.
+before any write, writes through ``regkit.ops.copy`` and then verifies that every target
+resolves to the source digest.
 """
 
 from __future__ import annotations
