@@ -2,6 +2,7 @@
 fault proxy, which holds a manifest DELETE while crane, an independent client, writes:
 
 - a rollback points ``latest`` at the manifest being deleted: the tag is put back, and said;
+  on the 2.8 throw-away path, a rollback that copies the doomed tag gets the real image back;
 - Ctrl-C (a real SIGINT) while a DELETE is held: the deletion in flight finishes, nothing more
   starts, the output says what was deleted and what was not, exit 130; a rerun finishes.
 """
@@ -109,6 +110,41 @@ def test_prune_racing_a_rollback_puts_the_tag_back(eight: Setup) -> None:
     assert f"{host_repo}: deleted 1 tag (1 manifest by digest, since put back for 1 tag);" in stdout
     assert f"  latest: put back on {oldest.digest}" in stdout
     assert f"{repo}:latest pointed at {oldest.digest} when it was deleted" in stderr
+
+
+def test_rollback_copying_a_tag_on_the_throwaway_path_gets_the_real_image(
+    eight: Setup,
+) -> None:
+    """Distribution 2.8, throw-away path: the oldest SHA tag shares its manifest with
+    ``stable``, so it is removed alone (pointed at a throw-away, which is then deleted). While
+    that DELETE is held, a rollback copies the SHA tag to ``latest`` with crane (by name: it
+    gets the throw-away). The DELETE takes latest with it: regkit puts latest back on the image
+    the SHA tag named, not on the empty throw-away."""
+    rig, repo, oldest = eight.rig, eight.repo, eight.images[0]
+    sha = oldest.tags[0]
+    rig.pusher().tag(oldest, ["stable"])
+    before = eight.state()
+    gate = Gate()
+    with fault_proxy(rig.host, _hold_first_manifest_delete(gate)) as proxy:  # type: ignore[arg-type]
+        proc = _prune(proxy.host, eight, "--keep", "7")
+        try:
+            assert gate.arrived.wait(60), "the throw-away DELETE reached the proxy"
+            assert crane(rig, "digest", rig.ref(repo, sha)).stdout.decode().strip() != oldest.digest
+            crane(rig, "tag", rig.ref(repo, sha), "latest")
+            gate.release.set()
+            out, err = proc.communicate(timeout=120)
+        finally:
+            gate.release.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stdout, stderr = out.decode(), err.decode()
+    assert proc.returncode == 0, stderr
+    expected = {t: d for t, d in before.items() if t != sha}
+    expected["latest"] = oldest.digest
+    assert eight.state() == expected
+    assert f"  latest: put back on {oldest.digest}" in stdout
+    assert f"{repo}:latest pointed at the throw-away manifest standing in for {sha}" in stderr
 
 
 def _collect(stream: object, sink: list[str]) -> threading.Thread:

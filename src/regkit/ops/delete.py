@@ -84,10 +84,15 @@ def delete_keeping(
     warn: Warn,
     windows: Windows | None = None,
     window: int | None = None,
+    stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
 ) -> Deletion:
     """DELETE ``manifest`` by digest, then put back any tag of ``staying`` (listed just before,
     not meant to go) that vanished with it. ``window`` (from ``windows.open``, taken before the
-    tags were listed) is closed here."""
+    tags were listed) is closed here.
+
+    ``stand_in``: ``manifest`` is a throw-away standing in for a tag, (that tag, a reader of
+    the manifest it named). A tag copied from that tag meanwhile got the throw-away; it is put
+    back on the image the tag named, not on the empty throw-away."""
     digest = manifest.digest
     try:
         try:
@@ -110,8 +115,21 @@ def delete_keeping(
             )
             lost.append(tag)
             continue
+        source = manifest
+        how = f"{repository}:{tag} pointed at {digest} when it was deleted (it was moved there "
+        how += "meanwhile, e.g. a rollback); put back on it"
         try:
-            client.put_manifest(repository, tag, manifest.raw, manifest.media_type)
+            if stand_in is not None:
+                found = stand_in[1]()
+                if found is None:
+                    raise NotFoundError(f"the image {stand_in[0]} named is gone")
+                source = found
+                how = (
+                    f"{repository}:{tag} pointed at the throw-away manifest standing in for "
+                    f"{stand_in[0]} when it was deleted (copied from {stand_in[0]} meanwhile, "
+                    f"e.g. a rollback); put back on {source.digest}, the image {stand_in[0]} named"
+                )
+            client.put_manifest(repository, tag, source.raw, source.media_type)
         except RegkitError as err:
             warn(
                 f"{repository}:{tag} pointed at {digest} when it was deleted and could not be "
@@ -120,10 +138,7 @@ def delete_keeping(
             )
             lost.append(tag)
             continue
-        warn(
-            f"{repository}:{tag} pointed at {digest} when it was deleted (it was moved there "
-            "meanwhile, e.g. a rollback); put back on it"
-        )
+        warn(how)
         restored.append(tag)
     return Deletion(digest, True, tuple(restored), tuple(lost))
 
@@ -136,6 +151,7 @@ def delete_listed_keeping(
     *,
     warn: Warn,
     windows: Windows | None = None,
+    stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
 ) -> Deletion:
     """List the tags, then ``delete_keeping`` with every listed tag not in ``going`` as
     staying (the delete verb and the throw-away path use this)."""
@@ -154,6 +170,7 @@ def delete_listed_keeping(
         warn=warn,
         windows=windows,
         window=window,
+        stand_in=stand_in,
     )
 
 
@@ -246,7 +263,14 @@ def execute_delete(client: RegistryClient, plan: DeletePlan, *, warn: Warn) -> D
         how = client.delete_tag(
             repo,
             plan.tags[0],
-            delete_digest=lambda m: delete_listed_keeping(client, repo, m, plan.tags, warn=note),
+            delete_digest=lambda m: delete_listed_keeping(
+                client,
+                repo,
+                m,
+                plan.tags,
+                warn=note,
+                stand_in=(plan.tags[0], lambda: get_manifest_or_none(client, repo, plan.digest)),
+            ),
         )
         return DeleteResult(plan, None, how, tuple(said))
     if plan.kind == "tag-and-manifest":

@@ -104,6 +104,7 @@ class PruneResult:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     restored: tuple[tuple[str, str], ...] = ()  # (tag, digest): went with a DELETE, put back
     lost: tuple[tuple[str, str], ...] = ()  # (tag, digest): went with a DELETE, not put back
+    put_back_manifests: tuple[str, ...] = ()  # deleted, then written again for a restored tag
 
     @property
     def deleted_tags(self) -> tuple[str, ...]:
@@ -126,6 +127,7 @@ class PruneResult:
             "outcomes": [o.to_json() for o in self.outcomes],
             "warnings": list(self.warnings),
             "restored": [{"tag": t, "digest": d} for t, d in self.restored],
+            "put_back_manifests": list(self.put_back_manifests),
             "lost": [{"tag": t, "digest": d} for t, d in self.lost],
         }
 
@@ -162,6 +164,7 @@ class _Run:
     deleted_manifests: list[str] = field(default_factory=list)
     restored: list[tuple[str, str]] = field(default_factory=list)
     lost: list[tuple[str, str]] = field(default_factory=list)
+    put_back: list[str] = field(default_factory=list)
     listed: frozenset[str] = frozenset()
     doomed: frozenset[str] = frozenset()
     windows: Windows = field(default_factory=Windows)
@@ -181,21 +184,35 @@ class _Run:
         with self.lock:
             if deletion.deleted and not deletion.restored:
                 self.deleted_manifests.append(deletion.digest)
+            elif deletion.deleted:
+                self.put_back.append(deletion.digest)
             self.restored += [(t, deletion.digest) for t in deletion.restored]
             self.lost += [(t, deletion.digest) for t in deletion.lost]
 
-    def guard(self, manifest: Manifest) -> Deletion:
-        """The throw-away path's DELETE, checked like any other."""
-        deletion = delete_listed_keeping(
-            self.client,
-            self.plan.repository,
-            manifest,
-            self.doomed,
-            warn=self.warning,
-            windows=self.windows,
-        )
-        self.record(Deletion(deletion.digest, False, deletion.restored, deletion.lost))
-        return deletion
+    def guard(self, entry: TagPlan) -> Callable[[Manifest], Deletion]:
+        """The throw-away path's DELETE for ``entry``, checked like any other; a tag copied
+        from ``entry`` meanwhile goes back on the image ``entry`` named."""
+        repo = self.plan.repository
+
+        def named() -> Manifest | None:
+            return get_manifest_or_none(self.client, repo, entry.digest) if entry.digest else None
+
+        def delete(manifest: Manifest) -> Deletion:
+            deletion = delete_listed_keeping(
+                self.client,
+                repo,
+                manifest,
+                self.doomed,
+                warn=self.warning,
+                windows=self.windows,
+                stand_in=(entry.tag, named),
+            )
+            with self.lock:
+                self.restored += [(t, entry.digest) for t in deletion.restored]
+                self.lost += [(t, entry.digest) for t in deletion.lost]
+            return deletion
+
+        return delete
 
 
 Unit = tuple[str, tuple[str, ...]]  # (digest to delete, or "" for tags removed alone; tags)
@@ -334,6 +351,7 @@ def _result(run: _Run, outcomes: list[Outcome]) -> PruneResult:
         warnings=tuple(run.warnings),
         restored=tuple(sorted(run.restored)),
         lost=tuple(sorted(run.lost)),
+        put_back_manifests=tuple(sorted(run.put_back)),
     )
 
 
@@ -359,7 +377,7 @@ def _verify(run: _Run, outcomes: list[Outcome], passes: int = 2) -> list[Outcome
             if desc is not None and desc.digest not in (entry.digest, *run.deleted_manifests):
                 run.warning(f"{repo}:{o.tag} moved to {desc.digest} meanwhile; left alone")
                 return _outcome(entry, "skipped", "moved since planning")
-            remove_tag(run.client, repo, o.tag, on_delete=run.on_delete, guard=run.guard)
+            remove_tag(run.client, repo, o.tag, on_delete=run.on_delete, guard=run.guard(entry))
             return Outcome(o.tag, o.digest, o.action, "deleted", o.detail + "; finished alone")
 
         try:
@@ -462,7 +480,7 @@ def _untag(run: _Run, entry: TagPlan) -> Outcome:
     if status is not None:
         return _outcome(entry, status, _detail(status, ""), action)
     how = remove_tag(
-        run.client, run.plan.repository, entry.tag, on_delete=run.on_delete, guard=run.guard
+        run.client, run.plan.repository, entry.tag, on_delete=run.on_delete, guard=run.guard(entry)
     )
     return _outcome(entry, "deleted", how, action)
 

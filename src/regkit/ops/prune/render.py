@@ -96,9 +96,9 @@ def render_plans(registry: str, plans: Sequence[PrunePlan]) -> str:
 
 def render_result(registry: str, result: PruneResult) -> str:
     deleted = result.deleted_tags
-    put_back = {d for _, d in result.restored}
-    manifests = len(result.deleted_manifests) + len(put_back)
-    again = f", since put back for {plural(len(result.restored), 'tag')}" if put_back else ""
+    manifests = len(result.deleted_manifests) + len(result.put_back_manifests)
+    back = [t for t, d in result.restored if d in result.put_back_manifests]
+    again = f", since put back for {plural(len(back), 'tag')}" if back else ""
     lines = [
         escape(f"{registry}/{result.repository}")
         + f": deleted {plural(len(deleted), 'tag')} ({plural(manifests, 'manifest')} by digest"
@@ -109,7 +109,7 @@ def render_result(registry: str, result: PruneResult) -> str:
         if o.status in ("skipped", "failed", "not-run", "gone"):
             lines.append(escape(f"  {o.tag}: {o.status}{f' ({o.detail})' if o.detail else ''}"))
     for tag, digest in result.restored:
-        lines.append(escape(f"  {tag}: put back on {digest} (it went with that manifest's DELETE)"))
+        lines.append(escape(f"  {tag}: put back on {digest} (it went with a DELETE of this prune)"))
     for tag, digest in result.lost:
         lines.append(escape(f"  {tag}: went with the DELETE of {digest} and was not put back"))
     return "\n".join(lines) + "\n"
