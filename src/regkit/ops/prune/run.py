@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from regkit.errors import NotFoundError, UsageError
+from regkit.errors import NotFoundError, RegkitError, UsageError
 from regkit.ops.prune.execute import (
     Hook,
     PruneAbandoned,
@@ -133,9 +133,35 @@ def execute_plans(
     return results
 
 
+def delete_reference(
+    client: RegistryClient,
+    text: str,
+    *,
+    on_delete: Hook | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[str, str, list[str]]:
+    """``regkit delete REF`` without asking (callers that confirmed, or scripts): ("manifest",
+    digest, tags that went) or ("tag", digest, [tag]). A tag that was its manifest's only tag
+    takes the manifest with it ("manifest"). See ``regkit.ops.delete`` for plan and execute."""
+    from regkit.ops.delete import execute_delete, plan_delete
+
+    plan = plan_delete(client, text)
+    result = execute_delete(client, plan, warn=warn or (lambda _m: None))
+    repo = plan.reference.repository
+    if on_delete is not None:
+        on_delete(f"{repo}@{plan.digest}" if plan.kind != "tag" else f"{repo}:{plan.tags[0]}")
+    if result.deletion is not None and result.deletion.lost:
+        raise RegkitError(
+            f"tags {', '.join(result.deletion.lost)} of {repo} went with {plan.digest} and were "
+            "not put back (see the warnings)"
+        )
+    return ("tag" if plan.kind == "tag" else "manifest"), plan.digest, list(plan.tags)
+
+
 __all__ = [
     "Target",
     "build_policy",
+    "delete_reference",
     "execute_plans",
     "plan_target",
     "targets",
