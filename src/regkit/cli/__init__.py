@@ -16,6 +16,7 @@ from regkit import __version__
 from regkit.cli import action, login, overview, promote, prune, read
 from regkit.cli.common import COMMANDS, Handler, Parser, global_flags
 from regkit.errors import Hint, RegkitError, with_hint
+from regkit.textsafe import escape
 
 # The verb modules register themselves with @command when imported, in the order of --help.
 _VERB_MODULES = (login, read, promote, overview, prune, action)
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except RegkitError as err:
-        print(f"regkit: error: {with_hint(err, HINTS)}", file=sys.stderr)
+        print(f"regkit: error: {escape(with_hint(err, HINTS))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("regkit: interrupted", file=sys.stderr)
@@ -69,7 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if type(err).__module__.startswith(("httpx", "httpcore", "h2")):
             # A transport failure that escaped translation: still one line, never a traceback.
             print(
-                f"regkit: error: connection failed ({type(err).__name__}: {err})", file=sys.stderr
+                f"regkit: error: connection failed ({type(err).__name__}: {escape(err)})",
+                file=sys.stderr,
             )
             return 1
         raise

@@ -18,9 +18,21 @@ from regkit.cli.common import (
 from regkit.reference import (
     parse_reference,
 )
+from regkit.textsafe import escape
 
 if TYPE_CHECKING:
     pass
+
+
+def _force_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "move an existing exact release tag (v1.2.3, 1.2.3) to another digest; without it "
+            "that is refused and nothing is written (latest, v1, v1.2 always move)"
+        ),
+    )
 
 
 @command
@@ -33,6 +45,7 @@ def _add_tag(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
     p.add_argument("tag", metavar="TAG", help="the new tag")
+    _force_flag(p)
     p.set_defaults(func=_cmd_tag)
 
 
@@ -40,7 +53,7 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     from regkit.ops import promote as pr
 
     source = pr.parse_source(args.ref, default_tag="latest")
-    pr.promote(source, [pr.parse_target(args.tag, source)], _connector(args))
+    pr.promote(source, [pr.parse_target(args.tag, source)], _connector(args), force=args.force)
     return 0
 
 
@@ -57,6 +70,7 @@ def _add_copy(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("src", metavar="SRC", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
     p.add_argument("dst", metavar="DST", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
+    _force_flag(p)
     p.set_defaults(func=_cmd_copy)
 
 
@@ -65,7 +79,7 @@ def _cmd_copy(args: argparse.Namespace) -> int:
 
     source = pr.parse_source(args.src, default_tag="latest")
     target = parse_reference(args.dst, default_tag="latest")
-    pr.promote(source, [target], _connector(args))
+    pr.promote(source, [target], _connector(args), force=args.force)
     return 0
 
 
@@ -95,6 +109,7 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    _force_flag(p)
     p.set_defaults(func=_cmd_promote)
 
 
@@ -109,8 +124,9 @@ def _cmd_promote(args: argparse.Namespace) -> int:
         _connector(args),
         expect_digest=args.expect_digest,
         dry_run=args.dry_run,
+        force=args.force,
     )
-    lines = [result.json_text()] if args.json else result.lines()
+    lines = [result.json_text()] if args.json else [escape(line) for line in result.lines()]
     _write("".join(f"{line}\n" for line in lines))
     if args.dry_run and not args.json:
         print("regkit: dry run: nothing was written", file=sys.stderr)

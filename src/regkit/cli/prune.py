@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from regkit.progress import Progress
 from regkit.reference import (
     parse_reference,
 )
+from regkit.textsafe import escape
 
 if TYPE_CHECKING:
     pass
@@ -91,6 +93,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from regkit.ops.prune import render
+    from regkit.ops.prune.execute import PruneAbandoned, PruneInterrupted, PruneResult
     from regkit.ops.prune.run import build_policy, execute_plans, plan_target, targets
 
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
@@ -138,15 +141,40 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 return 1
 
         def warn(message: str) -> None:
-            print(f"regkit: warning: {message}", file=sys.stderr)
+            print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
 
-        for registry, client, plans in planned:
-            with Progress(f"pruning {registry}") as progress:
-                results = execute_plans(client, plans, warn=warn, tick=progress.advance)
-            documents.append(render.to_json(registry, plans, results, dry_run=False))
-            incomplete = incomplete or not all(r.complete for r in results)
+        finished: list[tuple[str, list[PruneResult]]] = []
+        at = 0
+        try:
+            for current, (registry, client, plans) in enumerate(planned):
+                at = current
+                with Progress(f"pruning {registry}") as progress:
+                    results = execute_plans(client, plans, warn=warn, tick=progress.advance)
+                finished.append((registry, results))
+                documents.append(render.to_json(registry, plans, results, dry_run=False))
+                incomplete = incomplete or not all(r.complete for r in results)
+                if not args.json:
+                    _write("".join(render.render_result(registry, r) for r in results))
+        except PruneAbandoned:
+            print(
+                "regkit: interrupted again: stopped at once; a deletion in flight may or may not "
+                "have happened; the registry is consistent: run the same command again to "
+                "finish",
+                file=sys.stderr,
+                flush=True,
+            )
+            sys.stdout.flush()
+            os._exit(130)  # the request in flight would hold the exit until it ends
+        except PruneInterrupted as stop:
+            registry = planned[at][0]
+            touched = [*finished, (registry, list(stop.results))]
+            pending = [(registry, list(stop.pending))]
+            pending += [(reg, list(ps)) for reg, _, ps in planned[at + 1 :]]
             if not args.json:
-                _write("".join(render.render_result(registry, r) for r in results))
+                _write("".join(render.render_result(registry, r) for r in stop.results))
+            for line in render.interrupted_report(touched, pending):
+                print(f"regkit: interrupted: {line}", file=sys.stderr)
+            return 130
     if args.json:
         _write(render.render_json(documents))
     if incomplete:
@@ -162,27 +190,95 @@ def _add_delete(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "delete",
         parents=[common],
-        help="delete a manifest by digest, or remove one tag only (like crane delete)",
+        help="delete a manifest by digest (with its tags), or one tag (like crane delete)",
         description=(
-            "HOST/REPO@DIGEST deletes the manifest and every tag pointing at it (they are "
-            "listed). HOST/REPO:TAG removes only that tag; the manifest and its other tags stay "
-            "(DELETE by tag on registry:3, a throw-away manifest on distribution 2.8)."
+            "HOST/REPO@DIGEST deletes the manifest and every tag pointing at it: they are shown "
+            "first, and on a terminal you are asked; elsewhere pass --yes (or --dry-run to see "
+            "what would go). HOST/REPO:TAG removes that tag; its manifest stays when another tag "
+            "(or a multi-platform image) uses it, and is deleted with it when it was its only "
+            "tag, so nothing is left untagged. A tag that another client points at the manifest "
+            "while it is deleted is put back."
         ),
+        epilog=(
+            "examples:\n"
+            "  regkit delete registry.example.com/app:0a1b2c3\n"
+            "  regkit delete registry.example.com/app@sha256:4f9c... --dry-run\n"
+            "  regkit delete registry.example.com/app@sha256:4f9c... --yes"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY@DIGEST or HOST/REPOSITORY:TAG")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what would be deleted, delete nothing"
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="delete a digest's tags without asking")
     p.set_defaults(func=_cmd_delete)
 
 
 def _cmd_delete(args: argparse.Namespace) -> int:
-    from regkit.ops.prune.run import delete_reference
+    from regkit.ops.delete import execute_delete, plan_delete
 
     ref = parse_reference(args.ref, require_identifier=True)
+    name = escape(ref.name)
+
+    def warn(message: str) -> None:
+        print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
+
     with client_for(args, ref.registry) as client:
-        kind, digest, tags = delete_reference(client, args.ref)
-    name = ref.name
-    if kind == "manifest":
-        went = f"tags removed with it: {', '.join(tags)}" if tags else "no tag pointed at it"
-        _write(f"deleted {name}@{digest} ({went})\n")
+        plan = plan_delete(client, args.ref)
+        tags = ", ".join(escape(t) for t in plan.tags)
+        target = f"{name}@{plan.digest}"
+        if plan.kind == "manifest":
+            if args.dry_run:
+                _write(
+                    f"would delete {target}"
+                    + (f" and its tags: {tags}\n" if tags else " (no tag points at it)\n")
+                )
+                print("regkit: dry run: nothing deleted", file=sys.stderr)
+                return 0
+            if plan.tags and not args.yes:
+                if not sys.stdin.isatty():
+                    raise UsageError(
+                        f"deleting {target} would also remove its tags {tags} and there is no "
+                        "terminal to confirm: pass --yes to delete, or --dry-run to see what "
+                        "would go"
+                    )
+                print(
+                    f"Delete {target} and its tags {tags}? [y/N] ",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                    print("nothing deleted", file=sys.stderr)
+                    return 1
+        elif args.dry_run:
+            _write(_delete_line(plan, name, done=False))
+            print("regkit: dry run: nothing deleted", file=sys.stderr)
+            return 0
+        result = execute_delete(client, plan, warn=warn)
+    if plan.kind == "manifest":
+        went = f"tags removed with it: {tags}" if tags else "no tag pointed at it"
+        _write(f"deleted {target} ({went})\n")
     else:
-        _write(f"removed tag {name}:{tags[0]}; manifest {digest} and its other tags stay\n")
+        _write(_delete_line(plan, name, done=True))
+    if result.deletion is not None and result.deletion.restored:
+        back = ", ".join(escape(t) for t in result.deletion.restored)
+        _write(f"put back on {plan.digest}: {back} (moved onto it while it was deleted)\n")
+    if result.deletion is not None and result.deletion.lost:
+        raise RegkitError(
+            f"tags {', '.join(result.deletion.lost)} went with {target} and were not put back "
+            "(see the warning above)"
+        )
     return 0
+
+
+def _delete_line(plan: Any, name: str, *, done: bool) -> str:
+    tag = escape(plan.tags[0])
+    if plan.kind == "tag-and-manifest":
+        verb = "deleted" if done else "would delete"
+        return f"{verb} {name}:{tag} and its manifest {plan.digest} (no other tag pointed at it)\n"
+    verb = "removed" if done else "would remove"
+    stays = ", ".join(escape(t) for t in (*plan.others, *plan.index_users))
+    what = "its other tags" if plan.others else "the tags of a multi-platform image using it"
+    return f"{verb} tag {name}:{tag}; manifest {plan.digest} stays with {what}: {stays}\n"

@@ -24,6 +24,7 @@ from regkit.reference import (
     parse_repository,
     validate_host,
 )
+from regkit.textsafe import escape
 
 if TYPE_CHECKING:
     pass
@@ -47,7 +48,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     with client_for(args, host) as client:
         client.ping()
         repos = client.catalog()
-    _write("".join(f"{host}/{r}\n" if args.full_ref else f"{r}\n" for r in repos))
+    _write("".join(escape(f"{host}/{r}" if args.full_ref else r) + "\n" for r in repos))
     return 0
 
 
@@ -77,7 +78,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         tags = client.tags(ref.repository)
     if args.omit_digest_tags:
         tags = [t for t in tags if not t.startswith("sha256-")]
-    _write("".join(f"{ref.name}:{t}\n" if args.full_ref else f"{t}\n" for t in tags))
+    _write("".join(escape(f"{ref.name}:{t}" if args.full_ref else t) + "\n" for t in tags))
     return 0
 
 
