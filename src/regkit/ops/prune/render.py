@@ -17,10 +17,11 @@ HEADERS = ("TAG", "DIGEST", "CREATED", "ACTION", "REASON")
 
 GC_NOTE = (
     "Space returns only after 'registry garbage-collect' runs on the server (registry stopped "
-    "or read-only). Deleted multi-platform images leave their platform manifests behind; "
-    "distribution 2.8's 'garbage-collect --delete-untagged' would remove them, but it also "
-    "removes the platform manifests of multi-platform images that are still tagged (breaking "
-    "them): use --delete-untagged only on registry:3."
+    "or read-only; restart it after). Deleted multi-platform images leave their platform "
+    "manifests behind; 'garbage-collect --delete-untagged' removes them, and with them every "
+    "untagged manifest, protected digests without a tag included. distribution 2.8's "
+    "--delete-untagged also removes the platform manifests of multi-platform images that are "
+    "still tagged (breaking them): use --delete-untagged only on registry:3."
 )
 ZONELESS_NOTE = "CREATED times written without a zone (YYYY-MM-DD HH:MM:SS) are read as UTC."
 
