@@ -19,6 +19,7 @@ form. References may be given whole (``HOST/REPO:TAG``) or relative to the conne
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from types import TracebackType
 from regkit.errors import NotFoundError, RegkitError, UsageError
 from regkit.ops import ConnectOptions
 from regkit.ops import connect as _connect_client
+from regkit.ops.audit import Executed
 from regkit.ops.check import CheckReport, Damage, ImageCheck, Orphan
 from regkit.ops.gc import ThenResult
 from regkit.ops.overview import Overview, RepositoryOverview, TagRow
@@ -254,6 +256,8 @@ class PruneReport:
     results: tuple[PruneResult, ...] = ()  # empty on a dry run
     dry_run: bool = False
     records: int = 0  # audit lines written
+    #: platform manifests of deleted indexes, deleted after them (nothing else used them)
+    platform_manifests: tuple[str, ...] = ()
     then: ThenResult | None = None
     check: CheckReport | None = None
 
@@ -350,13 +354,12 @@ def execute_prune(
     record: str | None = None,
     warn: Callback | None = None,
     tick: Callable[[], None] | None = None,
-) -> tuple[tuple[PruneResult, ...], int]:
-    """Carry out ``plans``; with ``record``, append an audit line per removed tag (labels read
-    before the delete). Returns the results and the number of lines written."""
+) -> Executed:
+    """Carry out ``plans``: the results, the audit lines written (``record``) and the platform
+    manifests of deleted indexes deleted after them."""
     from regkit.ops.audit import execute_recorded
 
-    results, written = execute_recorded(reg.client, plans, record=record, warn=warn, tick=tick)
-    return tuple(results), written
+    return execute_recorded(reg.client, plans, record=record, warn=warn, tick=tick)
 
 
 def prune(
@@ -410,8 +413,10 @@ def prune(
     if dry_run:
         return PruneReport(reg.host, plans, dry_run=True)
     before = storage_bytes(storage) if storage is not None and argv is not None else None
-    results, written = execute_prune(reg, plans, record=record, warn=warn)
-    report = PruneReport(reg.host, plans, results, records=written)
+    done = execute_prune(reg, plans, record=record, warn=warn)
+    results, written = done.results, done.records
+    children = tuple(sorted(d for ds in done.children.values() for d in ds))
+    report = PruneReport(reg.host, plans, results, records=written, platform_manifests=children)
     if not report.complete:
         raise RegkitError(
             "prune did not finish (see the results); the registry is consistent: run the same "
@@ -426,9 +431,7 @@ def prune(
             storage_before=before,
             echo=echo,
         )
-        report = PruneReport(
-            reg.host, plans, results, records=written, then=then_result, check=check_report
-        )
+        report = dataclasses.replace(report, then=then_result, check=check_report)
     return report
 
 
@@ -476,6 +479,7 @@ __all__ = [
     "ConnectOptions",
     "Damage",
     "Deletion",
+    "Executed",
     "ImageCheck",
     "Orphan",
     "Overview",

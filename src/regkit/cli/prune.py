@@ -191,14 +191,23 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         deleted_any = False
         for registry, client, plans in planned:
             with Progress(f"pruning {registry}") as progress:
-                results, _lines = execute_recorded(
+                done = execute_recorded(
                     client, plans, record=args.record, warn=warn, tick=progress.advance
                 )
+            results = list(done.results)
             documents.append(render.to_json(registry, plans, results, dry_run=False))
+            children = {r: list(ds) for r, ds in done.children.items()}
+            documents[-1]["deleted_platform_manifests"] = children
             incomplete = incomplete or not all(r.complete for r in results)
             deleted_any = deleted_any or any(r.deleted_tags for r in results)
             if not args.json:
                 _write("".join(render.render_result(registry, r) for r in results))
+                for repo, digests in children.items():
+                    _write(
+                        f"{registry}/{repo}: also deleted "
+                        f"{render.plural(len(digests), 'platform manifest')} of deleted indexes "
+                        "that nothing else uses\n"
+                    )
         failed_after = None
         if then and deleted_any and not incomplete:
             failed_after = _then_and_check(args, then, before, planned, documents)

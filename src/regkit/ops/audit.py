@@ -160,6 +160,14 @@ def append_records(path: str | os.PathLike[str], records: Sequence[Mapping[str, 
         os.close(fd)
 
 
+@dataclass(frozen=True, slots=True)
+class Executed:
+    results: tuple[PruneResult, ...]
+    records: int  # audit lines written
+    #: repository -> platform manifests of deleted indexes deleted after them
+    children: Mapping[str, tuple[str, ...]]
+
+
 def execute_recorded(
     client: RegistryClient,
     plans: Sequence[PrunePlan],
@@ -168,16 +176,19 @@ def execute_recorded(
     warn: Callable[[str], None] | None = None,
     tick: Callable[[], None] | None = None,
     now: Callable[[], datetime] | None = None,
-) -> tuple[list[PruneResult], int]:
-    """Carry out ``plans`` one repository after the other; with ``record``, append an audit line
-    per removed tag (labels read before the deletes, lines written after each repository).
-    Returns the results and the number of lines written."""
+) -> Executed:
+    """Carry out ``plans`` one repository after the other, then delete the platform manifests of
+    deleted indexes that nothing uses (``regkit.ops.prune.children``); with ``record``, append
+    an audit line per removed tag (labels read before the deletes, written after each
+    repository)."""
+    from regkit.ops.prune.children import delete_orphaned_children
     from regkit.ops.prune.execute import execute_plan
 
     clock = now or (lambda: datetime.now(UTC))
     if record is not None:
         check_record_path(record)
     results: list[PruneResult] = []
+    children: dict[str, tuple[str, ...]] = {}
     written = 0
     for plan in plans:
         labels = snapshot_labels(client, plan) if record is not None and plan.removed else {}
@@ -187,7 +198,11 @@ def execute_recorded(
             lines = prune_records(client.registry, plan, result, labels, clock())
             append_records(record, lines)
             written += len(lines)
-    return results, written
+        if result.complete and result.deleted_manifests:
+            gone = delete_orphaned_children(client, plan, result, warn=warn)
+            if gone:
+                children[plan.repository] = gone
+    return Executed(tuple(results), written, children)
 
 
 def check_record_path(path: str | os.PathLike[str]) -> None:
@@ -209,6 +224,7 @@ def check_record_path(path: str | os.PathLike[str]) -> None:
 
 __all__ = [
     "LABELS",
+    "Executed",
     "Labels",
     "append_records",
     "check_record_path",
