@@ -230,15 +230,17 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 
 
 def _then_argv(args: argparse.Namespace) -> tuple[str, ...] | None:
-    if args.storage and not args.then:
+    if args.storage is not None and args.then is None:
         raise UsageError("--storage goes with --then (it measures what the --then command freed)")
-    if not args.then:
+    if args.then is None:
         return None
     from regkit.ops.gc import split_command
 
     argv = split_command(args.then)
-    if args.storage:
-        _storage_size(args)  # a wrong --storage is refused before anything is deleted
+    if args.storage:  # a wrong --storage is refused before anything is deleted
+        from regkit.ops.check import storage_repositories_root
+
+        storage_repositories_root(args.storage)
     return argv
 
 
