@@ -130,3 +130,29 @@ def test_prune_record_and_protect_dir_errors_stop_before_any_delete(
         assert message in err, (extra, err)
         assert err.count("\n") == 1 and "Traceback" not in err
         assert tags_of(rig, "team/app") == set(tags)
+
+
+def test_prune_then_json_carries_the_command_and_the_check(
+    rig_factory: Callable[..., Rig], tmp_path: Path
+) -> None:
+    rig = rig_factory("basic")
+    images = rig.pusher().push_images("team/app", short_sha_tags(3, seed=8), "oci", start=T0)
+    done = regkit(
+        "prune", rig.ref("team/app"), "--keep", "1", "--yes", "--json",
+        "--then", gc_command(rig), "--storage", str(rig.storage_dir),
+        env=rig.env(),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()
+    doc = json.loads(done.stdout)
+    assert doc["then"]["command"] == shlex.split(gc_command(rig))
+    assert doc["then"]["exit_code"] == 0
+    assert (
+        doc["then"]["storage_shrunk_bytes"]
+        >= doc["repositories"][0]["result"]["reclaimable_bytes"]
+        > 0
+    )
+    assert doc["check"]["ok"] is True
+    assert [(i["tag"], i["digest"]) for i in doc["check"]["images"]] == [
+        (images[2].tags[0], images[2].digest)
+    ]
+    assert doc["deleted_platform_manifests"] == {}
