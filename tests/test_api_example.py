@@ -35,7 +35,8 @@ def load_example() -> ModuleType:
 def gc_command(rig: Rig) -> str:
     """The registry's own garbage collection, as the team runs it (docker exec ... registry
     garbage-collect CONFIG), here on the rig's registry binary and config."""
-    return shlex.join([REGISTRY_BIN, "garbage-collect", str(rig.registry.config_path)])
+    binary = str(getattr(rig.registry, "binary", REGISTRY_BIN))  # the rig's registry version
+    return shlex.join([binary, "garbage-collect", str(rig.registry.config_path)])
 
 
 def blob_path(rig: Rig, digest: str) -> Path:
