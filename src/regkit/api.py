@@ -393,6 +393,10 @@ def prune(
     """
     from regkit.ops.gc import split_command, storage_bytes
 
+    if storage is not None:
+        from regkit.ops.check import storage_repositories_root
+
+        storage_repositories_root(storage)  # a wrong directory is refused before any delete
     argv = None
     if then is not None:
         argv = split_command(then) if isinstance(then, str) else tuple(then)
