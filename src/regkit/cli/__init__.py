@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from regkit import __version__
 from regkit.cli import action, check, login, overview, promote, prune, read
 from regkit.cli.common import COMMANDS, Handler, Parser, global_flags
-from regkit.errors import RegkitError
+from regkit.errors import Hint, RegkitError, with_hint
 
 # The verb modules register themselves with @command when imported, in the order of --help.
 _VERB_MODULES = (login, read, promote, overview, prune, check, action)
@@ -39,6 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The CLI's words for the hints registry-layer errors carry (they name no flag themselves).
+HINTS = {
+    Hint.CA_FILE: "pass --ca-file PATH (or set SSL_CERT_FILE) for a private CA",
+    Hint.INSECURE: (
+        "pass --insecure to allow plain HTTP for this host (credentials then travel unencrypted)"
+    ),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -49,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return func(args)
     except RegkitError as err:
-        print(f"regkit: error: {err}", file=sys.stderr)
+        print(f"regkit: error: {with_hint(err, HINTS)}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("regkit: interrupted", file=sys.stderr)
