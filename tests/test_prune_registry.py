@@ -424,7 +424,12 @@ def test_all_repos_json_result(
     assert results[1]["deleted_manifests"] == [b[0].digest]
     assert state_fast(rig, "team/a") == {"aaaaaa3": a[2].digest}
     assert state_fast(rig, "team/b") == {"bbbbbb2": b[1].digest}
-    for child in b[0].children:  # deleting an index leaves its platform manifests
+    # The index's platform manifests, used by nothing else, go after it (else garbage-collect
+    # without --delete-untagged would keep them, their configs and layers for ever).
+    assert doc["deleted_platform_manifests"] == {"team/b": sorted(b[0].children)}
+    for child in b[0].children:
+        assert pusher.manifest_status("team/b", child) == 404
+    for child in b[1].children:
         assert pusher.manifest_status("team/b", child) == 200
 
 

@@ -13,13 +13,13 @@ import sys
 from collections.abc import Sequence
 
 from regkit import __version__
-from regkit.cli import action, login, overview, promote, prune, read
+from regkit.cli import action, check, login, overview, promote, prune, read
 from regkit.cli.common import COMMANDS, Handler, Parser, global_flags
 from regkit.errors import Hint, RegkitError, with_hint
 from regkit.textsafe import escape
 
 # The verb modules register themselves with @command when imported, in the order of --help.
-_VERB_MODULES = (login, read, promote, overview, prune, action)
+_VERB_MODULES = (login, read, promote, overview, prune, check, action)
 
 
 def build_parser() -> argparse.ArgumentParser:

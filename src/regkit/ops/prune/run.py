@@ -88,24 +88,38 @@ def plan_target(
     now: datetime,
     *,
     tick: Callable[[], None] | None = None,
+    protect_dir: str | None = None,
 ) -> list[PrunePlan]:
-    """One plan per repository of ``target``, in catalog (or argument) order."""
+    """One plan per repository of ``target``, in catalog (or argument) order.
+
+    Per repository, the policy also protects what ``protect_dir`` names for it and every deploy
+    marker tag (``deployed-*``) with its digest (``regkit.ops.prune.deploydir``)."""
+    from regkit.ops.prune.deploydir import (
+        deploy_dir_protection,
+        marker_protection,
+        with_protection,
+    )
+
     names = list(target.repositories)
     if target.all_repos:
         names = client.catalog()
     plans = []
     for name in names:
         validate_repository(name)
+        repo_policy = policy
+        if protect_dir is not None:
+            repo_policy = with_protection(policy, deploy_dir_protection(protect_dir, name))
         try:
             state = fetch_repository(
-                client, name, protect_digests=policy.protect_digests, tick=tick
+                client, name, protect_digests=repo_policy.protect_digests, tick=tick
             )
         except NotFoundError:
             if not target.all_repos:
                 raise
             continue  # listed in the catalog, gone since (or never had a tag)
+        repo_policy = with_protection(repo_policy, marker_protection(state.tags))
         plans.append(
-            plan_prune(list(state.tags), policy, now, untagged=state.untagged, repository=name)
+            plan_prune(list(state.tags), repo_policy, now, untagged=state.untagged, repository=name)
         )
     return plans
 
