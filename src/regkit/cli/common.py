@@ -248,7 +248,11 @@ def add_ref_verb(
     sub: Any, common: argparse.ArgumentParser, name: str, help_: str, examples: list[str]
 ) -> Any:
     p = add_verb(
-        sub, common, name, help_=help_, description=help_[0].upper() + help_[1:] + ".",
+        sub,
+        common,
+        name,
+        help_=help_,
+        description=help_[0].upper() + help_[1:] + ".",
         examples=examples,
     )
     from regkit.cli.complete import attach, reference_completer

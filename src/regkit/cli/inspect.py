@@ -42,7 +42,9 @@ def _add_inspect(sub: Any, common: argparse.ArgumentParser) -> None:
             "regkit inspect -o json team/api@sha256:… | jq .tags   # with REGKIT_REGISTRY",
         ],
     )
-    p.add_argument("ref", metavar="REF", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
+    p.add_argument(
+        "ref", metavar="REF", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
+    )
     platform_arg(p, "whose created time and labels to show for a multi-platform image")
     output.add_output(p)
     p.set_defaults(func=_cmd_inspect)
@@ -64,7 +66,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _facts(result: Inspection) -> list[tuple[str, str]]:
-    created = result.created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if result.created else "-"
+    created = (
+        result.created.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if result.created else "-"
+    )
     rows = [
         ("reference", result.reference),
         ("digest", result.digest),

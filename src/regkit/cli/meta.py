@@ -85,8 +85,7 @@ def _add_completion(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _cmd_completion(args: argparse.Namespace) -> int:
-    import argcomplete
+    from argcomplete.shell_integration import shellcode
 
-    write(argcomplete.shellcode(["regkit"], shell=args.shell))
+    write(shellcode(["regkit"], shell=args.shell))
     return 0
-

@@ -37,10 +37,18 @@ def _add_sync(sub: Any, common: argparse.ArgumentParser) -> None:
     add_sync_arguments(p)
 
 
-def add_sync_arguments(p: argparse.ArgumentParser, *, names: tuple[str, str] = ("src", "dst")) -> None:
+def add_sync_arguments(
+    p: argparse.ArgumentParser, *, names: tuple[str, str] = ("src", "dst")
+) -> None:
     if names == ("src", "dst"):
-        attach(p.add_argument("src", metavar="SRC_REPO", help="[HOST/]REPOSITORY to copy from"), repository_completer)
-        attach(p.add_argument("dst", metavar="DST_REPO", help="[HOST/]REPOSITORY to copy to"), repository_completer)
+        attach(
+            p.add_argument("src", metavar="SRC_REPO", help="[HOST/]REPOSITORY to copy from"),
+            repository_completer,
+        )
+        attach(
+            p.add_argument("dst", metavar="DST_REPO", help="[HOST/]REPOSITORY to copy to"),
+            repository_completer,
+        )
     p.add_argument(
         "--match",
         metavar="REGEX",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from regkit import imagemeta
@@ -238,7 +238,8 @@ def inspect(
     jobs += [partial(child, c) for c in wanted]
     answers = client.map(_call, jobs)
     tag_digests = {
-        t: d if isinstance(d, str) else None for t, d in zip(tags, answers[: len(tags)], strict=True)
+        t: d if isinstance(d, str) else None
+        for t, d in zip(tags, answers[: len(tags)], strict=True)
     }
     children = {
         c.digest: m

@@ -182,10 +182,14 @@ def sync(
     present = set(_list(destination_client, destination.repository, required=False))
     stage("reading tags", len(wanted))
     src_digests = _heads(source_client, source.repository, wanted)
-    dst_digests = _heads(destination_client, destination.repository, [t for t in wanted if t in present])
+    dst_digests = _heads(
+        destination_client, destination.repository, [t for t in wanted if t in present]
+    )
     found = {t: d for t, d in src_digests.items() if d is not None}
     vanished = tuple(t for t, d in src_digests.items() if d is None)
-    result = SyncResult(source, destination, tuple(plan_sync(found, dst_digests)), dry_run, vanished)
+    result = SyncResult(
+        source, destination, tuple(plan_sync(found, dst_digests)), dry_run, vanished
+    )
     groups = writes_by_digest(result.items)
     if dry_run or not groups:
         return result
