@@ -112,8 +112,8 @@ def compile_match(pattern: str | None) -> re.Pattern[str] | None:
 
 
 def select_tags(tags: Sequence[str], match: re.Pattern[str] | None) -> list[str]:
-    """The tags ``match`` finds (``re.search``), in the source's order; all without one."""
-    return [t for t in tags if match is None or match.search(t)]
+    """The tags ``match`` finds (``re.search``), sorted by name; all without one."""
+    return sorted(t for t in tags if match is None or match.search(t))
 
 
 def plan_sync(source: Mapping[str, str], destination: Mapping[str, str | None]) -> list[SyncItem]:
