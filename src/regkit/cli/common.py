@@ -232,7 +232,7 @@ def add_verb(
 ) -> Any:
     """A verb's parser: ``common`` (the connection flags) as parent when they mean something,
     the examples as the epilog of ``--help``; ``help_=None`` hides the verb from the list."""
-    epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples)
+    epilog = examples_epilog(examples)
     kwargs: dict[str, Any] = {
         "parents": [common] if common is not None else [],
         "description": description,
@@ -242,6 +242,16 @@ def add_verb(
     if help_ is not None:
         kwargs["help"] = help_
     return sub.add_parser(name, **kwargs)
+
+
+def examples_epilog(examples: list[str]) -> str:
+    """The ``examples:`` block of a verb's --help (kept as written by ``HelpFormatter``)."""
+    return "examples:\n" + "".join(f"  {line}\n" for line in examples)
+
+
+def verb_help(examples: list[str]) -> dict[str, Any]:
+    """``sub.add_parser(..., **verb_help([...]))``: the examples and the formatter keeping them."""
+    return {"epilog": examples_epilog(examples), "formatter_class": HelpFormatter}
 
 
 def add_ref_verb(

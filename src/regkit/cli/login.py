@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from regkit.cli.common import (
     command,
+    verb_help,
 )
 from regkit.cli.common import (
     write as _write,
@@ -34,7 +35,18 @@ def _add_login(sub: Any, common: argparse.ArgumentParser) -> None:
             "Decrypt the SOPS secrets file, check the registry credentials against the "
             "registry's /v2/, then write them to the Docker client config that docker, crane, "
             "skopeo and trivy read (or to its credential helper). Nothing is written when the "
-            "check fails. Docker style: 'regkit login HOST --username U --password-stdin'."
+            "check fails. Docker style: 'regkit login HOST --username U --password-stdin'; "
+            "with --username alone on a terminal, the password is asked for. --ca-file is "
+            "remembered for HOST in $XDG_CONFIG_HOME/regkit/ (0600), so later commands need "
+            "no --ca-file."
+        ),
+        **verb_help(
+            [
+                "regkit login                        # registry and credentials from the SOPS file",
+                "regkit login registry.example.com -u ci        # asks for the password",
+                'echo "$PASSWORD" | regkit login registry.example.com -u ci --password-stdin',
+                "regkit login registry.example.com --ca-file ./ca.pem  # the CA is remembered",
+            ]
         ),
     )
     p.add_argument(
@@ -169,6 +181,7 @@ def _add_logout(sub: Any, common: argparse.ArgumentParser) -> None:
             "Remove the credentials of REGISTRY from the Docker client config and from the "
             "credential helper it names, as 'docker logout' does."
         ),
+        **verb_help(["regkit logout registry.example.com"]),
     )
     p.add_argument("registry", metavar="REGISTRY", help="registry host[:port]")
     p.add_argument(
@@ -205,6 +218,12 @@ def _add_decrypt(sub: Any, common: argparse.ArgumentParser) -> None:
             "Decrypt a SOPS file natively with age identities from SOPS_AGE_KEY, "
             "SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, the default keys.txt or SSH keys, and print it "
             "as 'sops -d' does. Refuses a file whose MAC does not match unless --ignore-mac."
+        ),
+        **verb_help(
+            [
+                "regkit decrypt secrets.enc.yaml",
+                'regkit decrypt secrets.enc.yaml --extract \'["registry"]["password"]\'',
+            ]
         ),
     )
     p.add_argument("file", metavar="FILE", help="the encrypted file")

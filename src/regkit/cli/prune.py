@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from regkit.cli.common import (
     client_for,
     command,
+    verb_help,
 )
 from regkit.cli.common import (
     write as _write,
@@ -35,6 +36,12 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "--older-than, protected tags and digests, and tags whose time is unknown. A manifest "
             "that a staying tag or a protected digest still uses is never deleted: such tags are "
             "removed alone. Prints the plan first; asks before deleting on a terminal."
+        ),
+        **verb_help(
+            [
+                "regkit prune registry.example.com/team/api --keep 10 --dry-run",
+                "regkit prune --all-repos registry.example.com --older-than 30d --yes",
+            ]
         ),
     )
     p.add_argument("repos", nargs="*", metavar="REPO", help="HOST/REPOSITORY to prune")
@@ -167,6 +174,12 @@ def _add_delete(sub: Any, common: argparse.ArgumentParser) -> None:
             "HOST/REPO@DIGEST deletes the manifest and every tag pointing at it (they are "
             "listed). HOST/REPO:TAG removes only that tag; the manifest and its other tags stay "
             "(DELETE by tag on registry:3, a throw-away manifest on distribution 2.8)."
+        ),
+        **verb_help(
+            [
+                "regkit delete registry.example.com/team/api@sha256:…",
+                "regkit delete registry.example.com/team/api:1a2b3c4",
+            ]
         ),
     )
     p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY@DIGEST or HOST/REPOSITORY:TAG")

@@ -50,6 +50,11 @@ def resolve_credentials(host: str, options: ConnectOptions) -> Credentials | Non
     )
     if env_user and env_password is not None:
         return Credentials(env_user, env_password)
+    if env_user:
+        raise UsageError(
+            "REGISTRY_USERNAME is set but REGISTRY_PASSWORD is not: set both, or unset "
+            "REGISTRY_USERNAME to use the Docker config"
+        )
     return credentials_for(host, options.docker_config)
 
 
