@@ -62,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
+    if getattr(args, "quiet", False):
+        os.environ["REGKIT_QUIET"] = "1"  # read by regkit.progress and cli.output.note
     func: Handler | None = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)

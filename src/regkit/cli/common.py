@@ -92,6 +92,7 @@ GLOBAL_DEFAULTS: dict[str, Any] = {
     "verbose": _DEFAULTS.verbose,
     "username": None,
     "password_stdin": False,
+    "quiet": False,
 }
 
 
@@ -156,6 +157,13 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
         action="store_true",
         default=default("password_stdin"),
         help="read the password from standard input (else REGISTRY_PASSWORD)",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default("quiet"),
+        help="no progress and no notes on stderr, only errors (also REGKIT_QUIET=1)",
     )
     return common
 

@@ -123,17 +123,22 @@ def _cmd_login(args: argparse.Namespace) -> int:
             password = ops_login.read_password_stdin(sys.stdin.read())
         else:
             password = os.environ.get("REGISTRY_PASSWORD") or ""
+            if not password and sys.stdin.isatty():
+                password = _ask_password()
             if not password:
-                raise UsageError("--username needs --password-stdin (or REGISTRY_PASSWORD)")
+                raise UsageError(
+                    "--username needs a password: --password-stdin, REGISTRY_PASSWORD, "
+                    "or a terminal to type it on"
+                )
         target = ops_login.LoginTarget(host, args.username, password, source="the command line")
         result = ops_login.finish_login(
             target,
             secrets_file=None,
             docker_config=args.docker_config,
             verify_credentials=not args.no_verify,
-            ca_file=args.ca_file,
+            ca_file=args.ca_file or _remembered(host),
             insecure=args.insecure,
-            timeout=float(getattr(args, "timeout", None) or 30.0),
+            timeout=_timeout(args),
         )
     else:
         result = ops_login.login(
@@ -144,11 +149,16 @@ def _cmd_login(args: argparse.Namespace) -> int:
             registry_key=args.registry_key or ops_login.DEFAULT_REGISTRY_KEY,
             docker_config=args.docker_config,
             verify_credentials=not args.no_verify,
-            ca_file=args.ca_file,
+            ca_file=args.ca_file or (_remembered(registry) if registry else None),
             insecure=args.insecure,
-            timeout=float(getattr(args, "timeout", None) or 30.0),
+            timeout=_timeout(args),
         )
     target = result.target
+    if args.ca_file:
+        from regkit.userconfig import remember_ca
+
+        kept = remember_ca(target.host, args.ca_file)
+        print(f"CA for {target.host} remembered in {kept} (later commands need no --ca-file)")
     if result.verified is None:
         checked = "not verified (--no-verify)"
     elif result.verified.auth_required:
@@ -170,6 +180,29 @@ def _cmd_login(args: argparse.Namespace) -> int:
     else:
         print(f"Credentials for {target.host} written to {result.stored.config_path}")
     return 0
+
+
+def _ask_password() -> str:
+    """The password typed on the terminal, not echoed (as docker login does)."""
+    import getpass
+
+    try:
+        return getpass.getpass("Password: ")
+    except EOFError:
+        return ""
+
+
+def _remembered(host: str) -> str | None:
+    from regkit.ops import login as ops_login
+    from regkit.userconfig import remembered_ca
+
+    return remembered_ca(ops_login.normalise_host(host))
+
+
+def _timeout(args: argparse.Namespace) -> float:
+    from regkit.ops import ConnectOptions
+
+    return float(getattr(args, "timeout", None) or ConnectOptions().timeout)
 
 
 @command

@@ -79,8 +79,15 @@ def write_json(document: Any) -> None:
 
 
 def note(message: str) -> None:
-    """A remark for the person at the terminal, on stderr (never in the data)."""
+    """A remark for the person at the terminal, on stderr (never in the data); not with
+    ``--quiet``."""
+    if quiet():
+        return
     print(f"regkit: {message}", file=sys.stderr)
+
+
+def quiet() -> bool:
+    return bool(os.environ.get("REGKIT_QUIET"))
 
 
 def terminal_width(args: argparse.Namespace) -> int | None:

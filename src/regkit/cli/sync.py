@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from typing import Any
 
 from regkit.cli import output
@@ -99,7 +98,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         rows = [(i.tag, i.digest, _status(i, result.dry_run)) for i in result.items]
         lines = output.table((), rows, width=None)
         output.write("".join(f"{line}\n" for line in lines))
-    print(f"regkit: {result.summary()}", file=sys.stderr)
+    output.note(result.summary())
     return 0
 
 

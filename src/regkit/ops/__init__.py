@@ -63,6 +63,10 @@ def connect(host: str, options: ConnectOptions) -> RegistryClient:
     from regkit.registry import RegistryClient
 
     ca_file = options.ca_file
+    if not ca_file and not options.insecure:
+        from regkit.userconfig import remembered_ca
+
+        ca_file = remembered_ca(host)  # from `regkit login HOST --ca-file` (regkit.userconfig)
     if ca_file and not os.path.isfile(ca_file):
         raise TLSError(f"CA file {ca_file} does not exist; pass the PEM file of your registry's CA")
     if options.insecure and not host_is_loopback(host):

@@ -12,11 +12,8 @@ from regkit.ops.prune.plan import DELETE_MANIFEST, UNTAG, PrunePlan, TagPlan
 HEADERS = ("TAG", "DIGEST", "CREATED", "ACTION", "REASON")
 
 GC_NOTE = (
-    "Space returns only after 'registry garbage-collect' runs on the server (registry stopped "
-    "or read-only). Deleted multi-platform images leave their platform manifests behind; "
-    "distribution 2.8's 'garbage-collect --delete-untagged' would remove them, but it also "
-    "removes the platform manifests of multi-platform images that are still tagged (breaking "
-    "them): use --delete-untagged only on registry:3."
+    "Disk space returns only after garbage collection on the server: see the README, "
+    '"Garbage collection".'
 )
 ZONELESS_NOTE = "CREATED times written without a zone (YYYY-MM-DD HH:MM:SS) are read as UTC."
 
