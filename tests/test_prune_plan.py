@@ -236,7 +236,10 @@ def test_render_table_exact() -> None:
     )
     assert text.startswith(expected_head)
     # the garbage-collection note: one short line pointing to the README section
-    gc = 'Disk space returns only after garbage collection on the server: see the README, "Garbage collection".\n'
+    gc = (
+        "Disk space returns only after garbage collection on the server: see the README, "
+        '"Garbage collection".\n'
+    )
     assert text.count(gc) == 1
 
 

@@ -165,7 +165,10 @@ def test_scenario_keep_3(
     assert " keep " in lines[sc.deployed] and "protected tag" in lines[sc.deployed]
     assert "16 of 22 tags to delete: 14 by deleting 14 manifests, 2 alone" in out
     # the garbage-collection note: one short line pointing to the README section
-    gc = 'Disk space returns only after garbage collection on the server: see the README, "Garbage collection".\n'
+    gc = (
+        "Disk space returns only after garbage collection on the server: see the README, "
+        '"Garbage collection".\n'
+    )
     assert out.count(gc) == 1
     assert "deleted 16 tags (14 manifests by digest)" in out
     # 2.8 refused the tag DELETE once, and was not asked again: the throw-away path did the rest
