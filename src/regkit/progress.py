@@ -21,7 +21,7 @@ class Progress:
         total: int = 0,
         *,
         stream: TextIO | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.stream = stream or sys.stderr
         self.enabled = (
@@ -30,7 +30,7 @@ class Progress:
             and os.environ.get("TERM") != "dumb"
             and not os.environ.get("REGKIT_QUIET")
         )
-        self._clock = clock
+        self._clock = clock or time.monotonic
         self.label = label
         self.total = total
         self.done = 0

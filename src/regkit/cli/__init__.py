@@ -58,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     if "_ARGCOMPLETE" in os.environ:
-        import argcomplete
+        from regkit.cli.complete import autocomplete
 
-        argcomplete.autocomplete(parser)
+        autocomplete(parser)
     args = parser.parse_args(argv)
     if getattr(args, "quiet", False):
         os.environ["REGKIT_QUIET"] = "1"  # read by regkit.progress and cli.output.note

@@ -85,3 +85,19 @@ def attach(action: Any, completer: Callable[..., list[str]]) -> Any:
     """``action.completer = completer`` (argcomplete reads that attribute)."""
     action.completer = completer
     return action
+
+
+def autocomplete(parser: Any) -> None:
+    """Answer argcomplete's request (``_ARGCOMPLETE`` set) and exit; hidden verbs left out."""
+    from argcomplete.finders import CompletionFinder
+
+    from regkit.cli.common import HIDDEN_VERBS
+
+    class Finder(CompletionFinder):
+        def _get_subparser_completions(self, parser: Any, cword_prefix: str) -> list[str]:
+            found: list[str] = super()._get_subparser_completions(  # type: ignore[no-untyped-call]
+                parser, cword_prefix
+            )
+            return [verb for verb in found if verb not in HIDDEN_VERBS]
+
+    Finder()(parser)
