@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from regkit.cli import output
 from regkit.cli.common import (
     client_for,
     command,
@@ -132,10 +133,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 documents.append(render.to_json(registry, plans, None, dry_run=args.dry_run))
             if args.json:
                 _write(render.render_json(documents))
-            print(
-                "dry run: nothing deleted" if args.dry_run else "nothing to delete",
-                file=sys.stderr,
-            )
+            output.note("dry run: nothing deleted" if args.dry_run else "nothing to delete")
             return 0
         if not args.yes:
             what = render.plural(doomed, "tag")
