@@ -44,14 +44,14 @@ def run_on_pty(
     full = {"TERM": "xterm", **env}
     full.pop("CI", None)
     full.pop("COLUMNS", None)
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "regkit", *args],
         stdin=slave,
         stdout=subprocess.PIPE if stdout_to_pipe else slave,
         stderr=subprocess.PIPE if stderr_to_pipe else slave,
         env=full,
         start_new_session=True,
-        preexec_fn=_controlling_tty,  # noqa: PLW1509
+        preexec_fn=_controlling_tty,
         close_fds=True,
     )
     os.close(slave)
