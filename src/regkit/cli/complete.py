@@ -14,11 +14,22 @@ from typing import Any
 
 from regkit.reference import _looks_like_host
 
-#: Seconds a completion may wait for the registry.
+#: Seconds a completion may wait for the registry (REGKIT_COMPLETE_TIMEOUT overrides).
 BUDGET = 0.3
 
 
+def budget() -> float:
+    try:
+        value = float(os.environ.get("REGKIT_COMPLETE_TIMEOUT", BUDGET))
+    except ValueError:
+        return BUDGET
+    return value if 0 < value <= 10 else BUDGET
+
+
 def _within_budget(fetch: Callable[[], list[str]]) -> list[str]:
+    import regkit.registry  # imported before the clock starts: the budget is for the registry
+    from regkit.ops import connect  # noqa: F401
+
     box: list[list[str]] = []
 
     def run() -> None:
@@ -29,7 +40,7 @@ def _within_budget(fetch: Callable[[], list[str]]) -> list[str]:
 
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
-    worker.join(BUDGET)
+    worker.join(budget())
     return box[0] if box else []
 
 
@@ -44,7 +55,7 @@ def _split(prefix: str) -> tuple[str | None, str, bool]:
 def _client(host: str) -> Any:
     from regkit.ops import ConnectOptions, connect, resolve_credentials
 
-    options = ConnectOptions(timeout=BUDGET, jobs=2)
+    options = ConnectOptions(timeout=budget(), jobs=2)
     if resolve_credentials(host, options) is None:
         raise LookupError("no credentials at hand")
     return connect(host, options)
@@ -100,4 +111,4 @@ def autocomplete(parser: Any) -> None:
             )
             return [verb for verb in found if verb not in HIDDEN_VERBS]
 
-    Finder()(parser)
+    Finder()(parser, always_complete_options=False)
