@@ -81,7 +81,7 @@ def test_completion_gives_up_on_a_silent_registry() -> None:
         server.bind(("127.0.0.1", 0))
         server.listen(8)
         host = f"127.0.0.1:{server.getsockname()[1]}"
-        env = _env(REGISTRY_USERNAME="u", REGISTRY_PASSWORD="p")  # noqa: S106
+        env = _env(REGISTRY_USERNAME="u", REGISTRY_PASSWORD="p")
         assert ask_bash(f"regkit ls {host}/te", env) == []
 
 
