@@ -79,7 +79,7 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
         help="prune every repository of this registry",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, delete nothing")
-    p.add_argument("--json", action="store_true", help="print the plan and result as JSON")
+    output.add_output(p, trunc=False)
     p.add_argument("--yes", "-y", action="store_true", help="delete without asking")
     p.set_defaults(func=_cmd_prune)
 
@@ -125,13 +125,15 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             with Progress(f"reading {goal.registry}") as progress:
                 plans = plan_target(client, goal, policy, now, tick=progress.advance)
             planned.append((goal.registry, client, plans))
-            if not args.json:
+            if args.output == "table":
                 _write(render.render_plans(goal.registry, plans))
+            elif args.output == "markdown":
+                _write(_markdown_plans(goal.registry, plans))
         doomed = sum(len(p.removed) for _, _, ps in planned for p in ps)
         if args.dry_run or doomed == 0:
             for registry, _, plans in planned:
                 documents.append(render.to_json(registry, plans, None, dry_run=args.dry_run))
-            if args.json:
+            if args.output == "json":
                 _write(render.render_json(documents))
             output.note("dry run: nothing deleted" if args.dry_run else "nothing to delete")
             return 0
@@ -150,9 +152,9 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 results = execute_plans(client, plans, warn=warn, tick=progress.advance)
             documents.append(render.to_json(registry, plans, results, dry_run=False))
             incomplete = incomplete or not all(r.complete for r in results)
-            if not args.json:
+            if args.output != "json":
                 _write("".join(render.render_result(registry, r) for r in results))
-    if args.json:
+    if args.output == "json":
         _write(render.render_json(documents))
     if incomplete:
         raise RegkitError(
@@ -160,6 +162,21 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             "command again to finish"
         )
     return 0
+
+
+def _markdown_plans(registry: str, plans: Any) -> str:
+    from regkit.ops.prune import render
+
+    lines: list[str] = []
+    for plan in plans:
+        heading, rows = render.markdown(registry, plan, None)
+        lines += [f"### {heading}", ""]
+        lines += output.markdown_table(
+            ("TAG", "DIGEST", "CREATED", "ACTION", "STATUS", "REASON"),
+            [[str(c) for c in row] for row in rows],
+        )
+        lines += ["", render.counts_line(plan), ""]
+    return "".join(f"{line}\n" for line in lines)
 
 
 @command
