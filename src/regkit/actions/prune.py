@@ -117,7 +117,7 @@ def main(inputs: gha.Inputs) -> None:
             _summary(goal.registry, plan, result, dry_run)
         any_removed = any_removed or any(p.removed for p in plans)
     if any_removed:
-        gha.summary.text(render.GC_NOTE)
+        gha.summary.text(render.GC_GUIDANCE)
     gha.set_output("deleted", deleted)
     gha.set_output("deleted-count", str(len(deleted)))
     gha.set_output("kept-count", str(kept))

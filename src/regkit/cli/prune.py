@@ -7,9 +7,11 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from regkit.cli import output
 from regkit.cli.common import (
     client_for,
     command,
+    verb_help,
 )
 from regkit.cli.common import (
     write as _write,
@@ -37,6 +39,12 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "--older-than, protected tags and digests, and tags whose time is unknown. A manifest "
             "that a staying tag or a protected digest still uses is never deleted: such tags are "
             "removed alone. Prints the plan first; asks before deleting on a terminal."
+        ),
+        **verb_help(
+            [
+                "regkit prune registry.example.com/team/api --keep 10 --dry-run",
+                "regkit prune --all-repos registry.example.com --older-than 30d --yes",
+            ]
         ),
     )
     p.add_argument("repos", nargs="*", metavar="REPO", help="HOST/REPOSITORY to prune")
@@ -95,7 +103,7 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
         help="with --then: the registry's storage root, to report the bytes it shrank by",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, delete nothing")
-    p.add_argument("--json", action="store_true", help="print the plan and result as JSON")
+    output.add_output(p, trunc=False)
     p.add_argument("--yes", "-y", action="store_true", help="delete without asking")
     p.epilog = _PRUNE_EXAMPLES
     p.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -165,18 +173,17 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                     client, goal, policy, now, tick=progress.advance, protect_dir=args.protect_dir
                 )
             planned.append((goal.registry, client, plans))
-            if not args.json:
+            if args.output == "table":
                 _write(render.render_plans(goal.registry, plans))
+            elif args.output == "markdown":
+                _write(_markdown_plans(goal.registry, plans))
         doomed = sum(len(p.removed) for _, _, ps in planned for p in ps)
         if args.dry_run or doomed == 0:
             for registry, _, plans in planned:
                 documents.append(render.to_json(registry, plans, None, dry_run=args.dry_run))
-            if args.json:
+            if args.output == "json":
                 _write(render.render_json(documents))
-            print(
-                "dry run: nothing deleted" if args.dry_run else "nothing to delete",
-                file=sys.stderr,
-            )
+            output.note("dry run: nothing deleted" if args.dry_run else "nothing to delete")
             return 0
         if not args.yes:
             what = render.plural(doomed, "tag")
@@ -208,7 +215,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 documents[-1]["deleted_platform_manifests"] = children
                 incomplete = incomplete or not all(r.complete for r in results)
                 deleted_any = deleted_any or any(r.deleted_tags for r in results)
-                if not args.json:
+                if args.output != "json":
                     _write("".join(render.render_result(registry, r) for r in results))
                     for repo, digests in children.items():
                         _write(
@@ -231,7 +238,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             touched = [*finished, (registry, list(stop.results))]
             pending = [(registry, list(stop.pending))]
             pending += [(reg, list(ps)) for reg, _, ps in planned[at + 1 :]]
-            if not args.json:
+            if args.output != "json":
                 _write("".join(render.render_result(registry, r) for r in stop.results))
             for line in render.interrupted_report(touched, pending):
                 print(f"regkit: interrupted: {line}", file=sys.stderr)
@@ -245,7 +252,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 + ("the prune did not finish" if incomplete else "nothing was deleted"),
                 file=sys.stderr,
             )
-    if args.json:
+    if args.output == "json":
         _write(render.render_json(documents))
     if incomplete:
         raise RegkitError(
@@ -327,11 +334,26 @@ def _then_and_check(
         lines.extend(render_text(report).splitlines())
         if not report.ok:
             problems.append(f"check found {plural(len(report.broken), 'broken image')}")
-    if not args.json:
+    if args.output != "json":
         _write("\n".join(lines) + "\n")
     if problems:
         return "; ".join(problems) + " after the prune (see above); the prune itself is done"
     return None
+
+
+def _markdown_plans(registry: str, plans: Any) -> str:
+    from regkit.ops.prune import render
+
+    lines: list[str] = []
+    for plan in plans:
+        heading, rows = render.markdown(registry, plan, None)
+        lines += [f"### {heading}", ""]
+        lines += output.markdown_table(
+            ("TAG", "DIGEST", "CREATED", "ACTION", "STATUS", "REASON"),
+            [[str(c) for c in row] for row in rows],
+        )
+        lines += ["", render.counts_line(plan), ""]
+    return "".join(f"{line}\n" for line in lines)
 
 
 @command
@@ -348,13 +370,13 @@ def _add_delete(sub: Any, common: argparse.ArgumentParser) -> None:
             "tag, so nothing is left untagged. A tag that another client points at the manifest "
             "while it is deleted is put back."
         ),
-        epilog=(
-            "examples:\n"
-            "  regkit delete registry.example.com/app:0a1b2c3\n"
-            "  regkit delete registry.example.com/app@sha256:4f9c... --dry-run\n"
-            "  regkit delete registry.example.com/app@sha256:4f9c... --yes"
+        **verb_help(
+            [
+                "regkit delete registry.example.com/team/api:1a2b3c4",
+                "regkit delete registry.example.com/team/api@sha256:4f9c... --dry-run",
+                "regkit delete registry.example.com/team/api@sha256:4f9c... --yes",
+            ]
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY@DIGEST or HOST/REPOSITORY:TAG")
     p.add_argument(

@@ -84,6 +84,7 @@ class PrunePolicy:
     older_than: timedelta | None = None
     protect_tags: frozenset[str] = frozenset()
     protect_digests: frozenset[str] = frozenset()
+    older_than_text: str | None = None  # as typed ("30d"): echoed back, not "4w2d"
 
     def __post_init__(self) -> None:
         if self.keep < 0:
@@ -95,11 +96,17 @@ class PrunePolicy:
     def pattern(self) -> re.Pattern[str]:
         return compile_match(self.match)
 
+    def older_than_shown(self) -> str | None:
+        """``--older-than`` as typed (``30d``, not ``4w2d``)."""
+        if self.older_than is None:
+            return None
+        return self.older_than_text or format_duration(self.older_than)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "match": self.match,
             "keep": self.keep,
-            "older_than": format_duration(self.older_than) if self.older_than else None,
+            "older_than": self.older_than_shown(),
             "protect_tags": sorted(self.protect_tags),
             "protect_digests": sorted(self.protect_digests),
         }
@@ -319,7 +326,7 @@ def plan_prune(
             decided[info.tag] = (KEEP, f"same image as {newest[info.digest]}, among the newest")
         elif cutoff is not None and info.created.when >= cutoff:
             assert policy.older_than is not None
-            decided[info.tag] = (KEEP, f"newer than {format_duration(policy.older_than)}")
+            decided[info.tag] = (KEEP, f"newer than {policy.older_than_shown()}")
         else:
             why = (
                 f"older than the {policy.keep} newest"
@@ -327,7 +334,7 @@ def plan_prune(
                 else f"matches {policy.match} (keep 0)"
             )
             if policy.older_than is not None:
-                why += f" and than {format_duration(policy.older_than)}"
+                why += f" and older than {policy.older_than_shown()}"
             decided[info.tag] = (None, why)
 
     by_digest: dict[str, TagInfo] = {}

@@ -50,6 +50,7 @@ def build_policy(
         match=DEFAULT_MATCH if match is None else match,
         keep=DEFAULT_KEEP if keep is None else keep,
         older_than=parse_duration(older_than) if older_than else None,
+        older_than_text=older_than.strip() if older_than else None,
         protect_tags=protection.tags,
         protect_digests=protection.digests,
     )
