@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from regkit.actions.login import values_to_mask
-from regkit.ops.login import LoginTarget
 from tests.leakscan import assert_no_secrets
 from tests.rig import Rig, crane, tag_on_disk
 from tests.runner import (
@@ -31,6 +29,7 @@ from tests.runner import (
 )
 from tests.sops_helpers import encrypt, new_age_key
 
+SUMMARY_ROWS = 1000  # regkit.gha.SUMMARY_ROWS, the rows a job summary shows in all
 pytest_plugins = ("tests.runner",)  # the fixtures installed and job
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -140,6 +139,9 @@ def test_login_masks_neither_short_values_nor_user_nor_host(job: MakeJob, rig_ba
 
 
 def test_values_to_mask_rule() -> None:
+    from regkit.actions.login import values_to_mask
+    from regkit.ops.login import LoginTarget
+
     target = LoginTarget("registry.example.test", "ci-robot-user", "pw", "x")
     values = ["ci", "prod", "1", "true", 42, True, "12345678.5", "ci-robot-user", "example.test",
               "short7c", "longer-secret-1", "FALSE"]  # fmt: skip
@@ -212,8 +214,6 @@ def test_default_secrets_file_is_infra_then_the_older_name(
 def test_prune_summary_is_capped_and_the_full_plan_is_a_file(
     job: MakeJob, rig_basic: Rig, repo_prefix: str
 ) -> None:
-    from regkit.gha import SUMMARY_ROWS
-
     repo = f"{repo_prefix}/many"
     image = rig_basic.pusher().push_image(repo, "0000000")
     count = SUMMARY_ROWS + 200
@@ -393,3 +393,9 @@ def test_workflow_files_parse_as_the_runner_reads_them() -> None:
     for path in WORKFLOWS.glob("*.yml"):
         doc = _yaml(path)
         assert re.fullmatch(r"[A-Za-z ]+", doc["name"]), path
+
+
+def test_summary_rows_constant_matches_gha() -> None:
+    from regkit import gha
+
+    assert gha.SUMMARY_ROWS == SUMMARY_ROWS
