@@ -34,7 +34,10 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "org.opencontainers.image.created, else the config's created), tags newer than "
             "--older-than, protected tags and digests, and tags whose time is unknown. A manifest "
             "that a staying tag or a protected digest still uses is never deleted: such tags are "
-            "removed alone. Prints the plan first; asks before deleting on a terminal."
+            "removed alone. Prints the plan first; asks before deleting on a terminal. "
+            "On GHCR (ghcr.io/OWNER/NAME, token from GITHUB_TOKEN) the images go as package "
+            "versions through the GitHub API, each with its platform and attestation manifests "
+            "and signatures. Example: regkit prune ghcr.io/acme/app --keep 12 --dry-run"
         ),
     )
     p.add_argument("repos", nargs="*", metavar="REPO", help="HOST/REPOSITORY to prune")
@@ -70,10 +73,30 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="REGISTRY",
         help="prune every repository of this registry",
     )
+    p.add_argument(
+        "--delete-untagged",
+        action="store_true",
+        help="GHCR only: also delete untagged package versions that nothing staying references "
+        "and that are older than the newest build",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan, delete nothing")
     p.add_argument("--json", action="store_true", help="print the plan and result as JSON")
     p.add_argument("--yes", "-y", action="store_true", help="delete without asking")
     p.set_defaults(func=_cmd_prune)
+
+
+def _ghcr_goals(goals: list[Any], args: argparse.Namespace) -> bool:
+    from regkit.ops.ghcr import is_ghcr
+
+    on_ghcr = [is_ghcr(g.registry) for g in goals]
+    if any(on_ghcr) and not all(on_ghcr):
+        raise UsageError("prune GHCR (ghcr.io) and other registries in separate runs")
+    if args.delete_untagged and not any(on_ghcr):
+        raise UsageError(
+            "--delete-untagged is for GHCR (ghcr.io); on distribution, untagged manifests go "
+            "with 'registry garbage-collect --delete-untagged' (registry:3 only)"
+        )
+    return any(on_ghcr)
 
 
 def _prune_keep(text: str) -> int:
@@ -107,6 +130,10 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         protect_files=args.protect_file,
     )
     goals = targets(args.repos, args.all_repos)
+    if _ghcr_goals(goals, args):  # ghcr.io: package versions through the GitHub API
+        from regkit.cli import prune_ghcr
+
+        return prune_ghcr.run(args, policy, goals)
     now = datetime.now(UTC)
     documents: list[dict[str, Any]] = []
     incomplete = False
