@@ -107,7 +107,9 @@ def push_build(
     attestations: list[tuple[str, str, int]] = []
     for _platform, subject, _size in platform_digests:
         statement = Blob.of(
-            _dumps({"_type": "https://in-toto.io/Statement/v0.1", "subject": subject, "seed": seed}),
+            _dumps(
+                {"_type": "https://in-toto.io/Statement/v0.1", "subject": subject, "seed": seed}
+            ),
             INTOTO,
         )
         config = Blob.of(
@@ -163,7 +165,9 @@ def push_build(
 
 def sign(pusher: Pusher, repo: str, subject: str, *, seed: int) -> str:
     """A cosign-style signature of ``subject`` under ``sha256-<hex>.sig``; its digest."""
-    payload = Blob.of(_dumps({"critical": {"image": {"docker-manifest-digest": subject}}, "n": seed}), COSIGN_SIG)
+    payload = Blob.of(
+        _dumps({"critical": {"image": {"docker-manifest-digest": subject}}, "n": seed}), COSIGN_SIG
+    )
     config = Blob.of(
         _dumps(
             {

@@ -281,7 +281,7 @@ class FakeGHCR:
         return False
 
     # -- tokens --------------------------------------------------------------------------------
-    def _basic_token(self, header: str | None) -> Token | None | bool:
+    def _basic_token(self, header: str | None) -> Token | bool | None:
         """The Token of a Basic header; None without one; False for a wrong password."""
         if not header or not header.lower().startswith("basic "):
             return None
@@ -319,7 +319,7 @@ class FakeGHCR:
         with self._lock:
             return self._grants.get(header[7:].strip())
 
-    def api_token(self, header: str | None) -> Token | None | bool:
+    def api_token(self, header: str | None) -> Token | bool | None:
         if not header:
             return None
         scheme, _, value = header.partition(" ")
@@ -347,16 +347,14 @@ class _Handler(BaseHTTPRequestHandler):
     def fake(self) -> FakeGHCR:
         return self.server.fake  # type: ignore[attr-defined,no-any-return]
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _body(self) -> bytes:
         length = int(self.headers.get("content-length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def send(
-        self, status: int, body: bytes = b"", headers: dict[str, str] | None = None
-    ) -> None:
+    def send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
         self.send_response(status)
         for k, v in (headers or {}).items():
             self.send_header(k, v)
@@ -425,7 +423,9 @@ class _FrontHandler(_Handler):
         if token is False:
             self._errors(401, "UNAUTHORIZED", "authentication required")
             return
-        value = self.fake.issue(token if isinstance(token, Token) else None, params.get("scope", []))
+        value = self.fake.issue(
+            token if isinstance(token, Token) else None, params.get("scope", [])
+        )
         self.send(200, _json({"token": value}), {"Content-Type": "application/json"})
 
     def _proxy(self, path: str, query: str) -> None:
@@ -467,16 +467,16 @@ _USER = re.compile(r"^/users/(?P<login>[^/]+)$")
 
 
 class _ApiHandler(_Handler):
-    def _answer(
-        self, status: int, data: Any = None, headers: dict[str, str] | None = None
-    ) -> None:
+    def _answer(self, status: int, data: Any = None, headers: dict[str, str] | None = None) -> None:
         body = b"" if data is None else _json(data)
         h = {"Content-Type": "application/json; charset=utf-8", **self._limits, **(headers or {})}
         self.fake.api_requests.append(ApiRequest(self.command, self.path, status))
         self.send(status, body, h)
 
     def _message(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        self._answer(status, {"message": message, "documentation_url": DOCS, "status": str(status)}, headers)
+        self._answer(
+            status, {"message": message, "documentation_url": DOCS, "status": str(status)}, headers
+        )
 
     def handle_one(self) -> None:
         self._body()

@@ -91,7 +91,9 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
         if args.dry_run or work == 0:
             documents = [_document(r, ps, None, args.dry_run) for r, _, _, ps in planned]
             if args.json:
-                _write(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n")
+                _write(
+                    json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
+                )
             print(
                 "dry run: nothing deleted" if args.dry_run else "nothing to delete",
                 file=sys.stderr,

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from regkit.errors import UsageError
 from regkit.registry import RegistryClient
-from regkit.registry.packages import DEFAULT_API_URL, PackagesAPI
+from regkit.registry.packages import DEFAULT_API_URL, WRITE_INTERVAL, PackagesAPI
 
 GHCR_HOST_ENV = "REGKIT_GHCR_HOST"
 DEFAULT_GHCR_HOST = "ghcr.io"
@@ -65,8 +65,12 @@ def packages_api(
             write_interval = max(0.0, float(os.environ[INTERVAL_ENV]))
         except ValueError:
             raise UsageError(f"{INTERVAL_ENV} must be a number of seconds") from None
-    kwargs = {} if write_interval is None else {"write_interval": write_interval}
-    return PackagesAPI(github_token(client), base_url=api_url(), notify=notify, **kwargs)
+    return PackagesAPI(
+        github_token(client),
+        base_url=api_url(),
+        notify=notify,
+        write_interval=WRITE_INTERVAL if write_interval is None else write_interval,
+    )
 
 
 __all__ = [

@@ -141,9 +141,7 @@ def untagged_to_inspect(
     return sorted(
         v.digest
         for v in versions
-        if not v.tags
-        and v.digest not in known
-        and not (delete_untagged and _older(v, newest))
+        if not v.tags and v.digest not in known and not (delete_untagged and _older(v, newest))
     )
 
 
@@ -212,27 +210,27 @@ def plan_ghcr(
 
     deletions: list[VersionDeletion] = []
     for d in sorted(doomed):
-        v = by_digest.get(d)
-        if v is None:
+        image = by_digest.get(d)
+        if image is None:
             continue  # listed by the registry but not by the API (a version deleted meanwhile)
         role: Role = "referrer" if d in referrers else "image"
         why = (
             f"referrer of {short_digest(referrers[d])}"
             if role == "referrer"
-            else f"every tag goes ({', '.join(v.tags)})"
+            else f"every tag goes ({', '.join(image.tags)})"
         )
-        deletions.append(VersionDeletion(v.id, d, role, v.tags, (), why))
+        deletions.append(VersionDeletion(image.id, d, role, image.tags, (), why))
     parents_of: dict[str, set[str]] = {}
     for d in doomed:
         for c in _children(refs, d):
             parents_of.setdefault(c, set()).add(d)
     for c in sorted(parents_of):
-        v = by_digest.get(c)
-        if v is None or c in staying or c in doomed or v.tags:
+        child = by_digest.get(c)
+        if child is None or c in staying or c in doomed or child.tags:
             continue
         parents = tuple(sorted(parents_of[c]))
         why = f"child of {', '.join(short_digest(p) for p in parents)}, its last parent"
-        deletions.append(VersionDeletion(v.id, c, "child", (), parents, why))
+        deletions.append(VersionDeletion(child.id, c, "child", (), parents, why))
     taken = doomed | set(parents_of)
     untagged_kept = 0
     for v in versions:
@@ -526,9 +524,8 @@ def render_ghcr_result(registry: str, result: GhcrResult) -> str:
     lines = [f"{registry}/{result.repository}: "]
     deleted = len(result.deleted_versions)
     tags = sum(1 for o in result.tags if o.status == "deleted")
-    lines[0] += (
-        f"deleted {plural(deleted, 'package version')}, removed {plural(tags, 'tag')}"
-        + ("" if result.complete else " (incomplete)")
+    lines[0] += f"deleted {plural(deleted, 'package version')}, removed {plural(tags, 'tag')}" + (
+        "" if result.complete else " (incomplete)"
     )
     for o in result.versions:
         if o.status in ("failed", "skipped", "not-run"):

@@ -259,12 +259,16 @@ class PackagesAPI:
         kind = self._kinds.get(owner)
         if kind is None:
             try:
-                _, data = self._request("GET", f"/users/{quote(owner, safe='')}", f"looking up {owner}")
+                _, data = self._request(
+                    "GET", f"/users/{quote(owner, safe='')}", f"looking up {owner}"
+                )
             except NotFoundError:
                 raise NotFoundError(
                     f"GitHub has no user or organisation {owner!r}; check the GHCR owner"
                 ) from None
-            kind = "orgs" if isinstance(data, dict) and data.get("type") == "Organization" else "users"
+            kind = (
+                "orgs" if isinstance(data, dict) and data.get("type") == "Organization" else "users"
+            )
             self._kinds[owner] = kind
         return f"/{kind}/{quote(owner, safe='')}"
 
