@@ -200,10 +200,22 @@ def plan_ghcr(
     doomed = doomed_images | set(referrers)
 
     # What stays: every tagged version not doomed, protected digests, untagged versions that
-    # are not deleted; and everything they reference.
+    # are not deleted (neither a doomed image's child nor an old orphan under
+    # --delete-untagged); and everything they reference.
     newest = _newest_tagged(versions)
     roots = {v.digest for v in versions if v.tags and v.digest not in doomed}
     roots |= set(plan.policy.protect_digests)
+    referenced: set[str] = set()  # by a tagged or protected manifest that stays
+    for r in roots:
+        referenced |= {r} | _children(refs, r)
+    doomed_children = {c for x in doomed for c in _children(refs, x)}
+    roots |= {  # untagged versions that stay: what they reference stays with them
+        v.digest
+        for v in versions
+        if not v.tags
+        and v.digest not in doomed_children
+        and not (delete_untagged and _older(v, newest))
+    }
     staying: set[str] = set()
     for d in roots:
         staying |= {d} | _children(refs, d)
@@ -234,9 +246,9 @@ def plan_ghcr(
     taken = doomed | set(parents_of)
     untagged_kept = 0
     for v in versions:
-        if v.tags or v.digest in taken or v.digest in staying:
+        if v.tags or v.digest in taken or v.digest in referenced:
             continue
-        if delete_untagged and _older(v, newest):
+        if delete_untagged and _older(v, newest) and v.digest not in staying:
             deletions.append(
                 VersionDeletion(
                     v.id, v.digest, "untagged", (), (), "untagged, referenced by nothing that stays"

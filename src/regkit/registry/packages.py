@@ -291,8 +291,9 @@ class PackagesAPI:
     def list_versions(self, repository: str) -> list[PackageVersion]:
         """Every active version of the package ``owner/name``, newest first."""
         what = f"listing the versions of {repository}"
+        url = f"{self._versions_url(repository)}?per_page={PER_PAGE}"
         try:
-            data = self._pages(f"{self._versions_url(repository)}?per_page={PER_PAGE}", what)
+            data = self._pages(url, what)
         except NotFoundError:
             raise NotFoundError(
                 f"package {repository} not found on GitHub, or the token cannot read it (needs "
