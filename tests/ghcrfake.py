@@ -16,8 +16,9 @@ Registry front (``host``):
   service="ghcr.io",scope=...``; a token without the scope -> 401 with the wanted scope; a scope
   asked for but not granted (no ``packages: write``) -> 403 ``DENIED``.
 - ``DELETE /v2/<name>/manifests/<ref>`` -> 405 ``UNSUPPORTED``; ``/v2/_catalog`` -> 404.
-- A cross-repository mount is honoured only when the token covers pull on ``from``;
-  otherwise the mount parameters are dropped and the registry opens an upload (202).
+- A cross-repository mount is honoured only between packages of one owner and when the token
+  covers pull on ``from``; otherwise the mount parameters are dropped and the registry opens an
+  upload (202), so the client streams the blob.
 - Everything else is proxied to the registry, ``Location`` rewritten to the front.
 
 REST (``api_url``): ``GET /users/{u}`` (login, type), ``GET /orgs/{org}/packages``,
@@ -294,7 +295,7 @@ class FakeGHCR:
     def issue(self, token: Token | None, scopes: list[str]) -> str:
         access: dict[str, set[str]] = {}
         asked: dict[str, set[str]] = {}
-        for scope in scopes:
+        for scope in (part for text in scopes for part in text.split()):
             kind, _, rest = scope.partition(":")
             repo, _, actions = rest.rpartition(":")
             if kind != "repository" or not repo:
@@ -351,6 +352,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def _body(self) -> bytes:
+        """The whole request body (read before answering, so keep-alive stays in step)."""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            parts = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    return b"".join(parts)
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
         length = int(self.headers.get("content-length") or 0)
         return self.rfile.read(length) if length else b""
 
@@ -378,6 +390,7 @@ class _FrontHandler(_Handler):
         self.fake.registry_requests.append(ApiRequest(self.command, self.path, status))
 
     def handle_one(self) -> None:
+        self.body = self._body()
         url = urlsplit(self.path)
         if url.path == "/token":
             self._token(url.query)
@@ -407,12 +420,17 @@ class _FrontHandler(_Handler):
                 self._errors(403, "DENIED", "permission_denied: write_package")
                 return
             actions = "pull" if needed == "pull" else "pull,push"
-            self._challenge(f"repository:{name}:{actions}")
+            scope = f"repository:{name}:{actions}"
+            source = (parse_qs(url.query).get("from") or [""])[0]
+            if source and self.command == "POST":  # as distribution: a mount asks for both
+                scope += f" repository:{source}:pull"
+            self._challenge(scope)
             return
         query = parse_qs(url.query)
         if "mount" in query and grant is not None:
             source = (query.get("from") or [""])[0]
-            if "pull" not in grant.access.get(source, set()):
+            same_owner = source.split("/", 1)[0] == name.split("/", 1)[0]
+            if "pull" not in grant.access.get(source, set()) or not same_owner:
                 query.pop("mount", None)
                 query.pop("from", None)
         self._proxy(url.path, urlencode(query, doseq=True))
@@ -429,7 +447,7 @@ class _FrontHandler(_Handler):
         self.send(200, _json({"token": value}), {"Content-Type": "application/json"})
 
     def _proxy(self, path: str, query: str) -> None:
-        body = self._body()
+        body = self.body
         headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
         headers.pop("Authorization", None)
         headers.pop("authorization", None)
