@@ -379,6 +379,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _FrontHandler(_Handler):
     def _errors(self, status: int, code: str, message: str, extra: dict[str, str] | None = None):
         headers = {"Content-Type": "application/json", **(extra or {})}
+        self._record(status)
         self.send(status, _json({"errors": [{"code": code, "message": message}]}), headers)
 
     def _challenge(self, scope: str) -> None:

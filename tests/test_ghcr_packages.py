@@ -145,3 +145,19 @@ def test_rate_limit_wait_is_pure() -> None:
         )
         == 101
     )
+
+
+def test_cli_overview_of_a_ghcr_owner_lists_its_packages(
+    ghcr: FakeGHCR, pusher: Pusher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from regkit.cli import main
+
+    push_history(pusher, "acme/one", ["aaaaaaa"])
+    push_history(pusher, "acme/two/deep", ["bbbbbbb"])
+    push_history(pusher, "bob/other", ["ccccccc"])
+    assert main(["overview", f"{ghcr.host}/acme", "--format", "json", "--no-cache"]) == 0
+    out, _ = capsys.readouterr()
+    assert "_catalog" not in str(ghcr.registry_requests)
+    assert "ccccccc" not in out and "aaaaaaa" in out and "bbbbbbb" in out
+    assert main(["overview", f"{ghcr.host}/acme/one"]) == 2
+    assert "ghcr.io/OWNER" in capsys.readouterr().err

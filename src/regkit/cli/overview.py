@@ -36,14 +36,16 @@ def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
             "newest first: TAG, DIGEST, CREATED (label org.opencontainers.image.created, else "
             "the config's created), PLATFORMS, SIZE (compressed config and layers) and "
             "DESCRIPTION (label org.opencontainers.image.description); for a multi-platform "
-            "image, CREATED, SIZE and DESCRIPTION are those of one platform (--platform)."
+            "image, CREATED, SIZE and DESCRIPTION are those of one platform (--platform). "
+            "GHCR has no catalog: 'regkit overview ghcr.io/OWNER' lists the owner's container "
+            "packages through the GitHub API (token: GITHUB_TOKEN)."
         ),
     )
     p.add_argument(
         "registry",
         metavar="REGISTRY",
         nargs="?",
-        help="registry host[:port] (default: REGKIT_REGISTRY)",
+        help="registry host[:port], or ghcr.io/OWNER (default: REGKIT_REGISTRY)",
     )
     p.add_argument(
         "--repo",
@@ -79,12 +81,25 @@ def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_cmd_overview)
 
 
+def _ghcr_owner(text: str) -> tuple[str, str | None]:
+    """``ghcr.io/OWNER`` -> (``ghcr.io``, OWNER); anything else -> (text, None)."""
+    host, _, owner = text.partition("/")
+    if not owner:
+        return text, None
+    from regkit.ops.ghcr import is_ghcr
+
+    if not is_ghcr(host) or "/" in owner:
+        raise UsageError(f"expected a registry host, or ghcr.io/OWNER on GHCR, got {text!r}")
+    return host, owner.lower()
+
+
 def _cmd_overview(args: argparse.Namespace) -> int:
     from regkit.ops import overview as ov
 
     host = args.registry or os.environ.get("REGKIT_REGISTRY")
     if not host:
         raise UsageError("name the registry: regkit overview HOST (or set REGKIT_REGISTRY)")
+    host, owner = _ghcr_owner(host)
     validate_host(host)
     repos = [validate_repository(r) for r in args.repo]
     platform = validate_platform(args.platform) if args.platform else None
@@ -93,6 +108,10 @@ def _cmd_overview(args: argparse.Namespace) -> int:
             from regkit.registry.cache import ContentCache
 
             client.cache = ContentCache.from_environment()
+        if owner and not repos:  # GHCR has no catalog: the owner's packages, from the API
+            from regkit.ops.ghcr import owner_repositories
+
+            repos = owner_repositories(client, owner)
         result = ov.collect(
             client,
             repos or None,

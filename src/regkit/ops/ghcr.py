@@ -56,21 +56,30 @@ def github_token(client: RegistryClient | None = None) -> str:
 def packages_api(
     client: RegistryClient | None = None,
     *,
+    token: str | None = None,
     notify: Callable[[str], None] | None = None,
     write_interval: float | None = None,
 ) -> PackagesAPI:
-    """A REST client for GHCR package versions, with the token and API URL of this run."""
+    """A REST client for GHCR package versions, with the token (``token``, else
+    ``github_token(client)``) and API URL of this run."""
     if write_interval is None and os.environ.get(INTERVAL_ENV):
         try:
             write_interval = max(0.0, float(os.environ[INTERVAL_ENV]))
         except ValueError:
             raise UsageError(f"{INTERVAL_ENV} must be a number of seconds") from None
     return PackagesAPI(
-        github_token(client),
+        token or github_token(client),
         base_url=api_url(),
         notify=notify,
         write_interval=WRITE_INTERVAL if write_interval is None else write_interval,
     )
+
+
+def owner_repositories(client: RegistryClient, owner: str) -> list[str]:
+    """``OWNER/NAME`` of every container package of ``owner`` the token can see (GHCR has no
+    catalog)."""
+    with packages_api(client) as api:
+        return [f"{owner}/{p.name}" for p in api.list_packages(owner)]
 
 
 __all__ = [
@@ -80,5 +89,6 @@ __all__ = [
     "ghcr_host",
     "github_token",
     "is_ghcr",
+    "owner_repositories",
     "packages_api",
 ]
