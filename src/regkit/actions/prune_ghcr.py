@@ -13,8 +13,8 @@ from datetime import datetime
 
 from regkit import gha
 from regkit.errors import RegkitError, UsageError
-from regkit.ops import ConnectOptions, connect, resolve_credentials
-from regkit.ops.ghcr import packages_api
+from regkit.ops import ConnectOptions, connect
+from regkit.ops.ghcr import packages_api, token_login
 from regkit.ops.ghcr_prune import (
     GhcrPlan,
     GhcrResult,
@@ -36,17 +36,6 @@ class Totals:
     any_removed: bool = False
 
 
-def ghcr_options(options: ConnectOptions, registry: str, token: str | None) -> ConnectOptions:
-    if resolve_credentials(registry, options) is not None:
-        return options
-    if not token:
-        raise UsageError(
-            f"{registry}: set input 'github-token' (a token with 'packages: write'), or log in "
-            "to the registry in an earlier step"
-        )
-    return dataclasses.replace(options, username="regkit", password=token)
-
-
 def prune_goal(
     goal: Target,
     options: ConnectOptions,
@@ -65,7 +54,7 @@ def prune_goal(
             f"pruning {goal.registry} deletes package versions through the GitHub API: set input "
             "'github-token' (the workflow's token with 'permissions: packages: write')"
         )
-    options = ghcr_options(options, goal.registry, token)
+    options = token_login(options, goal.registry, token)
     with (
         connect(goal.registry, options) as client,
         packages_api(client, token=token, notify=gha.info) as api,

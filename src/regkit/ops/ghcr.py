@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable
 
 from regkit.errors import UsageError
+from regkit.ops import ConnectOptions, resolve_credentials
 from regkit.registry import RegistryClient
 from regkit.registry.packages import DEFAULT_API_URL, WRITE_INTERVAL, PackagesAPI
 
@@ -75,6 +77,14 @@ def packages_api(
     )
 
 
+def token_login(options: ConnectOptions, registry: str, token: str | None) -> ConnectOptions:
+    """On GHCR without credentials of its own (no login, no REGISTRY_USERNAME/PASSWORD), log in
+    with the GitHub token as password (ghcr.io accepts any user name with it)."""
+    if not is_ghcr(registry) or not token or resolve_credentials(registry, options) is not None:
+        return options
+    return dataclasses.replace(options, username="regkit", password=token)
+
+
 def owner_repositories(client: RegistryClient, owner: str) -> list[str]:
     """``OWNER/NAME`` of every container package of ``owner`` the token can see (GHCR has no
     catalog)."""
@@ -91,4 +101,5 @@ __all__ = [
     "is_ghcr",
     "owner_repositories",
     "packages_api",
+    "token_login",
 ]
