@@ -5,6 +5,7 @@ mounted between packages of one owner, streamed from another owner's package."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,5 @@ def _blobs(pusher: Pusher, repo: str, manifests: tuple[str, ...]) -> set[str]:
     return out
 
 
-def _when():
-    from datetime import UTC, datetime
-
+def _when() -> datetime:
     return datetime(2026, 2, 1, tzinfo=UTC)

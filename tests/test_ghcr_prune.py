@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -44,9 +45,7 @@ def scenario(fake: FakeGHCR, pusher: Pusher) -> Scenario:
     return Scenario(builds, orphan.index, sig_old, sig_new)
 
 
-def _t(hours: int):
-    from datetime import UTC, datetime, timedelta
-
+def _t(hours: int) -> datetime:
     return datetime(2025, 12, 1, tzinfo=UTC) + timedelta(hours=hours)
 
 
@@ -113,7 +112,7 @@ def test_min_versions_to_keep_12_breaks_a_tag_that_stays(
 ) -> None:
     """What the team's cleanup-ghcr.yml does (actions/delete-package-versions@v5,
     min-versions-to-keep: 12): keep the 12 newest versions, delete the rest."""
-    push_history(pusher, REPO, TAGS)
+    builds = push_history(pusher, REPO, TAGS)
     versions = ghcr.versions(REPO)  # newest first, as the API lists them
     for v in versions[12:]:
         assert ghcr.delete_version(REPO, v["id"])
@@ -127,9 +126,13 @@ def test_min_versions_to_keep_12_breaks_a_tag_that_stays(
         (whole if pulled.returncode == 0 else broken).append(tag)
         if pulled.returncode:
             assert "MANIFEST_UNKNOWN" in pulled.stderr
-    # 12 versions = 2 whole builds and the index of a third whose children are gone.
+    # 12 versions = 2 whole builds, and the index and one attestation of a third whose
+    # platform manifests are gone.
     assert whole == TAGS[4:]
     assert broken == [TAGS[3]]
+    left = {v["name"] for v in ghcr.versions(REPO)}
+    assert left & set(builds[3].manifests) == {builds[3].index, builds[3].attestations[1]}
+    assert not left & {d for b in builds[:3] for d in b.manifests}
 
 
 def test_same_pushes_under_regkit_keep_2_images_whole(
