@@ -161,3 +161,16 @@ def test_cli_overview_of_a_ghcr_owner_lists_its_packages(
     assert "ccccccc" not in out and "aaaaaaa" in out and "bbbbbbb" in out
     assert main(["overview", f"{ghcr.host}/acme/one"]) == 2
     assert "ghcr.io/OWNER" in capsys.readouterr().err
+
+
+def test_next_link_stays_on_the_api_origin() -> None:
+    from regkit.registry.packages import _next_link
+
+    base = "https://api.github.com"
+    ok = '<https://api.github.com/orgs/a/packages?page=2>; rel="next", <x>; rel="last"'
+    assert _next_link({"Link": ok}, base) == "https://api.github.com/orgs/a/packages?page=2"
+    away = '<https://evil.example/orgs/a/packages?page=2>; rel="next"'
+    assert _next_link({"link": away}, base) is None
+    downgrade = '<http://api.github.com/orgs/a/packages?page=2>; rel="next"'
+    assert _next_link({"link": downgrade}, base) is None
+    assert _next_link({"link": '<https://api.github.com/x>; rel="last"'}, base) is None
