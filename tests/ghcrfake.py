@@ -79,7 +79,7 @@ class Token:
 
 @dataclass
 class Fault:
-    kind: str  # "secondary" or "primary"
+    kind: str  # "secondary", "secondary-bare", "primary" or "server" (status 5xx)
     status: int  # 403 or 429
     seconds: int
     methods: frozenset[str]
@@ -519,16 +519,19 @@ class _ApiHandler(_Handler):
         }
         fault = self.fake._take_fault(self.command)
         if fault is not None:
+            if fault.kind == "server":
+                self._answer(fault.status, {"message": "Server Error"})
+                return
             if fault.kind == "primary":
                 self._limits["x-ratelimit-remaining"] = "0"
                 self._limits["x-ratelimit-reset"] = str(int(time.time()) + fault.seconds)
                 self._message(fault.status, f"API rate limit exceeded for user ID {token.login}.")
-            else:
+            else:  # secondary; "secondary-bare" names no time (GitHub: wait a minute)
                 self._message(
                     fault.status,
                     "You have exceeded a secondary rate limit. Please wait a few minutes before "
                     "you try again.",
-                    {"retry-after": str(fault.seconds)},
+                    {} if fault.kind == "secondary-bare" else {"retry-after": str(fault.seconds)},
                 )
             return
         url = urlsplit(self.path)

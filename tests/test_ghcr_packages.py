@@ -174,3 +174,25 @@ def test_next_link_stays_on_the_api_origin() -> None:
     downgrade = '<http://api.github.com/orgs/a/packages?page=2>; rel="next"'
     assert _next_link({"link": downgrade}, base) is None
     assert _next_link({"link": '<https://api.github.com/x>; rel="last"'}, base) is None
+
+
+def test_a_bare_secondary_limit_waits_a_minute_and_server_errors_are_retried(
+    ghcr: FakeGHCR, pusher: Pusher
+) -> None:
+    builds = push_history(pusher, "acme/app", ["aaaaaaa"])
+    ghcr.rate_limit(1, kind="secondary-bare", status=403)
+    ghcr.rate_limit(2, kind="server", status=502)
+    client, said = api(ghcr)
+    assert len(client.list_versions("acme/app")) == 5
+    assert "(HTTP 403)" in said[0] and "waiting 60 s" in said[0]
+    assert "(no time given: one minute)" in said[0]
+    assert said[1:] == [
+        "GitHub API answered 502 while looking up acme: retrying in 1 s",
+        "GitHub API answered 502 while looking up acme: retrying in 2 s",
+    ]
+    assert client.slept == [60, 1, 2]  # type: ignore[attr-defined]
+    ghcr.rate_limit(3, kind="server", status=503, methods=("DELETE",))
+    with pytest.raises(packages.GitHubPackagesError, match="failed \\(503 Server Error\\)"):
+        client.delete_version("acme/app", ghcr.version_ids("acme/app")[builds[0].index])
+    found = client.find_version("acme/app", builds[0].index)
+    assert found is not None and found.tags == ("aaaaaaa",)

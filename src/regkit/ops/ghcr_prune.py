@@ -491,7 +491,7 @@ def _untag(run: _Run, e: TagPlan) -> Outcome:
         config, raw = throwaway_manifest(repo, e.tag)
         run.client.upload_bytes(repo, config)
         digest = run.client.put_manifest(repo, e.tag, raw, OCI_MANIFEST)
-        version = next((v for v in run.api.list_versions(repo) if v.digest == digest), None)
+        version = run.api.find_version(repo, digest)
         if version is None:
             raise RegkitError(
                 f"{repo}:{e.tag} points at a throw-away manifest {digest} that GitHub does not "

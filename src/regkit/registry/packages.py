@@ -42,6 +42,8 @@ MAX_WAIT = 15 * 60.0
 #: Seconds between two deletions: under GitHub's ~180 deletions/minute secondary limit.
 WRITE_INTERVAL = 0.35
 MAX_RATE_RETRIES = 6
+#: Server errors retried (twice, 1 s then 2 s); a repeated DELETE of a deleted version is a 404.
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
 DELETE_PERMISSION_HINT = (
     "the token needs admin access to the package to delete its versions: give the workflow's "
@@ -122,13 +124,23 @@ def split_package(repository: str) -> tuple[str, str]:
     return owner, name
 
 
-def rate_limit_wait(status: int, headers: dict[str, str], now: float) -> float | None:
+def rate_limit_wait(
+    status: int, headers: dict[str, str], now: float, message: str = ""
+) -> float | None:
     """Seconds to wait before retrying an answer GitHub refused for its rate limit, or None
-    when the answer is not a rate-limit refusal. Pure."""
+    when the answer is not a rate-limit refusal. Pure.
+
+    GitHub's rules: ``retry-after`` when present; else, with ``x-ratelimit-remaining: 0``,
+    until ``x-ratelimit-reset``; else (a secondary limit that names no time) one minute."""
     h = {k.lower(): v for k, v in headers.items()}
     retry_after = h.get("retry-after")
     limited = status == 429 or (
-        status == 403 and (retry_after is not None or h.get("x-ratelimit-remaining") == "0")
+        status == 403
+        and (
+            retry_after is not None
+            or h.get("x-ratelimit-remaining") == "0"
+            or "rate limit" in message.lower()
+        )
     )
     if not limited:
         return None
@@ -138,7 +150,7 @@ def rate_limit_wait(status: int, headers: dict[str, str], now: float) -> float |
         except ValueError:
             pass
     reset = h.get("x-ratelimit-reset")
-    if reset is not None:
+    if reset is not None and h.get("x-ratelimit-remaining") == "0":
         try:
             return max(0.0, float(reset) - now) + 1.0
         except ValueError:
@@ -201,14 +213,24 @@ class PackagesAPI:
         from github import GithubException
         from requests import RequestException
 
-        for _attempt in range(MAX_RATE_RETRIES + 1):
+        server_errors = 0
+        for _attempt in range(MAX_RATE_RETRIES + 3):
             try:
                 self.requests += 1
                 headers, data = self._requester.requestJsonAndCheck(verb, url)
                 return dict(headers), data
             except GithubException as err:
                 headers = {str(k): str(v) for k, v in (err.headers or {}).items()}
-                wait = rate_limit_wait(err.status, headers, self.clock())
+                said = err.data.get("message") if isinstance(err.data, dict) else None
+                wait = rate_limit_wait(err.status, headers, self.clock(), str(said or ""))
+                if wait is None and err.status in RETRY_STATUSES and server_errors < 2:
+                    server_errors += 1
+                    wait = float(server_errors)
+                    self.notify(
+                        f"GitHub API answered {err.status} while {what}: retrying in {wait:.0f} s"
+                    )
+                    self.sleep(wait)
+                    continue
                 if wait is None:
                     raise self._translate(err.status, err.data, what) from None
                 self._wait(wait, err.status, headers, what)
@@ -225,7 +247,13 @@ class PackagesAPI:
 
     def _wait(self, seconds: float, status: int, headers: dict[str, str], what: str) -> None:
         lower = {k.lower(): v for k, v in headers.items()}
-        why = "retry-after" if "retry-after" in lower else "x-ratelimit-reset"
+        why = (
+            "retry-after"
+            if "retry-after" in lower
+            else "x-ratelimit-reset"
+            if lower.get("x-ratelimit-remaining") == "0"
+            else "no time given: one minute"
+        )
         if seconds > self.max_wait:
             at = datetime.fromtimestamp(self.clock() + seconds, UTC).strftime("%H:%M UTC")
             raise RateLimitedError(
@@ -300,6 +328,20 @@ class PackagesAPI:
                 "read access to the package: 'permissions: packages: read')"
             ) from None
         return [PackageVersion.from_json(v) for v in data]
+
+    def find_version(self, repository: str, digest: str) -> PackageVersion | None:
+        """The version named ``digest``, looking through the newest pages first (a manifest
+        just pushed is on the first page)."""
+        what = f"looking for {digest} in {repository}"
+        next_url: str | None = f"{self._versions_url(repository)}?per_page={PER_PAGE}"
+        while next_url:
+            headers, data = self._request("GET", next_url, what)
+            for item in data if isinstance(data, list) else []:
+                version = PackageVersion.from_json(item)
+                if version.digest == digest:
+                    return version
+            next_url = _next_link(headers, self.base_url)
+        return None
 
     def get_version(self, repository: str, version_id: int) -> PackageVersion | None:
         try:
