@@ -121,3 +121,32 @@ def test_a_protected_digest_keeps_its_version_and_children() -> None:
     ]
     g = plan_ghcr(plan, versions, delete_untagged=True)
     assert g.deletions == ()
+
+
+def test_a_signed_child_takes_its_signature_and_a_dangling_signature_goes() -> None:
+    old, new, child = d("a"), d("b"), d("c")
+    sig_child, sig_gone = d("5"), d("6")
+    t_child = child.replace(":", "-") + ".sig"
+    t_gone = d("9").replace(":", "-") + ".sig"  # its subject no longer exists
+    tags = [
+        tag("aaaaaaa", old, 1, (child,)),
+        tag("bbbbbbb", new, 2),
+        tag(t_child, sig_child, 3),
+        tag(t_gone, sig_gone, 4),
+    ]
+    plan = plan_prune(tags, PrunePolicy(keep=1), NOW)
+    versions = [
+        version(1, child),
+        version(2, old, ("aaaaaaa",), 1),
+        version(3, new, ("bbbbbbb",), 2),
+        version(4, sig_child, (t_child,), 3),
+        version(5, sig_gone, (t_gone,), 4),
+    ]
+    g = plan_ghcr(plan, versions)
+    # the child before its signature: a referrer goes after what it refers to
+    assert [(x.digest, x.role) for x in g.deletions] == [
+        (old, "image"),
+        (child, "child"),
+        (sig_child, "referrer"),
+        (sig_gone, "referrer"),
+    ]

@@ -209,3 +209,39 @@ def test_a_staying_tag_pushed_onto_a_doomed_image_saves_it(
     assert "stable now points at" in err
     assert set(builds[0].manifests) <= _digests(ghcr)
     assert not set(builds[1].manifests) & _digests(ghcr)
+
+
+def test_a_rerun_finishes_what_an_interrupted_run_left(
+    ghcr: FakeGHCR, pusher: Pusher, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An interrupted run can leave a tag on a throw-away manifest (pushed, version not yet
+    deleted) and a signature whose image is gone: the next run deletes both."""
+    from regkit.ops.prune.execute import throwaway_manifest
+    from tests.rig.images import OCI_CONFIG, OCI_MANIFEST, Blob
+
+    builds = push_history(pusher, REPO, TAGS[:3])
+    sig = sign(pusher, REPO, builds[0].index, seed=4)
+    pusher.put_manifest(REPO, "latest", *pusher.get_manifest(REPO, builds[1].index)[:2])
+    config, raw = throwaway_manifest(REPO, TAGS[1])
+    pusher.upload_blob(REPO, Blob.of(config, OCI_CONFIG))
+    throwaway = pusher.put_manifest(REPO, TAGS[1], raw, OCI_MANIFEST)
+    for digest in builds[0].manifests:  # build 0 went, its signature stayed
+        assert ghcr.delete_version(REPO, ghcr.version_ids(REPO)[digest])
+
+    assert main(["prune", f"{ghcr.host}/{REPO}", "--keep", "1", "--yes", "--json"]) == 0
+    out, _ = capsys.readouterr()
+    assert _tags(ghcr) == {TAGS[2], "latest"}
+    left = _digests(ghcr)
+    assert sig not in left and throwaway not in left
+    assert left == set(builds[1].manifests) | set(builds[2].manifests)
+    roles = {
+        v["digest"]: v["role"] for v in json.loads(out)["repositories"][0]["result"]["versions"]
+    }
+    assert roles == {throwaway: "image", sig: "referrer"}
+    cfg = docker_config(tmp_path / "docker", ghcr.host)
+    assert crane_pull(ghcr, f"{REPO}:latest", cfg, tmp_path / "latest").returncode == 0
+
+
+def test_delete_untagged_is_for_ghcr_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["prune", "registry.example.test/app", "--delete-untagged", "--dry-run"]) == 2
+    assert "--delete-untagged is for GHCR" in capsys.readouterr().err

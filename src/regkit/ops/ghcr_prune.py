@@ -7,8 +7,9 @@ unknown age) decides which tags go; this module turns it into version deletions:
 - an image whose tags all go (``delete-manifest``): its version, then each child (platform and
   attestation manifests) that no staying manifest references: children go only with their last
   parent, and only after that parent is gone;
-- a referrer (``sha256-<hex>[.sig|.att|...]`` tags, e.g. cosign signatures) goes with the image
-  it refers to, never alone;
+- a referrer (``sha256-<hex>[.sig|.att|...]`` tags, e.g. cosign signatures) goes after the
+  manifest it refers to (an image or a child that goes), never alone; one whose subject no
+  longer exists (left by an interrupted run) goes too;
 - a tag that goes while its manifest stays (``untag``: it shares the digest of a staying tag, or
   names a platform manifest of a staying index): a throw-away manifest is pushed over the tag,
   then that throw-away version is deleted;
@@ -54,7 +55,8 @@ Role = Literal["image", "referrer", "child", "untagged", "throwaway"]
 VersionStatus = Literal["deleted", "gone", "skipped", "failed", "not-run"]
 
 REFERRER_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\..+)?$")
-ROLE_ORDER: dict[str, int] = {"image": 0, "referrer": 1, "child": 2, "untagged": 3}
+#: Deletion order: an image before its children, a referrer after what it refers to.
+ROLE_ORDER: dict[str, int] = {"image": 0, "child": 1, "referrer": 2, "untagged": 3}
 
 
 def referrer_subject(tag: str) -> str | None:
@@ -88,7 +90,7 @@ class VersionDeletion:
 @dataclass(frozen=True, slots=True)
 class GhcrPlan:
     plan: PrunePlan  # the tag plan, referrer tags included
-    deletions: tuple[VersionDeletion, ...]  # in order: images, referrers, children, untagged
+    deletions: tuple[VersionDeletion, ...]  # in order: images, children, referrers, untagged
     versions: int  # versions listed
     untagged_kept: int  # untagged versions left (not referenced, --delete-untagged not given)
 
@@ -154,6 +156,28 @@ def _older(v: PackageVersion, newest: datetime | None) -> bool:
     return newest is not None and v.created_at is not None and v.created_at < newest
 
 
+def _referrers(
+    versions: Iterable[PackageVersion],
+    gone: set[str],
+    present: set[str],
+    policy: PrunePolicy,
+) -> dict[str, str]:
+    """Versions whose tags are all referrer tags of manifests that go (or no longer exist):
+    digest -> the subjects, for the reason. Protected tags and digests stay."""
+    out: dict[str, str] = {}
+    for v in versions:
+        subjects = {referrer_subject(t) for t in v.tags}
+        if (
+            v.tags
+            and None not in subjects
+            and all(s in gone or s not in present for s in subjects if s)
+            and not set(v.tags) & policy.protect_tags
+            and v.digest not in policy.protect_digests
+        ):
+            out[v.digest] = ", ".join(short_digest(s) for s in sorted(s for s in subjects if s))
+    return out
+
+
 def plan_ghcr(
     plan: PrunePlan,
     versions: Sequence[PackageVersion],
@@ -167,36 +191,12 @@ def plan_ghcr(
     untagged indexes read by ``untagged_to_inspect``.
     """
     by_digest = {v.digest: v for v in versions}
+    present = set(by_digest)
     refs: dict[str, tuple[str, ...]] = {d: r.children for d, r in plan.refs.items()}
     refs.update(untagged_children or {})
-    protected = plan.policy.protect_tags
     doomed_images = set(plan.delete_digests)
-
-    # Referrers go with the image they refer to (all their tags referrer tags of doomed images).
-    referrers: dict[str, str] = {}
-    for v in versions:
-        subjects = {referrer_subject(t) for t in v.tags}
-        if (
-            v.tags
-            and None not in subjects
-            and subjects <= doomed_images
-            and not set(v.tags) & protected
-            and v.digest not in plan.policy.protect_digests
-        ):
-            referrers[v.digest] = ", ".join(sorted(s for s in subjects if s))
-    entries = list(plan.entries)
-    for i, e in enumerate(entries):
-        if e.digest in referrers and e.action == KEEP:
-            entries[i] = dataclasses.replace(
-                e,
-                action=DELETE_MANIFEST,
-                reason=f"referrer of {short_digest(referrers[e.digest])}, which goes",
-            )
-    tag_plan = dataclasses.replace(
-        plan,
-        entries=sort_entries(entries),
-        delete_digests=tuple(sorted(doomed_images | set(referrers))),
-    )
+    # Referrers of doomed images (or of manifests already gone) go with them.
+    referrers = _referrers(versions, doomed_images, present, plan.policy)
     doomed = doomed_images | set(referrers)
 
     # What stays: every tagged version not doomed, protected digests, untagged versions that
@@ -220,18 +220,7 @@ def plan_ghcr(
     for d in roots:
         staying |= {d} | _children(refs, d)
 
-    deletions: list[VersionDeletion] = []
-    for d in sorted(doomed):
-        image = by_digest.get(d)
-        if image is None:
-            continue  # listed by the registry but not by the API (a version deleted meanwhile)
-        role: Role = "referrer" if d in referrers else "image"
-        why = (
-            f"referrer of {short_digest(referrers[d])}"
-            if role == "referrer"
-            else f"every tag goes ({', '.join(image.tags)})"
-        )
-        deletions.append(VersionDeletion(image.id, d, role, image.tags, (), why))
+    children: list[VersionDeletion] = []
     parents_of: dict[str, set[str]] = {}
     for d in doomed:
         for c in _children(refs, d):
@@ -242,7 +231,27 @@ def plan_ghcr(
             continue
         parents = tuple(sorted(parents_of[c]))
         why = f"child of {', '.join(short_digest(p) for p in parents)}, its last parent"
-        deletions.append(VersionDeletion(child.id, c, "child", (), parents, why))
+        children.append(VersionDeletion(child.id, c, "child", (), parents, why))
+    # Signatures of the children that go (a platform manifest signed on its own).
+    more = _referrers(versions, doomed | {c.digest for c in children}, present, plan.policy)
+    referrers.update(more)
+    doomed |= set(referrers)
+
+    deletions: list[VersionDeletion] = []
+    for d in sorted(doomed):
+        image = by_digest.get(d)
+        if image is None:
+            continue  # listed by the registry but not by the API (a version deleted meanwhile)
+        if d in referrers:
+            deletions.append(
+                VersionDeletion(
+                    image.id, d, "referrer", image.tags, (), f"referrer of {referrers[d]}"
+                )
+            )
+        else:
+            why = f"every tag goes ({', '.join(image.tags)})"
+            deletions.append(VersionDeletion(image.id, d, "image", image.tags, (), why))
+    deletions += children
     taken = doomed | set(parents_of)
     untagged_kept = 0
     for v in versions:
@@ -257,6 +266,18 @@ def plan_ghcr(
         else:
             untagged_kept += 1
     deletions.sort(key=lambda x: (ROLE_ORDER[x.role], x.digest))
+
+    entries = list(plan.entries)
+    for i, e in enumerate(entries):
+        if e.digest in referrers and e.action == KEEP:
+            entries[i] = dataclasses.replace(
+                e, action=DELETE_MANIFEST, reason=f"referrer of {referrers[e.digest]}, which goes"
+            )
+    tag_plan = dataclasses.replace(
+        plan,
+        entries=sort_entries(entries),
+        delete_digests=tuple(sorted(doomed_images | set(referrers))),
+    )
     return GhcrPlan(tag_plan, tuple(deletions), len(versions), untagged_kept)
 
 
@@ -450,8 +471,9 @@ def _delete_one(run: _Run, d: VersionDeletion, done: Mapping[str, VersionStatus]
         return VersionOutcome(d, "not-run", run.error)
     if d.role == "child" and any(done.get(p) not in ("deleted", "gone") for p in d.parents):
         return VersionOutcome(d, "skipped", "its parent was not deleted: the child stays")
-    if d.role == "referrer":
-        subjects = {referrer_subject(t) for t in d.tags} - {None}
+    if d.role == "referrer":  # after its subject; a subject already gone is not planned
+        planned = {x.digest for x in run.plan.deletions}
+        subjects = {referrer_subject(t) for t in d.tags} & planned
         if any(done.get(s) not in ("deleted", "gone") for s in subjects if s):
             return VersionOutcome(d, "skipped", "the image it refers to stays")
     try:
