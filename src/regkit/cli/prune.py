@@ -38,7 +38,10 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "org.opencontainers.image.created, else the config's created), tags newer than "
             "--older-than, protected tags and digests, and tags whose time is unknown. A manifest "
             "that a staying tag or a protected digest still uses is never deleted: such tags are "
-            "removed alone. Prints the plan first; asks before deleting on a terminal."
+            "removed alone. Prints the plan first; asks before deleting on a terminal. "
+            "On GHCR (ghcr.io/OWNER/NAME, token from GITHUB_TOKEN) the images go as package "
+            "versions through the GitHub API, each with its platform and attestation manifests "
+            "and signatures. Example: regkit prune ghcr.io/acme/app --keep 12 --dry-run"
         ),
         **verb_help(
             [
@@ -102,6 +105,12 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="with --then: the registry's storage root, to report the bytes it shrank by",
     )
+    p.add_argument(
+        "--delete-untagged",
+        action="store_true",
+        help="GHCR only: also delete untagged package versions that nothing staying references "
+        "and that are older than the newest build",
+    )
     p.add_argument("--dry-run", action="store_true", help="print the plan, delete nothing")
     output.add_output(p, trunc=False)
     p.add_argument("--yes", "-y", action="store_true", help="delete without asking")
@@ -122,6 +131,20 @@ examples:
       --then 'docker exec registry registry garbage-collect /etc/distribution/config.yml' \\
       --storage /var/lib/docker-registry
 """
+
+
+def _ghcr_goals(goals: list[Any], args: argparse.Namespace) -> bool:
+    from regkit.ops.ghcr import is_ghcr
+
+    on_ghcr = [is_ghcr(g.registry) for g in goals]
+    if any(on_ghcr) and not all(on_ghcr):
+        raise UsageError("prune GHCR (ghcr.io) and other registries in separate runs")
+    if args.delete_untagged and not any(on_ghcr):
+        raise UsageError(
+            "--delete-untagged is for GHCR (ghcr.io); on distribution, untagged manifests go "
+            "with 'registry garbage-collect --delete-untagged' (registry:3 only)"
+        )
+    return any(on_ghcr)
 
 
 def _prune_keep(text: str) -> int:
@@ -156,6 +179,10 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         protect_files=args.protect_file,
     )
     goals = targets(args.repos, args.all_repos)
+    if _ghcr_goals(goals, args):  # ghcr.io: package versions through the GitHub API
+        from regkit.cli import prune_ghcr
+
+        return prune_ghcr.run(args, policy, goals)
     then = _then_argv(args)
     if args.record and not args.dry_run:
         from regkit.ops.audit import check_record_path
