@@ -8,6 +8,8 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli import regkit
 from tests.leakscan import assert_no_secrets
 from tests.rig import Rig, crane, short_sha_tags
@@ -33,10 +35,11 @@ def setup(rig: Rig, tmp_path: Path) -> tuple[list[str], list[str], Path]:
     return app, dev, deploy
 
 
+@pytest.mark.parametrize("version", ["3", "2.8"])
 def test_prune_all_repos_protect_dir_record_then_storage(
-    rig_factory: Callable[..., Rig], tmp_path: Path
+    rig_factory: Callable[..., Rig], tmp_path: Path, version: str
 ) -> None:
-    rig = rig_factory("basic")
+    rig = rig_factory("basic", version=version)
     app, dev, deploy = setup(rig, tmp_path)
     record = tmp_path / "prune.jsonl"
     done = regkit(
@@ -77,7 +80,7 @@ def test_prune_then_not_run_when_nothing_deleted(
     )
     assert done.returncode == 0
     assert not marker.exists()
-    assert done.stderr.decode() == "nothing to delete\n"
+    assert done.stderr.decode() == "regkit: nothing to delete\n"
 
 
 def test_prune_then_failure_and_damage_found_after_it_exit_1(

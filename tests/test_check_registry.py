@@ -99,8 +99,11 @@ def truncated_layer(rig: Rig, prefix: str, images: dict[str, PushedImage]) -> tu
     [missing_layer, missing_child, missing_config, truncated_layer],
     ids=lambda f: f.__name__,
 )
-def test_check_finds_planted_damage(rig_factory: Callable[..., Rig], plant: Plant) -> None:
-    rig = rig_factory("basic")
+@pytest.mark.parametrize("version", ["3", "2.8"])
+def test_check_finds_planted_damage(
+    rig_factory: Callable[..., Rig], plant: Plant, version: str
+) -> None:
+    rig = rig_factory("basic", version=version)
     images = push_three(rig, "team")
     line, other = plant(rig, "team", images)
 
@@ -127,10 +130,11 @@ def broken_names(line: str, other: str) -> set[str]:
     return {":".join(s.split(":")[:2]) for s in (line, other)}
 
 
+@pytest.mark.parametrize("version", ["3", "2.8"])
 def test_check_reports_untagged_image_manifests_no_index_lists(
-    rig_factory: Callable[..., Rig],
+    rig_factory: Callable[..., Rig], version: str
 ) -> None:
-    rig = rig_factory("basic")
+    rig = rig_factory("basic", version=version)
     pusher = rig.pusher()
     tagged = pusher.push_image("team/app", ["v1"], "oci-index")
     # An untagged index: its children are referenced, so they are not orphans.
