@@ -13,6 +13,7 @@ import pytest
 from tests.cli import regkit
 from tests.leakscan import assert_no_secrets
 from tests.rig import Rig, crane, short_sha_tags
+from tests.schemas import check_schema
 from tests.test_api_example import T0, blob_path, gc_command
 
 
@@ -147,6 +148,8 @@ def test_prune_then_json_carries_the_command_and_the_check(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr.decode()
     doc = json.loads(done.stdout)
+    check_schema("prune", doc)
+    check_schema("check", doc["check"])
     assert doc["then"]["command"] == shlex.split(gc_command(rig))
     assert doc["then"]["exit_code"] == 0
     assert (

@@ -38,7 +38,7 @@ def test_every_schema_is_a_valid_schema_and_shipped() -> None:
         for p in resources.files("regkit.schemas").iterdir()
         if p.name.endswith(".schema.json")
     )
-    assert names == ["catalog", "inspect", "ls", "overview", "promote", "prune", "sync"]
+    assert names == ["catalog", "check", "inspect", "ls", "overview", "promote", "prune", "sync"]
     for name in names:
         load_schema(name)
 
