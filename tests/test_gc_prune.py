@@ -136,12 +136,14 @@ def prove(
     expected_tags: dict[str, str],
     protected: Iterable[str] = (),
     earlier: Proof | None = None,
+    children_deleted: bool = False,
 ) -> Proof:
     """After a prune/delete: the tags are as expected; GC runs; what stays is whole; exactly the
     blobs of what stays (and, unless GC drops untagged manifests, the children of deleted
     indexes) are left on disk; every blob only a deleted image used is gone. ``earlier``: the
     proof of a previous round on the same repository (its deleted images are gone already; what
-    it left behind is still there)."""
+    it left behind is still there). ``children_deleted``: the deleted indexes' platform
+    manifests were deleted too (prune does that; ``regkit delete`` by digest does not)."""
     images = list(images)
     protected = set(protected)
     assert tag_state(rig, repo) == expected_tags
@@ -156,7 +158,7 @@ def prove(
         keep |= image_blobs(by_digest[d])
     # untagged platform manifests (with configs, layers) GC keeps unless told otherwise
     left_behind: set[str] = set(earlier.left_behind) if earlier else set()
-    if not mode.drops_untagged:
+    if not mode.drops_untagged and not children_deleted:
         for img in deleted:
             left_behind |= child_blobs(img)
     gone = set().union(*(image_blobs(img) for img in deleted)) - keep - left_behind
@@ -187,7 +189,7 @@ def prove(
     for img in deleted:
         assert pusher.manifest_status(repo, img.digest) == 404
         for child in img.children:
-            want = 404 if mode.drops_untagged else 200
+            want = 404 if mode.drops_untagged or children_deleted else 200
             assert pusher.manifest_status(repo, child) == want, (mode, child)
     # a push after GC re-uploads what GC removed (no stale "blob exists" from a cache)
     if deleted:
@@ -246,7 +248,7 @@ def test_rollback_with_shared_digests(gc: tuple[Rig, GcMode], repo_prefix: str) 
         "latest": images[1].digest,
         "v1.0.0": images[0].digest,
     }
-    proof = prove(rig, mode, repo, images, expected)
+    proof = prove(rig, mode, repo, images, expected, children_deleted=True)
     # single-platform images: the estimate is exactly what GC frees
     assert sum(proof.freed.values()) - throwaway_bytes(proof, images) == reclaimable(doc)
 
@@ -261,8 +263,8 @@ def throwaway_bytes(proof: Proof, images: Iterable[PushedImage]) -> int:
 def test_multi_arch(gc: tuple[Rig, GcMode], repo_prefix: str) -> None:
     """Five multi-platform SHA tags (OCI indexes, two platforms each) and ``latest`` on the
     fourth. keep 1: three indexes are deleted by digest; the fourth stays for latest. The
-    deleted indexes' platform manifests are left untagged: only registry:3's
-    ``--delete-untagged`` removes them, and it keeps the children of the tagged indexes."""
+    deleted indexes' platform manifests, used by nothing else, are deleted after them, so GC
+    frees them (and their configs and layers) in every mode: exactly prune's estimate."""
     rig, mode = gc
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
@@ -271,16 +273,13 @@ def test_multi_arch(gc: tuple[Rig, GcMode], repo_prefix: str) -> None:
     pusher.tag(images[3], ["latest"])
     doc = prune(rig, repo, "--keep", "1")
     expected = {shas[4]: images[4].digest, "latest": images[3].digest}
-    proof = prove(rig, mode, repo, images, expected)
+    proof = prove(rig, mode, repo, images, expected, children_deleted=True)
     freed = sum(proof.freed.values()) - throwaway_bytes(proof, images)
-    if mode.drops_untagged:
-        assert not proof.left_behind
-        assert freed == reclaimable(doc)
-    else:
-        # GC keeps the deleted indexes' platform manifests, configs and layers: the estimate
-        # counts them, GC without --delete-untagged does not free them
-        assert proof.left_behind
-        assert freed == reclaimable(doc) - sum(proof.left_behind.values())
+    assert not proof.left_behind
+    assert doc["deleted_platform_manifests"] == {
+        repo: sorted(c for img in images[:3] for c in img.children)
+    }
+    assert freed == reclaimable(doc)
 
 
 def test_deployed_digest_protected(
@@ -306,17 +305,28 @@ def test_deployed_digest_protected(
     )
     prune(rig, repo, "--keep", "2", "--protect-file", str(deploy_file))
     expected = {shas[4]: images[4].digest, shas[5]: images[5].digest, shas[2]: deployed.digest}
-    first = prove(rig, mode, repo, images, expected, protected=[deployed.digest])
+    first = prove(
+        rig, mode, repo, images, expected, protected=[deployed.digest], children_deleted=True
+    )
     # and by digest alone, after its tag is deleted too: still protected through GC
     crane(rig, "delete", rig.ref(repo, images[5].digest))  # a newer image goes by hand
     assert regkit("delete", rig.ref(repo, shas[2]), env=env_for(rig)).returncode == 0
     expected = {shas[4]: images[4].digest}
     if not mode.drops_untagged:
-        prove(rig, mode, repo, images, expected, protected=[deployed.digest], earlier=first)
+        prove(
+            rig,
+            mode,
+            repo,
+            images,
+            expected,
+            protected=[deployed.digest],
+            earlier=first,
+            children_deleted=True,
+        )
     else:
         # --delete-untagged knows nothing of deploy-info.yml: the deployed image, now without
         # a tag, is garbage-collected with everything untagged (prune's GC note says so)
-        prove(rig, mode, repo, images, expected, earlier=first)
+        prove(rig, mode, repo, images, expected, earlier=first, children_deleted=True)
         assert rig.pusher().manifest_status(repo, deployed.digest) == 404
 
 
@@ -345,7 +355,7 @@ def test_interrupted_then_resumed(gc: tuple[Rig, GcMode], repo_prefix: str) -> N
     assert pusher.manifest_status(repo, doomed) == 200
     prune(rig, repo, "--keep", "2")
     expected = {shas[4]: images[4].digest, shas[5]: images[5].digest, "v1.0.0": images[0].digest}
-    prove(rig, mode, repo, images, expected)
+    prove(rig, mode, repo, images, expected, children_deleted=True)
 
 
 def _proxy_env(rig: Rig, host: str) -> dict[str, str]:
@@ -365,7 +375,7 @@ def test_delete_by_digest_and_by_tag(gc: tuple[Rig, GcMode], repo_prefix: str) -
     shas = short_sha_tags(3, seed=15)
     images = pusher.push_images(repo, shas, "oci-index", start=T0)
     pusher.tag(images[1], ["latest"])
-    out = regkit("delete", rig.ref(repo, images[0].digest), env=env_for(rig))
+    out = regkit("delete", rig.ref(repo, images[0].digest), "--yes", env=env_for(rig))
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode() == (
         f"deleted {rig.host}/{repo}@{images[0].digest} (tags removed with it: {shas[0]})\n"

@@ -17,7 +17,6 @@ _EXAMPLES = """\
 examples:
   regkit check registry.example.com/rednaw/hello-world
   regkit check --all-repos registry.example.com -o json
-  # on the registry host, also list untagged image manifests no index references:
   regkit check --all-repos registry.example.com --storage /var/lib/docker-registry
 """
 
