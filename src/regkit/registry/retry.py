@@ -141,7 +141,10 @@ def with_tries(err: E, tries: Tries | None) -> E:
         return err  # a retry inside a retry: the inner count is already there
     message = err.message
     head, sep, advice = message.partition("; ")
-    new = copy.copy(err)
+    try:
+        new = copy.copy(err)
+    except TypeError:  # a subclass whose constructor wants more than the message
+        return err
     new.args = (f"{head} {tries}{sep}{advice}",)
     return new
 
