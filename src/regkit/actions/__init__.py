@@ -45,8 +45,9 @@ ACTIONS: dict[str, ActionSpec] = {
     for spec in (
         ActionSpec(
             "login",
-            "decrypt the SOPS secrets file, check the credentials, write the Docker config",
-            secret_inputs=("sops-age-key",),
+            "decrypt the SOPS secrets file (or take username and password), check the "
+            "credentials, write the Docker config",
+            secret_inputs=("sops-age-key", "password"),
         ),
         ActionSpec(
             "promote",

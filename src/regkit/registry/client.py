@@ -7,8 +7,9 @@ and ``registry:3`` are handled where they show, each fallback named:
   an empty list; a v3.1.0 400 for ``n`` above its maximum is retried without ``n``.
 - A HEAD without ``Docker-Content-Digest`` falls back to GET and hashes the body.
 - Manifest bodies are always hashed; a digest that does not match is an error.
-- DELETE by tag is refused by 2.8 (400 ``DIGEST_INVALID``): reported as UnsupportedError so
-  the caller can choose another way.
+- DELETE by tag is refused by 2.8 (400 ``DIGEST_INVALID``): ``delete_tag`` then falls back
+  to the throw-away manifest (``regkit.registry.throwaway``); which way a registry takes is
+  learned on the first tag delete of each client and remembered by it.
 """
 
 from __future__ import annotations
@@ -36,8 +37,16 @@ from regkit.errors import (
 )
 from regkit.registry.auth import same_host
 from regkit.registry.cache import ContentCache
-from regkit.registry.manifest import ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
+from regkit.registry.manifest import (
+    ACCEPT,
+    OCI_MANIFEST,
+    Descriptor,
+    Manifest,
+    media_type_of,
+    sha256_digest,
+)
 from regkit.registry.retry import Again, RetryPolicy, retrying, tries_of, with_tries
+from regkit.registry.throwaway import throwaway_image
 from regkit.registry.transport import Transport
 
 T = TypeVar("T")
@@ -120,6 +129,9 @@ class RegistryClient:
         )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # Whether DELETE by tag works here: None until the first delete_tag finds out.
+        self._tag_delete: bool | None = None
+        self._tag_delete_lock = threading.Lock()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -368,6 +380,61 @@ class RegistryClient:
         raise self._fail(
             response, f"delete {repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
         )
+
+    @property
+    def tag_delete_supported(self) -> bool | None:
+        """Whether this registry deletes a tag by name (None: no tag deleted yet)."""
+        return self._tag_delete
+
+    def delete_tag(
+        self,
+        repository: str,
+        tag: str,
+        *,
+        delete_digest: Callable[[Manifest], object] | None = None,
+    ) -> str:
+        """Remove ``tag`` alone: its manifest and every other tag stay. Returns the way taken.
+
+        ``DELETE /v2/<repo>/manifests/<tag>`` where the registry supports it (``registry:3``);
+        on distribution 2.8 (400 ``DIGEST_INVALID``) the fallback: point the tag at a unique
+        throw-away image, then delete that by digest (``delete_digest``, given the throw-away
+        manifest; by default a plain DELETE; a caller may guard it). The first call of a
+        client probes, concurrent first calls wait for its answer; a 405 (deletion disabled)
+        raises UnsupportedError, a 404 NotFoundError.
+        """
+        with self._tag_delete_lock:
+            known = self._tag_delete
+            if known is None:
+                if self._delete_by_tag(repository, tag):
+                    return "deleted by tag"
+                known = False
+        if known and self._delete_by_tag(repository, tag):
+            return "deleted by tag"
+        config, raw = throwaway_image(repository, tag)
+        self.upload_bytes(repository, config)
+        digest = self.put_manifest(repository, tag, raw, OCI_MANIFEST)
+        if delete_digest is not None:
+            delete_digest(Manifest(raw, OCI_MANIFEST, digest))
+        else:
+            with contextlib.suppress(NotFoundError):  # a retried DELETE found it gone
+                self.delete_manifest(repository, digest)
+        return "re-pointed at a throw-away manifest, deleted"
+
+    def _delete_by_tag(self, repository: str, tag: str) -> bool:
+        """DELETE by tag; False (nothing changed) where the registry cannot, and remembered."""
+        try:
+            self.delete_manifest(repository, tag)
+        except NotFoundError:
+            if self._tag_delete is None:  # 2.8 would have said DIGEST_INVALID before looking
+                self._tag_delete = True
+            raise
+        except UnsupportedError as err:
+            if err.status == 400 and err.code == "DIGEST_INVALID":
+                self._tag_delete = False  # distribution 2.8: no tag delete
+                return False
+            raise  # 405: deletion disabled on the registry
+        self._tag_delete = True
+        return True
 
     # -- blobs ----------------------------------------------------------------------------
 
