@@ -157,8 +157,10 @@ def test_cli_on_a_hung_registry_under_verbose(tls: tuple[ssl.SSLContext, str]) -
     ), last
 
 
-def test_cli_on_a_terminal_shows_retries_without_verbose() -> None:
-    """On a terminal (stderr a tty) retries show even without -v; the CI log stays quiet."""
+@pytest.mark.parametrize("quiet", [False, True], ids=["terminal", "terminal-quiet"])
+def test_cli_on_a_terminal_shows_retries_without_verbose(quiet: bool) -> None:
+    """On a terminal (stderr a tty) retries show even without -v (not with REGKIT_QUIET);
+    the CI log (no terminal) stays quiet."""
     with serve(_busy) as fake:
         primary, secondary = pty.openpty()
         try:
@@ -167,7 +169,12 @@ def test_cli_on_a_terminal_shows_retries_without_verbose() -> None:
                 stdout=subprocess.PIPE,
                 stderr=secondary,
                 stdin=subprocess.DEVNULL,
-                env={"PATH": os.environ["PATH"], "HOME": "/nonexistent", "REGKIT_CACHE": "off"},
+                env={
+                    "PATH": os.environ["PATH"],
+                    "HOME": "/nonexistent",
+                    "REGKIT_CACHE": "off",
+                    **({"REGKIT_QUIET": "1"} if quiet else {}),
+                },
                 timeout=120,
                 check=False,
             )
@@ -188,5 +195,5 @@ def test_cli_on_a_terminal_shows_retries_without_verbose() -> None:
             os.close(primary)
     err = b"".join(chunks).decode()
     assert proc.returncode == 1
-    assert "answered 503; try 2 of 5 in " in err
+    assert ("answered 503; try 2 of 5 in " in err) is not quiet
     assert "after 5 tries in" in err

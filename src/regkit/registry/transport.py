@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -540,8 +541,11 @@ class Transport:
     def notice(self, line: str) -> None:
         """A line worth seeing while it happens (a retry): under ``-v``, or on a terminal.
         CI logs stay quiet; the final error still says how many tries were made."""
-        if self.verbose or _stderr_is_terminal():
+        if self.verbose:
             print(f"regkit: {line}", file=sys.stderr)
+        elif _stderr_is_terminal() and not os.environ.get("REGKIT_QUIET"):
+            # Erase a progress line being redrawn in place (regkit.progress), then the notice.
+            print(f"\r\x1b[2Kregkit: {line}", file=sys.stderr)
 
     def translate(
         self, err: BaseException, host: str | None = None, tries: Tries | None = None
