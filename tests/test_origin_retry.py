@@ -135,9 +135,13 @@ def test_hung_registry_shows_each_retry_and_the_error_counts_tries(
         rf"^{host} did not answer in time \(ReadTimeout\) after 3 tries in \d", message
     )
     err = capsys.readouterr().err
-    assert err.count("failed (ReadTimeout); try ") == 2
-    # The first request doubles as the probe; its time-out shows too, then the probe's tries.
-    assert "regkit: GET /v2/app/tags/list?n=1000 failed (ReadTimeout)\n" in err
+    # The first request doubles as the probe: its time-out is try 1 of 3, then the probe's.
+    assert (
+        "regkit: GET /v2/app/tags/list?n=1000 failed (ReadTimeout); probing GET /v2/ "
+        "(try 2 of 3)\n" in err
+    )
+    assert err.count("regkit: GET /v2/ failed (ReadTimeout); try 3 of 3 in ") == 1
+    assert "try 4 of" not in err
 
 
 def test_cli_on_a_hung_registry_under_verbose(tls: tuple[ssl.SSLContext, str]) -> None:

@@ -92,11 +92,13 @@ def retrying(
     *,
     transient: Callable[[BaseException], bool] = lambda _err: False,
     notify: Callable[[str], None] | None = None,
+    already: Tries | None = None,
 ) -> T:
     """``attempt(n)`` until it returns; see the module doc. The exception that ends a call
-    that was tried more than once carries its ``Tries`` (``tries_of``)."""
-    started = time.monotonic()
-    n = 0
+    that was tried more than once carries its ``Tries`` (``tries_of``). ``already``: tries
+    made before, in another form (they count against the policy's attempts and time)."""
+    started = time.monotonic() - (already.seconds if already else 0.0)
+    n = already.count if already else 0
     while True:
         n += 1
         try:

@@ -157,13 +157,14 @@ class Transport:
         with self._ping_lock:  # one probe at a time; threads that wait reuse its answer
             self._ping()
 
-    def _ensure_scheme(self) -> None:
-        """Ping unless the scheme is known (a concurrent ping may have just found it)."""
+    def _ensure_scheme(self, already: Tries | None = None) -> None:
+        """Ping unless the scheme is known (a concurrent ping may have just found it).
+        ``already``: the first request timed out, a try that counts against the policy."""
         with self._ping_lock:
             if self._scheme is None:
-                self._ping()
+                self._ping(already)
 
-    def _ping(self) -> None:
+    def _ping(self, already: Tries | None = None) -> None:
         preemptive = self._auth.preemptive()
         found: list[str] = []
 
@@ -185,6 +186,7 @@ class Transport:
                     is_cert_error(err) or isinstance(err, httpx.ConnectError | httpx.ConnectTimeout)
                 )
             ),
+            already,
         )
         scheme = found[0]
         response.close()
@@ -292,6 +294,7 @@ class Transport:
         what: str,
         policy: RetryPolicy,
         transient: Callable[[BaseException], bool],
+        already: Tries | None = None,
     ) -> httpx.Response:
         """``send()`` under ``policy`` (``regkit.registry.retry``): again after a transport
         error ``transient`` accepts or a 408/429/5xx answer (honouring ``Retry-After``). The
@@ -311,7 +314,9 @@ class Transport:
             return response
 
         try:
-            return retrying(attempt, policy, what, transient=transient, notify=self.notice)
+            return retrying(
+                attempt, policy, what, transient=transient, notify=self.notice, already=already
+            )
         except Again as again:
             assert isinstance(again.value, httpx.Response)
             mark(again.value, tries_of(again))
@@ -380,12 +385,19 @@ class Transport:
             self._ensure_scheme()
             return None
         sent = {**headers, **self._auth.preemptive()}
+        started = time.monotonic()
         try:
             response = self._follow(method, url, sent, content, stream)
         except httpx.TransportError as err:
-            if isinstance(err, httpx.TimeoutException):  # a hung registry: say so at once
-                self.notice(f"{method} {shown(url, self.host)} failed ({type(err).__name__})")
-            self._ensure_scheme()
+            if not isinstance(err, httpx.TimeoutException):
+                self._ensure_scheme()  # e.g. a plain-HTTP loopback registry: the probe finds it
+                return None
+            # A hung registry: say so at once; this try counts against the probe's policy.
+            self.notice(
+                f"{method} {shown(url, self.host)} failed ({type(err).__name__}); probing "
+                f"GET /v2/ (try 2 of {self.retry.attempts})"
+            )
+            self._ensure_scheme(Tries(1, time.monotonic() - started))
             return None
         with self._lock:
             if self._scheme is None:
