@@ -424,12 +424,18 @@ def _delete_manifest(run: _Run, digest: str, entries: list[TagPlan]) -> list[Out
     repo = run.plan.repository
     window: int | None = run.windows.open(digest)
     try:
-        # one round: the tags listed again, the manifest's bytes (to put a tag back), and
-        # each doomed tag resolved again
+        # one round: the tags listed again, each doomed tag resolved again, and the
+        # manifest's bytes (to put a tag back) unless the plan holds them
         listing = run.side.submit(run.client.tags, repo)
-        reading = run.side.submit(get_manifest_or_none, run.client, repo, digest)
+        known = run.plan.sources.get(digest)
+        reading = (
+            None
+            if known is not None
+            else run.side.submit(get_manifest_or_none, run.client, repo, digest)
+        )
         checks = [_check(run, e.tag, digest) for e in entries]
-        listed, manifest = set(listing.result()), reading.result()
+        listed = set(listing.result())
+        manifest: Manifest | None = known if reading is None else reading.result()
         if all(c is not None for c in checks) or manifest is None:
             gone: Status = "gone"
             return [

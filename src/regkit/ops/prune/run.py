@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -104,9 +105,8 @@ def plan_target(
             if not target.all_repos:
                 raise
             continue  # listed in the catalog, gone since (or never had a tag)
-        plans.append(
-            plan_prune(list(state.tags), policy, now, untagged=state.untagged, repository=name)
-        )
+        plan = plan_prune(list(state.tags), policy, now, untagged=state.untagged, repository=name)
+        plans.append(dataclasses.replace(plan, sources=state.manifests))
     return plans
 
 
