@@ -132,3 +132,40 @@ def test_guard_windows_report_overlaps() -> None:
     assert w.close(third) == {B}
     alone = w.open(A)
     assert w.close(alone) == set()
+
+
+def test_lister_shares_a_listing_only_when_it_was_asked_for_after_the_mark() -> None:
+    import threading
+
+    from regkit.ops.delete import Lister
+
+    class Tags:
+        """Stands for the client: counts tag listings, each one holding until released."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+            self.release = threading.Event()
+            self.started = threading.Event()
+
+        def tags(self, _repository: str) -> list[str]:
+            self.calls += 1
+            self.started.set()
+            self.release.wait(10)
+            return [f"t{self.calls}"]
+
+    fake = Tags()
+    lister = Lister(fake, "app")  # type: ignore[arg-type]
+    mark = lister.mark()
+    got: list[frozenset[str]] = []
+    first = threading.Thread(target=lambda: got.append(lister.after(mark)))
+    first.start()
+    assert fake.started.wait(10)
+    second = threading.Thread(target=lambda: got.append(lister.after(mark)))
+    second.start()  # asked with the same mark: joins the listing in flight
+    fake.release.set()
+    first.join(10)
+    second.join(10)
+    assert got == [frozenset({"t1"}), frozenset({"t1"})] and fake.calls == 1
+    later = lister.mark()  # e.g. after a DELETE: that listing is too old now
+    assert lister.after(later) == frozenset({"t2"}) and fake.calls == 2
+    assert lister.after(mark) == frozenset({"t2"}) and fake.calls == 2  # newer is fine

@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Collection
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -60,6 +61,39 @@ class Windows:
             return self._overlaps.pop(wid) - {digest}
 
 
+class Lister:
+    """The tag list of one repository, shared by concurrent deletes: ``after(mark())`` gives a
+    listing requested after the mark was taken (joining one in flight, or starting one), so
+    deletes that run side by side share their listings instead of sending one each."""
+
+    def __init__(self, client: RegistryClient, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._latest: tuple[int, Future[frozenset[str]]] | None = None
+
+    def mark(self) -> int:
+        with self._lock:
+            return self._seq
+
+    def after(self, mark: int) -> frozenset[str]:
+        with self._lock:
+            if self._latest is not None and self._latest[0] > mark:
+                future, mine = self._latest[1], False
+            else:
+                self._seq += 1
+                future, mine = Future(), True
+                self._latest = (self._seq, future)
+        if mine:
+            try:
+                future.set_result(frozenset(self.client.tags(self.repository)))
+            except BaseException as err:
+                future.set_exception(err)
+                raise
+        return future.result()
+
+
 @dataclass(frozen=True, slots=True)
 class Deletion:
     digest: str
@@ -85,6 +119,7 @@ def delete_keeping(
     windows: Windows | None = None,
     window: int | None = None,
     stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
+    lister: Lister | None = None,
 ) -> Deletion:
     """DELETE ``manifest`` by digest, then put back any tag of ``staying`` (listed just before,
     not meant to go) that vanished with it. ``window`` (from ``windows.open``, taken before the
@@ -99,7 +134,7 @@ def delete_keeping(
             client.delete_manifest(repository, digest)
         except NotFoundError:
             return Deletion(digest, False)
-        after = set(client.tags(repository))
+        after = set(lister.after(lister.mark()) if lister else client.tags(repository))
     finally:
         others = windows.close(window) if windows is not None and window is not None else set()
     vanished = sorted(set(staying) - after)
@@ -152,12 +187,13 @@ def delete_listed_keeping(
     warn: Warn,
     windows: Windows | None = None,
     stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
+    lister: Lister | None = None,
 ) -> Deletion:
     """List the tags, then ``delete_keeping`` with every listed tag not in ``going`` as
     staying (the delete verb and the throw-away path use this)."""
     window = windows.open(manifest.digest) if windows is not None else None
     try:
-        listed = set(client.tags(repository))
+        listed = set(lister.after(lister.mark()) if lister else client.tags(repository))
     except BaseException:
         if windows is not None and window is not None:
             windows.close(window)
@@ -171,6 +207,7 @@ def delete_listed_keeping(
         windows=windows,
         window=window,
         stand_in=stand_in,
+        lister=lister,
     )
 
 
@@ -300,6 +337,7 @@ __all__ = [
     "DeletePlan",
     "DeleteResult",
     "Deletion",
+    "Lister",
     "Windows",
     "delete_keeping",
     "delete_listed_keeping",

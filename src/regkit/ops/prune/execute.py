@@ -39,6 +39,7 @@ from regkit.errors import (
 )
 from regkit.ops.delete import (
     Deletion,
+    Lister,
     Windows,
     delete_keeping,
     delete_listed_keeping,
@@ -168,6 +169,7 @@ class _Run:
     listed: frozenset[str] = frozenset()
     doomed: frozenset[str] = frozenset()
     windows: Windows = field(default_factory=Windows)
+    lister: Lister | None = None
 
     def warning(self, message: str) -> None:
         with self.lock:
@@ -206,6 +208,7 @@ class _Run:
                 warn=self.warning,
                 windows=self.windows,
                 stand_in=(entry.tag, named),
+                lister=self.lister,
             )
             with self.lock:
                 self.restored += [(t, entry.digest) for t in deletion.restored]
@@ -241,6 +244,7 @@ def execute_plan(
     workers = ThreadPoolExecutor(client.jobs, thread_name_prefix="regkit-prune")
     run = _Run(client, plan, say, on_delete or (lambda _r: None), tick or (lambda: None), side)
     run.doomed = frozenset(e.tag for e in removed)
+    run.lister = Lister(client, repo)
     try:
         return _execute(run, workers)
     finally:
@@ -423,10 +427,12 @@ def _delete_manifest(run: _Run, digest: str, entries: list[TagPlan]) -> list[Out
     """Re-check, DELETE by digest, put back any staying tag that went with it."""
     repo = run.plan.repository
     window: int | None = run.windows.open(digest)
+    assert run.lister is not None
+    mark = run.lister.mark()
     try:
         # one round: the tags listed again, each doomed tag resolved again, and the
         # manifest's bytes (to put a tag back) unless the plan holds them
-        listing = run.side.submit(run.client.tags, repo)
+        listing = run.side.submit(run.lister.after, mark)
         known = run.plan.sources.get(digest)
         reading = (
             None
@@ -459,6 +465,7 @@ def _delete_manifest(run: _Run, digest: str, entries: list[TagPlan]) -> list[Out
                 warn=run.warning,
                 windows=run.windows,
                 window=handed,
+                lister=run.lister,
             )
     finally:
         if window is not None:
