@@ -169,3 +169,23 @@ def test_lister_shares_a_listing_only_when_it_was_asked_for_after_the_mark() -> 
     later = lister.mark()  # e.g. after a DELETE: that listing is too old now
     assert lister.after(later) == frozenset({"t2"}) and fake.calls == 2
     assert lister.after(mark) == frozenset({"t2"}) and fake.calls == 2  # newer is fine
+
+
+def test_prune_text_escapes_what_the_registry_sent() -> None:
+    """A registry that lists a tag with control characters (distribution would refuse such a
+    tag; a hostile or broken one need not): text and Markdown escape it, JSON keeps it."""
+    from regkit.ops.prune.render import markdown, render_plan, to_json
+
+    hostile = "x\r::error::y\x1b[2J"
+    plan = PrunePlan(
+        (TagPlan(hostile, A, None, DELETE_MANIFEST, "old\x1b]0;t\x07"),), (A,), 0, repository="app"
+    )
+    text = render_plan("reg.test", plan)
+    assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+    assert "x\\r::error::y\\x1b[2J" in text and "old\\x1b]0;t\\x07" in text
+    _, rows = markdown("reg.test", plan, None)
+    assert rows[0][0] == "x\\r::error::y\\x1b[2J"
+    assert (
+        to_json("reg.test", [plan], None, dry_run=True)["repositories"][0]["plan"]["tags"][0]["tag"]
+        == hostile
+    )

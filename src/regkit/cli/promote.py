@@ -110,6 +110,12 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _force_flag(p)
+    p.epilog = (
+        "examples:\n"
+        "  regkit promote registry.example.com/app:0a1b2c3 v1.4.2 v1.4 v1 latest\n"
+        "  regkit promote registry.example.com/app:0a1b2c3 v1.4.2 --force   # re-point a release"
+    )
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(func=_cmd_promote)
 
 

@@ -36,7 +36,10 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "org.opencontainers.image.created, else the config's created), tags newer than "
             "--older-than, protected tags and digests, and tags whose time is unknown. A manifest "
             "that a staying tag or a protected digest still uses is never deleted: such tags are "
-            "removed alone. Prints the plan first; asks before deleting on a terminal."
+            "removed alone. Prints the plan first; asks before deleting on a terminal. A tag "
+            "another client points at a manifest while it is deleted is put back. Ctrl-C lets "
+            "the deletions in flight finish, then says what was and was not deleted (exit 130; "
+            "a rerun finishes)."
         ),
     )
     p.add_argument("repos", nargs="*", metavar="REPO", help="HOST/REPOSITORY to prune")
