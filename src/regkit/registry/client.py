@@ -19,7 +19,6 @@ import hashlib
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from regkit.errors import (
     RegistryError,
     UnsupportedError,
 )
+from regkit.registry.auth import same_host
 from regkit.registry.cache import ContentCache
 from regkit.registry.manifest import (
     ACCEPT,
@@ -45,8 +45,9 @@ from regkit.registry.manifest import (
     media_type_of,
     sha256_digest,
 )
+from regkit.registry.retry import Again, RetryPolicy, retrying, tries_of, with_tries
 from regkit.registry.throwaway import throwaway_image
-from regkit.registry.transport import RetryPolicy, Transport
+from regkit.registry.transport import Transport
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -72,8 +73,13 @@ def _first_code(response: httpx.Response) -> str | None:
     return str(code) if code else None
 
 
-def next_link(response: httpx.Response, current_url: str) -> str | None:
-    """The ``rel="next"`` URL of a paginated answer, resolved; None when absent or off-host."""
+def next_link(response: httpx.Response, current_url: str, what: str = "list") -> str | None:
+    """The ``rel="next"`` URL of a paginated answer, resolved; None when absent.
+
+    A next page on another host is an error, not the end of the list: a list cut short is not
+    safe to act on (prune would not see a staying tag on the missing page). An ``http://`` link
+    to the registry's own host is followed; the transport upgrades it to HTTPS.
+    """
     header = response.headers.get("link")
     if not header:
         return None
@@ -81,8 +87,13 @@ def next_link(response: httpx.Response, current_url: str) -> str | None:
     if not match:
         return None
     target: str = urljoin(current_url, match.group(1))
-    if urlsplit(target).netloc != urlsplit(current_url).netloc:
-        return None  # never follow pagination to another host
+    current = urlsplit(current_url)
+    if not same_host(target, current.netloc, current.scheme):
+        raise RegistryError(
+            f"{what}: {current.netloc} links the next page to {urlsplit(target).netloc}; regkit "
+            f"follows pagination on {current.netloc} only, and a partial list is not safe to "
+            "act on"
+        )
     return target
 
 
@@ -168,6 +179,10 @@ class RegistryClient:
     # -- errors ---------------------------------------------------------------------------
 
     def _fail(self, response: httpx.Response, what: str) -> RegistryError:
+        """The error for an unexpected answer; after retries, it says how many tries."""
+        return with_tries(self._error_for(response, what), tries_of(response))
+
+    def _error_for(self, response: httpx.Response, what: str) -> RegistryError:
         status = response.status_code
         code = _first_code(response)
         host = self.registry
@@ -254,7 +269,7 @@ class RegistryClient:
                 raise RegistryError(f"{what}: {self.registry} sent no JSON") from None
             page = data.get(key) if isinstance(data, dict) else None
             items.extend(str(x) for x in page or [])  # "tags": null is an empty list
-            url = next_link(response, str(response.request.url))
+            url = next_link(response, str(response.request.url), what)
         return items
 
     def catalog(self) -> list[str]:
@@ -431,25 +446,31 @@ class RegistryClient:
         """
         if self.cache is not None and (hit := self.cache.get(digest)) is not None:
             return hit[1]
-        attempts = self.transport.retry.attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                data = self._read_blob(repository, digest, limit)
-            except httpx.TransportError as err:
-                if attempt == attempts:
-                    raise self.transport.translate(err) from None
-                time.sleep(self.transport.retry.delay(attempt, None))
-                continue
+
+        def attempt(_n: int) -> bytes:
+            data = self._read_blob(repository, digest, limit)
             if sha256_digest(data) != digest:
-                if attempt < attempts:
-                    continue
-                raise DigestMismatchError(
-                    f"blob {repository}@{digest} from {self.registry} is corrupt"
-                )
-            if self.cache is not None:
-                self.cache.put(digest, "application/octet-stream", data)
+                raise Again("sent a body that does not match its digest")
             return data
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        try:
+            data = retrying(
+                attempt,
+                self.transport.retry,
+                f"GET /v2/{repository}/blobs/{digest}",
+                transient=lambda err: isinstance(err, httpx.TransportError),
+                notify=self.transport.notice,
+            )
+        except httpx.TransportError as err:
+            raise self.transport.translate(err, tries=tries_of(err)) from None
+        except Again as again:
+            raise with_tries(
+                DigestMismatchError(f"blob {repository}@{digest} from {self.registry} is corrupt"),
+                tries_of(again),
+            ) from None
+        if self.cache is not None:
+            self.cache.put(digest, "application/octet-stream", data)
+        return data
 
     def _read_blob(self, repository: str, digest: str, limit: int) -> bytes:
         with self.transport.stream(

@@ -16,11 +16,19 @@ from regkit.textsafe import escape
 HEADERS = ("TAG", "DIGEST", "CREATED", "ACTION", "REASON")
 
 GC_NOTE = (
+    "Disk space returns only after garbage collection on the server: see the README, "
+    '"Garbage collection".'
+)
+#: The full guidance, for the job summary and the README (tests/test_gc_prune.py checks it
+#: against what garbage-collect does on each version).
+GC_GUIDANCE = (
     "Space returns only after 'registry garbage-collect' runs on the server (registry stopped "
-    "or read-only). Deleted multi-platform images leave their platform manifests behind; "
-    "distribution 2.8's 'garbage-collect --delete-untagged' would remove them, but it also "
-    "removes the platform manifests of multi-platform images that are still tagged (breaking "
-    "them): use --delete-untagged only on registry:3."
+    "or read-only; restart it after). prune deletes the platform manifests of the "
+    "multi-platform images it deletes, so no --delete-untagged is needed for them; "
+    "'garbage-collect --delete-untagged' removes every untagged manifest, protected digests "
+    "without a tag included. distribution 2.8's "
+    "--delete-untagged also removes the platform manifests of multi-platform images that are "
+    "still tagged (breaking them): use --delete-untagged only on registry:3."
 )
 ZONELESS_NOTE = "CREATED times written without a zone (YYYY-MM-DD HH:MM:SS) are read as UTC."
 
@@ -200,6 +208,7 @@ def markdown(registry: str, plan: PrunePlan, result: PruneResult | None) -> tupl
 
 
 __all__ = [
+    "GC_GUIDANCE",
     "GC_NOTE",
     "HEADERS",
     "ZONELESS_NOTE",

@@ -51,6 +51,7 @@ def build_policy(
         match=DEFAULT_MATCH if match is None else match,
         keep=DEFAULT_KEEP if keep is None else keep,
         older_than=parse_duration(older_than) if older_than else None,
+        older_than_text=older_than.strip() if older_than else None,
         protect_tags=protection.tags,
         protect_digests=protection.digests,
     )
@@ -89,23 +90,39 @@ def plan_target(
     now: datetime,
     *,
     tick: Callable[[], None] | None = None,
+    protect_dir: str | None = None,
 ) -> list[PrunePlan]:
-    """One plan per repository of ``target``, in catalog (or argument) order."""
+    """One plan per repository of ``target``, in catalog (or argument) order.
+
+    Per repository, the policy also protects what ``protect_dir`` names for it and every deploy
+    marker tag (``deployed-*``) with its digest (``regkit.ops.prune.deploydir``)."""
+    from regkit.ops.prune.deploydir import (
+        deploy_dir_protection,
+        marker_protection,
+        with_protection,
+    )
+
     names = list(target.repositories)
     if target.all_repos:
         names = client.catalog()
     plans = []
     for name in names:
         validate_repository(name)
+        repo_policy = policy
+        if protect_dir is not None:
+            repo_policy = with_protection(policy, deploy_dir_protection(protect_dir, name))
         try:
             state = fetch_repository(
-                client, name, protect_digests=policy.protect_digests, tick=tick
+                client, name, protect_digests=repo_policy.protect_digests, tick=tick
             )
         except NotFoundError:
             if not target.all_repos:
                 raise
             continue  # listed in the catalog, gone since (or never had a tag)
-        plan = plan_prune(list(state.tags), policy, now, untagged=state.untagged, repository=name)
+        repo_policy = with_protection(repo_policy, marker_protection(state.tags))
+        plan = plan_prune(
+            list(state.tags), repo_policy, now, untagged=state.untagged, repository=name
+        )
         plans.append(dataclasses.replace(plan, sources=state.manifests))
     return plans
 
