@@ -132,6 +132,7 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
         examples=[
             "regkit promote registry.example.com/team/api:1a2b3c4 v1.2.0 latest",
             "regkit promote team/api:1a2b3c4 latest --expect-digest sha256:… -o json",
+            "regkit promote team/api:1a2b3c4 v1.2.0 --force   # re-point an existing release",
         ],
     )
     attach(
@@ -154,12 +155,6 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     output.add_output(p, trunc=False)
     _force_flag(p)
-    p.epilog = (
-        "examples:\n"
-        "  regkit promote registry.example.com/app:0a1b2c3 v1.4.2 v1.4 v1 latest\n"
-        "  regkit promote registry.example.com/app:0a1b2c3 v1.4.2 --force   # re-point a release"
-    )
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(func=_cmd_promote)
 
 
