@@ -194,6 +194,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     documents: list[dict[str, Any]] = []
     incomplete = False
+    lost: list[str] = []
     with contextlib.ExitStack() as stack:
         planned = []
         for goal in goals:
@@ -244,6 +245,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 children = {r: list(ds) for r, ds in done.children.items()}
                 documents[-1]["deleted_platform_manifests"] = children
                 incomplete = incomplete or not all(r.complete for r in results)
+                lost += [f"{registry}/{r.repository}:{t}" for r in results for t, _ in r.lost]
                 deleted_any = deleted_any or any(r.deleted_tags for r in results)
                 if args.output != "json":
                     _write("".join(render.render_result(registry, r) for r in results))
@@ -284,6 +286,12 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             )
     if args.output == "json":
         _write(render.render_json(documents))
+    if lost:
+        raise RegkitError(
+            f"{render.plural(len(lost), 'tag')} went with a DELETE and could not be put back: "
+            f"{', '.join(escape(t) for t in lost)}; put them back with the 'regkit tag' commands "
+            "in the warnings above before garbage collection runs"
+        )
     if incomplete:
         raise RegkitError(
             "prune did not finish (see above); the registry is consistent: run the same "

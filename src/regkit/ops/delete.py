@@ -44,6 +44,7 @@ class Windows:
         self._ids = itertools.count()
         self._active: dict[int, str] = {}
         self._overlaps: dict[int, set[str]] = {}
+        self._claimed: set[str] = set()
 
     def open(self, digest: str) -> int:
         with self._lock:
@@ -53,6 +54,13 @@ class Windows:
             self._overlaps[wid] = set(self._active.values())
             self._active[wid] = digest
             return wid
+
+    def claim(self, tag: str) -> bool:
+        """True for the first window to report ``tag`` lost (each overlapping one sees it)."""
+        with self._lock:
+            first = tag not in self._claimed
+            self._claimed.add(tag)
+            return first
 
     def close(self, wid: int) -> set[str]:
         """The other digests whose windows overlapped this one."""
@@ -142,6 +150,8 @@ def delete_keeping(
     lost: list[str] = []
     for tag in vanished:
         if others:
+            if windows is not None and not windows.claim(tag):
+                continue  # an overlapping delete reported it already
             candidates = ", ".join(sorted({digest, *others}))
             warn(
                 f"{repository}:{tag} vanished while {candidates} were being deleted: it was "
