@@ -365,7 +365,7 @@ def test_delete_by_digest_and_by_tag(gc: tuple[Rig, GcMode], repo_prefix: str) -
     shas = short_sha_tags(3, seed=15)
     images = pusher.push_images(repo, shas, "oci-index", start=T0)
     pusher.tag(images[1], ["latest"])
-    out = regkit("delete", rig.ref(repo, images[0].digest), env=env_for(rig))
+    out = regkit("delete", rig.ref(repo, images[0].digest), "--yes", env=env_for(rig))
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode() == (
         f"deleted {rig.host}/{repo}@{images[0].digest} (tags removed with it: {shas[0]})\n"

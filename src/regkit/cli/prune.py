@@ -38,7 +38,10 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "org.opencontainers.image.created, else the config's created), tags newer than "
             "--older-than, protected tags and digests, and tags whose time is unknown. A manifest "
             "that a staying tag or a protected digest still uses is never deleted: such tags are "
-            "removed alone. Prints the plan first; asks before deleting on a terminal. "
+            "removed alone. Prints the plan first; asks before deleting on a terminal. A tag "
+            "another client points at a manifest while it is deleted is put back. Ctrl-C lets "
+            "the deletions in flight finish, then says what was and was not deleted (exit 130; "
+            "a rerun finishes). "
             "On GHCR (ghcr.io/OWNER/NAME, token from GITHUB_TOKEN) the images go as package "
             "versions through the GitHub API, each with its platform and attestation manifests "
             "and signatures. Example: regkit prune ghcr.io/acme/app --keep 12 --dry-run"
@@ -191,6 +194,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     documents: list[dict[str, Any]] = []
     incomplete = False
+    lost: list[str] = []
     with contextlib.ExitStack() as stack:
         planned = []
         for goal in goals:
@@ -241,6 +245,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 children = {r: list(ds) for r, ds in done.children.items()}
                 documents[-1]["deleted_platform_manifests"] = children
                 incomplete = incomplete or not all(r.complete for r in results)
+                lost += [f"{registry}/{r.repository}:{t}" for r in results for t, _ in r.lost]
                 deleted_any = deleted_any or any(r.deleted_tags for r in results)
                 if args.output != "json":
                     _write("".join(render.render_result(registry, r) for r in results))
@@ -281,6 +286,12 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             )
     if args.output == "json":
         _write(render.render_json(documents))
+    if lost:
+        raise RegkitError(
+            f"{render.plural(len(lost), 'tag')} went with a DELETE and could not be put back: "
+            f"{', '.join(escape(t) for t in lost)}; put them back with the 'regkit tag' commands "
+            "in the warnings above before garbage collection runs"
+        )
     if incomplete:
         raise RegkitError(
             "prune did not finish (see above); the registry is consistent: run the same "
