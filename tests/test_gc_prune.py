@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from regkit.dockerconfig import Credentials
-from regkit.ops.prune.render import GC_NOTE
+from regkit.ops.prune.render import GC_GUIDANCE
 from regkit.registry import RegistryClient
 from tests.cli import regkit
 from tests.faultproxy import Fault, Request, fault_proxy, status
@@ -380,10 +380,10 @@ def test_gc_guidance_matches_what_each_version_does(rig_factory, repo_prefix: st
     """What prune prints about GC is true: '--delete-untagged' on 2.8 removes the platform
     manifests of a still-tagged multi-platform image (crane validate fails after it); on
     registry:3 the same image stays whole."""
-    assert "--delete-untagged" in GC_NOTE and "registry:3" in GC_NOTE
+    assert "--delete-untagged" in GC_GUIDANCE and "registry:3" in GC_GUIDANCE
     # and what test_deployed_digest_protected shows: --delete-untagged removes a protected
     # (deployed) digest that has no tag
-    assert "protected digests without a tag" in GC_NOTE
+    assert "protected digests without a tag" in GC_GUIDANCE
     for version, breaks in (("2.8", True), ("3", False)):
         rig = rig_factory("basic", version=version)
         repo = f"{repo_prefix}/v{version}"

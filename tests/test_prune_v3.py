@@ -25,7 +25,6 @@ from regkit.ops.prune import (
     fetch_repository,
     plan_prune,
 )
-from regkit.ops.prune.execute import tag_delete_support
 from regkit.registry import RegistryClient, RetryPolicy
 from tests.fakeserver import Answer, FakeServer, Seen, serve
 from tests.rig import Rig
@@ -175,7 +174,7 @@ def test_tag_delete_removes_only_the_tag(rig_factory, repo_prefix: str) -> None:
         [("0000000", 202), ("0000001", 202), (digests[2], 202)]
     )
     assert not [r for r in rig.requests() if r.method in ("PUT", "POST", "PATCH")]
-    assert tag_delete_support(rig.host).supported is True
+    assert c.tag_delete_supported is True  # learned by this client, not a module global
     assert {o.tag: o.detail for o in result.outcomes}["0000000"] == "deleted by tag"
 
 
