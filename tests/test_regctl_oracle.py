@@ -87,7 +87,7 @@ def test_tag_removal_agrees_with_regctl_tag_rm(rig: Rig, repo_prefix: str) -> No
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode() == (
         f"removed tag {rig.host}/{ours_repo}:1a2b3c4; manifest {shared.digest} "
-        "and its other tags stay\n"
+        "stays with its other tags: latest, v1.0.0\n"
     )
     _theirs(rig, "tag", "rm", rig.ref(theirs_repo, "1a2b3c4"))
 
