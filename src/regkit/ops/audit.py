@@ -213,7 +213,11 @@ def execute_recorded(
             lines = prune_records(client.registry, plan, result, labels, clock())
             append_records(record, lines)
             written += len(lines)
-        if result.complete and result.deleted_manifests:
+        if result.deleted_manifests:
+            # also when the run did not finish: a rerun no longer sees the indexes deleted
+            # now, so their platform manifests would stay untagged for good (found by the
+            # garbage-collection proofs, tests/test_gc_prune.py); manifests that failed to go
+            # count as staying, so their platform manifests are kept
             gone = delete_orphaned_children(client, plan, result, warn=warn)
             if gone:
                 children[plan.repository] = gone
