@@ -350,6 +350,12 @@ class StepResult:
     def errors(self) -> list[str]:
         return [a.message for a in self.annotations if a.kind == "error"]
 
+    @property
+    def main(self) -> StepResult:
+        """A composite action's last step that ran (the ``regkit action`` step)."""
+        ran = [s for s in self.steps if s.conclusion != "skipped"]
+        return ran[-1] if ran else self
+
     def all_steps(self) -> list[StepResult]:
         out = [self]
         for step in self.steps:
@@ -444,7 +450,7 @@ class Job:
         event_path = self.runner_temp / "_github_workflow" / "event.json"
         event_path.parent.mkdir(parents=True, exist_ok=True)
         event_path.write_text(json.dumps(gh.get("event") or {}))
-        self.base_env["GITHUB_EVENT_PATH"] = str(event_path)
+        self.base_env.setdefault("GITHUB_EVENT_PATH", str(event_path))
         if installed is not None:
             self.seed_install(installed)
 
@@ -874,6 +880,25 @@ class Job:
 
 def _unescape(text: str) -> str:
     return text.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
+def run_composite(
+    base: Path,
+    action: str,
+    inputs: Mapping[str, str],
+    env: Mapping[str, str],
+    installed: Path,
+    **job: Any,
+) -> StepResult:
+    """One job with one step: ``uses: ./actions/<action>`` with ``inputs``, on a runner whose
+    environment also holds ``env`` (GITHUB_* and INPUT_* variables in ``env`` are not passed:
+    the runner sets its own, and a composite action gets its inputs through ``with:``)."""
+    keep = {k: v for k, v in env.items() if not k.startswith("INPUT_")}
+    for name in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"):
+        keep.pop(name, None)
+    j = Job(base, env=keep, installed=installed, **job)
+    workspace_with_actions(j.workspace)
+    return j.run_action(f"actions/{action}", inputs)
 
 
 def build_installed(directory: Path) -> Path:
