@@ -342,6 +342,7 @@ class StepResult:
     raw_stdout: bytes = b""
     raw_stderr: bytes = b""
     steps: list[StepResult] = field(default_factory=list)  # a composite action's own steps
+    exported: dict[str, str] = field(default_factory=dict)  # what the step wrote to GITHUB_ENV
 
     @property
     def text(self) -> str:
@@ -381,15 +382,17 @@ class Job:
         workspace: Path | None = None,
         uses: Mapping[str, Uses] | None = None,
         installed: Path | None = None,
+        runner_temp: Path | None = None,
+        home: Path | None = None,
     ) -> None:
         self.base = base
         self.workspace = workspace or base / "work" / "repo" / "repo"
         self.workspace.mkdir(parents=True, exist_ok=True)
-        self.runner_temp = base / "work" / "_temp"
+        self.runner_temp = runner_temp or base / "work" / "_temp"
         self.runner_temp.mkdir(parents=True, exist_ok=True)
         self.tool_cache = base / "toolcache"
         self.tool_cache.mkdir(parents=True, exist_ok=True)
-        self.home = base / "home"
+        self.home = home or base / "home"
         self.home.mkdir(parents=True, exist_ok=True)
         self.masks: list[str] = []
         self.job_env: dict[str, str] = {}
@@ -559,7 +562,8 @@ class Job:
     ) -> StepResult:
         log, notes = self._process(cp.stdout + (b"\n" if cp.stdout else b"") + cp.stderr)
         outputs = parse_file_command(files["GITHUB_OUTPUT"].read_text())
-        self.job_env.update(parse_file_command(files["GITHUB_ENV"].read_text()))
+        exported = parse_file_command(files["GITHUB_ENV"].read_text())
+        self.job_env.update(exported)
         for line in files["GITHUB_PATH"].read_text().splitlines():
             if line.strip():
                 self.path_prepend.insert(0, line.strip())
@@ -579,7 +583,7 @@ class Job:
         conclusion = "success" if cp.returncode == 0 else "failure"
         return StepResult(
             name, conclusion, cp.returncode, outputs, log, notes, summary, cp.stdout, cp.stderr,
-            children or [],
+            children or [], exported,
         )  # fmt: skip
 
     def run_script(
