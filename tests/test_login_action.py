@@ -1,8 +1,7 @@
 """``regkit action login``: the contract of the registry-login action, against both rig shapes.
 
-The step runs as the runner runs it: ``python -m regkit action login`` with ``INPUT_*``
-variables and temporary ``GITHUB_OUTPUT``/``GITHUB_ENV``/``GITHUB_STEP_SUMMARY`` files and
-``RUNNER_TEMP``. Every run is scanned for leaks (stdout, stderr, every GITHUB_* file) and for
+The step runs as the runner runs it: ``uses: ./actions/registry-login`` in the runner emulator
+(tests/runner.py: the install step, then ``regkit action login`` with per-step file commands). Every run is scanned for leaks (stdout, stderr, every GITHUB_* file) and for
 masks coming first.
 """
 
@@ -24,29 +23,9 @@ from regkit.gha import markdown_table
 from tests.leakscan import assert_masked_first, assert_no_secrets
 from tests.rig import Rig, crane
 from tests.runner import Job, StepResult, workspace_with_actions
-
 from tests.sops_helpers import encrypt, make_team_secrets, new_age_key
 
 pytest_plugins = ("tests.runner",)  # the fixture installed
-
-
-def parse_file_command(text: str) -> dict[str, str]:
-    """``GITHUB_OUTPUT``/``GITHUB_ENV`` contents (heredoc or ``k=v`` lines) as a dict."""
-    out: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            value: list[str] = []
-            for item in lines:
-                if item == delimiter:
-                    break
-                value.append(item)
-            out[name] = "\n".join(value)
-        elif "=" in line:
-            name, value_text = line.split("=", 1)
-            out[name] = value_text
-    return out
 
 
 @dataclass
