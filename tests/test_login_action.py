@@ -1,8 +1,9 @@
 """``regkit action login``: the contract of the registry-login action, against both rig shapes.
 
-The step runs as the runner runs it: ``uses: ./actions/registry-login`` in the runner emulator
-(tests/runner.py: the install step, then ``regkit action login`` with per-step file commands). Every run is scanned for leaks (stdout, stderr, every GITHUB_* file) and for
-masks coming first.
+The step runs as the runner runs it: ``uses: ./actions/registry-login`` in the runner
+emulator (tests/runner.py: the install step, then ``regkit action login`` with per-step file
+commands). Every run is scanned for leaks (stdout, stderr, outputs, env, summary) and for masks
+coming first.
 """
 
 from __future__ import annotations
