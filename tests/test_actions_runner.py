@@ -399,3 +399,36 @@ def test_summary_rows_constant_matches_gha() -> None:
     from regkit import gha
 
     assert gha.SUMMARY_ROWS == SUMMARY_ROWS
+
+
+# -- the README's action sections are true to the action files --------------------------------
+
+
+def _readme_tables(path: Path) -> str:
+    """The input and output tables of an action as the README writes them."""
+    doc = _yaml(path)
+    lines = ["| input | default | description |", "|---|---|---|"]
+    for name, spec in (doc.get("inputs") or {}).items():
+        if spec.get("required"):
+            default = "**required**"
+        else:
+            default = f"`{spec['default']}`" if "default" in spec else ""
+        lines.append(f"| `{name}` | {default} | {' '.join(str(spec['description']).split())} |")
+    lines += ["", "| output | description |", "|---|---|"]
+    for name, spec in (doc.get("outputs") or {}).items():
+        lines.append(f"| `{name}` | {' '.join(str(spec['description']).split())} |")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("action", sorted(p.parent.name for p in ROOT.glob("actions/*/action.yml")))
+def test_readme_tables_match_the_action_files(action: str) -> None:
+    assert (
+        _readme_tables(ROOT / "actions" / action / "action.yml") in (ROOT / "README.md").read_text()
+    )
+
+
+def test_readme_lists_every_output_of_the_docker_action() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### The Docker action") :]
+    for name in _yaml(ROOT / "action.yml")["outputs"]:
+        assert f"`{name}`" in section, name
