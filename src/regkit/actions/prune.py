@@ -4,7 +4,10 @@ Inputs (``INPUT_*``): ``images`` (repositories, one per line, ``repo`` or ``host
 for every repository of ``registry``), ``registry``, ``match``, ``keep``, ``older-than``,
 ``protect-tags``, ``protect-digests``, ``protect-open-prs`` (the short SHAs of the head commits
 of open pull requests stay; needs ``github-token``), ``github-token``, ``dry-run`` (default
-``true``), ``jobs``, ``ca-file``.
+``true``), ``jobs``, ``ca-file``, ``delete-untagged`` (GHCR only).
+
+On GHCR (``ghcr.io/OWNER/NAME``) the same plan is carried out as package-version deletions
+through the GitHub API with ``github-token`` (regkit.actions.prune_ghcr).
 
 Outputs describe what happened: ``deleted`` (JSON list of ``host/repo:tag`` references
 removed; empty in a dry run), ``deleted-count``, ``kept-count`` (tags still there), and
@@ -22,6 +25,7 @@ from regkit import gha
 from regkit.errors import RegkitError, UsageError
 from regkit.github import open_pull_request_head_shas
 from regkit.ops import ConnectOptions, connect, resolve_credentials
+from regkit.ops.ghcr import is_ghcr
 from regkit.ops.prune import PrunePlan, PruneResult, render
 from regkit.ops.prune.run import Target, build_policy, execute_plans, plan_target
 from regkit.reference import parse_repository, validate_host
@@ -100,6 +104,24 @@ def main(inputs: gha.Inputs) -> None:
     documents: list[dict[str, object]] = []
     rows_left = gha.SUMMARY_ROWS
     for goal in goals:
+        if is_ghcr(goal.registry):  # package versions through the GitHub API
+            from regkit.actions.prune_ghcr import Totals, prune_goal
+
+            totals = Totals()
+            prune_goal(
+                goal,
+                options,
+                token,
+                policy,
+                now,
+                dry_run=dry_run,
+                delete_untagged=inputs.get_bool("delete-untagged", False),
+                totals=totals,
+            )
+            deleted += totals.deleted
+            kept += totals.kept
+            incomplete += totals.incomplete
+            continue
         with connect(goal.registry, options) as client:
             plans = plan_target(client, goal, policy, now)
             with gha.group(f"plan for {goal.registry}"):
@@ -122,7 +144,7 @@ def main(inputs: gha.Inputs) -> None:
             rows_left -= _summary(goal.registry, plan, result, dry_run, rows_left)
         any_removed = any_removed or any(p.removed for p in plans)
     if any_removed:
-        gha.summary.text(render.GC_NOTE)
+        gha.summary.text(render.GC_GUIDANCE)
     plan_file = gha.temp_file("regkit-prune-plan-", ".json", render.render_json(documents))
     gha.info(f"the full plan (JSON): {plan_file}")
     gha.set_output("plan-file", plan_file)
