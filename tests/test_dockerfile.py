@@ -44,6 +44,7 @@ ISSUE_INPUTS = {
     "semver-aliases", "latest", "require-checks", "github-token", "dry-run", "images", "match",
     "keep", "older-than", "protect-tags", "protect-digests", "protect-open-prs", "jobs",
     "username", "password",  # issue 14 item 10: registry-login without SOPS
+    "delete-untagged",  # issue 17: prune on GHCR
 }  # fmt: skip
 ISSUE_OUTPUTS = {
     "registry", "digest", "promoted", "targets", "deleted", "deleted-count", "kept-count",
