@@ -484,7 +484,10 @@ class Job:
         log: list[str] = []
         notes: list[Annotation] = []
         stopped: str | None = None
-        for line in re.split(r"\r\n|\r|\n", data.decode("utf-8", "replace")):
+        lines = re.split(r"\r\n|\r|\n", data.decode("utf-8", "replace"))
+        if lines and lines[-1] == "":
+            lines.pop()  # the text ended with a line break
+        for line in lines:
             stripped = line.lstrip()
             if stopped is not None:
                 if stripped == f"::{stopped}::":
@@ -560,7 +563,10 @@ class Job:
         files: dict[str, Path],
         children: list[StepResult] | None = None,
     ) -> StepResult:
-        log, notes = self._process(cp.stdout + (b"\n" if cp.stdout else b"") + cp.stderr)
+        log, notes = self._process(cp.stdout)
+        more_log, more_notes = self._process(cp.stderr)  # the runner reads both streams
+        log += more_log
+        notes += more_notes
         outputs = parse_file_command(files["GITHUB_OUTPUT"].read_text())
         exported = parse_file_command(files["GITHUB_ENV"].read_text())
         self.job_env.update(exported)

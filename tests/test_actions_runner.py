@@ -18,6 +18,9 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from tests.githubfake import REPO as GH_REPO
+from tests.githubfake import github_api
+from tests.githubfake import repo_path as gh_repo_path
 from tests.leakscan import assert_no_secrets
 from tests.rig import Rig, crane, tag_on_disk
 from tests.runner import (
@@ -432,3 +435,55 @@ def test_readme_lists_every_output_of_the_docker_action() -> None:
     section = readme[readme.index("### The Docker action") :]
     for name in _yaml(ROOT / "action.yml")["outputs"]:
         assert f"`{name}`" in section, name
+
+
+# -- wait-for-runs: a release promotion and a prune never write at once -----------------------
+
+
+def _wait_step(job: Job, api: str, run_id: str) -> Any:
+    return job.run_script(
+        "python3 actions/wait-for-runs.py --workflow prune-tags.yml --timeout-minutes 0",
+        env={
+            "GITHUB_API_URL": api,
+            "GITHUB_REPOSITORY": GH_REPO,
+            "GITHUB_RUN_ID": run_id,
+            "GH_TOKEN": WAIT_TOKEN,
+        },
+    )
+
+
+WAIT_TOKEN = "ghs_waitForRunsToken0123456789abcdef"
+
+
+def test_wait_for_runs_waits_for_an_earlier_running_prune(job: MakeJob) -> None:
+    j = job()
+    route = gh_repo_path("actions/workflows/prune-tags.yml/runs")
+    with github_api({route: "workflow-runs-prune-running.json"}) as gh:
+        blocked = _wait_step(j, gh.url, "13000000100")  # 13000000090 started first
+        assert [s.path for s in gh.seen] == [route]
+        assert WAIT_TOKEN in gh.seen[0].headers.get("authorization", "")
+        later = _wait_step(j, gh.url, "13000000080")  # started before the running prune
+    assert blocked.conclusion == "failure"
+    assert blocked.errors() == [
+        "wait-for-runs: prune-tags.yml run 13000000090 is still going after 0 minutes; nothing "
+        "was written: run this again later"
+    ]
+    assert later.conclusion == "success", later.text
+    assert_no_secrets(_all_text(j), [WAIT_TOKEN])
+
+
+def test_wait_for_runs_passes_when_no_earlier_run_is_going(job: MakeJob) -> None:
+    j = job()
+    route = gh_repo_path("actions/workflows/prune-tags.yml/runs")
+    with github_api({route: "workflow-runs-prune-done.json"}) as gh:
+        step = _wait_step(j, gh.url, "13000000100")  # the queued 13000000120 came later
+    assert step.conclusion == "success", step.text
+    assert step.log[-1] == "no earlier run of prune-tags.yml is going: continuing"
+
+
+def test_wait_for_runs_without_access_fails_writing_nothing(job: MakeJob) -> None:
+    j = job()
+    with github_api({}) as gh:  # 404: no actions: read
+        step = _wait_step(j, gh.url, "13000000100")
+    assert step.conclusion == "failure"
+    assert len(step.errors()) == 1 and "give the job 'actions: read'" in step.errors()[0]
