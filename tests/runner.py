@@ -634,7 +634,8 @@ class Job:
         if not directory.is_absolute():
             directory = self.workspace / directory
         meta = YAML(typ="safe").load((directory / "action.yml").read_text())
-        given = {str(k): _text(v) for k, v in (with_ or {}).items()}
+        outer = self.context()  # the workflow's expressions in ``with:``
+        given = {str(k): _text(substitute(_text(v), outer)) for k, v in (with_ or {}).items()}
         declared = meta.get("inputs") or {}
         unknown = set(given) - set(declared)
         if unknown:

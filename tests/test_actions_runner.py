@@ -33,7 +33,7 @@ from tests.runner import (
 from tests.sops_helpers import encrypt, new_age_key
 
 SUMMARY_ROWS = 1000  # regkit.gha.SUMMARY_ROWS, the rows a job summary shows in all
-pytest_plugins = ("tests.runner",)  # the fixtures installed and job
+pytest_plugins = ("tests.runner", "tests.ghcr_fixtures")  # installed, job; ghcr
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -198,6 +198,26 @@ def test_login_with_a_wrong_password_input_fails_in_one_line(job: MakeJob, rig_b
     assert len(login.errors()) == 1 and "refused the credentials" in login.errors()[0]
     assert "DOCKER_CONFIG" not in j.job_env
     assert_no_secrets(_all_text(j), [wrong])
+
+
+def test_login_to_ghcr_with_the_jobs_token(job: MakeJob, ghcr: Any) -> None:
+    """GHCR (the local fake, REGKIT_GHCR_HOST) with github.actor and github.token."""
+    from tests.ghcr_fixtures import READER
+
+    j = job(
+        env={"REGKIT_GHCR_HOST": ghcr.host, "GITHUB_API_URL": ghcr.api_url},
+        github={"actor": "ci", "token": READER},
+    )
+    login = j.run_action(
+        "actions/registry-login",
+        {"registry": ghcr.host, "username": "${{ github.actor }}", "password": READER},
+    )
+    assert login.conclusion == "success", login.text
+    config = json.loads((Path(j.job_env["DOCKER_CONFIG"]) / "config.json").read_text())
+    assert config == {
+        "auths": {ghcr.host: {"auth": base64.b64encode(f"ci:{READER}".encode()).decode()}}
+    }
+    assert_no_secrets(_all_text(j), [READER])
 
 
 @pytest.mark.parametrize("name", ["infra.yml", "infrastructure-secrets.yml"])
