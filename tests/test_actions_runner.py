@@ -354,13 +354,19 @@ def test_workflows_skip_with_a_notice_without_the_registry_secrets(
 def test_promote_workflow_on_push_lowers_the_repository_name(job: MakeJob, rig_basic: Rig) -> None:
     sha = "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
     image = rig_basic.pusher().push_image("example/hello-world", sha[:7])
-    j = job(
-        github={"event_name": "push", "repository": "Example/Hello-World", "sha": sha},
-        uses=USES,
-    )
-    identity = _team_secrets(j.workspace, rig_basic)
-    j.secrets["SOPS_AGE_KEY"] = identity
-    result = j.run_workflow_job(WORKFLOWS / "promote-image.yml", "promote")
+    runs = "/repos/Example/Hello-World/actions/workflows/promote-image.yml/runs"
+    with github_api({runs: "workflow-runs-promote-release-done.json"}) as gh:
+        j = job(
+            github={"event_name": "push", "repository": "Example/Hello-World", "sha": sha},
+            env={"GITHUB_API_URL": gh.url},
+            uses=USES,
+        )
+        identity = _team_secrets(j.workspace, rig_basic)
+        j.secrets["SOPS_AGE_KEY"] = identity
+        result = j.run_workflow_job(WORKFLOWS / "promote-image.yml", "promote")
+        # the push waited for no earlier release promotion (the only one is completed)
+        assert [s.path for s in gh.seen] == [runs]
+        assert gh.seen[0].query["event"] == ["release"]
     assert result.conclusion == "success", result.text
     got = crane(rig_basic, "digest", rig_basic.ref("example/hello-world", "latest"))
     assert got.stdout.decode().strip() == image.digest
