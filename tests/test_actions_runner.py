@@ -127,7 +127,9 @@ def test_login_masks_neither_short_values_nor_user_nor_host(job: MakeJob, rig_ba
         j.workspace, rig_basic, environment="ci", stage="prod", replicas="1", enabled="true",
         api_token=token,
     )  # fmt: skip
-    login = j.run_action("actions/registry-login", {"sops-age-key": identity})
+    login = j.run_action(
+        "actions/registry-login", {"sops-age-key": identity, "secrets-file": "secrets/infra.yml"}
+    )
     assert login.conclusion == "success", login.text
     later = j.run_script(
         f'echo "ci prod 1 true {rig_basic.username} {rig_basic.host} sha256:0123456789"\n'
@@ -160,7 +162,9 @@ def test_default_docker_config_is_job_scoped(
 ) -> None:
     j = job(runner_environment=runner_environment)
     identity = _team_secrets(j.workspace, rig_basic)
-    login = j.run_action("actions/registry-login", {"sops-age-key": identity})
+    login = j.run_action(
+        "actions/registry-login", {"sops-age-key": identity, "secrets-file": "secrets/infra.yml"}
+    )
     assert login.conclusion == "success", login.text
     config_dir = Path(j.job_env["DOCKER_CONFIG"])
     assert config_dir.parent == j.runner_temp
@@ -244,7 +248,10 @@ def test_prune_summary_is_capped_and_the_full_plan_is_a_file(
     tag_on_disk(rig_basic.storage_dir, repo, image.digest, tags)
     j = job()
     identity = _team_secrets(j.workspace, rig_basic)
-    j.run_action("actions/registry-login", {"sops-age-key": identity})
+    login = j.run_action(
+        "actions/registry-login", {"sops-age-key": identity, "secrets-file": "secrets/infra.yml"}
+    )
+    assert login.conclusion == "success", login.text
     prune = j.run_action(
         "actions/prune-tags", {"images": repo, "registry": rig_basic.host, "keep": "3"}
     )
