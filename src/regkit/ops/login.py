@@ -26,7 +26,10 @@ from regkit.dockerconfig import (
     store_credentials,
 )
 from regkit.errors import AuthenticationError, RegkitError, TLSError, UsageError
+from regkit.ops import ConnectOptions
 from regkit.reference import HOST_RE, validate_host
+
+_DEFAULT_TIMEOUT = ConnectOptions().timeout  # the one default (regkit.ops.ConnectOptions)
 
 DEFAULT_SECRETS_FILE = "secrets/infrastructure-secrets.yml"
 DEFAULT_USERNAME_KEY = "registry_username"
@@ -286,7 +289,7 @@ def verify(
     ca_file: str | None = None,
     insecure: bool = False,
     what: str = "the credentials",
-    timeout: float = 30.0,
+    timeout: float = _DEFAULT_TIMEOUT,
 ) -> VerifyResult:
     """``GET /v2/`` with the credentials; raise a one-line error on 401, TLS or network failure."""
     from regkit.registry import RegistryClient
@@ -354,7 +357,7 @@ def login(
     ca_file: str | None = None,
     insecure: bool = False,
     identities: Any = None,
-    timeout: float = 30.0,
+    timeout: float = _DEFAULT_TIMEOUT,
 ) -> LoginResult:
     """Decrypt, plan, verify (unless told not to), then write: nothing is written on failure."""
     decrypted = decrypt_secrets(secrets_file, identities)
@@ -378,7 +381,7 @@ def finish_login(
     verify_credentials: bool = True,
     ca_file: str | None = None,
     insecure: bool = False,
-    timeout: float = 30.0,
+    timeout: float = _DEFAULT_TIMEOUT,
 ) -> LoginResult:
     """Verify (unless told not to), then write the Docker config."""
     checked: VerifyResult | None = None

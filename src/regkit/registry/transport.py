@@ -167,7 +167,6 @@ class Transport:
         self._tokens = TokenCache()
         self._lock = threading.Lock()
         self._ping_lock = threading.RLock()
-        self.request_count = 0
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -673,8 +672,6 @@ class Transport:
                 self._drop_client()
                 raise httpx.RemoteProtocolError(f"HTTP/2 connection failed ({err!r})") from err
             raise
-        with self._lock:
-            self.request_count += 1
         if self.verbose:
             ms = (time.monotonic() - started) * 1000
             status = response.status_code
