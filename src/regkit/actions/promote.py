@@ -38,6 +38,7 @@ from regkit.github import (
 )
 from regkit.ops import ConnectOptions, connect, resolve_credentials
 from regkit.ops import promote as pr
+from regkit.ops.ghcr import token_login
 from regkit.reference import (
     TAG_RE,
     Reference,
@@ -61,6 +62,18 @@ class Context:
     latest: bool = False
     missing_source_ok: bool = False
     notes: list[str] = field(default_factory=list)
+
+
+def default_image(inputs: gha.Inputs) -> str:
+    """Input ``image``, else this repository's name in lower case (``Owner/App`` is
+    ``owner/app``: an image repository name has no upper case)."""
+    image = inputs.get("image")
+    if image:
+        return image
+    repository = inputs.environ.get("GITHUB_REPOSITORY", "")
+    if not repository:
+        raise UsageError("input 'image' is required (no GITHUB_REPOSITORY to default to)")
+    return repository.lower()
 
 
 def image_repository(image: str, registry: str | None) -> Reference:
@@ -160,13 +173,14 @@ def checks_commit(ctx: Context) -> str:
 
 def main(inputs: gha.Inputs) -> None:
     env = inputs.environ
-    repo = image_repository(inputs.require("image"), inputs.get("registry"))
+    repo = image_repository(default_image(inputs), inputs.get("registry"))
     options = ConnectOptions(ca_file=inputs.get("ca-file"), jobs=16)
     creds = resolve_credentials(repo.registry, options)
     if creds is not None:
         gha.mask(creds.password)  # masks first
         gha.mask(creds.basic_token())
     token = inputs.get("github-token")  # masked by the dispatcher before main runs
+    options = token_login(options, repo.registry, token)  # ghcr.io: github-token as password
     latest_mode = inputs.get_choice("latest", LATEST_CHOICES, "false")
     semver = inputs.get_bool("semver-aliases", False)
     require_checks = inputs.get_bool("require-checks", False)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from regkit import __version__
-from regkit.cli import action, inspect, login, meta, overview, promote, prune, read, sync
+from regkit.cli import action, check, inspect, login, meta, overview, promote, prune, read, sync
 from regkit.cli.common import (
     COMMANDS,
     Handler,
@@ -24,10 +24,11 @@ from regkit.cli.common import (
     platform_type,
 )
 from regkit.cli.output import OutputError, detach_stdout
-from regkit.errors import RegkitError
+from regkit.errors import Hint, RegkitError, with_hint
+from regkit.textsafe import escape
 
 # The verb modules register themselves with @command when imported, in the order of --help.
-_VERB_MODULES = (login, read, inspect, promote, sync, overview, prune, meta, action)
+_VERB_MODULES = (login, read, inspect, promote, sync, overview, prune, check, meta, action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The CLI's words for the hints registry-layer errors carry (they name no flag themselves).
+HINTS = {
+    Hint.CA_FILE: "pass --ca-file PATH (or set SSL_CERT_FILE) for a private CA",
+    Hint.INSECURE: (
+        "pass --insecure to allow plain HTTP for this host (credentials then travel unencrypted)"
+    ),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     if "_ARGCOMPLETE" in os.environ:
@@ -73,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _flush_stdout()
         return code
     except RegkitError as err:
-        print(f"regkit: error: {err}", file=sys.stderr)
+        print(f"regkit: error: {escape(with_hint(err, HINTS))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("regkit: interrupted", file=sys.stderr)
@@ -85,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if type(err).__module__.startswith(("httpx", "httpcore", "h2")):
             # A transport failure that escaped translation: still one line, never a traceback.
             print(
-                f"regkit: error: connection failed ({type(err).__name__}: {err})", file=sys.stderr
+                f"regkit: error: connection failed ({type(err).__name__}: {escape(err)})",
+                file=sys.stderr,
             )
             return 1
         raise

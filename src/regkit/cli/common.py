@@ -118,7 +118,9 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--insecure",
         action="store_true",
         default=default("insecure"),
-        help="allow plain HTTP to non-loopback hosts and skip TLS verification",
+        help=(
+            "allow plain HTTP to non-loopback hosts (warned on stderr) and skip TLS verification"
+        ),
     )
     g.add_argument(
         "--jobs",
@@ -143,7 +145,10 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--verbose",
         action="count",
         default=default("verbose"),
-        help="log requests to stderr",
+        help=(
+            "log each request and each retry to stderr, e.g. 'regkit: GET /v2/app/tags/list"
+            "?n=1000 answered 503; try 2 of 5 in 0.2s' (retries also show on a terminal)"
+        ),
     )
     g.add_argument(
         "--username",

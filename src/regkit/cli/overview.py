@@ -43,7 +43,9 @@ def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
             "org.opencontainers.image.description); for a multi-platform image, CREATED, SIZE "
             "and DESCRIPTION are those of one platform (--platform). On a terminal the table is "
             "cut to its width (…); --no-trunc shows everything. An empty registry prints "
-            "nothing (a note on stderr) and exits 0."
+            "nothing (a note on stderr) and exits 0. "
+            "GHCR has no catalog: 'regkit overview ghcr.io/OWNER' lists the owner's container "
+            "packages through the GitHub API (token: GITHUB_TOKEN)."
         ),
         examples=[
             "regkit overview registry.example.com",
@@ -56,7 +58,10 @@ def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
             "registry",
             metavar="REGISTRY",
             nargs="?",
-            help="host[:port], or HOST/REPO for one repository (default: REGKIT_REGISTRY)",
+            help=(
+                "host[:port], HOST/REPO for one repository, or ghcr.io/OWNER "
+                "(default: REGKIT_REGISTRY)"
+            ),
         ),
         repository_completer,
     )
@@ -111,16 +116,44 @@ def split_target(positional: str | None, repos: list[str]) -> tuple[str, list[st
     return hosts[0], list(dict.fromkeys(names))
 
 
+def _is_ghcr(host: str) -> bool:
+    from regkit.ops.ghcr import is_ghcr
+
+    return is_ghcr(host)
+
+
+def _ghcr_owner(text: str) -> tuple[str, str | None]:
+    """``ghcr.io/OWNER`` -> (``ghcr.io``, OWNER); anything else -> (text, None)."""
+    host, _, owner = text.partition("/")
+    if not owner:
+        return text, None
+    from regkit.ops.ghcr import is_ghcr
+
+    if not is_ghcr(host) or "/" in owner:
+        raise UsageError(f"expected a registry host, or ghcr.io/OWNER on GHCR, got {text!r}")
+    return host, owner.lower()
+
+
 def _cmd_overview(args: argparse.Namespace) -> int:
     from regkit.ops import overview as ov
 
-    host, repos = split_target(args.registry, args.repo)
+    owner: str | None = None
+    first, _, rest = (args.registry or "").partition("/")
+    if rest and "/" not in rest and _is_ghcr(first):  # ghcr.io/OWNER: the owner's packages
+        host, owner = _ghcr_owner(args.registry)
+        _, repos = split_target(host, args.repo)
+    else:
+        host, repos = split_target(args.registry, args.repo)
     platform = getattr(args, "platform", None)
     with client_for(args, host) as client, Progress("overview") as progress:
         if not args.no_cache:
             from regkit.registry.cache import ContentCache
 
             client.cache = ContentCache.from_environment()
+        if owner and not repos:  # GHCR has no catalog: the owner's packages, from the API
+            from regkit.ops.ghcr import owner_repositories
+
+            repos = owner_repositories(client, owner)
         result = ov.collect(
             client,
             repos or None,

@@ -17,9 +17,21 @@ from regkit.cli.common import (
     connector as _connector,
 )
 from regkit.cli.complete import attach, reference_completer
+from regkit.textsafe import escape
 
 if TYPE_CHECKING:
     from regkit.ops.promote import PromotionResult
+
+
+def _force_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "move an existing exact release tag (v1.2.3, 1.2.3) to another digest; without it "
+            "that is refused and nothing is written (latest, v1, v1.2 always move)"
+        ),
+    )
 
 
 @command
@@ -39,6 +51,7 @@ def _add_tag(sub: Any, common: argparse.ArgumentParser) -> None:
         reference_completer,
     )
     p.add_argument("tag", metavar="TAG", help="the new tag")
+    _force_flag(p)
     p.set_defaults(func=_cmd_tag)
 
 
@@ -46,7 +59,7 @@ def _cmd_tag(args: argparse.Namespace) -> int:
     from regkit.ops import promote as pr
 
     source = pr.parse_source(args.ref, default_registry=default_registry(), default_tag="latest")
-    pr.promote(source, [pr.parse_target(args.tag, source)], _connector(args))
+    pr.promote(source, [pr.parse_target(args.tag, source)], _connector(args), force=args.force)
     return 0
 
 
@@ -85,6 +98,7 @@ def _add_copy(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="SRC and DST are repositories: copy every tag (see 'regkit sync' for --match)",
     )
+    _force_flag(p)
     p.set_defaults(func=_cmd_copy)
 
 
@@ -98,7 +112,7 @@ def _cmd_copy(args: argparse.Namespace) -> int:
         return cmd_sync(args)
     source = pr.parse_source(args.src, default_registry=default_registry(), default_tag="latest")
     target = parse_ref_arg(args.dst, default_tag="latest")
-    result = pr.promote(source, [target], _connector(args))
+    result = pr.promote(source, [target], _connector(args), force=args.force)
     output.write(f"{target}  {result.digest}\n")
     return 0
 
@@ -139,6 +153,7 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     output.add_output(p, trunc=False)
+    _force_flag(p)
     p.set_defaults(func=_cmd_promote)
 
 
@@ -182,6 +197,7 @@ def _cmd_promote(args: argparse.Namespace) -> int:
         _connector(args),
         expect_digest=args.expect_digest,
         dry_run=args.dry_run,
+        force=args.force,
     )
     try:
         if args.output == "json":
@@ -191,11 +207,11 @@ def _cmd_promote(args: argparse.Namespace) -> int:
             lines = [f"`{result.digest}`", "", *output.markdown_table(("TARGET", "STATUS"), rows)]
             output.write("".join(f"{line}\n" for line in lines))
         else:
-            output.write("".join(f"{line}\n" for line in result.lines()))
+            output.write("".join(f"{escape(line)}\n" for line in result.lines()))
     except (output.OutputError, BrokenPipeError):
         # The writes happened: say so where it can still be read before reporting the failure.
         for line in result.lines()[1:]:
-            print(f"regkit: {line.split()[0]}: {line.split(None, 1)[1]}", file=sys.stderr)
+            print(escape(f"regkit: {line.split()[0]}: {line.split(None, 1)[1]}"), file=sys.stderr)
         raise
     if args.dry_run:
         print("regkit: dry run: nothing was written", file=sys.stderr)

@@ -18,6 +18,7 @@ from regkit.cli.common import (
 )
 from regkit.cli.complete import attach, repository_completer
 from regkit.errors import NotFoundError, RegistryError
+from regkit.textsafe import escape
 
 
 @command
@@ -54,9 +55,9 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     if args.output == "json":
         output.write_json({"registry": host, "repositories": repos})
     elif args.output == "markdown":
-        output.write("".join(f"- `{host}/{r}`\n" for r in repos))
+        output.write("".join(escape(f"- `{host}/{r}`") + "\n" for r in repos))
     else:
-        output.write("".join(f"{host}/{r}\n" if args.full_ref else f"{r}\n" for r in repos))
+        output.write("".join(escape(f"{host}/{r}" if args.full_ref else r) + "\n" for r in repos))
     return 0
 
 
@@ -100,9 +101,11 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     if args.output == "json":
         output.write_json({"registry": ref.registry, "repository": ref.repository, "tags": tags})
     elif args.output == "markdown":
-        output.write("".join(f"- `{ref.name}:{t}`\n" for t in tags))
+        output.write("".join(escape(f"- `{ref.name}:{t}`") + "\n" for t in tags))
     else:
-        output.write("".join(f"{ref.name}:{t}\n" if args.full_ref else f"{t}\n" for t in tags))
+        output.write(
+            "".join(escape(f"{ref.name}:{t}" if args.full_ref else t) + "\n" for t in tags)
+        )
     return 0
 
 

@@ -7,7 +7,8 @@ Rules, in order (the first that applies decides):
    nothing of value; the tag was already doomed by the run that made it).
 3. A tag that does not match the pattern stays.
 4. A tag whose created time is unknown, the epoch or the zero time stays, and says so.
-5. The ``keep`` newest of the remaining (dated, matching) tags stay.
+5. The ``keep`` newest of the remaining (dated, matching) tags stay, and so does every other
+   tag of the same image (a ``latest`` that ties with its SHA tag at the cut).
 6. With ``older_than``, a tag created less than that long ago stays.
 7. Every other tag goes.
 
@@ -312,10 +313,14 @@ def plan_prune(
 
     dated.sort(key=_newest_first_key)
     cutoff = now - policy.older_than if policy.older_than is not None else None
+    newest: dict[str, str] = {}  # digest -> a tag among the keep newest
     for rank, info in enumerate(dated):
         assert info.created is not None
         if rank < policy.keep:
             decided[info.tag] = (KEEP, f"among the {policy.keep} newest")
+            newest.setdefault(info.digest, info.tag)
+        elif info.digest in newest:  # the cut fell between two tags of one image: keep both
+            decided[info.tag] = (KEEP, f"same image as {newest[info.digest]}, among the newest")
         elif cutoff is not None and info.created.when >= cutoff:
             assert policy.older_than is not None
             decided[info.tag] = (KEEP, f"newer than {policy.older_than_shown()}")

@@ -1,0 +1,142 @@
+"""``regkit prune ghcr.io/OWNER/NAME``: the prune on GHCR (regkit.ops.ghcr_prune), printed.
+
+Called by ``regkit.cli.prune`` when the targets are on GHCR; same flags, same plan, same
+confirmation; package versions are deleted through the GitHub REST API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from regkit.cli.common import client_for
+from regkit.cli.common import write as _write
+from regkit.errors import RegkitError, UsageError
+from regkit.ops.ghcr import packages_api
+from regkit.ops.ghcr_prune import (
+    GhcrPlan,
+    GhcrResult,
+    execute_ghcr,
+    plan_package,
+    render_ghcr_plan,
+    render_ghcr_result,
+)
+from regkit.ops.prune.plan import PrunePolicy
+from regkit.ops.prune.run import Target
+from regkit.progress import Progress
+
+
+def _stderr(message: str) -> None:
+    print(f"regkit: {message}", file=sys.stderr, flush=True)
+
+
+def _document(
+    registry: str, plans: list[GhcrPlan], results: list[GhcrResult] | None, dry_run: bool
+) -> dict[str, Any]:
+    by_repo = {r.repository: r for r in results or ()}
+    return {
+        "registry": registry,
+        "dry_run": dry_run,
+        "repositories": [
+            {
+                "plan": p.to_json(),
+                "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
+            }
+            for p in plans
+        ],
+        "deleted": [
+            f"{registry}/{r.repository}@{o.deletion.digest}"
+            for r in results or ()
+            for o in r.deleted_versions
+        ],
+    }
+
+
+def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> int:
+    for goal in goals:
+        if goal.all_repos:
+            raise UsageError(
+                f"{goal.registry} has no catalog: name the packages ({goal.registry}/OWNER/NAME)"
+            )
+    now = datetime.now(UTC)
+    documents: list[dict[str, Any]] = []
+    failed: list[str] = []
+    incomplete = False
+    with contextlib.ExitStack() as stack:
+        planned = []
+        for goal in goals:
+            client = stack.enter_context(client_for(args, goal.registry))
+            api = stack.enter_context(packages_api(client, notify=_stderr))
+            with Progress(f"reading {goal.registry}") as progress:
+                plans = [
+                    plan_package(
+                        client,
+                        api,
+                        repo,
+                        policy,
+                        now,
+                        delete_untagged=args.delete_untagged,
+                        tick=progress.advance,
+                    )
+                    for repo in goal.repositories
+                ]
+            planned.append((goal.registry, client, api, plans))
+            if args.output != "json":
+                _write("\n".join(render_ghcr_plan(goal.registry, p) for p in plans))
+        work = sum(len(p.deletions) + len(p.untags) for *_, ps in planned for p in ps)
+        if args.dry_run or work == 0:
+            documents = [_document(r, ps, None, args.dry_run) for r, _, _, ps in planned]
+            if args.output == "json":
+                _write(
+                    json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
+                )
+            print(
+                "dry run: nothing deleted" if args.dry_run else "nothing to delete",
+                file=sys.stderr,
+            )
+            return 0
+        if not args.yes:
+            print(
+                f"Delete {work} package versions and tags? [y/N] ",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                print("nothing deleted", file=sys.stderr)
+                return 1
+        for registry, client, api, plans in planned:
+            results = []
+            with Progress(f"pruning {registry}") as progress:
+                for plan in plans:
+                    result = execute_ghcr(
+                        client,
+                        api,
+                        plan,
+                        warn=lambda m: _stderr(f"warning: {m}"),
+                        tick=progress.advance,
+                    )
+                    results.append(result)
+                    if result.error:
+                        failed.append(result.error)
+                        break
+            incomplete = incomplete or not all(r.complete for r in results)
+            documents.append(_document(registry, plans, results, False))
+            if args.output != "json":
+                _write("".join(render_ghcr_result(registry, r) for r in results))
+            if failed:
+                break
+    if args.output == "json":
+        _write(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n")
+    if failed:
+        raise RegkitError(failed[0])
+    if incomplete:
+        raise RegkitError(
+            "prune did not finish (see above); every image left is whole: run the same command "
+            "again to finish"
+        )
+    return 0

@@ -1,0 +1,423 @@
+"""GHCR package versions through the GitHub REST API: list, get, delete; an owner's packages.
+
+On ghcr.io every manifest (an index, each platform manifest, each attestation manifest) is a
+package version whose ``name`` is the manifest digest and whose ``metadata.container.tags``
+are its tags. The registry API cannot delete there (``DELETE /v2/.../manifests/...`` answers
+405 UNSUPPORTED); versions are deleted here, through PyGithub's requester with raw endpoints
+(PyGithub has no method for container package versions):
+
+- ``GET|DELETE /{orgs/ORG|users/USER}/packages/container/{NAME}/versions[/{ID}]``, ``NAME``
+  URL-encoded (``a/b`` -> ``a%2Fb``), pages of 100 followed through ``Link: rel="next"``;
+- ``GET /{orgs/ORG|users/USER}/packages?package_type=container`` (no catalog on GHCR);
+- ``GET /users/{OWNER}`` tells an organisation from a user (once per owner).
+
+Rate limits: a 429, or a 403 carrying ``retry-after`` or ``x-ratelimit-remaining: 0``, is
+waited out (``retry-after`` seconds, else until ``x-ratelimit-reset``), and the wait is
+announced through ``notify`` before sleeping; a wait longer than ``max_wait`` is an error that
+says when the limit resets. Writes are spaced by ``write_interval`` seconds (GitHub asks for
+serial writes; its secondary limit allows about 180 deletions a minute).
+
+This module knows nothing of Actions or the CLI: ``token`` and ``base_url`` are given.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from regkit.errors import AuthenticationError, ConnectionFailedError, NotFoundError, RegkitError
+
+if TYPE_CHECKING:
+    from github.Requester import Requester
+
+DEFAULT_API_URL = "https://api.github.com"
+PER_PAGE = 100
+#: Longest rate-limit wait taken without giving up (GITHUB_TOKEN's hourly window is 60 min).
+MAX_WAIT = 15 * 60.0
+#: Seconds between two deletions: under GitHub's ~180 deletions/minute secondary limit.
+WRITE_INTERVAL = 0.35
+MAX_RATE_RETRIES = 6
+#: Server errors retried (twice, 1 s then 2 s); a repeated DELETE of a deleted version is a 404.
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+
+DELETE_PERMISSION_HINT = (
+    "the token needs admin access to the package to delete its versions: give the workflow's "
+    "repository the Admin role under the package's settings (Manage Actions access) and the job "
+    "'permissions: packages: write', or use a classic token with delete:packages"
+)
+
+
+class GitHubPackagesError(RegkitError):
+    """The GitHub API refused or failed a package request."""
+
+
+class RateLimitedError(GitHubPackagesError):
+    """The GitHub API rate limit lasts longer than we are willing to wait."""
+
+
+class PermissionDeniedError(GitHubPackagesError):
+    """The token may not do this (403 without a rate limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PackageVersion:
+    id: int
+    digest: str  # the version's ``name``
+    tags: tuple[str, ...]
+    created_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: Any) -> PackageVersion:
+        if not isinstance(data, dict) or not isinstance(data.get("id"), int):
+            raise GitHubPackagesError("GitHub API: a package version without an id")
+        meta = data.get("metadata") or {}
+        container = meta.get("container") if isinstance(meta, dict) else None
+        tags = container.get("tags") if isinstance(container, dict) else None
+        return cls(
+            id=int(data["id"]),
+            digest=str(data.get("name") or ""),
+            tags=tuple(sorted(t for t in (tags or []) if isinstance(t, str))),
+            created_at=_time(data.get("created_at")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "digest": self.digest,
+            "tags": list(self.tags),
+            "created_at": self.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if self.created_at
+            else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    owner: str
+    name: str
+    visibility: str
+    version_count: int | None
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def split_package(repository: str) -> tuple[str, str]:
+    """``owner/name[/more]`` -> (owner, name)."""
+    owner, _, name = repository.partition("/")
+    if not owner or not name:
+        raise GitHubPackagesError(
+            f"{repository!r} is not a GHCR package: expected OWNER/NAME (ghcr.io/OWNER/NAME)"
+        )
+    return owner, name
+
+
+def rate_limit_wait(
+    status: int, headers: dict[str, str], now: float, message: str = ""
+) -> float | None:
+    """Seconds to wait before retrying an answer GitHub refused for its rate limit, or None
+    when the answer is not a rate-limit refusal. Pure.
+
+    GitHub's rules: ``retry-after`` when present; else, with ``x-ratelimit-remaining: 0``,
+    until ``x-ratelimit-reset``; else (a secondary limit that names no time) one minute."""
+    h = {k.lower(): v for k, v in headers.items()}
+    retry_after = h.get("retry-after")
+    limited = status == 429 or (
+        status == 403
+        and (
+            retry_after is not None
+            or h.get("x-ratelimit-remaining") == "0"
+            or "rate limit" in message.lower()
+        )
+    )
+    if not limited:
+        return None
+    if retry_after is not None:
+        try:
+            return max(0.0, float(retry_after))
+        except ValueError:
+            pass
+    reset = h.get("x-ratelimit-reset")
+    if reset is not None and h.get("x-ratelimit-remaining") == "0":
+        try:
+            return max(0.0, float(reset) - now) + 1.0
+        except ValueError:
+            pass
+    return 60.0  # GitHub: "wait at least one minute" when it names no time
+
+
+class PackagesAPI:
+    """Package versions of GHCR owners. Thread-safe for reads; deletions are serialised."""
+
+    def __init__(
+        self,
+        token: str | None,
+        *,
+        base_url: str | None = None,
+        timeout: int = 30,
+        notify: Callable[[str], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        max_wait: float = MAX_WAIT,
+        write_interval: float = WRITE_INTERVAL,
+    ) -> None:
+        from github import Auth, Github  # lazy: PyGithub costs start-up time
+
+        self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        self._token = token or ""
+        self._gh = Github(
+            auth=Auth.Token(token) if token else None,
+            base_url=self.base_url,
+            timeout=timeout,
+            retry=None,  # rate limits are waited out here, and said so
+            seconds_between_requests=None,
+            seconds_between_writes=None,  # spaced here (write_interval)
+        )
+        self._requester: Requester = self._gh.requester
+        self.notify = notify or (lambda _m: None)
+        self.sleep = sleep
+        self.clock = clock
+        self.max_wait = max_wait
+        self.write_interval = write_interval
+        self._kinds: dict[str, str] = {}
+        self._write_lock = threading.Lock()
+        self._last_write = 0.0
+        self.requests = 0  # answers received (rate-limit refusals included)
+
+    def close(self) -> None:
+        self._gh.close()
+
+    def __enter__(self) -> PackagesAPI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def secrets(self) -> list[str]:
+        return [self._token] if self._token else []
+
+    # -- requests --------------------------------------------------------------------------
+    def _request(self, verb: str, url: str, what: str) -> tuple[dict[str, str], Any]:
+        from github import GithubException
+        from requests import RequestException
+
+        server_errors = 0
+        for _attempt in range(MAX_RATE_RETRIES + 3):
+            try:
+                self.requests += 1
+                headers, data = self._requester.requestJsonAndCheck(verb, url)
+                return dict(headers), data
+            except GithubException as err:
+                headers = {str(k): str(v) for k, v in (err.headers or {}).items()}
+                said = err.data.get("message") if isinstance(err.data, dict) else None
+                wait = rate_limit_wait(err.status, headers, self.clock(), str(said or ""))
+                if wait is None and err.status in RETRY_STATUSES and server_errors < 2:
+                    server_errors += 1
+                    wait = float(server_errors)
+                    self.notify(
+                        f"GitHub API answered {err.status} while {what}: retrying in {wait:.0f} s"
+                    )
+                    self.sleep(wait)
+                    continue
+                if wait is None:
+                    raise self._translate(err.status, err.data, what) from None
+                self._wait(wait, err.status, headers, what)
+            except RequestException as err:
+                host = urlsplit(self.base_url).netloc
+                raise ConnectionFailedError(
+                    f"GitHub API at {host} unreachable while {what}: {type(err).__name__}; "
+                    "check the network and GITHUB_API_URL"
+                ) from None
+        raise RateLimitedError(
+            f"GitHub API: still rate limited after {MAX_RATE_RETRIES} waits while {what}; "
+            "run again later"
+        )
+
+    def _wait(self, seconds: float, status: int, headers: dict[str, str], what: str) -> None:
+        lower = {k.lower(): v for k, v in headers.items()}
+        why = (
+            "retry-after"
+            if "retry-after" in lower
+            else "x-ratelimit-reset"
+            if lower.get("x-ratelimit-remaining") == "0"
+            else "no time given: one minute"
+        )
+        if seconds > self.max_wait:
+            at = datetime.fromtimestamp(self.clock() + seconds, UTC).strftime("%H:%M UTC")
+            raise RateLimitedError(
+                f"GitHub API rate limit reached while {what} (HTTP {status}); it resets at {at} "
+                f"(in {seconds / 60:.0f} min): run again then"
+            )
+        self.notify(
+            f"GitHub API rate limit (HTTP {status}) while {what}: waiting {seconds:.0f} s "
+            f"as GitHub asks ({why})"
+        )
+        self.sleep(seconds)
+
+    def _translate(self, status: int, data: Any, what: str) -> RegkitError:
+        message = data.get("message") if isinstance(data, dict) else None
+        said = f" {str(message)[:200]}" if message else ""
+        if status == 401:
+            return AuthenticationError(
+                f"GitHub API refused the token while {what} (401{said}); check the github-token "
+                "(GITHUB_TOKEN)",
+                status=401,
+            )
+        if status == 403:
+            return PermissionDeniedError(f"GitHub API refused {what} (403{said})")
+        if status == 404:
+            return NotFoundError(f"GitHub API: {what}: not found (404{said})", status=404)
+        return GitHubPackagesError(f"GitHub API: {what} failed ({status}{said})")
+
+    # -- owners ----------------------------------------------------------------------------
+    def owner_path(self, owner: str) -> str:
+        """``/orgs/OWNER`` or ``/users/OWNER`` (asked once per owner)."""
+        kind = self._kinds.get(owner)
+        if kind is None:
+            try:
+                _, data = self._request(
+                    "GET", f"/users/{quote(owner, safe='')}", f"looking up {owner}"
+                )
+            except NotFoundError:
+                raise NotFoundError(
+                    f"GitHub has no user or organisation {owner!r}; check the GHCR owner"
+                ) from None
+            kind = (
+                "orgs" if isinstance(data, dict) and data.get("type") == "Organization" else "users"
+            )
+            self._kinds[owner] = kind
+        return f"/{kind}/{quote(owner, safe='')}"
+
+    def _versions_url(self, repository: str) -> str:
+        owner, name = split_package(repository)
+        return f"{self.owner_path(owner)}/packages/container/{quote(name, safe='')}/versions"
+
+    def _pages(self, url: str, what: str) -> list[Any]:
+        out: list[Any] = []
+        next_url: str | None = url
+        while next_url:
+            headers, data = self._request("GET", next_url, what)
+            if not isinstance(data, list):
+                raise GitHubPackagesError(f"GitHub API: {what}: expected a list")
+            out.extend(data)
+            next_url = _next_link(headers, self.base_url)
+        return out
+
+    # -- versions --------------------------------------------------------------------------
+    def list_versions(self, repository: str) -> list[PackageVersion]:
+        """Every active version of the package ``owner/name``, newest first."""
+        what = f"listing the versions of {repository}"
+        url = f"{self._versions_url(repository)}?per_page={PER_PAGE}"
+        try:
+            data = self._pages(url, what)
+        except NotFoundError:
+            raise NotFoundError(
+                f"package {repository} not found on GitHub, or the token cannot read it (needs "
+                "read access to the package: 'permissions: packages: read')"
+            ) from None
+        return [PackageVersion.from_json(v) for v in data]
+
+    def find_version(self, repository: str, digest: str) -> PackageVersion | None:
+        """The version named ``digest``, looking through the newest pages first (a manifest
+        just pushed is on the first page)."""
+        what = f"looking for {digest} in {repository}"
+        next_url: str | None = f"{self._versions_url(repository)}?per_page={PER_PAGE}"
+        while next_url:
+            headers, data = self._request("GET", next_url, what)
+            for item in data if isinstance(data, list) else []:
+                version = PackageVersion.from_json(item)
+                if version.digest == digest:
+                    return version
+            next_url = _next_link(headers, self.base_url)
+        return None
+
+    def get_version(self, repository: str, version_id: int) -> PackageVersion | None:
+        try:
+            _, data = self._request(
+                "GET",
+                f"{self._versions_url(repository)}/{version_id}",
+                f"reading version {version_id} of {repository}",
+            )
+        except NotFoundError:
+            return None
+        return PackageVersion.from_json(data)
+
+    def delete_version(self, repository: str, version_id: int) -> bool:
+        """DELETE one version; False when it was gone already."""
+        url = f"{self._versions_url(repository)}/{version_id}"
+        with self._write_lock:
+            pause = self._last_write + self.write_interval - time.monotonic()
+            if pause > 0:
+                self.sleep(pause)
+            try:
+                self._request("DELETE", url, f"deleting version {version_id} of {repository}")
+            except NotFoundError:
+                return False
+            except PermissionDeniedError as err:
+                raise PermissionDeniedError(f"{err.message}: {DELETE_PERMISSION_HINT}") from None
+            finally:
+                self._last_write = time.monotonic()
+        return True
+
+    # -- packages --------------------------------------------------------------------------
+    def list_packages(self, owner: str) -> list[Package]:
+        """The container packages of ``owner`` that the token can see."""
+        what = f"listing the container packages of {owner}"
+        url = f"{self.owner_path(owner)}/packages?package_type=container&per_page={PER_PAGE}"
+        out = []
+        for p in self._pages(url, what):
+            if not isinstance(p, dict) or not isinstance(p.get("name"), str):
+                continue
+            count = p.get("version_count")
+            out.append(
+                Package(
+                    owner=owner,
+                    name=p["name"],
+                    visibility=str(p.get("visibility") or ""),
+                    version_count=count if isinstance(count, int) else None,
+                )
+            )
+        return sorted(out, key=lambda p: p.name)
+
+
+def _next_link(headers: dict[str, str], base_url: str) -> str | None:
+    """The ``rel="next"`` URL of a GitHub answer; None at the end or when it leaves the API."""
+    link = next((v for k, v in headers.items() if k.lower() == "link"), None)
+    if not link:
+        return None
+    for part in link.split(","):
+        url, _, params = part.partition(";")
+        if 'rel="next"' in params:
+            target = url.strip().strip("<>")
+            base = urlsplit(base_url)
+            t = urlsplit(target)
+            if (t.scheme, t.netloc) != (base.scheme, base.netloc):
+                return None  # never send the token to another origin
+            return target
+    return None
+
+
+__all__ = [
+    "DEFAULT_API_URL",
+    "DELETE_PERMISSION_HINT",
+    "GitHubPackagesError",
+    "Package",
+    "PackageVersion",
+    "PackagesAPI",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "rate_limit_wait",
+    "split_package",
+]

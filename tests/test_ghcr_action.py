@@ -1,0 +1,107 @@
+"""The prune-tags and promote-image actions on the local GHCR: ``ghcr.io/OWNER/NAME`` with
+``github-token`` only (no other login), masks first, no secret anywhere, and a token without
+admin on the package failing with one line naming the permission to grant."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.cli import regkit
+from tests.ghcr_fixtures import READER, TOKEN, ghcr, pusher
+from tests.ghcr_images import push_history
+from tests.ghcrfake import FakeGHCR
+from tests.leakscan import assert_masked_first, assert_no_secrets
+from tests.rig.images import Pusher
+from tests.test_gha import command_files, parse_file_commands, raw, unescape_markdown
+
+__all__ = ["ghcr", "pusher"]
+
+REPO = "acme/iac-dev"
+TAGS = ["1a2b3c4", "2b3c4d5", "3c4d5e6"]
+
+
+def _env(fake: FakeGHCR, files: dict[str, Path], **inputs: str) -> dict[str, str]:
+    env = {f"GITHUB_{k}": str(v) for k, v in files.items()}
+    env.update({f"INPUT_{k.upper().replace('_', '-')}": v for k, v in inputs.items()})
+    env.update(
+        REGKIT_GHCR_HOST=fake.host,
+        GITHUB_API_URL=fake.api_url,
+        REGKIT_GHCR_DELETE_INTERVAL="0",
+        DOCKER_CONFIG=str(files["OUTPUT"].parent / "no-docker-config"),
+    )
+    return env
+
+
+def _tags(fake: FakeGHCR) -> set[str]:
+    return {t for ts in fake.tags_by_digest(REPO).values() for t in ts}
+
+
+def test_prune_action_on_ghcr_with_github_token(
+    ghcr: FakeGHCR, pusher: Pusher, tmp_path: Path
+) -> None:
+    builds = push_history(pusher, REPO, TAGS)
+    files = command_files(tmp_path)
+    env = _env(ghcr, files, images=f"{ghcr.host}/{REPO}", keep="1", dry_run="false")
+    env["INPUT_GITHUB-TOKEN"] = TOKEN
+    cp = regkit("action", "prune", env=env)
+    stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
+    assert cp.returncode == 0, stdout + stderr
+    assert_masked_first(stdout, [TOKEN])
+    assert_no_secrets(
+        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, [TOKEN]
+    )
+    assert _tags(ghcr) == {TAGS[2]}
+    assert {v["name"] for v in ghcr.versions(REPO)} == set(builds[2].manifests)
+    outputs = dict(parse_file_commands(raw(files["OUTPUT"])))
+    assert sorted(json.loads(outputs["deleted"])) == [f"{ghcr.host}/{REPO}:{t}" for t in TAGS[:2]]
+    assert outputs["deleted-count"] == "2" and outputs["kept-count"] == "1"
+    summary = unescape_markdown(raw(files["STEP_SUMMARY"]))
+    assert "GHCR: 10 of 15 package versions to delete (2 images, 0 referrers, 8 children" in summary
+    assert "; 10 deleted" in summary
+
+
+def test_prune_action_token_without_admin_fails_in_one_line(
+    ghcr: FakeGHCR, pusher: Pusher, tmp_path: Path
+) -> None:
+    push_history(pusher, REPO, TAGS)
+    before = ghcr.versions(REPO)
+    files = command_files(tmp_path)
+    env = _env(ghcr, files, images=f"{ghcr.host}/{REPO}", keep="1", dry_run="false")
+    env["INPUT_GITHUB-TOKEN"] = READER
+    cp = regkit("action", "prune", env=env)
+    stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
+    assert cp.returncode == 1
+    errors = [line for line in stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1, stdout
+    assert "Admin role" in errors[0] and "packages: write" in errors[0]
+    assert "Traceback" not in stderr
+    assert ghcr.versions(REPO) == before
+    assert_no_secrets(
+        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, [READER]
+    )
+
+
+def test_promote_action_on_ghcr_with_github_token(
+    ghcr: FakeGHCR, pusher: Pusher, tmp_path: Path
+) -> None:
+    build = push_history(pusher, REPO, TAGS[:1])[0]
+    files = command_files(tmp_path)
+    env = _env(
+        ghcr,
+        files,
+        image=f"{ghcr.host}/{REPO}",
+        source=TAGS[0],
+        targets="latest",
+    )
+    env["INPUT_GITHUB-TOKEN"] = TOKEN
+    env["GITHUB_EVENT_NAME"] = "push"
+    cp = regkit("action", "promote", env=env)
+    stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
+    assert cp.returncode == 0, stdout + stderr
+    assert_masked_first(stdout, [TOKEN])
+    assert_no_secrets(
+        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, [TOKEN]
+    )
+    assert ghcr.tags_by_digest(REPO)[build.index] == [TAGS[0], "latest"]
+    assert len(ghcr.versions(REPO)) == 5
