@@ -39,6 +39,10 @@ class ConnectOptions:
         )
 
 
+#: The defaults (timeout 30 s, 16 jobs), written once: every other place reads them from here.
+DEFAULTS = ConnectOptions()
+
+
 def resolve_credentials(host: str, options: ConnectOptions) -> Credentials | None:
     """Explicit credentials, then REGISTRY_USERNAME/REGISTRY_PASSWORD, then the Docker config."""
     if options.username is not None or options.password is not None:
