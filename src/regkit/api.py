@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from regkit.errors import NotFoundError, RegkitError, UsageError
-from regkit.ops import ConnectOptions
+from regkit.ops import DEFAULTS, ConnectOptions
 from regkit.ops import connect as _connect_client
 from regkit.ops.audit import Executed
 from regkit.ops.check import CheckReport, Damage, ImageCheck, Orphan
@@ -93,8 +93,8 @@ def connect(
     password: str | None = None,
     ca_file: str | None = None,
     insecure: bool = False,
-    jobs: int = 16,
-    timeout: float = 30.0,
+    jobs: int = DEFAULTS.jobs,
+    timeout: float = DEFAULTS.timeout,
     docker_config: str | None = None,
     options: ConnectOptions | None = None,
 ) -> Registry:

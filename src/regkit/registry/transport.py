@@ -93,7 +93,6 @@ class Transport:
         self._warned: set[str] = set()  # hosts warned about plain HTTP
         self._lock = threading.Lock()
         self._ping_lock = threading.RLock()
-        self.request_count = 0
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -536,8 +535,6 @@ class Transport:
                 self._pool.drop()
                 raise httpx.RemoteProtocolError(f"HTTP/2 connection failed ({err!r})") from err
             raise
-        with self._lock:
-            self.request_count += 1
         if self.verbose:
             ms = (time.monotonic() - started) * 1000
             status = response.status_code
