@@ -122,15 +122,14 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
 
 _PRUNE_EXAMPLES = """\
 Tags matching ^deployed- (deploy markers, e.g. written by 'regkit promote SRC deployed-prod' at
-deploy time) are always kept, with every tag on their digest.
+deploy time) are always kept, with every tag on their digest. The team's --then command:
+'docker exec registry registry garbage-collect /etc/distribution/config.yml'.
 
 examples:
   regkit prune --dry-run registry.example.com/rednaw/hello-world
-  # the team's scheduled job, on the registry host:
-  regkit prune --all-repos registry.example.com --match '.*' --keep 6 \\
-      --protect-dir /opt/iac/deploy --record /var/log/regkit/prune.jsonl --yes \\
-      --then 'docker exec registry registry garbage-collect /etc/distribution/config.yml' \\
-      --storage /var/lib/docker-registry
+  regkit prune --all-repos registry.example.com --match '.*' --keep 6 --protect-dir DIR --yes
+  regkit prune --all-repos registry.example.com --record /var/log/regkit/prune.jsonl --yes
+  regkit prune --all-repos registry.example.com --yes --then CMD --storage /var/lib/registry
 """
 
 

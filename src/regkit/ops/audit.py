@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from regkit.errors import RegistryError, UsageError
+from regkit.errors import RegistryError, RegkitError, UsageError
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import DELETE_MANIFEST, PrunePlan, reclaimable_bytes
 from regkit.registry import Manifest, RegistryClient
@@ -214,11 +214,17 @@ def execute_recorded(
             append_records(record, lines)
             written += len(lines)
         if result.deleted_manifests:
-            # also when the run did not finish: a rerun no longer sees the indexes deleted
-            # now, so their platform manifests would stay untagged for good (found by the
-            # garbage-collection proofs, tests/test_gc_prune.py); manifests that failed to go
-            # count as staying, so their platform manifests are kept
-            gone = delete_orphaned_children(client, plan, result, warn=warn)
+            # Also after a partial run: a rerun plans from the tags and cannot find the
+            # platform manifests of indexes this run deleted.
+            try:
+                gone = delete_orphaned_children(client, plan, result, warn=warn)
+            except RegkitError as err:
+                if warn:
+                    warn(
+                        f"{plan.repository}: platform manifests of deleted indexes left "
+                        f"({err.message}); 'regkit check --storage' lists them"
+                    )
+                gone = ()
             if gone:
                 children[plan.repository] = gone
     return Executed(tuple(results), written, children)
