@@ -51,7 +51,8 @@ def test_promote_to_another_package_of_the_owner_mounts_blobs(
     capsys.readouterr()
     versions = {v["name"] for v in ghcr.versions("acme/release")}
     assert versions == set(build.manifests)
-    uploads = [r for r in ghcr.registry_requests[mark:] if r.method == "POST"]
+    # (a 401 is the challenge before the token: answered by the front, not the registry)
+    uploads = [r for r in ghcr.registry_requests[mark:] if r.method == "POST" and r.status != 401]
     assert uploads and all("mount=" in r.path and r.status == 201 for r in uploads)
     assert not [r for r in ghcr.registry_requests[mark:] if r.method == "PATCH"]
 
@@ -66,7 +67,7 @@ def test_promote_from_a_package_the_token_cannot_mount_from_streams(
     assert main(["promote", f"{ghcr.host}/other/base:v1", f"{ghcr.host}/acme/base:v1"]) == 0
     capsys.readouterr()
     assert {v["name"] for v in ghcr.versions("acme/base")} == set(build.manifests)
-    posts = [r for r in ghcr.registry_requests if r.method == "POST"]
+    posts = [r for r in ghcr.registry_requests if r.method == "POST" and r.status != 401]
     assert posts and all(r.status == 202 for r in posts)  # mounts refused: uploads opened
     puts = [r for r in ghcr.registry_requests if r.method == "PUT" and "/blobs/uploads/" in r.path]
     assert len(puts) == len({*_blobs(pusher, "other/base", build.children)})
