@@ -10,7 +10,11 @@ is installed). Steps:
    complete and reuses it (RUNNER_TEMP is emptied between jobs).
 2. The installer is ``uv`` when it is on PATH, else ``uv`` installed with pip from the pinned,
    hashed ``uv==`` entry of ``requirements-dev.lock`` (into ``$RUNNER_TOOL_CACHE/regkit``, kept
-   between jobs on a self-hosted runner, else next to the virtualenv), else pip.
+   between jobs on a self-hosted runner, else next to the virtualenv), else pip. uv gets pip's
+   index and trust settings (``pip config list``: pip.conf and ``PIP_*``: index-url,
+   extra-index-url, find-links, trusted-host, cert) and the system trust store; on any uv
+   failure the install starts again with pip. Without ``venv``/``ensurepip`` the error names the
+   packages to install.
 3. Dependencies: ``--require-hashes -r requirements.lock`` (every file checked against the lock).
    Build backend: ``setuptools`` and ``wheel`` from the hashed entries of
    ``requirements-dev.lock`` (no unpinned download of a build backend). Then regkit itself with
@@ -18,6 +22,9 @@ is installed). Steps:
 4. Package caches live in the runner's tool cache (``$RUNNER_TOOL_CACHE/regkit/cache``), which a
    self-hosted runner keeps between jobs, unless ``UV_CACHE_DIR``/``PIP_CACHE_DIR`` say
    otherwise. A poisoned cache cannot slip in a file: hashes are checked on every install.
+
+Linux only (the lock has no Windows or macOS wheels): refused elsewhere in one line. The launcher
+``install.sh`` finds a Python 3.11+ first.
 
 Prints the path of the ``regkit`` executable; inside a step, also sets the outputs ``regkit``,
 ``python`` and ``venv``. Options: ``--venv DIR`` (install there, no reuse key),
@@ -74,6 +81,23 @@ def lock_entries(lock: Path, names: tuple[str, ...]) -> str:
     return "\n".join(line for name in names for line in found[name.lower()]) + "\n"
 
 
+def unsupported_platform(system: str, machine: str) -> str | None:
+    """Why regkit cannot be installed here, or None. ``requirements.lock`` holds wheels for
+    Linux (x86_64, aarch64) only, and only Linux runners are tested."""
+    if system.startswith(("win", "cygwin", "msys")):
+        return (
+            "regkit's actions run on Linux runners only (requirements.lock has no Windows "
+            "wheels): use runs-on: ubuntu-latest"
+        )
+    if system == "darwin":
+        kind = "Apple silicon (untested)" if machine in ("arm64", "aarch64") else "Intel"
+        return (
+            f"regkit's actions run on Linux runners only, not macOS {kind}: the lock has no "
+            "wheels for it; use runs-on: ubuntu-latest"
+        )
+    return None
+
+
 def install_key() -> str:
     digest = hashlib.sha256()
     digest.update(f"{sys.executable}\0{sys.version}\0{platform.machine()}\0".encode())
@@ -110,6 +134,64 @@ def cache_env() -> dict[str, str]:
     env.setdefault("PIP_DISABLE_PIP_VERSION_CHECK", "1")
     env.pop("VIRTUAL_ENV", None)
     return env
+
+
+# pip's settings (pip.conf, PIP_* variables) that uv does not read: passed on as uv options, so a
+# runner behind a package mirror or a TLS-inspecting proxy installs with uv as it does with pip.
+_PIP_TO_UV = {
+    "index-url": "--index-url",
+    "extra-index-url": "--extra-index-url",
+    "find-links": "--find-links",
+    "trusted-host": "--allow-insecure-host",
+}
+
+
+def pip_settings(python: str, env: dict[str, str]) -> dict[str, list[str]]:
+    """pip's effective index and trust settings (``pip config list``: files and PIP_*)."""
+    out = subprocess.run(
+        [python, "-m", "pip", "config", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    settings: dict[str, list[str]] = {}
+    if out.returncode != 0:  # no pip: only the environment
+        for key in (*_PIP_TO_UV, "cert", "no-index"):
+            value = env.get("PIP_" + key.upper().replace("-", "_"))
+            if value:
+                settings[key] = value.split()
+        return settings
+    for line in out.stdout.splitlines():
+        name, sep, value = line.partition("=")
+        if not sep:
+            continue
+        key = name.rsplit(".", 1)[-1].strip()
+        value = value.strip().strip("'\"")
+        if key in (*_PIP_TO_UV, "cert", "no-index") and value:
+            settings[key] = value.split()  # later sources (the environment) come last and win
+    return settings
+
+
+def uv_options(
+    settings: dict[str, list[str]], env: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """uv command-line options and environment for pip's ``settings``.
+
+    The system trust store is always used (``UV_SYSTEM_CERTS``: a proxy's CA installed on the
+    runner), and pip's ``cert`` becomes ``SSL_CERT_FILE``. uv's own settings, when given, win.
+    """
+    options: list[str] = []
+    for key, flag in _PIP_TO_UV.items():
+        for value in settings.get(key, []):
+            options += [flag, value]
+    if settings.get("no-index", [""])[0].lower() in ("1", "true", "yes", "on"):
+        options.append("--no-index")
+    extra = {"UV_SYSTEM_CERTS": env.get("UV_SYSTEM_CERTS") or "1"}
+    cert = settings.get("cert")
+    if cert and not env.get("SSL_CERT_FILE"):
+        extra["SSL_CERT_FILE"] = cert[0]
+    return options, extra
 
 
 def bin_dir(venv: Path) -> Path:
@@ -169,30 +251,66 @@ def link_mode(uv: str, venv: Path, env: dict[str, str]) -> str:
 
 
 def install(venv: Path, installer: str, env: dict[str, str]) -> str:
-    """Create ``venv`` and install regkit into it; the installer used."""
+    """Create ``venv`` and install regkit into it; the installer used.
+
+    With uv when it is there; on any uv failure (a mirror uv cannot reach, a proxy, a broken
+    cache) the venv is made again with pip, which reads the runner's pip settings itself.
+    """
     uv = None if installer == "pip" else find_uv(venv.parent, env)
     if installer == "uv" and uv is None:
         raise InstallError("uv is not on PATH and could not be installed")
-    python = str(bin_dir(venv) / ("python.exe" if os.name == "nt" else "python"))
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
         handle.write(lock_entries(DEV_LOCK, BUILD_REQUIREMENTS))
     build_reqs = handle.name
     try:
         if uv:
-            env = {**env, "UV_LINK_MODE": env.get("UV_LINK_MODE") or link_mode(uv, venv, env)}
-            pip = [uv, "pip", "install", "--python", python]
-            run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], env)
-            run([*pip, "--require-hashes", "-r", str(LOCK), "-r", build_reqs], env)
-        else:
-            # --no-compile: pip would byte-compile every installed module (seconds); Python
-            # compiles what regkit imports on first use.
-            pip = [python, "-m", "pip", "install", "--quiet", "--no-compile"]
-            run([sys.executable, "-m", "venv", str(venv)], env)
-            run([*pip, "--require-hashes", "-r", str(LOCK), "-r", build_reqs], env)
-        run([*pip, "--no-deps", "--no-build-isolation", str(ROOT)], env)
+            try:
+                install_with_uv(uv, venv, build_reqs, env)
+                return "uv"
+            except InstallError as err:
+                if installer == "uv":
+                    raise
+                print(f"::warning::installing with uv failed ({err}); installing with pip")
+                shutil.rmtree(venv, ignore_errors=True)
+        install_with_pip(venv, build_reqs, env)
+        return "pip"
     finally:
         os.unlink(build_reqs)
-    return "uv" if uv else "pip"
+
+
+def install_with_uv(uv: str, venv: Path, build_reqs: str, env: dict[str, str]) -> None:
+    python = str(bin_dir(venv) / ("python.exe" if os.name == "nt" else "python"))
+    options, extra = uv_options(pip_settings(sys.executable, env), env)
+    env = {**env, **extra, "UV_LINK_MODE": env.get("UV_LINK_MODE") or link_mode(uv, venv, env)}
+    pip = [uv, "pip", "install", "--python", python, *options]
+    run([uv, "venv", "--quiet", "--python", sys.executable, str(venv)], env)
+    run([*pip, "--require-hashes", "-r", str(LOCK), "-r", build_reqs], env)
+    run([*pip, "--no-deps", "--no-build-isolation", str(ROOT)], env)
+
+
+def install_with_pip(venv: Path, build_reqs: str, env: dict[str, str]) -> None:
+    check_venv_and_pip(sys.executable, env)
+    python = str(bin_dir(venv) / ("python.exe" if os.name == "nt" else "python"))
+    # --no-compile: pip would byte-compile every installed module (seconds); Python compiles
+    # what regkit imports on first use.
+    pip = [python, "-m", "pip", "install", "--quiet", "--no-compile"]
+    run([sys.executable, "-m", "venv", str(venv)], env)
+    run([*pip, "--require-hashes", "-r", str(LOCK), "-r", build_reqs], env)
+    run([*pip, "--no-deps", "--no-build-isolation", str(ROOT)], env)
+
+
+def check_venv_and_pip(python: str, env: dict[str, str]) -> None:
+    """Refuse, naming the packages to install, a Python without ``venv``/``ensurepip``."""
+    probe = subprocess.run(
+        [python, "-c", "import venv, ensurepip"], env=env, capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        raise InstallError(
+            f"{python} has no venv/ensurepip module: install the packages python{version}-venv "
+            f"and python3-pip (Debian/Ubuntu: sudo apt-get install python{version}-venv "
+            "python3-pip), or add actions/setup-python before this action"
+        )
 
 
 def set_outputs(values: dict[str, str]) -> None:
@@ -212,6 +330,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--installer", choices=("auto", "uv", "pip"), default="auto")
     parser.add_argument("--force", action="store_true", help="reinstall even when complete")
     args = parser.parse_args(argv)
+    refused = unsupported_platform(sys.platform, platform.machine())
+    if refused:
+        print(f"::error::{refused}", flush=True)
+        return 1
     if sys.version_info < MIN_PYTHON:
         print(
             f"::error::regkit needs Python {'.'.join(map(str, MIN_PYTHON))} or newer; "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.rig import SHAPES, Rig, Shape, start_rig
+from tests.rig import RIG_PARAMS, Rig, Shape, Version, parse_rig_param, require_registry, start_rig
 
 # regkit's content cache (regkit.registry.cache) is off in every test and subprocess: a cache
 # filled by one test would change the requests another one counts, and nothing may be written
@@ -26,8 +26,12 @@ os.environ.pop("REGKIT_CACHE_DIR", None)
 # break things beyond a stop/start use ``rig_factory``.
 
 
-def _session_rig(shape: Shape, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    r = start_rig(shape, tmp_path_factory.mktemp(f"rig-{shape}"))
+def _session_rig(
+    shape: Shape, tmp_path_factory: pytest.TempPathFactory, version: Version = "2.8"
+) -> Iterator[Rig]:
+    require_registry(version)  # registry:3 not built: skip with one reason line
+    suffix = "" if version == "2.8" else "-v3"
+    r = start_rig(shape, tmp_path_factory.mktemp(f"rig-{shape}{suffix}"), version=version)
     try:
         yield r
     finally:
@@ -46,12 +50,27 @@ def rig_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     yield from _session_rig("tls", tmp_path_factory)
 
 
-@pytest.fixture(params=SHAPES)
+@pytest.fixture(scope="session")
+def rig_basic_v3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """registry:3 (distribution v3) with htpasswd auth, plain HTTP; skips when not built."""
+    yield from _session_rig("basic", tmp_path_factory, "3")
+
+
+@pytest.fixture(scope="session")
+def rig_tls_v3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    """Auth-less registry:3 behind nginx (TLS, HTTP/2, auth_basic): production's shape."""
+    yield from _session_rig("tls", tmp_path_factory, "3")
+
+
+@pytest.fixture(params=RIG_PARAMS)
 def rig(request: pytest.FixtureRequest) -> Rig:
-    """Each test runs once per shape (ids "basic", "tls"). The rig is restarted if a previous
-    test left it stopped, and its request log is marked, so ``rig.requests()`` holds only this
-    test's requests."""
-    r: Rig = request.getfixturevalue(f"rig_{request.param}")
+    """Each test runs once per shape and registry version (ids "basic", "tls" on 2.8;
+    "basic-v3", "tls-v3" on registry:3, skipped when registry:3 is not built). The rig is
+    restarted if a previous test left it stopped, and its request log is marked, so
+    ``rig.requests()`` holds only this test's requests."""
+    shape, version = parse_rig_param(request.param)
+    name = f"rig_{shape}" if version == "2.8" else f"rig_{shape}_v3"
+    r: Rig = request.getfixturevalue(name)
     r.ensure_running()
     r.mark()
     return r
@@ -70,13 +89,15 @@ def repo_prefix() -> str:
 
 @pytest.fixture
 def rig_factory(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
-    """``rig_factory(shape="basic", **start_rig_options) -> Rig``: a private rig for this test
-    (e.g. ``delete_enabled=False``, ``registry_config={...}``, ``http2=False``), stopped at
-    teardown."""
+    """``rig_factory(shape="basic", version="2.8", **start_rig_options) -> Rig``: a private rig
+    for this test (e.g. ``delete_enabled=False``, ``registry_config={...}``, ``http2=False``;
+    ``version="3"`` for registry:3, skipping when it is not built), stopped at teardown."""
     started: list[Rig] = []
 
-    def make(shape: Shape = "basic", **options: object) -> Rig:
-        r = start_rig(shape, tmp_path / f"rig-{shape}-{len(started)}", **options)  # type: ignore[arg-type]
+    def make(shape: Shape = "basic", version: Version = "2.8", **options: object) -> Rig:
+        require_registry(version)
+        workdir = tmp_path / f"rig-{shape}-{version}-{len(started)}"
+        r = start_rig(shape, workdir, version=version, **options)  # type: ignore[arg-type]
         started.append(r)
         return r
 

@@ -4,6 +4,7 @@ routes (method, path) to a function that returns (status, headers, body)."""
 
 from __future__ import annotations
 
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,15 +29,24 @@ class FakeServer:
     route: Callable[[Seen], Answer]
     seen: list[Seen] = field(default_factory=list)
     host: str = ""
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}"
+        return f"{self.scheme}://{self.host}"
 
 
 @contextmanager
-def serve(route: Callable[[Seen], Answer]) -> Iterator[FakeServer]:
-    fake = FakeServer(route)
+def serve(
+    route: Callable[[Seen], Answer],
+    *,
+    bind: str = "127.0.0.1",
+    tls: ssl.SSLContext | None = None,
+    name: str | None = None,
+) -> Iterator[FakeServer]:
+    """Serve ``route``; ``tls`` (a server context) makes it HTTPS, ``bind`` another loopback
+    address (127.0.0.x), ``name`` the host name clients use instead of the address."""
+    fake = FakeServer(route, scheme="https" if tls is not None else "http")
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -67,8 +77,8 @@ def serve(route: Callable[[Seen], Answer]) -> Iterator[FakeServer]:
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = _handle
 
-    with loopback_server(Handler) as host:
-        fake.host = host
+    with loopback_server(Handler, bind=bind, tls=tls) as host:
+        fake.host = f"{name}:{host.rsplit(':', 1)[1]}" if name else host
         yield fake
 
 
@@ -80,14 +90,23 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def loopback_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
-    """Serve ``handler`` on a free 127.0.0.1 port in a thread; yields ``127.0.0.1:PORT``."""
-    server = _Server(("127.0.0.1", 0), handler)
+def loopback_server(
+    handler: type[BaseHTTPRequestHandler],
+    *,
+    bind: str = "127.0.0.1",
+    tls: ssl.SSLContext | None = None,
+) -> Iterator[str]:
+    """Serve ``handler`` on a free port of ``bind`` in a thread; yields ``ADDRESS:PORT``."""
+    server = _Server((bind, 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"127.0.0.1:{server.server_address[1]}"
+        yield f"{bind}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

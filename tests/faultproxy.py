@@ -2,7 +2,9 @@
 
 Every request is forwarded to ``upstream`` unless the test's ``plan`` says otherwise for it:
 answer 429 (with or without ``Retry-After``), 502/503, reset the connection mid-body, stall
-past the client's timeout, or cut a body short. The proxy speaks plain HTTP/1.1 to the client
+past the client's timeout, cut a body short, or hold a request until the test releases it
+(``hold(gate)``: ``gate.arrived`` is set when it comes in, it goes on to the registry once
+``gate.release`` is set). The proxy speaks plain HTTP/1.1 to the client
 (loopback), so it fits in front of the "basic" rig (plain HTTP with htpasswd).
 """
 
@@ -21,12 +23,23 @@ from urllib.parse import urlsplit
 from tests.fakeserver import loopback_server
 
 
+class Gate:
+    """A held request: ``arrived`` is set when it reaches the proxy; it is forwarded once the
+    test sets ``release`` (or after ``limit`` seconds, so a failed test never hangs)."""
+
+    def __init__(self, limit: float = 120.0) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.limit = limit
+
+
 @dataclass(frozen=True)
 class Fault:
-    kind: str  # "status", "reset", "stall", "truncate"
+    kind: str  # "status", "reset", "stall", "truncate", "hold"
     status: int = 503
     retry_after: str | None = None
     stall: float = 0.0
+    gate: Gate | None = None
 
 
 def status(code: int, retry_after: str | None = None) -> Fault:
@@ -39,6 +52,11 @@ TRUNCATE = Fault("truncate")
 
 def stall(seconds: float) -> Fault:
     return Fault("stall", stall=seconds)
+
+
+def hold(gate: Gate) -> Fault:
+    """Hold the request until ``gate.release`` is set, then forward it."""
+    return Fault("hold", gate=gate)
 
 
 @dataclass
@@ -110,6 +128,9 @@ def fault_proxy(upstream: str, plan: Plan) -> Iterator[FaultProxy]:
                 if self.command != "HEAD":  # a body after a HEAD answer would poison the
                     self.wfile.write(payload)  # keep-alive connection for the next request
                 return
+            if fault and fault.kind == "hold" and fault.gate is not None:
+                fault.gate.arrived.set()
+                fault.gate.release.wait(fault.gate.limit)
             if fault and fault.kind == "stall":
                 time.sleep(fault.stall)
                 self.close_connection = True

@@ -179,15 +179,21 @@ def test_overview_platform_picks_what_is_shown(rig: Rig, repo_prefix: str) -> No
     assert b"expected OS/ARCH[/VARIANT]" in bad.stderr
 
 
-def test_overview_of_empty_registry_says_what_to_check(rig_factory) -> None:  # type: ignore[no-untyped-def]
+def test_empty_registry_is_the_same_everywhere(rig_factory) -> None:  # type: ignore[no-untyped-def]
+    """Exit 0, an empty list (nothing in a table, [] in JSON), one note on stderr."""
     empty = rig_factory("basic")
-    out = regkit("overview", empty.host, env=empty.env())
-    assert out.returncode == 1
-    assert out.stdout == b""
-    msg = out.stderr.decode()
-    assert msg.startswith("regkit: error: no repositories on ")
-    assert "check the host and the credentials" in msg
-    assert msg.count("\n") == 1
+    note = (
+        f"regkit: no repositories on {empty.host} (an empty registry, or a user who may not list it"
+    )
+    for verb in ("overview", "catalog"):
+        out = regkit(verb, empty.host, env=empty.env())
+        assert (out.returncode, out.stdout) == (0, b""), out.stderr
+        assert out.stderr.decode().startswith(note)
+        assert out.stderr.decode().count("\n") == 1
+        js = regkit(verb, empty.host, "-o", "json", env=empty.env())
+        assert js.returncode == 0
+        assert json.loads(js.stdout) == {"registry": empty.host, "repositories": []}
+        assert js.stderr.decode().startswith(note)
 
 
 # -- errors: one line, the right exit code, what to check ----------------------------------

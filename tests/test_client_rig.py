@@ -72,13 +72,21 @@ def test_mount_and_refused_mount(rig: Rig, repo_prefix: str) -> None:
         assert client.blob_size(f"{repo_prefix}/c", missing) is None
 
 
-def test_deletes_on_28(rig: Rig, repo_prefix: str) -> None:
+def test_deletes_by_tag_and_digest(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     image = rig.pusher().push_image(repo, ["old", "latest"])
     with _client(rig) as client:
-        with pytest.raises(UnsupportedError, match="cannot delete a tag"):
+        if rig.version == "2.8":
+            with pytest.raises(UnsupportedError, match="cannot delete a tag"):
+                client.delete_manifest(repo, "old")
+            assert sorted(client.tags(repo)) == ["latest", "old"]
+        else:  # registry:3 deletes the tag alone; the digest and its other tags stay
             client.delete_manifest(repo, "old")
-        assert sorted(client.tags(repo)) == ["latest", "old"]
+            assert client.tags(repo) == ["latest"]
+            latest = client.resolve(repo, "latest")
+            assert latest is not None and latest.digest == image.digest
+            with pytest.raises(NotFoundError):
+                client.delete_manifest(repo, "old")
         client.delete_manifest(repo, image.digest)
         assert client.tags(repo) == []  # a digest delete takes every tag with it
         assert client.resolve(repo, "latest") is None

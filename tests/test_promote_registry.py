@@ -129,14 +129,15 @@ def test_move_then_rerun_writes_nothing(rig: Rig, repo_prefix: str, cli: CLI) ->
     assert rc == 0
     data = json.loads(out)
     assert data["promoted"] is True
-    assert data["targets"][0]["status"] == f"moved from {old.digest}"
+    assert data["targets"][0]["action"] == "move"
+    assert data["targets"][0]["old_digest"] == old.digest
     assert digest_of(rig, rig.ref(repo, "latest")) == new.digest
 
     rig.mark()
     rc, out, _ = cli("promote", rig.ref(repo, "1a2b3c4"), "latest", "--json")
     assert rc == 0
     data = json.loads(out)
-    assert (data["promoted"], data["targets"][0]["status"]) == (False, "unchanged")
+    assert (data["promoted"], data["targets"][0]["action"]) == (False, "unchanged")
     assert writes(rig) == []
     methods = {r.method for r in rig.requests()}
     assert methods <= {"GET", "HEAD"}
@@ -281,7 +282,7 @@ def test_cross_registry_preserves_digests(two_rigs: tuple[Rig, Rig, CLI], repo_p
     assert (rc, err) == (0, "")
     data = json.loads(out)
     assert data["blobs"]["uploaded"] == len(image.manifests) * 3
-    assert data["blobs"]["uploadedBytes"] == image.content_size
+    assert data["blobs"]["uploaded_bytes"] == image.content_size
     assert_same_image(dst_rig, image, f"{repo_prefix}/mirror", "v1")
 
     # another tag there: every blob is already present, nothing is uploaded again
@@ -360,8 +361,13 @@ def test_copy_like_crane_between_registries(
     rc, out, err = cli(
         "copy", src_rig.ref(image.repo, "1a2b3c4"), dst_rig.ref(f"{repo_prefix}/copy", None)
     )
-    assert (rc, out, err) == (0, "", "")
-    assert_same_image(dst_rig, image, f"{repo_prefix}/copy", "latest")  # crane's default tag
+    # the destination as resolved: without a tag it is latest, as in crane
+    assert (rc, out, err) == (
+        0,
+        f"{dst_rig.ref(f'{repo_prefix}/copy', 'latest')}  {image.digest}\n",
+        "",
+    )
+    assert_same_image(dst_rig, image, f"{repo_prefix}/copy", "latest")
     rc, _, _ = cli(
         "copy",
         src_rig.ref(image.repo, image.digest),

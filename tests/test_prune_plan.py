@@ -157,7 +157,7 @@ def test_older_than_keeps_recent_tags_beyond_keep() -> None:
     # created 1..10 days ago; the newest is kept by count, the rest until 5 days by age
     assert kept == ["0000005", "0000006", "0000007", "0000008", "0000009"]
     assert reasons(plan)["0000006"] == "newer than 5d"
-    assert reasons(plan)["0000004"] == "older than the 1 newest and than 5d"
+    assert reasons(plan)["0000004"] == "older than the 1 newest and older than 5d"
 
 
 def test_throwaway_left_by_interrupted_prune_is_deleted() -> None:
@@ -235,7 +235,12 @@ def test_render_table_exact() -> None:
         "\n* CREATED times written without a zone (YYYY-MM-DD HH:MM:SS) are read as UTC.\n"
     )
     assert text.startswith(expected_head)
-    assert "registry garbage-collect" in text and "--delete-untagged" in text
+    # the garbage-collection note: one short line pointing to the README section
+    gc = (
+        "Disk space returns only after garbage collection on the server: see the README, "
+        '"Garbage collection".\n'
+    )
+    assert text.count(gc) == 1
 
 
 # -- properties ----------------------------------------------------------------------------------

@@ -20,7 +20,6 @@ from regkit.ops.prune import (
     fetch_repository,
     plan_prune,
 )
-from regkit.ops.prune.execute import tag_delete_support
 from regkit.registry import RegistryClient, RetryPolicy
 from tests.fakeserver import Answer, FakeServer, Seen, serve
 from tests.rig.images import OCI_CONFIG, OCI_MANIFEST, Blob, build_config, build_manifest
@@ -146,7 +145,7 @@ def test_tag_delete_removes_only_the_tag(fake_v3: tuple[FakeV3, FakeServer]) -> 
     deletes = [s.path.rsplit("/", 1)[1] for s in server.seen if s.method == "DELETE"]
     assert sorted(deletes) == sorted(["0000000", "0000001", digests[2]])
     assert not [s for s in server.seen if s.method in ("PUT", "POST", "PATCH")]  # no throw-away
-    assert tag_delete_support(server.host).supported is True
+    assert c.tag_delete_supported is True  # learned by this client, not a module global
     assert {o.tag: o.detail for o in result.outcomes}["0000000"] == "deleted by tag"
 
 

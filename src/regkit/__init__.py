@@ -1,7 +1,72 @@
-"""regkit: operate a self-hosted Docker registry from GitHub Actions and a shell."""
+"""regkit: operate a self-hosted Docker registry from GitHub Actions and a shell.
+
+The Python API is ``regkit.api``; its functions are also reachable from the package root
+(``regkit.connect``, ``regkit.prune``, ...), imported on first use so that ``regkit --version``
+stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from regkit.errors import RegkitError
 
 __version__ = "0.1.0"
 
-__all__ = ["RegkitError", "__version__"]
+#: Names of ``regkit.api`` re-exported here, loaded lazily.
+_API = (
+    "CheckReport",
+    "Deletion",
+    "Overview",
+    "Promotion",
+    "PruneReport",
+    "Registry",
+    "check",
+    "connect",
+    "delete",
+    "overview",
+    "promote",
+    "prune",
+)
+
+if TYPE_CHECKING:
+    from regkit.api import (
+        CheckReport,
+        Deletion,
+        Overview,
+        Promotion,
+        PruneReport,
+        Registry,
+        check,
+        connect,
+        delete,
+        overview,
+        promote,
+        prune,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from regkit import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'regkit' has no attribute {name!r}")
+
+
+__all__ = [
+    "CheckReport",
+    "Deletion",
+    "Overview",
+    "Promotion",
+    "PruneReport",
+    "Registry",
+    "RegkitError",
+    "__version__",
+    "check",
+    "connect",
+    "delete",
+    "overview",
+    "promote",
+    "prune",
+]

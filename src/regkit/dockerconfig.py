@@ -136,9 +136,11 @@ def _from_helper(name: str, host: str) -> Credentials | None:
             if isinstance(user, str) and isinstance(secret, str) and user:
                 return Credentials(user, secret)
     except cred_errors.StoreError as err:
+        raise DockerConfigError(_helper_error(name, host, err)) from None
+    except ValueError:  # not JSON: its output is not shown either
         raise DockerConfigError(
-            f"credential helper docker-credential-{name} failed for {host}: "
-            f"{str(err).splitlines()[0] if str(err) else 'no detail'}"
+            f"credential helper docker-credential-{name} (named in the Docker config) answered "
+            f"for {host} with something that is not JSON; install or fix the helper"
         ) from None
     return None
 
@@ -156,12 +158,14 @@ def credentials_for(
     return _from_auths(config, host)
 
 
-def atomic_write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``path`` atomically with mode 0600 in a 0700 directory."""
+def atomic_write_json(path: Path, data: dict[str, Any], *, private_dir: bool = True) -> None:
+    """Write ``path`` atomically with mode 0600; its directory is made 0700 when
+    ``private_dir`` (False: the directory of a symlinked config's target, not ours to change)."""
     directory = path.parent
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(OSError):
-        directory.chmod(0o700)
+    if private_dir:
+        with contextlib.suppress(OSError):
+            directory.chmod(0o700)
     fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -213,13 +217,25 @@ class RemoveResult:
 
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``<directory>/.config.json.lock`` around read-modify-write."""
+    """An exclusive ``flock`` on ``<directory>/.config.json.lock`` around read-modify-write.
+
+    The lock is opened with ``O_NOFOLLOW``: a symlink planted in its place is refused, never
+    followed (it would make login create or open a file anywhere its owner can write).
+    """
+    import errno
     import fcntl
 
+    lock = directory / LOCK_NAME
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+        fd = os.open(lock, flags, 0o600)
     except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise DockerConfigError(
+                f"the lock file {lock} is a symbolic link; regkit never follows one there: "
+                "remove it and run again"
+            ) from None
         raise DockerConfigError(
             f"cannot write to the Docker config directory {directory}: {err.strerror}; "
             "choose another directory with --docker-config or DOCKER_CONFIG"
@@ -231,6 +247,12 @@ def _locked(directory: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+def _secure_directory(directory: Path) -> None:
+    """The config directory we were given (not a symlink target's) is made 0700."""
+    with contextlib.suppress(OSError):
+        directory.chmod(0o700)
+
+
 def _config_file(directory: Path) -> Path:
     """``config.json``, or the file it links to (docker writes through a symlink, too)."""
     path = directory / CONFIG_NAME
@@ -239,9 +261,11 @@ def _config_file(directory: Path) -> Path:
     return path
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
+def _write(path: Path, data: dict[str, Any], directory: Path) -> None:
+    """Write the config at ``path`` (``directory/config.json`` or the file it links to)."""
     try:
-        atomic_write_json(path, data)
+        _secure_directory(directory)
+        atomic_write_json(path, data, private_dir=path.parent == directory)
     except OSError as err:
         raise DockerConfigError(
             f"cannot write Docker config {path}: {err.strerror}; "
@@ -254,19 +278,25 @@ def _host_keys(auths: dict[str, Any], host: str) -> list[str]:
     return [key for key in auths if _normalise_host(str(key)) == host]
 
 
-def _redact(text: str, secrets: tuple[str, ...]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+def _helper_error(name: str, host: str, err: Exception) -> str:
+    """What went wrong with a credential helper, never with its output: a helper that echoes
+    its input prints the secret (JSON-escaped, past any redaction of the raw value)."""
+    import subprocess
 
-
-def _helper_error(name: str, host: str, err: Exception, secrets: tuple[str, ...]) -> str:
-    detail = _redact(str(err), secrets).strip().splitlines()
+    cause = err.__cause__
+    if isinstance(cause, subprocess.CalledProcessError):
+        detail = (
+            f"it exited with status {cause.returncode} (its output is not shown: it may hold "
+            "the secret)"
+        )
+    elif "not installed or not available in PATH" in str(err):
+        detail = f"docker-credential-{name} is not installed or not on PATH"
+    else:
+        detail = f"it could not be run ({type(cause or err).__name__})"
     return (
         f"credential helper docker-credential-{name} (named in the Docker config) failed for "
-        f"{host}: {detail[0] if detail else type(err).__name__}; install or fix the helper, or "
-        "remove 'credsStore'/'credHelpers' from the config"
+        f"{host}: {detail}; install or fix the helper, or remove 'credsStore'/'credHelpers' "
+        "from the config"
     )
 
 
@@ -300,8 +330,7 @@ def store_credentials(
                     store = _helper_store(helper)
                 store.store(host, creds.username, creds.password)
             except cred_errors.StoreError as err:
-                secrets = (creds.password, creds.basic_token())
-                raise DockerConfigError(_helper_error(helper, host, err, secrets)) from None
+                raise DockerConfigError(_helper_error(helper, host, err)) from None
             entry: dict[str, Any] = {}
         else:
             entry = {"auth": creds.basic_token()}
@@ -312,7 +341,7 @@ def store_credentials(
             del auths[key]  # old forms (https://host/v1/) would shadow or confuse clients
         auths[host] = entry
         config["auths"] = auths
-        _write(path, config)
+        _write(path, config, directory_path)
     return StoreResult(host=host, config_path=path, helper=helper)
 
 
@@ -340,12 +369,12 @@ def remove_credentials(host: str, directory: str | os.PathLike[str] | None = Non
                 except cred_errors.CredentialsNotFound:
                     continue
                 except cred_errors.StoreError as err:
-                    raise DockerConfigError(_helper_error(helper, host, err, ())) from None
+                    raise DockerConfigError(_helper_error(helper, host, err)) from None
                 erased = helper
         auths = config.get("auths")
         keys = _host_keys(auths, host) if isinstance(auths, dict) else []
         if keys and isinstance(auths, dict):
             for key in keys:
                 del auths[key]
-            _write(path, config)
+            _write(path, config, directory_path)
     return RemoveResult(host=host, config_path=path, from_config=bool(keys), helper=erased)

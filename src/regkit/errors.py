@@ -6,18 +6,36 @@ contain a secret: callers build messages from hosts, paths, key names and status
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
+
+
+class Hint(StrEnum):
+    """What a user can change to get past an error, named without naming a CLI flag: the
+    adapters (the CLI, the actions) turn a hint into their own words (``with_hint``)."""
+
+    CA_FILE = "ca-file"  # trust a private CA
+    INSECURE = "insecure"  # allow plain HTTP (and no TLS verification) for this host
+
 
 class RegkitError(Exception):
     """Base of every error regkit reports to a user (exit code 1)."""
 
     exit_code: int = 1
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, hint: Hint | None = None) -> None:
         super().__init__(" ".join(message.split()))  # one line, always
+        self.hint = hint
 
     @property
     def message(self) -> str:
         return str(self.args[0])
+
+
+def with_hint(err: RegkitError, hints: Mapping[Hint, str]) -> str:
+    """The error's one line, followed by the adapter's words for its hint (if it has one)."""
+    extra = hints.get(err.hint) if err.hint is not None else None
+    return f"{err.message}; {extra}" if extra else err.message
 
 
 class UsageError(RegkitError):
@@ -33,8 +51,15 @@ class InvalidReferenceError(UsageError):
 class RegistryError(RegkitError):
     """The registry answered something we cannot work with."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        hint: Hint | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
         self.status = status
         self.code = code
 

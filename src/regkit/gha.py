@@ -47,9 +47,12 @@ from actions_toolkit.file_command import prepare_key_value_message
 from regkit.errors import UsageError
 
 __all__ = [
+    "SUMMARY_LIMIT",
+    "SUMMARY_ROWS",
     "Inputs",
     "Summary",
     "add_path",
+    "cap_rows",
     "debug",
     "error",
     "escape_markdown",
@@ -67,6 +70,7 @@ __all__ = [
     "notice",
     "set_output",
     "summary",
+    "temp_file",
     "warning",
 ]
 
@@ -380,6 +384,16 @@ def group(title: str) -> Iterator[None]:
 # --- file commands -----------------------------------------------------------------------------
 
 
+def _ends_with(path: str, text: str) -> bool:
+    data = text.encode()
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(max(os.path.getsize(path) - len(data), 0))
+            return handle.read() == data
+    except OSError:
+        return False
+
+
 def _append(path: str, text: str) -> None:
     with open(path, "a", encoding="utf-8", newline="") as handle:
         handle.write(text)
@@ -473,12 +487,31 @@ def markdown_table(headers: Sequence[object], rows: Iterable[Sequence[object]]) 
     return "\n".join(lines) + "\n"
 
 
+# The runner drops a step's whole summary when its file is larger than 1 MiB (an error
+# annotation "$GITHUB_STEP_SUMMARY upload aborted ..."). Rows are capped by the actions
+# (SUMMARY_ROWS) and every write is checked against the limit, less room for the closing note.
+SUMMARY_LIMIT = 1024 * 1024
+SUMMARY_ROWS = 1000
+_SUMMARY_RESERVE = 2048
+TRUNCATED_NOTE = (
+    "*The rest of this summary is left out: the runner drops a step summary larger than 1 MiB. "
+    "The full data is in the JSON file the step names in its outputs.*\n\n"
+)
+
+
+def cap_rows(rows: Sequence[Sequence[object]], limit: int) -> tuple[list[Sequence[object]], int]:
+    """The first ``limit`` rows (at least none) and how many were left out."""
+    shown = list(rows[: max(limit, 0)])
+    return shown, len(rows) - len(shown)
+
+
 class Summary:
     """Writes Markdown to the job summary (``GITHUB_STEP_SUMMARY``), appending as it goes.
 
     Each method appends at once, so a step that fails half-way still leaves what it had
     reported. Without ``GITHUB_STEP_SUMMARY`` (or an explicit ``path``) nothing is written.
-    Text passed to ``heading``, ``text`` and ``table`` is escaped; ``raw`` is not.
+    Text passed to ``heading``, ``text`` and ``table`` is escaped; ``raw`` is not. The file never
+    grows past ``SUMMARY_LIMIT``: a write that would pass it is replaced by one note.
     """
 
     def __init__(self, path: str | None = None) -> None:
@@ -490,8 +523,17 @@ class Summary:
 
     def raw(self, markdown: str) -> Summary:
         path = self.path
-        if path:
-            _append(path, markdown)
+        if not path:
+            return self
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            size = 0
+        if size + len(markdown.encode()) > SUMMARY_LIMIT - _SUMMARY_RESERVE:
+            if not _ends_with(path, TRUNCATED_NOTE):
+                _append(path, TRUNCATED_NOTE)
+            return self
+        _append(path, markdown)
         return self
 
     def heading(self, text: str, level: int = 2) -> Summary:
@@ -515,3 +557,30 @@ class Summary:
 
 
 summary = Summary()
+
+
+def temp_file(prefix: str, suffix: str, text: str) -> str:
+    """Write ``text`` to a new file that later steps of the job can read (an output names it)
+    and return its path as those steps see it.
+
+    On the runner: under ``RUNNER_TEMP`` (emptied when the job ends). Inside a Docker action:
+    under ``/github/home`` (the runner's ``<RUNNER_TEMP>/_github_home``), returning the host path.
+    Elsewhere: the system temp directory.
+    """
+    import tempfile
+
+    from regkit.dockerpaths import detect_docker_config_paths
+
+    docker = detect_docker_config_paths()
+    if docker is not None:
+        directory: str | None = str(docker.container_dir.parent)
+    else:
+        directory = os.environ.get("RUNNER_TEMP") or None
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    if docker is not None:
+        return str(docker.host_dir.parent / os.path.basename(path))
+    return path

@@ -6,18 +6,31 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 from typing import TextIO
 
 
 class Progress:
-    """``label done/total`` redrawn in place at most 10 times a second, erased at the end."""
+    """``label done/total`` (``label done`` when the total is unknown) redrawn in place at most
+    10 times a second, erased at the end. ``REGKIT_QUIET`` (``--quiet``) turns it off."""
 
-    def __init__(self, label: str, total: int = 0, *, stream: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        label: str,
+        total: int = 0,
+        *,
+        stream: TextIO | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.stream = stream or sys.stderr
         self.enabled = (
-            self.stream.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+            self.stream.isatty()
+            and not os.environ.get("CI")
+            and os.environ.get("TERM") != "dumb"
+            and not os.environ.get("REGKIT_QUIET")
         )
+        self._clock = clock or time.monotonic
         self.label = label
         self.total = total
         self.done = 0
@@ -48,11 +61,14 @@ class Progress:
     def _draw(self, force: bool = False) -> None:
         if not self.enabled:
             return
-        now = time.monotonic()
-        if not force and now - self._last < 0.1 and self.done < self.total:
+        now = self._clock()
+        finished = self.total and self.done >= self.total
+        if not force and not finished and now - self._last < 0.1:
             return
         self._last = now
-        text = f"{self.label} {self.done}/{self.total}" if self.total else self.label
+        text = (
+            f"{self.label} {self.done}/{self.total}" if self.total else f"{self.label} {self.done}"
+        )
         self.stream.write(f"\r\x1b[2K{text}")
         self.stream.flush()
 

@@ -1,8 +1,9 @@
 """The regkit test rig: real registries (basic and nginx+TLS shapes), image pusher, crane/skopeo.
 
-Fixtures live in ``tests/conftest.py``: ``rig_basic``, ``rig_tls`` (session), ``rig``
-(parametrised over both, ids "basic"/"tls"), ``repo_prefix`` (unique repository prefix per
-test) and ``rig_factory`` (private rigs with options, stopped after the test).
+Fixtures live in ``tests/conftest.py``: ``rig_basic``, ``rig_tls`` (session, 2.8),
+``rig_basic_v3``, ``rig_tls_v3`` (session, registry:3), ``rig`` (parametrised over all four, ids
+"basic"/"tls"/"basic-v3"/"tls-v3"), ``repo_prefix`` (unique repository prefix per test) and
+``rig_factory`` (private rigs with options, stopped after the test).
 """
 
 from .accesslog import AccessRecord, Request
@@ -27,8 +28,10 @@ from .images import (
     tag_on_disk,
     team_time,
 )
-from .shapes import SHAPES, Rig, Shape, start_rig
+from .regctl import regctl, regctl_path, require_regctl
+from .shapes import RIG_PARAMS, SHAPES, Rig, Shape, parse_rig_param, start_rig
 from .skopeo import require_skopeo, skopeo, skopeo_flags
+from .tools import VERSIONS, Version, registry_binary, require_registry, tool_path, tools_dir
 
 __all__ = [
     "ACCEPT",
@@ -38,7 +41,9 @@ __all__ = [
     "KINDS",
     "OCI_INDEX",
     "OCI_MANIFEST",
+    "RIG_PARAMS",
     "SHAPES",
+    "VERSIONS",
     "AccessRecord",
     "Blob",
     "Kind",
@@ -50,9 +55,16 @@ __all__ = [
     "Rig",
     "Shape",
     "ToolError",
+    "Version",
     "crane",
     "crane_path",
+    "parse_rig_param",
+    "regctl",
+    "regctl_path",
+    "registry_binary",
     "require_crane",
+    "require_regctl",
+    "require_registry",
     "require_skopeo",
     "rfc3339",
     "sha256_digest",
@@ -62,4 +74,6 @@ __all__ = [
     "start_rig",
     "tag_on_disk",
     "team_time",
+    "tool_path",
+    "tools_dir",
 ]

@@ -14,7 +14,6 @@ sub-command (``src-``/``dest-`` forms for ``copy``/``sync``).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
@@ -22,10 +21,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from .tools import tool_path, tools_dir
+
 if TYPE_CHECKING:
     from .shapes import Rig
 
-CRANE_DEFAULT = "/opt/regkit-tools/bin/crane"
+CRANE_DEFAULT = "/opt/regkit-tools/bin/crane"  # with REGKIT_TOOLS_DIR unset
 DEFAULT_TIMEOUT = 120.0
 
 
@@ -38,10 +39,9 @@ class ToolError(subprocess.CalledProcessError):
 
 
 def crane_path() -> str | None:
-    """``/opt/regkit-tools/bin/crane`` if executable, else ``crane`` on PATH, else None."""
-    if os.access(CRANE_DEFAULT, os.X_OK):
-        return CRANE_DEFAULT
-    return shutil.which("crane")
+    """``$REGKIT_TOOLS_DIR/bin/crane`` (default /opt/regkit-tools) if executable, else
+    ``crane`` on PATH, else None."""
+    return tool_path("crane")
 
 
 def skopeo_path() -> str | None:
@@ -52,7 +52,7 @@ def require_crane() -> str:
     path = crane_path()
     if path is None:
         pytest.skip(
-            f"crane not installed (looked for {CRANE_DEFAULT} and on PATH); "
+            f"crane not installed (looked for {tools_dir()}/bin/crane and on PATH); "
             "run scripts/install-system-deps"
         )
     return path

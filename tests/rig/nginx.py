@@ -75,8 +75,7 @@ http {{
             proxy_set_header Host $http_host;
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_read_timeout 900;
+{forwarded_proto}            proxy_read_timeout 900;
             proxy_request_buffering off;
             proxy_buffering off;
         }}
@@ -104,6 +103,7 @@ class NginxProcess:
         htpasswd: Path,
         realm: str = "regkit-test",
         http2: bool = True,
+        forwarded_proto: bool = True,
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -114,6 +114,9 @@ class NginxProcess:
         self.htpasswd = htpasswd
         self.realm = realm
         self.http2 = http2
+        # False: no ``X-Forwarded-Proto`` (a common misconfiguration): the registry then builds
+        # its ``Location`` headers as ``http://HOST:PORT/...`` (tests/test_origin_rig.py).
+        self.forwarded_proto = forwarded_proto
         self.conf_path = workdir / "nginx.conf"
         self.access_log = workdir / "access.log"
         self.error_log = workdir / "error.log"
@@ -149,6 +152,11 @@ class NginxProcess:
             key=self.key_file,
             realm=self.realm,
             htpasswd=self.htpasswd,
+            forwarded_proto=(
+                "            proxy_set_header X-Forwarded-Proto $scheme;\n"
+                if self.forwarded_proto
+                else ""
+            ),
         )
 
     def start(self, timeout: float = START_TIMEOUT) -> None:

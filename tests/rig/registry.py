@@ -1,23 +1,27 @@
-"""A real distribution registry (Debian ``docker-registry`` 2.8) on a free loopback port."""
+"""A real distribution registry on a free loopback port: Debian's ``docker-registry`` (2.8) or
+distribution v3 (``registry:3``, built by scripts/install-system-deps)."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 from .ports import LOOPBACK, free_port, port_open, wait_port_closed
 from .procs import ManagedProcess
+from .tools import REGISTRY_28_BIN, Version, registry_binary
 
-REGISTRY_BIN = "docker-registry"
+REGISTRY_BIN = REGISTRY_28_BIN  # 2.8; v3's binary: tools.registry_binary("3")
 START_TIMEOUT = 10.0
 
 
 class RegistryProcess:
-    """``docker-registry serve CONFIG`` with a config file of our own, in ``workdir``.
+    """``docker-registry serve CONFIG`` (2.8) or ``registry serve CONFIG`` (``version="3"``)
+    with a config file of our own, in ``workdir``. Both read the same configuration.
 
     Files: ``workdir/config.yml`` (JSON, which is YAML), ``workdir/storage/`` (filesystem
     storage root, ``storage_dir``), ``workdir/registry.log`` (application and access log,
@@ -34,7 +38,13 @@ class RegistryProcess:
         realm: str = "regkit-test",
         delete_enabled: bool = True,
         extra_config: dict[str, Any] | None = None,
+        version: Version = "2.8",
     ) -> None:
+        binary = registry_binary(version)
+        if binary is None:
+            raise RuntimeError(f"no registry binary for version {version}")
+        self.version: Version = version
+        self.binary = binary
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.storage_dir = workdir / "storage"
@@ -104,7 +114,7 @@ class RegistryProcess:
                 self.port = free_port()
             self.write_config()
             self._proc = ManagedProcess(
-                [REGISTRY_BIN, "serve", str(self.config_path)], self.log_path, cwd=self.workdir
+                [self.binary, "serve", str(self.config_path)], self.log_path, cwd=self.workdir
             )
             mark = self.log_path.stat().st_size if self.log_path.exists() else 0
             self._proc.start()
@@ -120,8 +130,10 @@ class RegistryProcess:
                     # the old process's socket may linger for a moment after a kill
                     time.sleep(0.1)
                     continue
-                raise RuntimeError(f"docker-registry did not start: {exc}\n{new_log}") from None
-        raise RuntimeError(f"docker-registry could not bind a port; log:\n{self.log_tail()}")
+                msg = f"registry {self.version} did not start: {exc}\n{new_log}"
+                raise RuntimeError(msg) from None
+        msg = f"registry {self.version} could not bind a port; log:\n{self.log_tail()}"
+        raise RuntimeError(msg)
 
     def _wait_ready(self, timeout: float, log_mark: int) -> None:
         # distribution logs "listening on ADDR" once its handler is built and the socket bound;
@@ -157,6 +169,29 @@ class RegistryProcess:
         self.stop()
         shutil.rmtree(self.storage_dir, ignore_errors=True)
         self.start()
+
+    def garbage_collect(
+        self, *, delete_untagged: bool = False, dry_run: bool = False, timeout: float = 120.0
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the registry's own ``garbage-collect [--delete-untagged] [--dry-run] CONFIG`` on
+        this storage. The registry must be stopped (offline mark-and-sweep; running it during
+        writes corrupts images): call ``stop()`` first and ``start()`` after, which also drops
+        the in-memory blob descriptor cache. Raises RuntimeError with the output on failure."""
+        if self.running:
+            raise RuntimeError("stop the registry before garbage-collect")
+        if self.port is not None:
+            self.write_config()
+        argv = [self.binary, "garbage-collect"]
+        if delete_untagged:
+            argv.append("--delete-untagged")
+        if dry_run:
+            argv.append("--dry-run")
+        argv.append(str(self.config_path))
+        cp = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+        if cp.returncode != 0:
+            output = f"{cp.stdout}{cp.stderr}"
+            raise RuntimeError(f"{' '.join(argv)} failed ({cp.returncode}):\n{output}")
+        return cp
 
     def log_tail(self, lines: int = 40) -> str:
         try:

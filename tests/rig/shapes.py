@@ -1,4 +1,5 @@
-"""The two rig shapes: "basic" (registry with htpasswd, plain HTTP) and "tls" (nginx + TLS)."""
+"""The two rig shapes: "basic" (registry with htpasswd, plain HTTP) and "tls" (nginx + TLS),
+each on either registry version: 2.8 (Debian's docker-registry) or 3 (``registry:3``)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,22 @@ from .accesslog import AccessLog, AccessRecord, Request, parse_nginx_line, parse
 from .images import Pusher
 from .nginx import NginxProcess
 from .registry import RegistryProcess
+from .tools import Version
 
 Shape = Literal["basic", "tls"]
 SHAPES: tuple[Shape, ...] = ("basic", "tls")
+# The ``rig`` fixture's params: every shape on both registry versions ("-v3" = registry:3).
+RIG_PARAMS: tuple[str, ...] = ("basic", "tls", "basic-v3", "tls-v3")
+
+
+def parse_rig_param(param: str) -> tuple[Shape, Version]:
+    """``"tls-v3"`` -> ``("tls", "3")``; ``"basic"`` -> ``("basic", "2.8")``."""
+    shape, _, suffix = param.partition("-")
+    if shape not in SHAPES or suffix not in ("", "v3"):
+        raise ValueError(f"unknown rig param {param!r}")
+    return shape, ("3" if suffix else "2.8")  # type: ignore[return-value]
+
+
 DEFAULT_USERNAME = "regkit-test"
 
 
@@ -52,7 +66,10 @@ def write_docker_config(directory: Path, host: str, username: str, password: str
 
 @dataclass(eq=False)
 class Rig:
-    """A running registry of one shape, with credentials and client configuration.
+    """A running registry of one shape and version, with credentials and client configuration.
+
+    ``version`` is "2.8" (Debian's docker-registry) or "3" (``registry:3``); ``param`` is the
+    ``rig`` fixture id ("basic", "tls", "basic-v3", "tls-v3").
 
     Clients talk to ``host`` (``127.0.0.1:PORT``): the registry itself on "basic", nginx on
     "tls". ``registry`` is the registry process (``stop(kill=False)``, ``start()``,
@@ -83,6 +100,14 @@ class Rig:
             self.log = AccessLog(self.registry.log_path, parse_registry_line)
 
     # -- addresses -------------------------------------------------------------------------
+    @property
+    def version(self) -> Version:
+        return self.registry.version
+
+    @property
+    def param(self) -> str:
+        return self.shape if self.version == "2.8" else f"{self.shape}-v3"
+
     @property
     def host(self) -> str:
         return self.nginx.host if self.nginx is not None else self.registry.host
@@ -208,8 +233,10 @@ def start_rig(
     delete_enabled: bool = True,
     http2: bool = True,
     registry_config: dict[str, Any] | None = None,
+    version: Version = "2.8",
 ) -> Rig:
-    """Start a rig of ``shape`` with all files under ``workdir``; the caller must ``close()`` it.
+    """Start a rig of ``shape`` on registry ``version`` ("2.8" or "3") with all files under
+    ``workdir``; the caller must ``close()`` it.
 
     On failure, whatever was started is stopped before the exception propagates.
     """
@@ -222,6 +249,7 @@ def start_rig(
         htpasswd=htpasswd if shape == "basic" else None,
         delete_enabled=delete_enabled,
         extra_config=registry_config,
+        version=version,
     )
     nginx: NginxProcess | None = None
     try:

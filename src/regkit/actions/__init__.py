@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from regkit import gha
-from regkit.errors import RegkitError, UsageError
+from regkit.errors import Hint, RegkitError, UsageError, with_hint
 
 ActionMain = Callable[[gha.Inputs], None]
 
@@ -45,8 +45,9 @@ ACTIONS: dict[str, ActionSpec] = {
     for spec in (
         ActionSpec(
             "login",
-            "decrypt the SOPS secrets file, check the credentials, write the Docker config",
-            secret_inputs=("sops-age-key",),
+            "decrypt the SOPS secrets file (or take username and password), check the "
+            "credentials, write the Docker config",
+            secret_inputs=("sops-age-key", "password"),
         ),
         ActionSpec(
             "promote",
@@ -60,6 +61,13 @@ ACTIONS: dict[str, ActionSpec] = {
         ),
         ActionSpec("overview", "write every repository's tags to the job summary"),
     )
+}
+
+
+#: The actions' words for the hints registry-layer errors carry (they name no CLI flag).
+HINTS = {
+    Hint.CA_FILE: "set the ca-file input to the PEM file of the registry's CA",
+    Hint.INSECURE: "the actions use HTTPS only: serve the registry over TLS",
 }
 
 
@@ -97,7 +105,7 @@ def run(name: str, environ: Mapping[str, str] | None = None) -> int:
             inputs.get_secret(secret_input)  # masks first, before any other output
         load(spec)(inputs)
     except RegkitError as err:
-        gha.error(err.message)
+        gha.error(with_hint(err, HINTS))
         return err.exit_code
     except KeyboardInterrupt:
         gha.error(f"regkit action {name}: interrupted")

@@ -12,8 +12,10 @@ Only then is anything else printed. The identity reaches the decryptor in memory
 that are part of the registry host are not masked: the host is the action's output and appears
 in the summary, and masking it would make the runner drop the output from job outputs.
 
-Where the Docker config goes (input ``docker-config``): empty = ``$DOCKER_CONFIG`` or
-``~/.docker`` (as ``docker login``); ``job`` = a new 0700 directory under ``RUNNER_TEMP``
+Where the Docker config goes (input ``docker-config``): empty = ``job`` on a runner (wherever
+``RUNNER_TEMP`` is set: the credentials must not outlive the job, and a composite action has no
+post step to remove them), else ``$DOCKER_CONFIG`` or ``~/.docker`` (as ``docker login``);
+``job`` = a new 0700 directory under ``RUNNER_TEMP``
 (seeded with the current config's entries, but not its credential helpers, so our secret stays
 in the job directory), exported as ``DOCKER_CONFIG``; a path = that directory, exported. Inside a
 Docker container action, empty and ``job`` mean the shared directory ``regkit.dockerpaths``
@@ -32,8 +34,9 @@ from typing import Any
 from regkit import gha
 from regkit.dockerconfig import atomic_write_json, load
 from regkit.dockerpaths import DockerActionPaths, detect_docker_config_paths
-from regkit.errors import TLSError, UsageError
+from regkit.errors import UsageError
 from regkit.ops import login as ops
+from regkit.reference import validate_host
 
 JOB = "job"
 _HELPER_KEYS = ("credsStore", "credHelpers")
@@ -84,6 +87,12 @@ def choose_docker_config(
         if not directory.is_absolute():
             directory = Path(env.get("GITHUB_WORKSPACE") or os.getcwd()) / directory
         return ConfigChoice(directory, str(directory), "given directory")
+    temp = env.get("RUNNER_TEMP", "")
+    if temp and os.path.isabs(temp):
+        # On a runner: the job directory, on every runner. A composite action has no post step
+        # to log out, and a self-hosted runner keeps ~/.docker between jobs, so credentials
+        # written there would outlive the job; the job directory goes with RUNNER_TEMP.
+        return choose_docker_config(JOB, env, None)
     configured = env.get("DOCKER_CONFIG")
     default = Path(configured) if configured else Path(env.get("HOME") or Path.home()) / ".docker"
     return ConfigChoice(default.expanduser(), None, "default ($DOCKER_CONFIG or ~/.docker)")
@@ -125,58 +134,122 @@ class _Masker:
             gha.mask(value)
 
 
+# Values that are never secrets whatever the file says: booleans and numbers (``ci``, ``1``,
+# ``prod`` in a secrets file would otherwise become ``***`` everywhere in the job's logs).
+_NOT_SECRET_WORDS = frozenset({"true", "false", "yes", "no", "on", "off", "null", "none"})
+MIN_MASKED_LENGTH = 8
+
+
+def values_to_mask(values: list[Any], target: ops.LoginTarget) -> list[str]:
+    """The decrypted values to register as masks, besides the password and the auth string.
+
+    The runner replaces a masked value everywhere in the rest of the job (logs, summaries,
+    digests), however short, so only values that can be secrets are masked: strings of 8
+    characters or more that are not a boolean or a number. The user name and the registry host
+    (and any value inside the host, such as ``base_domain``) are never masked, as
+    docker/login-action does: the host is the action's output, which the runner drops when it
+    holds a mask.
+    """
+    out: list[str] = []
+    for value in values:
+        if isinstance(value, (bool, int, float)) or value is None:
+            continue
+        text = str(value)
+        stripped = text.strip()
+        if len(stripped) < MIN_MASKED_LENGTH or stripped.lower() in _NOT_SECRET_WORDS:
+            continue
+        try:
+            float(stripped)
+        except ValueError:
+            pass
+        else:
+            continue
+        if text == target.username or text in target.host:
+            continue
+        if text not in out:
+            out.append(text)
+    return out
+
+
 def main(inputs: gha.Inputs) -> None:
     env = dict(inputs.environ)
-    # The dispatcher (regkit.actions.run) has masked the sops-age-key input, whole and by line.
-    age_key = inputs.require("sops-age-key")
+    # The dispatcher (regkit.actions.run) has masked sops-age-key and password, whole and by line.
     mask = _Masker()
-    mask.already(age_key)
-    mask(env.get("SOPS_AGE_KEY"))  # a key the workflow also put in the environment
-
-    from regkit.sops import decrypt_file, load_identities
-
-    identities = load_identities({**env, "SOPS_AGE_KEY": age_key})
-    for raw in identities.raw_secret_strings:
-        mask(raw)
-
-    secrets_file = inputs.get("secrets-file", default=ops.DEFAULT_SECRETS_FILE)
-    registry = inputs.get("registry")
-    username_key = inputs.get("username-key", default=ops.DEFAULT_USERNAME_KEY)
-    password_key = inputs.get("password-key", default=ops.DEFAULT_PASSWORD_KEY)
-    registry_key = inputs.get("registry-key", default=ops.DEFAULT_REGISTRY_KEY)
+    username = inputs.get("username")
+    password = inputs.get("password")
+    age_key = inputs.get("sops-age-key")
+    choice = choose_docker_config(inputs.get("docker-config"), env, detect_docker_config_paths(env))
     verify = inputs.get_bool("verify", True)
     ca_file = inputs.get("ca-file")
-    choice = choose_docker_config(inputs.get("docker-config"), env, detect_docker_config_paths(env))
-
-    path = Path(secrets_file)
-    if not path.is_file():
-        raise UsageError(
-            f"secrets-file {secrets_file} does not exist (relative to {os.getcwd()}); check out "
-            "the repository first (actions/checkout) or set the secrets-file input"
+    path: Path | None = None
+    if username is not None or password is not None:
+        if age_key is not None:
+            raise UsageError(
+                "give either username and password, or sops-age-key (with secrets-file), not both"
+            )
+        if username is None or password is None:
+            raise UsageError(
+                "username and password go together: set both (e.g. secrets.REGISTRY_USERNAME "
+                "and secrets.REGISTRY_PASSWORD), or use sops-age-key instead"
+            )
+        registry_input = inputs.get("registry")
+        if registry_input is None:
+            raise UsageError(
+                "input 'registry' is required with username and password (e.g. "
+                "registry.example.com, or ghcr.io with github.actor and github.token)"
+            )
+        mask.already(password)
+        target = ops.LoginTarget(
+            validate_host(registry_input), username, password, "--registry", "username", "password"
         )
-    doc: Any = decrypt_file(path, identities=identities)
-    target = ops.plan_login(doc.data, registry, username_key, password_key, registry_key)
-    for secret in target.secrets:
-        mask(secret)
-    for value in ops.secret_values(doc):
-        # Values inside the host stay visible: the host is the output (a masked output is
-        # dropped from job outputs by the runner) and is printed anyway.
-        if str(value) not in target.host:
-            mask(str(value))
+        for secret in target.secrets:
+            mask(secret)
+        what = f"the credentials of user {username!r} (inputs username, password)"
+    else:
+        if age_key is None:
+            raise UsageError(
+                "input 'sops-age-key' is required (or username and password): set it with "
+                "'with: sops-age-key: ${{ secrets.SOPS_AGE_KEY }}'"
+            )
+        mask.already(age_key)
+        mask(env.get("SOPS_AGE_KEY"))  # a key the workflow also put in the environment
+
+        from regkit.sops import decrypt_file, load_identities
+
+        identities = load_identities({**env, "SOPS_AGE_KEY": age_key})
+        for raw in identities.raw_secret_strings:
+            mask(raw)
+
+        secrets_file = inputs.get("secrets-file")
+        path = Path(secrets_file) if secrets_file else ops.default_secrets_file()
+        if not path.is_file():
+            tried = secrets_file or " and ".join(ops.DEFAULT_SECRETS_FILES)
+            raise UsageError(
+                f"secrets-file {tried} does not exist (relative to {os.getcwd()}); check out "
+                "the repository first (actions/checkout) or set the secrets-file input"
+            )
+        doc: Any = decrypt_file(path, identities=identities)
+        target = ops.plan_login(
+            doc.data,
+            inputs.get("registry"),
+            inputs.get("username-key", default=ops.DEFAULT_USERNAME_KEY),
+            inputs.get("password-key", default=ops.DEFAULT_PASSWORD_KEY),
+            inputs.get("registry-key", default=ops.DEFAULT_REGISTRY_KEY),
+        )
+        for secret in target.secrets:
+            mask(secret)
+        for value in values_to_mask(ops.secret_values(doc), target):
+            mask(value)
+        what = f"the credentials from {path} ({ops.key_description(target)})"
     # -- every secret is masked: output may start ---------------------------------------
 
     with gha.group(f"Log in to {target.host}"):
         checked: ops.VerifyResult | None = None
         if verify:
-            try:
-                checked = ops.verify(
-                    target,
-                    ca_file=ca_file,
-                    what=f"the credentials from {path} ({ops.key_description(target)})",
-                )
-            except TLSError as err:
-                raise TLSError(err.message.replace("--ca-file PATH", "the ca-file input")) from None
-            gha.info(f"{target.host} accepted the credentials from {path}")
+            # A TLS error carries a hint (Hint.CA_FILE) that the dispatcher words as an input.
+            checked = ops.verify(target, ca_file=ca_file, what=what)
+            source = path if path is not None else f"user {target.username}"
+            gha.info(f"{target.host} accepted the credentials from {source}")
         else:
             gha.info("verify: false: the credentials were not checked")
         directory = choice.directory
@@ -199,7 +272,7 @@ def main(inputs: gha.Inputs) -> None:
 
 def _summary(
     target: ops.LoginTarget,
-    path: Path,
+    path: Path | None,
     checked: ops.VerifyResult | None,
     verify: bool,
     config_path: Path,
@@ -215,16 +288,22 @@ def _summary(
         status = "accepted by the registry (GET /v2/)"
     source = "the registry input" if target.source == "--registry" else target.source
     written = f"docker-credential-{helper}, entry in {config_path}" if helper else str(config_path)
-    rows = [
-        ("Registry", f"{target.host} (from {source})"),
-        ("Secrets file", str(path)),
-        ("Keys", f"{target.username_key}, {target.password_key}"),
+    rows = [("Registry", f"{target.host} (from {source})")]
+    if path is not None:
+        rows += [
+            ("Secrets file", str(path)),
+            ("Keys", f"{target.username_key}, {target.password_key}"),
+        ]
+    else:
+        rows.append(("User", f"{target.username} (inputs username and password)"))
+    rows += [
         ("Credentials", status),
         ("Docker config", f"{written} ({choice.kind})"),
     ]
     if export is not None:
         rows.append(("DOCKER_CONFIG", f"{export} (exported to the later steps)"))
-    gha.summary.heading("SOPS registry login", 3).table(("", ""), rows)
+    heading = "SOPS registry login" if path else "Registry login"
+    gha.summary.heading(heading, 3).table(("", ""), rows)
 
 
-__all__ = ["ConfigChoice", "choose_docker_config", "main"]
+__all__ = ["ConfigChoice", "choose_docker_config", "main", "values_to_mask"]

@@ -4,7 +4,10 @@ Inputs: ``registry`` (required), ``images`` (repositories, newline or comma sepa
 ``*`` for every repository of the catalog), ``ca-file``, ``jobs``. Credentials come from the
 Docker config (``DOCKER_CONFIG``, as the login action leaves it); they are masked before anything
 is printed. The log gets the text table in a group; the summary one Markdown table per
-repository, every cell escaped.
+repository, every cell escaped, at most ``gha.SUMMARY_ROWS`` rows in all (the runner drops a
+summary over 1 MiB); the whole overview (``regkit overview -o json``) goes to a JSON file under
+``RUNNER_TEMP``, named by the output ``json-file``. Outputs: ``repositories``, ``tags``,
+``json-file``.
 """
 
 from __future__ import annotations
@@ -46,13 +49,25 @@ def main(inputs: gha.Inputs) -> None:
         overview = ops.collect(client, wanted)
     with gha.group(f"overview of {registry}"):
         gha.info(ops.render_table(overview).rstrip("\n"))
+    json_file = gha.temp_file("regkit-overview-", ".json", ops.render_json(overview))
+    gha.info(f"the overview as JSON: {json_file}")
     gha.summary.heading(f"Registry overview: {registry}", 2)
+    rows_left = gha.SUMMARY_ROWS
     for repo in overview.repositories:
         gha.summary.heading(f"{registry}/{repo.name}", 3)
         if not repo.tags:
             gha.summary.text("no tags")
             continue
-        gha.summary.table(ops.HEADERS, [ops.table_cells(row) for row in repo.tags])
+        shown, hidden = gha.cap_rows([ops.table_cells(row) for row in repo.tags], rows_left)
+        rows_left -= len(shown)
+        if shown:
+            gha.summary.table(ops.HEADERS, shown)
+        if hidden:
+            gha.summary.text(
+                f"{hidden} more {'tag' if hidden == 1 else 'tags'} not shown (the summary shows "
+                f"{gha.SUMMARY_ROWS} rows in all): every tag is in the JSON file, output json-file."
+            )
     tags = sum(len(repo.tags) for repo in overview.repositories)
     gha.set_output("repositories", str(len(overview.repositories)))
     gha.set_output("tags", str(tags))
+    gha.set_output("json-file", json_file)

@@ -64,6 +64,18 @@ class Context:
     notes: list[str] = field(default_factory=list)
 
 
+def default_image(inputs: gha.Inputs) -> str:
+    """Input ``image``, else this repository's name in lower case (``Owner/App`` is
+    ``owner/app``: an image repository name has no upper case)."""
+    image = inputs.get("image")
+    if image:
+        return image
+    repository = inputs.environ.get("GITHUB_REPOSITORY", "")
+    if not repository:
+        raise UsageError("input 'image' is required (no GITHUB_REPOSITORY to default to)")
+    return repository.lower()
+
+
 def image_repository(image: str, registry: str | None) -> Reference:
     """``image`` as ``registry/repo`` (the host from ``image`` or else from ``registry``)."""
     first = image.split("/", 1)[0]
@@ -161,7 +173,7 @@ def checks_commit(ctx: Context) -> str:
 
 def main(inputs: gha.Inputs) -> None:
     env = inputs.environ
-    repo = image_repository(inputs.require("image"), inputs.get("registry"))
+    repo = image_repository(default_image(inputs), inputs.get("registry"))
     options = ConnectOptions(ca_file=inputs.get("ca-file"), jobs=16)
     creds = resolve_credentials(repo.registry, options)
     if creds is not None:

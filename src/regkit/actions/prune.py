@@ -11,8 +11,10 @@ through the GitHub API with ``github-token`` (regkit.actions.prune_ghcr).
 
 Outputs describe what happened: ``deleted`` (JSON list of ``host/repo:tag`` references
 removed; empty in a dry run), ``deleted-count``, ``kept-count`` (tags still there), and
-``reclaimable-bytes`` (what garbage collection can reclaim after this run). The job summary
-holds the plan table of every repository (with what became of each tag).
+``reclaimable-bytes`` (what garbage collection can reclaim after this run), ``plan-file`` (the
+full plan and result as JSON, the CLI's ``prune --json`` document, in a file under
+``RUNNER_TEMP``). The job summary holds the plan table of every repository (with what became of
+each tag), at most ``gha.SUMMARY_ROWS`` rows in all: the runner drops a summary over 1 MiB.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ def main(inputs: gha.Inputs) -> None:
     incomplete: list[str] = []
     any_removed = False
     gha.summary.heading("Prune tags" + (" (dry run: nothing deleted)" if dry_run else ""), 2)
+    documents: list[dict[str, object]] = []
+    rows_left = gha.SUMMARY_ROWS
     for goal in goals:
         if is_ghcr(goal.registry):  # package versions through the GitHub API
             from regkit.actions.prune_ghcr import Totals, prune_goal
@@ -130,16 +134,20 @@ def main(inputs: gha.Inputs) -> None:
                 for r in results:
                     gha.info(render.render_result(goal.registry, r).rstrip("\n"))
         deleted += render.deleted_references(goal.registry, results)
+        documents.append(render.to_json(goal.registry, plans, results or None, dry_run=dry_run))
         for plan in plans:
             result = next((r for r in results if r.repository == plan.repository), None)
             kept += _still_there(plan, result)
             reclaimable += result.reclaimable_bytes if result else 0
             if result is not None and not result.complete:
                 incomplete.append(f"{goal.registry}/{plan.repository}")
-            _summary(goal.registry, plan, result, dry_run)
+            rows_left -= _summary(goal.registry, plan, result, dry_run, rows_left)
         any_removed = any_removed or any(p.removed for p in plans)
     if any_removed:
-        gha.summary.text(render.GC_NOTE)
+        gha.summary.text(render.GC_GUIDANCE)
+    plan_file = gha.temp_file("regkit-prune-plan-", ".json", render.render_json(documents))
+    gha.info(f"the full plan (JSON): {plan_file}")
+    gha.set_output("plan-file", plan_file)
     gha.set_output("deleted", deleted)
     gha.set_output("deleted-count", str(len(deleted)))
     gha.set_output("kept-count", str(kept))
@@ -158,11 +166,22 @@ def _still_there(plan: PrunePlan, result: PruneResult | None) -> int:
     return sum(1 for e in plan.entries if e.tag not in gone)
 
 
-def _summary(registry: str, plan: PrunePlan, result: PruneResult | None, dry_run: bool) -> None:
+def _summary(
+    registry: str, plan: PrunePlan, result: PruneResult | None, dry_run: bool, rows_left: int
+) -> int:
+    """One repository's table, at most ``rows_left`` rows; the number of rows written."""
     heading, rows = render.markdown(registry, plan, result)
     gha.summary.heading(heading, 3)
     if not plan.entries:
         gha.summary.text("No tags.")
-        return
-    gha.summary.table(["TAG", "DIGEST", "CREATED", "ACTION", "RESULT", "REASON"], rows)
+        return 0
+    shown, hidden = gha.cap_rows(rows, rows_left)
+    if shown:
+        gha.summary.table(["TAG", "DIGEST", "CREATED", "ACTION", "RESULT", "REASON"], shown)
+    if hidden:
+        gha.summary.text(
+            f"{hidden} more {'tag' if hidden == 1 else 'tags'} not shown (the summary shows "
+            f"{gha.SUMMARY_ROWS} rows in all): every tag is in the JSON plan, output plan-file."
+        )
     gha.summary.text(render.counts_line(plan) + (" (dry run)" if dry_run else ""))
+    return len(shown)

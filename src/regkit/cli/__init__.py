@@ -9,16 +9,26 @@ Each verb has an ``_add_<name>(sub, common)`` function, registered with ``@comma
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from regkit import __version__
-from regkit.cli import action, login, overview, promote, prune, read
-from regkit.cli.common import COMMANDS, Handler, Parser, global_flags
-from regkit.errors import RegkitError
+from regkit.cli import action, check, inspect, login, meta, overview, promote, prune, read, sync
+from regkit.cli.common import (
+    COMMANDS,
+    Handler,
+    Parser,
+    VerbParser,
+    global_flags,
+    platform_type,
+)
+from regkit.cli.output import OutputError, detach_stdout
+from regkit.errors import Hint, RegkitError, with_hint
+from regkit.textsafe import escape
 
 # The verb modules register themselves with @command when imported, in the order of --help.
-_VERB_MODULES = (login, read, promote, overview, prune, action)
+_VERB_MODULES = (login, read, inspect, promote, sync, overview, prune, check, meta, action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,7 +41,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"regkit {__version__}")
     global_flags(parser)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    parser.add_argument(
+        "--platform",
+        metavar="OS/ARCH[/VARIANT]",
+        type=platform_type,
+        default=None,
+        help="for a multi-platform image, the platform to use (as after the command)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=VerbParser)
     common = global_flags()
     order = {module.__name__: i for i, module in enumerate(_VERB_MODULES)}
     for add in sorted(COMMANDS, key=lambda add: order.get(add.__module__, len(order))):
@@ -39,28 +56,61 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The CLI's words for the hints registry-layer errors carry (they name no flag themselves).
+HINTS = {
+    Hint.CA_FILE: "pass --ca-file PATH (or set SSL_CERT_FILE) for a private CA",
+    Hint.INSECURE: (
+        "pass --insecure to allow plain HTTP for this host (credentials then travel unencrypted)"
+    ),
+}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    if "_ARGCOMPLETE" in os.environ:
+        from regkit.cli.complete import autocomplete
+
+        autocomplete(parser)
     args = parser.parse_args(argv)
+    if getattr(args, "quiet", False):
+        os.environ["REGKIT_QUIET"] = "1"  # read by regkit.progress and cli.output.note
     func: Handler | None = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
         return 2
     try:
-        return func(args)
+        code = func(args)
+        _flush_stdout()
+        return code
     except RegkitError as err:
-        print(f"regkit: error: {err}", file=sys.stderr)
+        print(f"regkit: error: {escape(with_hint(err, HINTS))}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
         print("regkit: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        detach_stdout()
         return 0
     except Exception as err:
         if type(err).__module__.startswith(("httpx", "httpcore", "h2")):
             # A transport failure that escaped translation: still one line, never a traceback.
             print(
-                f"regkit: error: connection failed ({type(err).__name__}: {err})", file=sys.stderr
+                f"regkit: error: connection failed ({type(err).__name__}: {escape(err)})",
+                file=sys.stderr,
             )
             return 1
         raise
+
+
+def _flush_stdout() -> None:
+    """What print() left in stdout's buffer goes now, so a full disk is one error line."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        detach_stdout()
+        raise OutputError(
+            f"cannot write to standard output ({err.strerror or err}); "
+            "check the disk or the file it is redirected to"
+        ) from None

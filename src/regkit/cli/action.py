@@ -15,10 +15,10 @@ if TYPE_CHECKING:
 
 @command
 def _add_action(sub: Any, common: argparse.ArgumentParser) -> None:
-    # No `common` parent: an action takes everything from its INPUT_* variables.
+    # No `common` parent: an action takes everything from its INPUT_* variables. No help=:
+    # the GitHub entry point is not listed among the verbs of `regkit --help`.
     p = sub.add_parser(
         "action",
-        help="run a GitHub Action step (login, promote, prune, overview)",
         description=(
             "Entry point of regkit's GitHub Actions: reads the inputs from INPUT_<NAME> "
             "variables, writes outputs to GITHUB_OUTPUT and the job summary to "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import re
 import sys
@@ -13,6 +14,9 @@ from regkit.errors import NotFoundError, UsageError
 from regkit.ops import ConnectOptions, connect
 from regkit.reference import (
     Reference,
+    parse_reference,
+    parse_repository,
+    validate_host,
 )
 from regkit.registry.manifest import Manifest, pick_child, platforms_of
 
@@ -23,22 +27,72 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace], int]
 
 
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps the description; keeps the examples of the epilog as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that exits 2 with one line (usage errors), as the conventions ask."""
+    """argparse that exits 2 with one line (usage errors), as the conventions ask; no
+    abbreviated flags (``--y`` is not ``--yes``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> Any:
+        match = _INVALID_CHOICE.match(message)
+        if match and self._subparsers is not None:
+            verbs = [v for v in _verb_names(self) if v not in HIDDEN_VERBS]
+            wrong = match.group(1)
+            close = difflib.get_close_matches(wrong, verbs, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            message = f"unknown command '{wrong}'{hint} ('{self.prog} help' lists the commands)"
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+class VerbParser(Parser):
+    """A verb's parser: an unknown flag is reported with this verb's usage, not regkit's."""
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Any = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
+
+_INVALID_CHOICE = re.compile(r"argument COMMAND: invalid choice: '([^']*)'")
+
+#: Verbs that exist but are not listed in --help (the GitHub Actions entry point).
+HIDDEN_VERBS = frozenset({"action", "__complete"})
+
+
+def _verb_names(parser: argparse.ArgumentParser) -> list[str]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return list(action.choices)
+    return []
+
+
+_DEFAULTS = ConnectOptions()
+
 GLOBAL_DEFAULTS: dict[str, Any] = {
-    "ca_file": None,
-    "insecure": False,
-    "jobs": 16,
-    "timeout": 30.0,
-    "verbose": 0,
+    "ca_file": _DEFAULTS.ca_file,
+    "insecure": _DEFAULTS.insecure,
+    "jobs": _DEFAULTS.jobs,
+    "timeout": _DEFAULTS.timeout,
+    "verbose": _DEFAULTS.verbose,
     "username": None,
     "password_stdin": False,
+    "quiet": False,
 }
 
 
@@ -64,7 +118,9 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
         "--insecure",
         action="store_true",
         default=default("insecure"),
-        help="allow plain HTTP to non-loopback hosts and skip TLS verification",
+        help=(
+            "allow plain HTTP to non-loopback hosts (warned on stderr) and skip TLS verification"
+        ),
     )
     g.add_argument(
         "--jobs",
@@ -72,21 +128,27 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
         type=positive_int,
         metavar="N",
         default=default("jobs"),
-        help="concurrent requests (default: 16)",
+        help=f"concurrent requests (default: {_DEFAULTS.jobs})",
     )
     g.add_argument(
         "--timeout",
         type=positive_float,
         metavar="SECONDS",
         default=default("timeout"),
-        help="give up on a request that gets no answer for this long (default: 30)",
+        help=(
+            "give up on a request that gets no answer for this long "
+            f"(default: {_DEFAULTS.timeout:g})"
+        ),
     )
     g.add_argument(
         "-v",
         "--verbose",
         action="count",
         default=default("verbose"),
-        help="log requests to stderr",
+        help=(
+            "log each request and each retry to stderr, e.g. 'regkit: GET /v2/app/tags/list"
+            "?n=1000 answered 503; try 2 of 5 in 0.2s' (retries also show on a terminal)"
+        ),
     )
     g.add_argument(
         "--username",
@@ -100,6 +162,13 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
         action="store_true",
         default=default("password_stdin"),
         help="read the password from standard input (else REGISTRY_PASSWORD)",
+    )
+    common.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        default=default("quiet"),
+        help="no progress and no notes on stderr, only errors (also REGKIT_QUIET=1)",
     )
     return common
 
@@ -138,8 +207,8 @@ def connect_options(args: argparse.Namespace) -> ConnectOptions:
     return ConnectOptions(
         ca_file=getattr(args, "ca_file", None) or None,
         insecure=bool(getattr(args, "insecure", False)),
-        jobs=int(getattr(args, "jobs", 16)),
-        timeout=float(getattr(args, "timeout", 30.0)),
+        jobs=int(getattr(args, "jobs", _DEFAULTS.jobs)),
+        timeout=float(getattr(args, "timeout", _DEFAULTS.timeout)),
         verbose=int(getattr(args, "verbose", 0)),
         username=getattr(args, "username", None),
         password=password,
@@ -160,20 +229,107 @@ def command(add: Callable[[Any, argparse.ArgumentParser], None]) -> Callable[[An
 
 
 def write(data: bytes | str) -> None:
-    out = sys.stdout.buffer
-    out.write(data.encode() if isinstance(data, str) else data)
-    out.flush()
+    from regkit.cli.output import write as _write
+
+    _write(data)
 
 
-def add_ref_verb(sub: Any, common: argparse.ArgumentParser, name: str, help_: str) -> Any:
-    p = sub.add_parser(name, parents=[common], help=help_, description=help_ + ".")
-    p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
+def add_verb(
+    sub: Any,
+    common: argparse.ArgumentParser | None,
+    name: str,
+    *,
+    help_: str | None,
+    description: str,
+    examples: list[str],
+) -> Any:
+    """A verb's parser: ``common`` (the connection flags) as parent when they mean something,
+    the examples as the epilog of ``--help``; ``help_=None`` hides the verb from the list."""
+    epilog = examples_epilog(examples)
+    kwargs: dict[str, Any] = {
+        "parents": [common] if common is not None else [],
+        "description": description,
+        "epilog": epilog,
+        "formatter_class": HelpFormatter,
+    }
+    if help_ is not None:
+        kwargs["help"] = help_
+    return sub.add_parser(name, **kwargs)
+
+
+def examples_epilog(examples: list[str]) -> str:
+    """The ``examples:`` block of a verb's --help (kept as written by ``HelpFormatter``)."""
+    return "examples:\n" + "".join(f"  {line}\n" for line in examples)
+
+
+def verb_help(examples: list[str]) -> dict[str, Any]:
+    """``sub.add_parser(..., **verb_help([...]))``: the examples and the formatter keeping them."""
+    return {"epilog": examples_epilog(examples), "formatter_class": HelpFormatter}
+
+
+def add_ref_verb(
+    sub: Any, common: argparse.ArgumentParser, name: str, help_: str, examples: list[str]
+) -> Any:
+    p = add_verb(
+        sub,
+        common,
+        name,
+        help_=help_,
+        description=help_[0].upper() + help_[1:] + ".",
+        examples=examples,
+    )
+    from regkit.cli.complete import attach, reference_completer
+
+    attach(
+        p.add_argument(
+            "ref", metavar="REF", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
+        ),
+        reference_completer,
+    )
+    platform_arg(p, "for a multi-platform image, the platform to use")
+    return p
+
+
+def platform_type(value: str) -> str:
+    """argparse type of --platform: a wrong form is a usage error (exit 2) in every verb."""
+    try:
+        return validate_platform(value)
+    except UsageError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def platform_arg(p: argparse.ArgumentParser, help_: str) -> None:
+    """``--platform`` on a verb; SUPPRESS keeps a value given before the verb (crane style)."""
     p.add_argument(
         "--platform",
         metavar="OS/ARCH[/VARIANT]",
-        help="for a multi-platform image, the platform to use",
+        type=platform_type,
+        default=argparse.SUPPRESS,
+        help=help_,
     )
-    return p
+
+
+def default_registry() -> str | None:
+    """REGKIT_REGISTRY: the registry of a reference written without a host."""
+    return os.environ.get("REGKIT_REGISTRY", "").strip() or None
+
+
+def parse_ref_arg(text: str, *, default_tag: str | None = None, **kwargs: Any) -> Reference:
+    return parse_reference(
+        text, default_registry=default_registry(), default_tag=default_tag, **kwargs
+    )
+
+
+def parse_repo_arg(text: str) -> Reference:
+    return parse_repository(text, default_registry=default_registry())
+
+
+def registry_arg(value: str | None, verb: str) -> str:
+    """A REGISTRY argument, else REGKIT_REGISTRY, validated."""
+    host = value or default_registry()
+    if not host:
+        raise UsageError(f"name the registry: regkit {verb} HOST (or set REGKIT_REGISTRY)")
+    return validate_host(host)
 
 
 _PLATFORM_RE = re.compile(r"[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)?")

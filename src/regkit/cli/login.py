@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from regkit.cli.common import (
     command,
+    verb_help,
 )
 from regkit.cli.common import (
     write as _write,
@@ -34,7 +35,18 @@ def _add_login(sub: Any, common: argparse.ArgumentParser) -> None:
             "Decrypt the SOPS secrets file, check the registry credentials against the "
             "registry's /v2/, then write them to the Docker client config that docker, crane, "
             "skopeo and trivy read (or to its credential helper). Nothing is written when the "
-            "check fails. Docker style: 'regkit login HOST --username U --password-stdin'."
+            "check fails. Docker style: 'regkit login HOST --username U --password-stdin'; "
+            "with --username alone on a terminal, the password is asked for. --ca-file is "
+            "remembered for HOST in $XDG_CONFIG_HOME/regkit/ (0600), so later commands need "
+            "no --ca-file."
+        ),
+        **verb_help(
+            [
+                "regkit login                        # registry and credentials from the SOPS file",
+                "regkit login registry.example.com -u ci        # asks for the password",
+                'echo "$PASSWORD" | regkit login registry.example.com -u ci --password-stdin',
+                "regkit login registry.example.com --ca-file ./ca.pem  # the CA is remembered",
+            ]
         ),
     )
     p.add_argument(
@@ -111,17 +123,22 @@ def _cmd_login(args: argparse.Namespace) -> int:
             password = ops_login.read_password_stdin(sys.stdin.read())
         else:
             password = os.environ.get("REGISTRY_PASSWORD") or ""
+            if not password and sys.stdin.isatty():
+                password = _ask_password()
             if not password:
-                raise UsageError("--username needs --password-stdin (or REGISTRY_PASSWORD)")
+                raise UsageError(
+                    "--username needs a password: --password-stdin, REGISTRY_PASSWORD, "
+                    "or a terminal to type it on"
+                )
         target = ops_login.LoginTarget(host, args.username, password, source="the command line")
         result = ops_login.finish_login(
             target,
             secrets_file=None,
             docker_config=args.docker_config,
             verify_credentials=not args.no_verify,
-            ca_file=args.ca_file,
+            ca_file=args.ca_file or _remembered(host),
             insecure=args.insecure,
-            timeout=float(getattr(args, "timeout", None) or 30.0),
+            timeout=_timeout(args),
         )
     else:
         result = ops_login.login(
@@ -132,11 +149,16 @@ def _cmd_login(args: argparse.Namespace) -> int:
             registry_key=args.registry_key or ops_login.DEFAULT_REGISTRY_KEY,
             docker_config=args.docker_config,
             verify_credentials=not args.no_verify,
-            ca_file=args.ca_file,
+            ca_file=args.ca_file or (_remembered(registry) if registry else None),
             insecure=args.insecure,
-            timeout=float(getattr(args, "timeout", None) or 30.0),
+            timeout=_timeout(args),
         )
     target = result.target
+    if args.ca_file:
+        from regkit.userconfig import remember_ca
+
+        kept = remember_ca(target.host, args.ca_file)
+        print(f"CA for {target.host} remembered in {kept} (later commands need no --ca-file)")
     if result.verified is None:
         checked = "not verified (--no-verify)"
     elif result.verified.auth_required:
@@ -160,6 +182,29 @@ def _cmd_login(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ask_password() -> str:
+    """The password typed on the terminal, not echoed (as docker login does)."""
+    import getpass
+
+    try:
+        return getpass.getpass("Password: ")
+    except EOFError:
+        return ""
+
+
+def _remembered(host: str) -> str | None:
+    from regkit.ops import login as ops_login
+    from regkit.userconfig import remembered_ca
+
+    return remembered_ca(ops_login.normalise_host(host))
+
+
+def _timeout(args: argparse.Namespace) -> float:
+    from regkit.ops import ConnectOptions
+
+    return float(getattr(args, "timeout", None) or ConnectOptions().timeout)
+
+
 @command
 def _add_logout(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
@@ -169,6 +214,7 @@ def _add_logout(sub: Any, common: argparse.ArgumentParser) -> None:
             "Remove the credentials of REGISTRY from the Docker client config and from the "
             "credential helper it names, as 'docker logout' does."
         ),
+        **verb_help(["regkit logout registry.example.com"]),
     )
     p.add_argument("registry", metavar="REGISTRY", help="registry host[:port]")
     p.add_argument(
@@ -205,6 +251,12 @@ def _add_decrypt(sub: Any, common: argparse.ArgumentParser) -> None:
             "Decrypt a SOPS file natively with age identities from SOPS_AGE_KEY, "
             "SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD, the default keys.txt or SSH keys, and print it "
             "as 'sops -d' does. Refuses a file whose MAC does not match unless --ignore-mac."
+        ),
+        **verb_help(
+            [
+                "regkit decrypt secrets.enc.yaml",
+                'regkit decrypt secrets.enc.yaml --extract \'["registry"]["password"]\'',
+            ]
         ),
     )
     p.add_argument("file", metavar="FILE", help="the encrypted file")

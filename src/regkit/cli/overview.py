@@ -3,70 +3,79 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TYPE_CHECKING, Any
 
+from regkit.cli import output
 from regkit.cli.common import (
+    add_verb,
     client_for,
     command,
-    validate_platform,
+    default_registry,
+    platform_arg,
 )
-from regkit.cli.common import (
-    write as _write,
-)
-from regkit.errors import RegkitError, UsageError
+from regkit.cli.complete import attach, repository_completer
+from regkit.errors import UsageError
 from regkit.progress import Progress
 from regkit.reference import (
+    _looks_like_host,
     validate_host,
     validate_repository,
 )
 
 if TYPE_CHECKING:
-    pass
+    from regkit.ops.overview import Overview
+
+HEADERS = ("TAG", "DIGEST", "CREATED (UTC)", "PLATFORMS", "SIZE", "DESCRIPTION")
 
 
 @command
 def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
+    p = add_verb(
+        sub,
+        common,
         "overview",
-        parents=[common],
-        help="every repository's tags with created time, platforms, size and description",
+        help_="every repository's tags with created time, platforms, size and description",
         description=(
-            "Show every tag of every repository (or of the repositories named with --repo), "
-            "newest first: TAG, DIGEST, CREATED (label org.opencontainers.image.created, else "
-            "the config's created), PLATFORMS, SIZE (compressed config and layers) and "
-            "DESCRIPTION (label org.opencontainers.image.description); for a multi-platform "
-            "image, CREATED, SIZE and DESCRIPTION are those of one platform (--platform). "
+            "Show every tag of every repository (or of the repositories named with --repo or "
+            "as HOST/REPO), newest first: TAG, DIGEST, CREATED (label "
+            "org.opencontainers.image.created, else the config's created), PLATFORMS, SIZE "
+            "(compressed config and layers) and DESCRIPTION (label "
+            "org.opencontainers.image.description); for a multi-platform image, CREATED, SIZE "
+            "and DESCRIPTION are those of one platform (--platform). On a terminal the table is "
+            "cut to its width (…); --no-trunc shows everything. An empty registry prints "
+            "nothing (a note on stderr) and exits 0. "
             "GHCR has no catalog: 'regkit overview ghcr.io/OWNER' lists the owner's container "
             "packages through the GitHub API (token: GITHUB_TOKEN)."
         ),
+        examples=[
+            "regkit overview registry.example.com",
+            "regkit overview registry.example.com/team/api --no-trunc",
+            "regkit overview --repo team/api --repo team/web -o json   # with REGKIT_REGISTRY",
+        ],
     )
-    p.add_argument(
-        "registry",
-        metavar="REGISTRY",
-        nargs="?",
-        help="registry host[:port], or ghcr.io/OWNER (default: REGKIT_REGISTRY)",
+    attach(
+        p.add_argument(
+            "registry",
+            metavar="REGISTRY",
+            nargs="?",
+            help=(
+                "host[:port], HOST/REPO for one repository, or ghcr.io/OWNER "
+                "(default: REGKIT_REGISTRY)"
+            ),
+        ),
+        repository_completer,
     )
     p.add_argument(
         "--repo",
         action="append",
         default=[],
-        metavar="REPO",
+        metavar="[HOST/]REPO",
         help="only this repository (repeatable)",
     )
-    p.add_argument(
-        "--format",
-        choices=("table", "json", "markdown"),
-        default="table",
-        help="output format (default: table)",
-    )
-    p.add_argument(
-        "--platform",
-        metavar="OS/ARCH[/VARIANT]",
-        help=(
-            "of a multi-platform image, show CREATED, SIZE and DESCRIPTION of this platform "
-            "(default: linux/amd64, else the first in the index); PLATFORMS lists them all"
-        ),
+    platform_arg(
+        p,
+        "of a multi-platform image, show CREATED, SIZE and DESCRIPTION of this platform "
+        "(default: linux/amd64, else the first in the index); PLATFORMS lists them all",
     )
     p.add_argument(
         "--no-cache",
@@ -78,7 +87,39 @@ def _add_overview(sub: Any, common: argparse.ArgumentParser) -> None:
             "tags' manifests"
         ),
     )
+    output.add_output(p)
     p.set_defaults(func=_cmd_overview)
+
+
+def split_target(positional: str | None, repos: list[str]) -> tuple[str, list[str]]:
+    """The registry and the repositories of ``overview [HOST[/REPO]] [--repo [HOST/]REPO]...``."""
+    hosts: list[str] = []
+    names: list[str] = []
+    for text in ([positional] if positional else []) + list(repos):
+        first, slash, rest = text.partition("/")
+        if text is positional and not slash:
+            hosts.append(validate_host(text))
+        elif slash and _looks_like_host(first):
+            hosts.append(validate_host(first))
+            names.append(validate_repository(rest))
+        else:
+            names.append(validate_repository(text))
+    env = default_registry()
+    if not hosts and env:
+        hosts.append(validate_host(env))
+    if not hosts:
+        raise UsageError("name the registry: regkit overview HOST (or set REGKIT_REGISTRY)")
+    if len(set(hosts)) > 1:
+        raise UsageError(
+            f"overview reads one registry at a time; got {', '.join(dict.fromkeys(hosts))}"
+        )
+    return hosts[0], list(dict.fromkeys(names))
+
+
+def _is_ghcr(host: str) -> bool:
+    from regkit.ops.ghcr import is_ghcr
+
+    return is_ghcr(host)
 
 
 def _ghcr_owner(text: str) -> tuple[str, str | None]:
@@ -96,13 +137,14 @@ def _ghcr_owner(text: str) -> tuple[str, str | None]:
 def _cmd_overview(args: argparse.Namespace) -> int:
     from regkit.ops import overview as ov
 
-    host = args.registry or os.environ.get("REGKIT_REGISTRY")
-    if not host:
-        raise UsageError("name the registry: regkit overview HOST (or set REGKIT_REGISTRY)")
-    host, owner = _ghcr_owner(host)
-    validate_host(host)
-    repos = [validate_repository(r) for r in args.repo]
-    platform = validate_platform(args.platform) if args.platform else None
+    owner: str | None = None
+    first, _, rest = (args.registry or "").partition("/")
+    if rest and "/" not in rest and _is_ghcr(first):  # ghcr.io/OWNER: the owner's packages
+        host, owner = _ghcr_owner(args.registry)
+        _, repos = split_target(host, args.repo)
+    else:
+        host, repos = split_target(args.registry, args.repo)
+    platform = getattr(args, "platform", None)
     with client_for(args, host) as client, Progress("overview") as progress:
         if not args.no_cache:
             from regkit.registry.cache import ContentCache
@@ -120,10 +162,40 @@ def _cmd_overview(args: argparse.Namespace) -> int:
             platform=platform,
         )
     if not result.repositories:
-        raise RegkitError(
-            f"no repositories on {host}: the registry is empty, or the user may not list the "
-            "catalog; check the host and the credentials, or name repositories with --repo"
+        output.note(
+            f"no repositories on {host} (an empty registry, or a user who may not list it; "
+            "name repositories with --repo)"
         )
-    render = {"table": ov.render_table, "json": ov.render_json, "markdown": ov.render_markdown}
-    _write(render[args.format](result))
+    if args.output == "json":
+        output.write(ov.render_json(result))
+    elif args.output == "markdown":
+        output.write(ov.render_markdown(result))
+    else:
+        output.write(render_table(result, args))
     return 0
+
+
+def render_table(result: Overview, args: argparse.Namespace) -> str:
+    from regkit.ops.overview import render_created
+
+    width = output.terminal_width(args)
+    out: list[str] = []
+    for repo in result.repositories:
+        out.append(output.cut(f"{result.registry}/{repo.name}", width or 10**6))
+        if not repo.tags:
+            out += ["  (no tags)", ""]
+            continue
+        rows = [
+            (
+                r.tag,
+                output.short_digest(r.digest, args),
+                render_created(r.created),
+                ",".join(r.platforms) or "-",
+                output.human_size(r.size),
+                r.description or "-",
+            )
+            for r in repo.tags
+        ]
+        out += output.table(HEADERS, rows, width=width, indent="  ")
+        out.append("")
+    return "".join(f"{line}\n" for line in out)

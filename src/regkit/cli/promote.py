@@ -6,82 +6,140 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
+from regkit.cli import output
 from regkit.cli.common import (
+    add_verb,
     command,
+    default_registry,
+    parse_ref_arg,
 )
 from regkit.cli.common import (
     connector as _connector,
 )
-from regkit.cli.common import (
-    write as _write,
-)
-from regkit.reference import (
-    parse_reference,
-)
+from regkit.cli.complete import attach, reference_completer
+from regkit.textsafe import escape
 
 if TYPE_CHECKING:
-    pass
+    from regkit.ops.promote import PromotionResult
+
+
+def _force_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "move an existing exact release tag (v1.2.3, 1.2.3) to another digest; without it "
+            "that is refused and nothing is written (latest, v1, v1.2 always move)"
+        ),
+    )
 
 
 @command
 def _add_tag(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
+    p = add_verb(
+        sub,
+        common,
         "tag",
-        parents=[common],
-        help="add a tag to an image in its repository, by digest (like crane tag)",
+        help_="add a tag to an image in its repository, by digest (like crane tag)",
         description="Write the manifest of REF under TAG in the same repository; prints nothing.",
+        examples=["regkit tag registry.example.com/team/api:1a2b3c4 v1.2.0"],
     )
-    p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
+    attach(
+        p.add_argument(
+            "ref", metavar="REF", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
+        ),
+        reference_completer,
+    )
     p.add_argument("tag", metavar="TAG", help="the new tag")
+    _force_flag(p)
     p.set_defaults(func=_cmd_tag)
 
 
 def _cmd_tag(args: argparse.Namespace) -> int:
     from regkit.ops import promote as pr
 
-    source = pr.parse_source(args.ref, default_tag="latest")
-    pr.promote(source, [pr.parse_target(args.tag, source)], _connector(args))
+    source = pr.parse_source(args.ref, default_registry=default_registry(), default_tag="latest")
+    pr.promote(source, [pr.parse_target(args.tag, source)], _connector(args), force=args.force)
     return 0
 
 
 @command
 def _add_copy(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
+    p = add_verb(
+        sub,
+        common,
         "copy",
-        parents=[common],
-        help="copy an image to another repository or registry, digests kept (like crane copy)",
+        help_="copy an image to another repository or registry, digests kept (like crane copy)",
         description=(
             "Copy SRC to DST with every platform: blobs are mounted within a registry and "
-            "streamed between registries; the manifests keep their digests. Prints nothing."
+            "streamed between registries; the manifests keep their digests. A DST without a tag "
+            "means DST:latest, as in crane. Prints the destination and the digest. With "
+            "--all-tags, SRC and DST are repositories and every tag is copied (as 'regkit sync')."
         ),
+        examples=[
+            "regkit copy registry.example.com/team/api:v1 backup.example.com/team/api:v1",
+            "regkit copy --all-tags registry.example.com/team/api backup.example.com/team/api",
+        ],
     )
-    p.add_argument("src", metavar="SRC", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
-    p.add_argument("dst", metavar="DST", help="HOST/REPOSITORY[:TAG|@DIGEST] (tag default: latest)")
+    attach(
+        p.add_argument(
+            "src", metavar="SRC", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
+        ),
+        reference_completer,
+    )
+    attach(
+        p.add_argument(
+            "dst", metavar="DST", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
+        ),
+        reference_completer,
+    )
+    p.add_argument(
+        "--all-tags",
+        action="store_true",
+        help="SRC and DST are repositories: copy every tag (see 'regkit sync' for --match)",
+    )
+    _force_flag(p)
     p.set_defaults(func=_cmd_copy)
 
 
 def _cmd_copy(args: argparse.Namespace) -> int:
     from regkit.ops import promote as pr
 
-    source = pr.parse_source(args.src, default_tag="latest")
-    target = parse_reference(args.dst, default_tag="latest")
-    pr.promote(source, [target], _connector(args))
+    if args.all_tags:
+        from regkit.cli.sync import cmd_sync
+
+        args.match, args.dry_run, args.output = None, False, "table"
+        return cmd_sync(args)
+    source = pr.parse_source(args.src, default_registry=default_registry(), default_tag="latest")
+    target = parse_ref_arg(args.dst, default_tag="latest")
+    result = pr.promote(source, [target], _connector(args), force=args.force)
+    output.write(f"{target}  {result.digest}\n")
     return 0
 
 
 @command
 def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
+    p = add_verb(
+        sub,
+        common,
         "promote",
-        parents=[common],
-        help="give a tested image more tags by digest (release tags, latest), no pull",
+        help_="give a tested image more tags by digest (release tags, latest), no pull",
         description=(
             "Write the source manifest, byte for byte, under each TARGET; verify every target "
             "then resolves to the source digest. A target already at the digest is left alone. "
             "Prints the digest and one line per target: created, moved from DIGEST, unchanged."
         ),
+        examples=[
+            "regkit promote registry.example.com/team/api:1a2b3c4 v1.2.0 latest",
+            "regkit promote team/api:1a2b3c4 latest --expect-digest sha256:… -o json",
+        ],
     )
-    p.add_argument("src", metavar="SRC", help="HOST/REPOSITORY:TAG or HOST/REPOSITORY@DIGEST")
+    attach(
+        p.add_argument(
+            "src", metavar="SRC", help="[HOST/]REPOSITORY:TAG or [HOST/]REPOSITORY@DIGEST"
+        ),
+        reference_completer,
+    )
     p.add_argument(
         "targets",
         metavar="TARGET",
@@ -94,14 +152,44 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
         help="refuse (writing nothing) unless SRC still resolves to this digest",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    output.add_output(p, trunc=False)
+    _force_flag(p)
     p.set_defaults(func=_cmd_promote)
+
+
+def promote_json(result: PromotionResult) -> dict[str, Any]:
+    """The promote result in the CLI's JSON shape (schemas/promote.schema.json)."""
+    s = result.stats
+    return {
+        "source": str(result.plan.source),
+        "digest": result.plan.digest,
+        "media_type": result.plan.media_type,
+        "platforms": list(result.platforms),
+        "dry_run": result.dry_run,
+        "promoted": result.promoted,
+        "targets": [
+            {
+                "reference": str(t.target),
+                "action": t.action.value,
+                "old_digest": t.old_digest,
+            }
+            for t in result.plan.targets
+        ],
+        "blobs": {
+            "mounted": s.mounted,
+            "mount_refused": s.mount_refused,
+            "uploaded": s.uploaded,
+            "uploaded_bytes": s.uploaded_bytes,
+            "skipped": s.skipped,
+            "manifests_written": s.manifests_written,
+        },
+    }
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
     from regkit.ops import promote as pr
 
-    source = pr.parse_source(args.src)
+    source = pr.parse_source(args.src, default_registry=default_registry())
     targets = pr.parse_targets(pr.split_targets(args.targets), source)
     result = pr.promote(
         source,
@@ -109,9 +197,22 @@ def _cmd_promote(args: argparse.Namespace) -> int:
         _connector(args),
         expect_digest=args.expect_digest,
         dry_run=args.dry_run,
+        force=args.force,
     )
-    lines = [result.json_text()] if args.json else result.lines()
-    _write("".join(f"{line}\n" for line in lines))
-    if args.dry_run and not args.json:
+    try:
+        if args.output == "json":
+            output.write_json(promote_json(result))
+        elif args.output == "markdown":
+            rows = [(str(t.target), t.describe(done=not args.dry_run)) for t in result.plan.targets]
+            lines = [f"`{result.digest}`", "", *output.markdown_table(("TARGET", "STATUS"), rows)]
+            output.write("".join(f"{line}\n" for line in lines))
+        else:
+            output.write("".join(f"{escape(line)}\n" for line in result.lines()))
+    except (output.OutputError, BrokenPipeError):
+        # The writes happened: say so where it can still be read before reporting the failure.
+        for line in result.lines()[1:]:
+            print(escape(f"regkit: {line.split()[0]}: {line.split(None, 1)[1]}"), file=sys.stderr)
+        raise
+    if args.dry_run:
         print("regkit: dry run: nothing was written", file=sys.stderr)
     return 0

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from regkit.cli import output
 from regkit.cli.common import (
     client_for,
     command,
+    verb_help,
 )
 from regkit.cli.common import (
     write as _write,
@@ -18,6 +21,7 @@ from regkit.progress import Progress
 from regkit.reference import (
     parse_reference,
 )
+from regkit.textsafe import escape
 
 if TYPE_CHECKING:
     pass
@@ -38,6 +42,12 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "On GHCR (ghcr.io/OWNER/NAME, token from GITHUB_TOKEN) the images go as package "
             "versions through the GitHub API, each with its platform and attestation manifests "
             "and signatures. Example: regkit prune ghcr.io/acme/app --keep 12 --dry-run"
+        ),
+        **verb_help(
+            [
+                "regkit prune registry.example.com/team/api --keep 10 --dry-run",
+                "regkit prune --all-repos registry.example.com --older-than 30d --yes",
+            ]
         ),
     )
     p.add_argument("repos", nargs="*", metavar="REPO", help="HOST/REPOSITORY to prune")
@@ -74,15 +84,53 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
         help="prune every repository of this registry",
     )
     p.add_argument(
+        "--protect-dir",
+        metavar="DIR",
+        help="per repository, protect what DIR/<last path component>/deploy-info.yml and "
+        "deploy-history.yml name (a missing file is fine)",
+    )
+    p.add_argument(
+        "--record",
+        metavar="FILE",
+        help="append one JSON line per removed tag (time, tag, digest, labels, bytes) to FILE",
+    )
+    p.add_argument(
+        "--then",
+        metavar="CMD",
+        help="after a prune that deleted something, run CMD (e.g. the registry's "
+        "garbage-collect; no shell), then check every image that stayed",
+    )
+    p.add_argument(
+        "--storage",
+        metavar="DIR",
+        help="with --then: the registry's storage root, to report the bytes it shrank by",
+    )
+    p.add_argument(
         "--delete-untagged",
         action="store_true",
         help="GHCR only: also delete untagged package versions that nothing staying references "
         "and that are older than the newest build",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, delete nothing")
-    p.add_argument("--json", action="store_true", help="print the plan and result as JSON")
+    output.add_output(p, trunc=False)
     p.add_argument("--yes", "-y", action="store_true", help="delete without asking")
+    p.epilog = _PRUNE_EXAMPLES
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
     p.set_defaults(func=_cmd_prune)
+
+
+_PRUNE_EXAMPLES = """\
+Tags matching ^deployed- (deploy markers, e.g. written by 'regkit promote SRC deployed-prod' at
+deploy time) are always kept, with every tag on their digest.
+
+examples:
+  regkit prune --dry-run registry.example.com/rednaw/hello-world
+  # the team's scheduled job, on the registry host:
+  regkit prune --all-repos registry.example.com --match '.*' --keep 6 \\
+      --protect-dir /opt/iac/deploy --record /var/log/regkit/prune.jsonl --yes \\
+      --then 'docker exec registry registry garbage-collect /etc/distribution/config.yml' \\
+      --storage /var/lib/docker-registry
+"""
 
 
 def _ghcr_goals(goals: list[Any], args: argparse.Namespace) -> bool:
@@ -114,7 +162,8 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from regkit.ops.prune import render
-    from regkit.ops.prune.run import build_policy, execute_plans, plan_target, targets
+    from regkit.ops.prune.execute import PruneAbandoned, PruneInterrupted, PruneResult
+    from regkit.ops.prune.run import build_policy, plan_target, targets
 
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise UsageError(
@@ -134,6 +183,11 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         from regkit.cli import prune_ghcr
 
         return prune_ghcr.run(args, policy, goals)
+    then = _then_argv(args)
+    if args.record and not args.dry_run:
+        from regkit.ops.audit import check_record_path
+
+        check_record_path(args.record)
     now = datetime.now(UTC)
     documents: list[dict[str, Any]] = []
     incomplete = False
@@ -142,20 +196,21 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         for goal in goals:
             client = stack.enter_context(client_for(args, goal.registry))
             with Progress(f"reading {goal.registry}") as progress:
-                plans = plan_target(client, goal, policy, now, tick=progress.advance)
+                plans = plan_target(
+                    client, goal, policy, now, tick=progress.advance, protect_dir=args.protect_dir
+                )
             planned.append((goal.registry, client, plans))
-            if not args.json:
+            if args.output == "table":
                 _write(render.render_plans(goal.registry, plans))
+            elif args.output == "markdown":
+                _write(_markdown_plans(goal.registry, plans))
         doomed = sum(len(p.removed) for _, _, ps in planned for p in ps)
         if args.dry_run or doomed == 0:
             for registry, _, plans in planned:
                 documents.append(render.to_json(registry, plans, None, dry_run=args.dry_run))
-            if args.json:
+            if args.output == "json":
                 _write(render.render_json(documents))
-            print(
-                "dry run: nothing deleted" if args.dry_run else "nothing to delete",
-                file=sys.stderr,
-            )
+            output.note("dry run: nothing deleted" if args.dry_run else "nothing to delete")
             return 0
         if not args.yes:
             what = render.plural(doomed, "tag")
@@ -165,23 +220,167 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 return 1
 
         def warn(message: str) -> None:
-            print(f"regkit: warning: {message}", file=sys.stderr)
+            print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
 
-        for registry, client, plans in planned:
-            with Progress(f"pruning {registry}") as progress:
-                results = execute_plans(client, plans, warn=warn, tick=progress.advance)
-            documents.append(render.to_json(registry, plans, results, dry_run=False))
-            incomplete = incomplete or not all(r.complete for r in results)
-            if not args.json:
-                _write("".join(render.render_result(registry, r) for r in results))
-    if args.json:
+        from regkit.ops.audit import execute_recorded
+
+        before = _storage_size(args) if then else None
+        deleted_any = False
+        finished: list[tuple[str, list[PruneResult]]] = []
+        at = 0
+        try:
+            for current, (registry, client, plans) in enumerate(planned):
+                at = current
+                with Progress(f"pruning {registry}") as progress:
+                    done = execute_recorded(
+                        client, plans, record=args.record, warn=warn, tick=progress.advance
+                    )
+                results = list(done.results)
+                finished.append((registry, results))
+                documents.append(render.to_json(registry, plans, results, dry_run=False))
+                children = {r: list(ds) for r, ds in done.children.items()}
+                documents[-1]["deleted_platform_manifests"] = children
+                incomplete = incomplete or not all(r.complete for r in results)
+                deleted_any = deleted_any or any(r.deleted_tags for r in results)
+                if args.output != "json":
+                    _write("".join(render.render_result(registry, r) for r in results))
+                    for repo, digests in children.items():
+                        _write(
+                            f"{registry}/{repo}: also deleted "
+                            f"{render.plural(len(digests), 'platform manifest')} of deleted "
+                            "indexes that nothing else uses\n"
+                        )
+        except PruneAbandoned:
+            print(
+                "regkit: interrupted again: stopped at once; a deletion in flight may or may not "
+                "have happened; the registry is consistent: run the same command again to "
+                "finish",
+                file=sys.stderr,
+                flush=True,
+            )
+            sys.stdout.flush()
+            os._exit(130)  # the request in flight would hold the exit until it ends
+        except PruneInterrupted as stop:
+            registry = planned[at][0]
+            touched = [*finished, (registry, list(stop.results))]
+            pending = [(registry, list(stop.pending))]
+            pending += [(reg, list(ps)) for reg, _, ps in planned[at + 1 :]]
+            if args.output != "json":
+                _write("".join(render.render_result(registry, r) for r in stop.results))
+            for line in render.interrupted_report(touched, pending):
+                print(f"regkit: interrupted: {line}", file=sys.stderr)
+            return 130
+        failed_after = None
+        if then and deleted_any and not incomplete:
+            failed_after = _then_and_check(args, then, before, planned, documents)
+        elif then:
+            print(
+                "regkit: --then not run: "
+                + ("the prune did not finish" if incomplete else "nothing was deleted"),
+                file=sys.stderr,
+            )
+    if args.output == "json":
         _write(render.render_json(documents))
     if incomplete:
         raise RegkitError(
             "prune did not finish (see above); the registry is consistent: run the same "
             "command again to finish"
         )
+    if failed_after:
+        raise RegkitError(failed_after)
     return 0
+
+
+def _then_argv(args: argparse.Namespace) -> tuple[str, ...] | None:
+    if args.storage is not None and args.then is None:
+        raise UsageError("--storage goes with --then (it measures what the --then command freed)")
+    if args.then is None:
+        return None
+    from regkit.ops.gc import split_command
+
+    argv = split_command(args.then)
+    if args.storage:  # a wrong --storage is refused before anything is deleted
+        from regkit.ops.check import storage_repositories_root
+
+        storage_repositories_root(args.storage)
+    return argv
+
+
+def _storage_size(args: argparse.Namespace) -> int | None:
+    from regkit.ops.gc import storage_bytes
+
+    return storage_bytes(args.storage) if args.storage else None
+
+
+def _then_and_check(
+    args: argparse.Namespace,
+    argv: tuple[str, ...],
+    before: int | None,
+    planned: list[Any],
+    documents: list[dict[str, Any]],
+) -> str | None:
+    """Run the --then command, then check what stayed; the error to raise, or None."""
+    from regkit.errors import NotFoundError
+    from regkit.ops.check import check_repositories, render_text
+    from regkit.ops.gc import run_then
+    from regkit.ops.prune.render import plural
+
+    print(f"regkit: running {' '.join(argv)}", file=sys.stderr)
+    result = run_then(
+        argv,
+        echo=lambda line: print(line, file=sys.stderr),
+        storage=args.storage,
+        storage_before=before,
+    )
+    problems: list[str] = []
+    if not result.ok:
+        problems.append(f"the --then command exited {result.exit_code}")
+    shrunk = result.shrunk_bytes
+    then_doc = {
+        "command": list(argv),
+        "exit_code": result.exit_code,
+        "storage_shrunk_bytes": shrunk,
+    }
+    lines = [f"--then: {' '.join(argv)} exited {result.exit_code}"]
+    if shrunk is not None:
+        lines.append(f"storage {args.storage} shrank by {plural(shrunk, 'byte')}")
+    for (registry, client, plans), doc in zip(planned, documents, strict=True):
+        repos = []
+        for plan in plans:
+            try:
+                client.tags(plan.repository)
+            except NotFoundError:
+                continue  # no tag stayed
+            repos.append(plan.repository)
+        with Progress(f"checking {registry}") as progress:
+            report = check_repositories(
+                client, repos, on_stage=progress.stage, tick=progress.advance
+            )
+        doc["then"] = then_doc
+        doc["check"] = report.to_json()
+        lines.extend(render_text(report).splitlines())
+        if not report.ok:
+            problems.append(f"check found {plural(len(report.broken), 'broken image')}")
+    if args.output != "json":
+        _write("\n".join(lines) + "\n")
+    if problems:
+        return "; ".join(problems) + " after the prune (see above); the prune itself is done"
+    return None
+
+
+def _markdown_plans(registry: str, plans: Any) -> str:
+    from regkit.ops.prune import render
+
+    lines: list[str] = []
+    for plan in plans:
+        heading, rows = render.markdown(registry, plan, None)
+        lines += [f"### {heading}", ""]
+        lines += output.markdown_table(
+            ("TAG", "DIGEST", "CREATED", "ACTION", "STATUS", "REASON"),
+            [[str(c) for c in row] for row in rows],
+        )
+        lines += ["", render.counts_line(plan), ""]
+    return "".join(f"{line}\n" for line in lines)
 
 
 @command
@@ -189,27 +388,95 @@ def _add_delete(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "delete",
         parents=[common],
-        help="delete a manifest by digest, or remove one tag only (like crane delete)",
+        help="delete a manifest by digest (with its tags), or one tag (like crane delete)",
         description=(
-            "HOST/REPO@DIGEST deletes the manifest and every tag pointing at it (they are "
-            "listed). HOST/REPO:TAG removes only that tag; the manifest and its other tags stay "
-            "(DELETE by tag on registry:3, a throw-away manifest on distribution 2.8)."
+            "HOST/REPO@DIGEST deletes the manifest and every tag pointing at it: they are shown "
+            "first, and on a terminal you are asked; elsewhere pass --yes (or --dry-run to see "
+            "what would go). HOST/REPO:TAG removes that tag; its manifest stays when another tag "
+            "(or a multi-platform image) uses it, and is deleted with it when it was its only "
+            "tag, so nothing is left untagged. A tag that another client points at the manifest "
+            "while it is deleted is put back."
+        ),
+        **verb_help(
+            [
+                "regkit delete registry.example.com/team/api:1a2b3c4",
+                "regkit delete registry.example.com/team/api@sha256:4f9c... --dry-run",
+                "regkit delete registry.example.com/team/api@sha256:4f9c... --yes",
+            ]
         ),
     )
     p.add_argument("ref", metavar="REF", help="HOST/REPOSITORY@DIGEST or HOST/REPOSITORY:TAG")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what would be deleted, delete nothing"
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="delete a digest's tags without asking")
     p.set_defaults(func=_cmd_delete)
 
 
 def _cmd_delete(args: argparse.Namespace) -> int:
-    from regkit.ops.prune.run import delete_reference
+    from regkit.ops.delete import execute_delete, plan_delete
 
     ref = parse_reference(args.ref, require_identifier=True)
+    name = escape(ref.name)
+
+    def warn(message: str) -> None:
+        print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
+
     with client_for(args, ref.registry) as client:
-        kind, digest, tags = delete_reference(client, args.ref)
-    name = ref.name
-    if kind == "manifest":
-        went = f"tags removed with it: {', '.join(tags)}" if tags else "no tag pointed at it"
-        _write(f"deleted {name}@{digest} ({went})\n")
+        plan = plan_delete(client, args.ref)
+        tags = ", ".join(escape(t) for t in plan.tags)
+        target = f"{name}@{plan.digest}"
+        if plan.kind == "manifest":
+            if args.dry_run:
+                _write(
+                    f"would delete {target}"
+                    + (f" and its tags: {tags}\n" if tags else " (no tag points at it)\n")
+                )
+                print("regkit: dry run: nothing deleted", file=sys.stderr)
+                return 0
+            if plan.tags and not args.yes:
+                if not sys.stdin.isatty():
+                    raise UsageError(
+                        f"deleting {target} would also remove its tags {tags} and there is no "
+                        "terminal to confirm: pass --yes to delete, or --dry-run to see what "
+                        "would go"
+                    )
+                print(
+                    f"Delete {target} and its tags {tags}? [y/N] ",
+                    end="",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                    print("nothing deleted", file=sys.stderr)
+                    return 1
+        elif args.dry_run:
+            _write(_delete_line(plan, name, done=False))
+            print("regkit: dry run: nothing deleted", file=sys.stderr)
+            return 0
+        result = execute_delete(client, plan, warn=warn)
+    if plan.kind == "manifest":
+        went = f"tags removed with it: {tags}" if tags else "no tag pointed at it"
+        _write(f"deleted {target} ({went})\n")
     else:
-        _write(f"removed tag {name}:{tags[0]}; manifest {digest} and its other tags stay\n")
+        _write(_delete_line(plan, name, done=True))
+    if result.deletion is not None and result.deletion.restored:
+        back = ", ".join(escape(t) for t in result.deletion.restored)
+        _write(f"put back on {plan.digest}: {back} (moved onto it while it was deleted)\n")
+    if result.deletion is not None and result.deletion.lost:
+        raise RegkitError(
+            f"tags {', '.join(result.deletion.lost)} went with {target} and were not put back "
+            "(see the warning above)"
+        )
     return 0
+
+
+def _delete_line(plan: Any, name: str, *, done: bool) -> str:
+    tag = escape(plan.tags[0])
+    if plan.kind == "tag-and-manifest":
+        verb = "deleted" if done else "would delete"
+        return f"{verb} {name}:{tag} and its manifest {plan.digest} (no other tag pointed at it)\n"
+    verb = "removed" if done else "would remove"
+    stays = ", ".join(escape(t) for t in (*plan.others, *plan.index_users))
+    what = "its other tags" if plan.others else "the tags of a multi-platform image using it"
+    return f"{verb} tag {name}:{tag}; manifest {plan.digest} stays with {what}: {stays}\n"

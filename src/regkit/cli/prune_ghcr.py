@@ -85,12 +85,12 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                     for repo in goal.repositories
                 ]
             planned.append((goal.registry, client, api, plans))
-            if not args.json:
+            if args.output != "json":
                 _write("\n".join(render_ghcr_plan(goal.registry, p) for p in plans))
         work = sum(len(p.deletions) + len(p.untags) for *_, ps in planned for p in ps)
         if args.dry_run or work == 0:
             documents = [_document(r, ps, None, args.dry_run) for r, _, _, ps in planned]
-            if args.json:
+            if args.output == "json":
                 _write(
                     json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
                 )
@@ -126,11 +126,11 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                         break
             incomplete = incomplete or not all(r.complete for r in results)
             documents.append(_document(registry, plans, results, False))
-            if not args.json:
+            if args.output != "json":
                 _write("".join(render_ghcr_result(registry, r) for r in results))
             if failed:
                 break
-    if args.json:
+    if args.output == "json":
         _write(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n")
     if failed:
         raise RegkitError(failed[0])

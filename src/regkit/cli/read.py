@@ -3,143 +3,192 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from regkit.cli import output
 from regkit.cli.common import (
-    add_ref_verb as _add_ref_verb,
-)
-from regkit.cli.common import (
+    add_ref_verb,
+    add_verb,
     client_for,
     command,
+    parse_ref_arg,
+    parse_repo_arg,
+    registry_arg,
+    resolve_platform,
 )
-from regkit.cli.common import (
-    resolve_platform as _resolve_platform,
-)
-from regkit.cli.common import (
-    write as _write,
-)
+from regkit.cli.complete import attach, repository_completer
 from regkit.errors import NotFoundError, RegistryError
-from regkit.reference import (
-    parse_reference,
-    parse_repository,
-    validate_host,
-)
-
-if TYPE_CHECKING:
-    pass
+from regkit.textsafe import escape
 
 
 @command
 def _add_catalog(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
+    p = add_verb(
+        sub,
+        common,
         "catalog",
-        parents=[common],
-        help="list the repositories of a registry (like crane catalog)",
-        description="List the repositories in a registry, one per line, as 'crane catalog' does.",
+        help_="list the repositories of a registry (like crane catalog)",
+        description=(
+            "List the repositories in a registry, one per line, as 'crane catalog' does. An "
+            "empty registry prints nothing (a note on stderr) and exits 0."
+        ),
+        examples=[
+            "regkit catalog registry.example.com",
+            "regkit catalog -o json      # with REGKIT_REGISTRY",
+        ],
     )
-    p.add_argument("registry", metavar="REGISTRY", help="registry host[:port]")
-    p.add_argument("--full-ref", action="store_true", help="print REGISTRY/REPOSITORY")
+    p.add_argument(
+        "registry", metavar="REGISTRY", nargs="?", help="host[:port] (default: REGKIT_REGISTRY)"
+    )
+    p.add_argument("--full-ref", action="store_true", help="print REGISTRY/REPOSITORY (table)")
+    output.add_output(p, trunc=False)
     p.set_defaults(func=_cmd_catalog)
 
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
-    host = validate_host(args.registry)
+    host = registry_arg(args.registry, "catalog")
     with client_for(args, host) as client:
         client.ping()
         repos = client.catalog()
-    _write("".join(f"{host}/{r}\n" if args.full_ref else f"{r}\n" for r in repos))
+    if not repos:
+        output.note(f"no repositories on {host} (an empty registry, or a user who may not list it)")
+    if args.output == "json":
+        output.write_json({"registry": host, "repositories": repos})
+    elif args.output == "markdown":
+        output.write("".join(escape(f"- `{host}/{r}`") + "\n" for r in repos))
+    else:
+        output.write("".join(escape(f"{host}/{r}" if args.full_ref else r) + "\n" for r in repos))
     return 0
 
 
 @command
 def _add_ls(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser(
+    p = add_verb(
+        sub,
+        common,
         "ls",
-        parents=[common],
-        help="list the tags of a repository (like crane ls)",
-        description="List the tags of a repository, one per line, as 'crane ls' does.",
+        help_="list the tags of a repository (like crane ls)",
+        description=(
+            "List the tags of a repository, one per line, as 'crane ls' does. A repository "
+            "without tags prints nothing (a note on stderr) and exits 0."
+        ),
+        examples=["regkit ls registry.example.com/team/api", "regkit ls team/api -O -o json"],
     )
-    p.add_argument("repository", metavar="REPO", help="HOST/REPOSITORY")
-    p.add_argument("--full-ref", action="store_true", help="print HOST/REPOSITORY:TAG")
+    attach(
+        p.add_argument("repository", metavar="REPO", help="[HOST/]REPOSITORY"),
+        repository_completer,
+    )
+    p.add_argument("--full-ref", action="store_true", help="print HOST/REPOSITORY:TAG (table)")
     p.add_argument(
         "--omit-digest-tags",
         "-O",
         action="store_true",
         help="leave out tags of the form sha256-<hex> (signatures, attestations)",
     )
+    output.add_output(p, trunc=False)
     p.set_defaults(func=_cmd_ls)
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    ref = parse_repository(args.repository)
+    ref = parse_repo_arg(args.repository)
     with client_for(args, ref.registry) as client:
         client.ping()
         tags = client.tags(ref.repository)
     if args.omit_digest_tags:
         tags = [t for t in tags if not t.startswith("sha256-")]
-    _write("".join(f"{ref.name}:{t}\n" if args.full_ref else f"{t}\n" for t in tags))
+    if not tags:
+        output.note(f"no tags in {ref.name}")
+    if args.output == "json":
+        output.write_json({"registry": ref.registry, "repository": ref.repository, "tags": tags})
+    elif args.output == "markdown":
+        output.write("".join(escape(f"- `{ref.name}:{t}`") + "\n" for t in tags))
+    else:
+        output.write(
+            "".join(escape(f"{ref.name}:{t}" if args.full_ref else t) + "\n" for t in tags)
+        )
     return 0
 
 
 @command
 def _add_digest(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = _add_ref_verb(sub, common, "digest", "print the digest of an image (like crane digest)")
+    p = add_ref_verb(
+        sub,
+        common,
+        "digest",
+        "print the digest of an image (like crane digest)",
+        examples=[
+            "regkit digest registry.example.com/team/api:latest",
+            "regkit digest --platform linux/arm64 team/api:v1   # with REGKIT_REGISTRY",
+        ],
+    )
     p.set_defaults(func=_cmd_digest)
 
 
 def _cmd_digest(args: argparse.Namespace) -> int:
-    ref = parse_reference(args.ref, default_tag="latest")
+    ref = parse_ref_arg(args.ref, default_tag="latest")
+    platform = getattr(args, "platform", None)
     with client_for(args, ref.registry) as client:
-        if args.platform:
+        if platform:
             manifest = client.get_manifest(ref.repository, ref.identifier)
-            digest = _resolve_platform(client, ref, manifest, args.platform).digest
+            digest = resolve_platform(client, ref, manifest, platform).digest
         else:
             found = client.resolve(ref.repository, ref.identifier)
             if found is None:
                 raise NotFoundError(f"{ref}: manifest not found on {ref.registry}")
             digest = found.digest
-    _write(digest + "\n")
+    output.write(digest + "\n")
     return 0
 
 
 @command
 def _add_manifest(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = _add_ref_verb(
-        sub, common, "manifest", "print an image's manifest exactly as served (like crane manifest)"
+    p = add_ref_verb(
+        sub,
+        common,
+        "manifest",
+        "print an image's manifest exactly as served (like crane manifest)",
+        examples=[
+            "regkit manifest registry.example.com/team/api:latest | jq .",
+            "regkit manifest --platform linux/arm64 registry.example.com/team/api:v1",
+        ],
     )
     p.set_defaults(func=_cmd_manifest)
 
 
 def _cmd_manifest(args: argparse.Namespace) -> int:
-    ref = parse_reference(args.ref, default_tag="latest")
+    ref = parse_ref_arg(args.ref, default_tag="latest")
     with client_for(args, ref.registry) as client:
         manifest = client.get_manifest(ref.repository, ref.identifier)
-        manifest = _resolve_platform(client, ref, manifest, args.platform)
-    _write(manifest.raw)
+        manifest = resolve_platform(client, ref, manifest, getattr(args, "platform", None))
+    output.write(manifest.raw)
     return 0
 
 
 @command
 def _add_config(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = _add_ref_verb(
+    p = add_ref_verb(
         sub,
         common,
         "config",
         "print an image's config blob (like crane config; an index uses --platform, "
         "default linux/amd64)",
+        examples=[
+            "regkit config registry.example.com/team/api:latest | jq .config.Labels",
+        ],
     )
     p.set_defaults(func=_cmd_config)
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
-    ref = parse_reference(args.ref, default_tag="latest")
+    ref = parse_ref_arg(args.ref, default_tag="latest")
     with client_for(args, ref.registry) as client:
         manifest = client.get_manifest(ref.repository, ref.identifier)
         if manifest.is_index:
-            manifest = _resolve_platform(client, ref, manifest, args.platform or "linux/amd64")
+            platform = getattr(args, "platform", None) or "linux/amd64"
+            manifest = resolve_platform(client, ref, manifest, platform)
         config = manifest.config
         if config is None:
             raise RegistryError(f"{ref} has no config blob ({manifest.media_type})")
         data = client.get_blob(ref.repository, config.digest)
-    _write(data)
+    output.write(data)
     return 0

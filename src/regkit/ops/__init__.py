@@ -50,6 +50,11 @@ def resolve_credentials(host: str, options: ConnectOptions) -> Credentials | Non
     )
     if env_user and env_password is not None:
         return Credentials(env_user, env_password)
+    if env_user:
+        raise UsageError(
+            "REGISTRY_USERNAME is set but REGISTRY_PASSWORD is not: set both, or unset "
+            "REGISTRY_USERNAME to use the Docker config"
+        )
     return credentials_for(host, options.docker_config)
 
 
@@ -58,6 +63,10 @@ def connect(host: str, options: ConnectOptions) -> RegistryClient:
     from regkit.registry import RegistryClient
 
     ca_file = options.ca_file
+    if not ca_file and not options.insecure:
+        from regkit.userconfig import remembered_ca
+
+        ca_file = remembered_ca(host)  # from `regkit login HOST --ca-file` (regkit.userconfig)
     if ca_file and not os.path.isfile(ca_file):
         raise TLSError(f"CA file {ca_file} does not exist; pass the PEM file of your registry's CA")
     if options.insecure and not host_is_loopback(host):

@@ -17,14 +17,13 @@ concurrency is bounded by the client's ``jobs``.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from regkit.errors import ConnectionFailedError, RegistryError
 from regkit.registry import Descriptor, Manifest, RegistryClient
-from regkit.registry.transport import RETRY_STATUSES
+from regkit.registry.retry import RETRY_STATUSES, retrying, tries_of, with_tries
 
 #: Layers that registries do not store (Windows base layers); they are never copied.
 _FOREIGN_MARKERS = ("foreign", "nondistributable")
@@ -208,18 +207,22 @@ def copy_image(
     def stream(blob: Descriptor) -> None:
         # A streamed body cannot be sent again, so the transport does not retry it: a
         # transient failure restarts the whole blob copy here, from a fresh source stream.
-        policy = target.transport.retry
-        for attempt in range(1, policy.attempts + 1):
-            try:
-                with streams, source.open_blob(source_repository, blob.digest) as chunks:
-                    target.upload_blob(target_repository, blob.digest, chunks, blob.size)
-                break
-            except RegistryError as err:
-                if attempt == policy.attempts or not _transient(err):
-                    raise
-                if target.blob_size(target_repository, blob.digest) == blob.size:
-                    break  # the upload landed although its answer was lost
-                time.sleep(policy.delay(attempt, None))
+        def attempt(n: int) -> None:
+            if n > 1 and target.blob_size(target_repository, blob.digest) == blob.size:
+                return  # the upload landed although its answer was lost
+            with streams, source.open_blob(source_repository, blob.digest) as chunks:
+                target.upload_blob(target_repository, blob.digest, chunks, blob.size)
+
+        try:
+            retrying(
+                attempt,
+                target.transport.retry,
+                f"copy of {blob.digest} to {target_repository}",
+                transient=lambda err: isinstance(err, RegistryError) and _transient(err),
+                notify=target.transport.notice,
+            )
+        except RegistryError as err:
+            raise with_tries(err, tries_of(err)) from None
         stats.add(uploaded=1, uploaded_bytes=blob.size)
 
     def run(step: BlobStep) -> None:

@@ -28,7 +28,10 @@ from regkit.dockerconfig import (
 from regkit.errors import AuthenticationError, RegkitError, TLSError, UsageError
 from regkit.reference import HOST_RE, validate_host
 
-DEFAULT_SECRETS_FILE = "secrets/infrastructure-secrets.yml"
+# The team's file is ``secrets/infra.yml`` now; ``secrets/infrastructure-secrets.yml`` is its
+# older name. The default is the first of these that exists (the first when none does).
+DEFAULT_SECRETS_FILES = ("secrets/infra.yml", "secrets/infrastructure-secrets.yml")
+DEFAULT_SECRETS_FILE = DEFAULT_SECRETS_FILES[0]
 DEFAULT_USERNAME_KEY = "registry_username"
 DEFAULT_PASSWORD_KEY = "registry_password"  # noqa: S105 - a key name
 DEFAULT_REGISTRY_KEY = "registry_domain"
@@ -256,15 +259,25 @@ def decrypt_secrets(
     """Decrypt the SOPS file (age identities from the usual sources unless given)."""
     from regkit.sops import decrypt_file  # lazy: pyrage and cryptography
 
-    file = Path(path)
+    file = default_secrets_file() if str(path) == DEFAULT_SECRETS_FILE else Path(path)
     if not file.is_file():
         raise UsageError(
             f"secrets file {file} does not exist; pass --secrets-file PATH "
-            f"(default {DEFAULT_SECRETS_FILE}, relative to the current directory)"
+            f"(default {' or '.join(DEFAULT_SECRETS_FILES)}, relative to the current directory)"
         )
     doc = decrypt_file(file, identities=identities)
     values = [str(v) for v in secret_values(doc)]
     return Decrypted(path=file, data=doc.data, secret_values=values)
+
+
+def default_secrets_file(base: Path | None = None) -> Path:
+    """The first of ``DEFAULT_SECRETS_FILES`` that exists under ``base`` (default: the current
+    directory), else the first one (so the error names the current name)."""
+    for name in DEFAULT_SECRETS_FILES:
+        candidate = Path(name) if base is None else base / name
+        if candidate.is_file():
+            return candidate
+    return Path(DEFAULT_SECRETS_FILES[0]) if base is None else base / DEFAULT_SECRETS_FILES[0]
 
 
 def secret_values(doc: Any) -> list[Any]:
@@ -397,6 +410,7 @@ __all__ = [
     "DEFAULT_PASSWORD_KEY",
     "DEFAULT_REGISTRY_KEY",
     "DEFAULT_SECRETS_FILE",
+    "DEFAULT_SECRETS_FILES",
     "DEFAULT_USERNAME_KEY",
     "Decrypted",
     "LoginPlanError",
@@ -404,6 +418,7 @@ __all__ = [
     "LoginTarget",
     "VerifyResult",
     "decrypt_secrets",
+    "default_secrets_file",
     "finish_login",
     "login",
     "logout",

@@ -18,6 +18,7 @@ from regkit.errors import NotFoundError
 from regkit.ops.once import Once
 from regkit.registry import Manifest, RegistryClient
 from regkit.registry.manifest import pick_child, platforms_of
+from regkit.textsafe import escape
 from regkit.timeparse import parse_created
 
 CREATED_LABEL = "org.opencontainers.image.created"
@@ -277,20 +278,21 @@ HEADERS = ("TAG", "DIGEST", "CREATED (UTC)", "PLATFORMS", "SIZE", "DESCRIPTION")
 
 
 def table_cells(row: TagRow) -> tuple[str, ...]:
+    """The cells of one row, registry text escaped (``regkit.textsafe``)."""
     return (
-        row.tag,
-        short_digest(row.digest),
+        escape(row.tag),
+        escape(short_digest(row.digest)),
         render_created(row.created),
-        ",".join(row.platforms) or "-",
+        escape(",".join(row.platforms) or "-"),
         render_size(row.size),
-        (row.description or "-").replace("\n", " "),
+        escape((row.description or "-").replace("\n", " ")),
     )
 
 
 def render_table(overview: Overview) -> str:
     out: list[str] = []
     for repo in overview.repositories:
-        out.append(f"{overview.registry}/{repo.name}")
+        out.append(escape(f"{overview.registry}/{repo.name}"))
         if not repo.tags:
             out.append("  (no tags)")
             out.append("")
@@ -311,7 +313,7 @@ def _md(cell: str) -> str:
 def render_markdown(overview: Overview) -> str:
     out: list[str] = []
     for repo in overview.repositories:
-        out.append(f"### `{overview.registry}/{repo.name}`")
+        out.append(f"### `{escape(overview.registry)}/{escape(repo.name)}`")
         out.append("")
         if not repo.tags:
             out.append("_no tags_")

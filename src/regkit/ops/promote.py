@@ -3,21 +3,28 @@
 ``parse_source``/``parse_targets`` validate every reference before any request.
 ``plan_promotion`` (pure) decides per target: ``create`` (no such tag yet), ``move`` (the tag
 points at another digest) or ``unchanged`` (it already points at the source digest, so it is
-not written: a rerun writes nothing). ``promote`` is the executor: it reads the source manifest
-once, checks ``expect_digest`` before any write, writes through ``regkit.ops.copy`` and then
-verifies that every target resolves to the source digest.
+not written: a rerun writes nothing). An exact release tag (``v1.2.3``, ``1.2.3``, with
+an optional pre-release such as ``-rc.1``) never moves to another digest without ``force``
+(``refuse_release_moves``): a published version must not change under its users. ``latest``
+and aliases (``v1``, ``v1.2``) move freely.
+
+``promote`` is the executor: it reads the source manifest once, checks ``expect_digest``
+before any write, writes through ``regkit.ops.copy`` and then verifies that every target
+resolves to the source digest.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from regkit.errors import DigestMismatchError, InvalidReferenceError, NotFoundError
+from regkit.errors import DigestMismatchError, InvalidReferenceError, NotFoundError, RegkitError
 from regkit.ops.copy import CopyStats, Image, copy_image, fetch_image
 from regkit.reference import Reference, parse_reference, validate_digest, validate_tag
 from regkit.registry import Descriptor, Manifest, RegistryClient
@@ -27,6 +34,18 @@ Connector = Callable[[str], RegistryClient]
 
 class SourceNotFoundError(NotFoundError):
     """The source tag or digest does not exist (nothing was written)."""
+
+
+class ReleaseTagMoveError(RegkitError):
+    """An existing exact release tag would move to another digest (nothing was written)."""
+
+
+_RELEASE_TAG = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?")
+
+
+def is_release_tag(tag: str) -> bool:
+    """``v1.2.3`` or ``1.2.3`` (optionally ``-rc.1``): an exact version, published once."""
+    return _RELEASE_TAG.fullmatch(tag) is not None
 
 
 class TargetAction(StrEnum):
@@ -40,6 +59,13 @@ class TargetPlan:
     target: Reference
     action: TargetAction
     old_digest: str | None = None
+    still_on_old: tuple[str, ...] | None = None  # a forced release move: tags left on the old
+
+    @property
+    def moves_release(self) -> bool:
+        """A move of an exact release tag (refused without force)."""
+        tag = self.target.tag
+        return self.action is TargetAction.MOVE and tag is not None and is_release_tag(tag)
 
     @property
     def writes(self) -> bool:
@@ -50,7 +76,11 @@ class TargetPlan:
         if self.action is TargetAction.CREATE:
             return "created" if done else "create"
         if self.action is TargetAction.MOVE:
-            return f"{'moved' if done else 'move'} from {self.old_digest}"
+            text = f"{'moved' if done else 'move'} from {self.old_digest}"
+            if self.still_on_old is not None:
+                left = ", ".join(self.still_on_old) or "none"
+                text += f" (still on it: {left})"
+            return text
         return "unchanged"
 
 
@@ -198,6 +228,26 @@ def plan_promotion(
     return Plan(source, digest, source_descriptor.media_type, tuple(plans))
 
 
+def refuse_release_moves(plan: Plan) -> None:
+    """ReleaseTagMoveError naming every exact release tag the plan would move."""
+    moves = [t for t in plan.targets if t.moves_release]
+    if not moves:
+        return
+    names = ", ".join(str(t.target) for t in moves)
+    olds = sorted({t.old_digest or "" for t in moves})
+    several = len(moves) > 1
+    source = (
+        f"from {olds[0]}"
+        if len(olds) == 1
+        else "from " + ", ".join(f"{t.old_digest} ({t.target.tag})" for t in moves)
+    )
+    raise ReleaseTagMoveError(
+        f"refusing to move the release tag{'s' if several else ''} {names} {source} to "
+        f"{plan.digest}: a published version must not change; nothing was written; pass "
+        f"--force to move {'them' if several else 'it'}"
+    )
+
+
 def write_groups(plan: Plan) -> dict[tuple[str, str], list[str]]:
     """(registry, repository) -> the tags (or digest) to write there, in plan order."""
     groups: dict[tuple[str, str], list[str]] = {}
@@ -216,10 +266,12 @@ def promote(
     *,
     expect_digest: str | None = None,
     dry_run: bool = False,
+    force: bool = False,
 ) -> PromotionResult:
     """Plan, then (unless ``dry_run``) write and verify. Nothing is written on any error
     found before the first write: unreachable or refusing registries, a missing source, a
-    source that moved away from ``expect_digest``."""
+    source that moved away from ``expect_digest``, an exact release tag that would move
+    (unless ``force``; then the result names the tags still on its old digest)."""
     if expect_digest is not None:
         validate_digest(expect_digest)
     hosts = list(dict.fromkeys([source.registry, *(t.registry for t in targets)]))
@@ -255,6 +307,8 @@ def promote(
         for target, found in zip(targets, answers[1:], strict=True):
             current[target] = found.digest if isinstance(found, Descriptor) else None
         plan = plan_promotion(source, top.descriptor(), targets, current)
+        if not force:
+            refuse_release_moves(plan)
         result = PromotionResult(plan, dry_run, platforms=_platforms(top), manifest=top)
         if dry_run or not plan.writes:
             return result
@@ -265,7 +319,37 @@ def promote(
         for (host, repository), refs in groups.items():
             copy_image(src, source.repository, image, clients[host], repository, refs, result.stats)
         _verify(clients, [t.target for t in plan.writes], top.digest)
+        if any(t.moves_release for t in plan.targets):
+            result.plan = _with_tags_left(clients, plan)
         return result
+
+
+def _with_tags_left(clients: Mapping[str, RegistryClient], plan: Plan) -> Plan:
+    """The plan with, on each forced release move, the tags still on the old digest."""
+    left: dict[tuple[str, str, str], tuple[str, ...]] = {}
+    for t in plan.targets:
+        key = (t.target.registry, t.target.repository, t.old_digest or "")
+        if not t.moves_release or key in left:
+            continue
+        client = clients[t.target.registry]
+        tags = client.tags(t.target.repository)
+        descs = client.map(_resolver_in(client, t.target.repository), tags)
+        left[key] = tuple(
+            tag for tag, d in zip(tags, descs, strict=True) if d and d.digest == t.old_digest
+        )
+    targets = tuple(
+        dataclasses.replace(
+            t, still_on_old=left[(t.target.registry, t.target.repository, t.old_digest or "")]
+        )
+        if t.moves_release
+        else t
+        for t in plan.targets
+    )
+    return dataclasses.replace(plan, targets=targets)
+
+
+def _resolver_in(client: RegistryClient, repository: str) -> Callable[[str], Descriptor | None]:
+    return lambda tag: client.resolve(repository, tag)
 
 
 BLOB_FAN_OUT = 8  # connections worth opening ahead for a copy of blobs (mounts, uploads)

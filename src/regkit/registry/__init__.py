@@ -12,7 +12,7 @@ from regkit.registry.manifest import Descriptor, Manifest
 
 if TYPE_CHECKING:
     from regkit.registry.client import RegistryClient
-    from regkit.registry.transport import RetryPolicy
+    from regkit.registry.retry import RetryPolicy
 
 __all__ = ["Descriptor", "Manifest", "RegistryClient", "RetryPolicy"]
 
@@ -23,7 +23,7 @@ def __getattr__(name: str) -> Any:
 
         return RegistryClient
     if name == "RetryPolicy":
-        from regkit.registry.transport import RetryPolicy
+        from regkit.registry.retry import RetryPolicy
 
         return RetryPolicy
     raise AttributeError(f"module 'regkit.registry' has no attribute {name!r}")

@@ -5,6 +5,17 @@ The flow follows the distribution token spec: a request answered 401 carries a c
 scope=...`` means fetch a token from ``realm`` (with Basic credentials when we have them) for
 that scope, cache it per scope, and send it. A 401 with a cached token drops the token and
 fetches a new one once.
+
+The origin rule (who gets credentials) lives here too, as pure functions of URLs:
+
+- Credentials (Basic or Bearer) go only to the registry's exact origin: scheme, host and port
+  (``same_origin``). A 401 from any other origin is not a challenge to answer.
+- An ``http://`` URL (Location, Link, redirect) for the registry's own host, from a registry
+  reached over HTTPS, is upgraded to HTTPS (``upgrade``), as go-containerregistry does: nginx
+  without ``X-Forwarded-Proto`` makes distribution write ``http://`` Locations.
+- Plain HTTP to a host that is not loopback needs ``insecure`` (``plain_http_allowed``).
+- A Bearer realm may be another HTTPS host (the standard token flow); over plain HTTP only on
+  loopback or with ``insecure``.
 """
 
 from __future__ import annotations
@@ -12,9 +23,17 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from regkit.dockerconfig import Credentials
+from regkit.errors import AuthenticationError, Hint, TLSError
+from regkit.reference import host_is_loopback
+
+if TYPE_CHECKING:
+    import httpx
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
@@ -60,6 +79,157 @@ def scope_for(repository: str | None, method: str) -> str:
     return f"repository:{repository}:pull,push"
 
 
+def auth_header(
+    challenge: Challenge | None, credentials: Credentials | None, tokens: TokenCache, scope: str
+) -> str | None:
+    """The ``Authorization`` value for a request of ``scope`` under ``challenge``, if any."""
+    if challenge is None:
+        return None
+    if challenge.scheme == "basic":
+        return f"Basic {credentials.basic_token()}" if credentials else None
+    if challenge.scheme == "bearer":
+        token = tokens.get(scope)
+        return f"Bearer {token}" if token else None
+    return None
+
+
+def fetch_token(
+    send: Callable[[str, dict[str, str]], httpx.Response],
+    *,
+    registry: str,
+    challenge: Challenge,
+    wanted: str,
+    credentials: Credentials | None,
+    insecure: bool,
+) -> tuple[str, float]:
+    """A Bearer token for ``wanted`` (scopes, space separated) from the challenge's realm:
+    ``(token, expires_in)``. ``send(url, headers)`` GETs ``url``; transport errors propagate.
+
+    The realm may be another HTTPS host; plain HTTP only on loopback or with ``insecure``.
+    The credentials go to the realm as Basic auth: the challenge came from the registry's own
+    origin (the caller checks), so the registry named the realm.
+    """
+    import httpx
+
+    realm = challenge.realm
+    if not realm:
+        raise AuthenticationError(f"{registry} sent a Bearer challenge without a realm")
+    realm_host = urlsplit(realm).netloc
+    if urlsplit(realm).scheme not in ("http", "https"):
+        raise AuthenticationError(f"{registry} sent a Bearer realm that is not an HTTP(S) URL")
+    if not plain_http_allowed(realm, insecure):
+        raise TLSError(
+            f"{registry} asks for a token from a plain-HTTP realm ({realm_host}); "
+            "refusing to send credentials without TLS",
+            hint=Hint.INSECURE,
+        )
+    # Several scopes ("repository:a:pull,push repository:b:pull") are several parameters.
+    params: list[tuple[str, str | int | float | bool | None]] = [
+        ("scope", part) for part in wanted.split() if part
+    ]
+    if "service" in challenge.params:
+        params.append(("service", challenge.params["service"]))
+    headers = {}
+    if credentials:
+        headers["Authorization"] = f"Basic {credentials.basic_token()}"
+    response = send(str(httpx.URL(realm).copy_merge_params(params)), headers)
+    if response.status_code in (401, 403):
+        raise AuthenticationError(
+            f"the token service {realm_host} refused the credentials for {registry}; "
+            "check the username and password (regkit login)",
+            status=response.status_code,
+        )
+    if response.status_code != 200:
+        raise AuthenticationError(
+            f"the token service {realm_host} answered {response.status_code}",
+            status=response.status_code,
+        )
+    try:
+        data = response.json()
+    except ValueError:
+        raise AuthenticationError(f"the token service {realm_host} sent no JSON") from None
+    token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        raise AuthenticationError(f"the token service {realm_host} sent no token")
+    expires = data.get("expires_in", 60)
+    return token, float(expires) if isinstance(expires, int | float) else 60.0
+
+
+# -- the origin rule ---------------------------------------------------------------------------
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """scheme, host (lower case, IPv6 without brackets) and port (the default made explicit)."""
+
+    scheme: str
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def origin_of(url: str, default_scheme: str | None = None) -> Origin:
+    """The origin of ``url``; a missing port is the default of ``default_scheme`` (else of the
+    URL's own scheme): go-containerregistry's canonical address."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None:
+        port = DEFAULT_PORTS.get(default_scheme or scheme, 0)
+    return Origin(scheme, (parts.hostname or "").lower(), port)
+
+
+def registry_origin(host: str, scheme: str) -> Origin:
+    """The origin of a registry named ``host`` (``name[:port]``) reached over ``scheme``."""
+    return origin_of(f"{scheme}://{host}/")
+
+
+def same_host(url: str, host: str, scheme: str) -> bool:
+    """``url`` names the registry's host and port, whatever its scheme (a missing port counts
+    as the default port of the registry's ``scheme``)."""
+    mine = registry_origin(host, scheme)
+    theirs = origin_of(url, default_scheme=scheme)
+    return (theirs.host, theirs.port) == (mine.host, mine.port)
+
+
+def same_origin(url: str, host: str, scheme: str) -> bool:
+    """``url`` is on the registry's exact origin: the only place credentials may go."""
+    return origin_of(url) == registry_origin(host, scheme)
+
+
+def upgrade(url: str, host: str, scheme: str) -> str:
+    """An ``http://`` URL for the registry's own host, from an HTTPS registry, as HTTPS."""
+    parts = urlsplit(url)
+    if scheme != "https" or parts.scheme.lower() != "http" or not same_host(url, host, scheme):
+        return url
+    return urlunsplit(("https", parts.netloc, parts.path, parts.query, parts.fragment))
+
+
+def plain_http_allowed(url: str, insecure: bool) -> bool:
+    """HTTPS always; plain HTTP only to a loopback host, or with ``insecure``."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return True
+    return insecure or host_is_loopback(parts.netloc.rpartition("@")[2])
+
+
+def shown(url: str, host: str) -> str:
+    """``url`` for a log line: the path and query on the registry's host; on another host the
+    scheme, host and path only (a presigned storage URL's query is a credential)."""
+    parts = urlsplit(url)
+    if parts.netloc.lower() == host.lower():
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
+
+
 @dataclass
 class _Token:
     value: str
@@ -94,4 +264,20 @@ class TokenCache:
             return [t.value for t in self._tokens.values()]
 
 
-__all__ = ["Challenge", "Credentials", "TokenCache", "parse_challenge", "scope_for"]
+__all__ = [
+    "Challenge",
+    "Credentials",
+    "Origin",
+    "TokenCache",
+    "auth_header",
+    "fetch_token",
+    "origin_of",
+    "parse_challenge",
+    "plain_http_allowed",
+    "registry_origin",
+    "same_host",
+    "same_origin",
+    "scope_for",
+    "shown",
+    "upgrade",
+]

@@ -7,8 +7,9 @@ and ``registry:3`` are handled where they show, each fallback named:
   an empty list; a v3.1.0 400 for ``n`` above its maximum is retried without ``n``.
 - A HEAD without ``Docker-Content-Digest`` falls back to GET and hashes the body.
 - Manifest bodies are always hashed; a digest that does not match is an error.
-- DELETE by tag is refused by 2.8 (400 ``DIGEST_INVALID``): reported as UnsupportedError so
-  the caller can choose another way.
+- DELETE by tag is refused by 2.8 (400 ``DIGEST_INVALID``): ``delete_tag`` then falls back
+  to the throw-away manifest (``regkit.registry.throwaway``); which way a registry takes is
+  learned on the first tag delete of each client and remembered by it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import hashlib
 import json
 import re
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -35,9 +35,19 @@ from regkit.errors import (
     RegistryError,
     UnsupportedError,
 )
+from regkit.registry.auth import same_host
 from regkit.registry.cache import ContentCache
-from regkit.registry.manifest import ACCEPT, Descriptor, Manifest, media_type_of, sha256_digest
-from regkit.registry.transport import RetryPolicy, Transport
+from regkit.registry.manifest import (
+    ACCEPT,
+    OCI_MANIFEST,
+    Descriptor,
+    Manifest,
+    media_type_of,
+    sha256_digest,
+)
+from regkit.registry.retry import Again, RetryPolicy, retrying, tries_of, with_tries
+from regkit.registry.throwaway import throwaway_image
+from regkit.registry.transport import Transport
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -63,8 +73,13 @@ def _first_code(response: httpx.Response) -> str | None:
     return str(code) if code else None
 
 
-def next_link(response: httpx.Response, current_url: str) -> str | None:
-    """The ``rel="next"`` URL of a paginated answer, resolved; None when absent or off-host."""
+def next_link(response: httpx.Response, current_url: str, what: str = "list") -> str | None:
+    """The ``rel="next"`` URL of a paginated answer, resolved; None when absent.
+
+    A next page on another host is an error, not the end of the list: a list cut short is not
+    safe to act on (prune would not see a staying tag on the missing page). An ``http://`` link
+    to the registry's own host is followed; the transport upgrades it to HTTPS.
+    """
     header = response.headers.get("link")
     if not header:
         return None
@@ -72,8 +87,13 @@ def next_link(response: httpx.Response, current_url: str) -> str | None:
     if not match:
         return None
     target: str = urljoin(current_url, match.group(1))
-    if urlsplit(target).netloc != urlsplit(current_url).netloc:
-        return None  # never follow pagination to another host
+    current = urlsplit(current_url)
+    if not same_host(target, current.netloc, current.scheme):
+        raise RegistryError(
+            f"{what}: {current.netloc} links the next page to {urlsplit(target).netloc}; regkit "
+            f"follows pagination on {current.netloc} only, and a partial list is not safe to "
+            "act on"
+        )
     return target
 
 
@@ -109,6 +129,9 @@ class RegistryClient:
         )
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # Whether DELETE by tag works here: None until the first delete_tag finds out.
+        self._tag_delete: bool | None = None
+        self._tag_delete_lock = threading.Lock()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -156,6 +179,10 @@ class RegistryClient:
     # -- errors ---------------------------------------------------------------------------
 
     def _fail(self, response: httpx.Response, what: str) -> RegistryError:
+        """The error for an unexpected answer; after retries, it says how many tries."""
+        return with_tries(self._error_for(response, what), tries_of(response))
+
+    def _error_for(self, response: httpx.Response, what: str) -> RegistryError:
         status = response.status_code
         code = _first_code(response)
         host = self.registry
@@ -242,7 +269,7 @@ class RegistryClient:
                 raise RegistryError(f"{what}: {self.registry} sent no JSON") from None
             page = data.get(key) if isinstance(data, dict) else None
             items.extend(str(x) for x in page or [])  # "tags": null is an empty list
-            url = next_link(response, str(response.request.url))
+            url = next_link(response, str(response.request.url), what)
         return items
 
     def catalog(self) -> list[str]:
@@ -354,6 +381,61 @@ class RegistryClient:
             response, f"delete {repository}{'@' if ref.startswith('sha256:') else ':'}{ref}"
         )
 
+    @property
+    def tag_delete_supported(self) -> bool | None:
+        """Whether this registry deletes a tag by name (None: no tag deleted yet)."""
+        return self._tag_delete
+
+    def delete_tag(
+        self,
+        repository: str,
+        tag: str,
+        *,
+        delete_digest: Callable[[Manifest], object] | None = None,
+    ) -> str:
+        """Remove ``tag`` alone: its manifest and every other tag stay. Returns the way taken.
+
+        ``DELETE /v2/<repo>/manifests/<tag>`` where the registry supports it (``registry:3``);
+        on distribution 2.8 (400 ``DIGEST_INVALID``) the fallback: point the tag at a unique
+        throw-away image, then delete that by digest (``delete_digest``, given the throw-away
+        manifest; by default a plain DELETE; a caller may guard it). The first call of a
+        client probes, concurrent first calls wait for its answer; a 405 (deletion disabled)
+        raises UnsupportedError, a 404 NotFoundError.
+        """
+        with self._tag_delete_lock:
+            known = self._tag_delete
+            if known is None:
+                if self._delete_by_tag(repository, tag):
+                    return "deleted by tag"
+                known = False
+        if known and self._delete_by_tag(repository, tag):
+            return "deleted by tag"
+        config, raw = throwaway_image(repository, tag)
+        self.upload_bytes(repository, config)
+        digest = self.put_manifest(repository, tag, raw, OCI_MANIFEST)
+        if delete_digest is not None:
+            delete_digest(Manifest(raw, OCI_MANIFEST, digest))
+        else:
+            with contextlib.suppress(NotFoundError):  # a retried DELETE found it gone
+                self.delete_manifest(repository, digest)
+        return "re-pointed at a throw-away manifest, deleted"
+
+    def _delete_by_tag(self, repository: str, tag: str) -> bool:
+        """DELETE by tag; False (nothing changed) where the registry cannot, and remembered."""
+        try:
+            self.delete_manifest(repository, tag)
+        except NotFoundError:
+            if self._tag_delete is None:  # 2.8 would have said DIGEST_INVALID before looking
+                self._tag_delete = True
+            raise
+        except UnsupportedError as err:
+            if err.status == 400 and err.code == "DIGEST_INVALID":
+                self._tag_delete = False  # distribution 2.8: no tag delete
+                return False
+            raise  # 405: deletion disabled on the registry
+        self._tag_delete = True
+        return True
+
     # -- blobs ----------------------------------------------------------------------------
 
     def get_blob(self, repository: str, digest: str, *, limit: int = 64 * 1024 * 1024) -> bytes:
@@ -364,25 +446,31 @@ class RegistryClient:
         """
         if self.cache is not None and (hit := self.cache.get(digest)) is not None:
             return hit[1]
-        attempts = self.transport.retry.attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                data = self._read_blob(repository, digest, limit)
-            except httpx.TransportError as err:
-                if attempt == attempts:
-                    raise self.transport.translate(err) from None
-                time.sleep(self.transport.retry.delay(attempt, None))
-                continue
+
+        def attempt(_n: int) -> bytes:
+            data = self._read_blob(repository, digest, limit)
             if sha256_digest(data) != digest:
-                if attempt < attempts:
-                    continue
-                raise DigestMismatchError(
-                    f"blob {repository}@{digest} from {self.registry} is corrupt"
-                )
-            if self.cache is not None:
-                self.cache.put(digest, "application/octet-stream", data)
+                raise Again("sent a body that does not match its digest")
             return data
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        try:
+            data = retrying(
+                attempt,
+                self.transport.retry,
+                f"GET /v2/{repository}/blobs/{digest}",
+                transient=lambda err: isinstance(err, httpx.TransportError),
+                notify=self.transport.notice,
+            )
+        except httpx.TransportError as err:
+            raise self.transport.translate(err, tries=tries_of(err)) from None
+        except Again as again:
+            raise with_tries(
+                DigestMismatchError(f"blob {repository}@{digest} from {self.registry} is corrupt"),
+                tries_of(again),
+            ) from None
+        if self.cache is not None:
+            self.cache.put(digest, "application/octet-stream", data)
+        return data
 
     def _read_blob(self, repository: str, digest: str, limit: int) -> bytes:
         with self.transport.stream(

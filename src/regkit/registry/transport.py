@@ -1,122 +1,68 @@
-"""HTTP transport to one registry: TLS, HTTP/2, timeouts, retries, scheme rules, auth.
+"""HTTP transport to one registry: the scheme probe, send and follow.
 
 - HTTPS by default, verified against the system CAs; ``ca_file`` (or ``SSL_CERT_FILE``) adds a
   private CA. Plain HTTP only for loopback hosts (after HTTPS was refused at the protocol level)
   or with ``insecure``, which also disables verification.
-- HTTP/1.1 keep-alive connections in one pool shared by the worker threads; ``warm`` opens
-  some ahead of a fan-out. HTTP/2 only when asked for with REGKIT_HTTP2=1 (and the optional
-  ``h2`` package installed), then one connection per thread.
-- Retries with exponential backoff on connection errors and 408/429/500/502/503/504, honouring
-  ``Retry-After``, bounded in attempts and total time, only for requests safe to repeat.
-- Redirects are followed by hand so that ``Authorization`` never reaches another host.
+- Connections come from ``regkit.registry.pool`` (HTTP/1.1 keep-alive shared by the worker
+  threads; HTTP/2 with REGKIT_HTTP2=1, one per thread); ``warm`` opens some ahead of a fan-out.
+- Retries (``regkit.registry.retry``) on connection errors and 408/429/500/502/503/504, only
+  for requests safe to repeat; each retry shows on stderr under ``-v`` or on a terminal.
+- Every URL sent to passes the origin rule (``regkit.registry.auth``): an ``http://`` URL for
+  the registry's own host is upgraded to HTTPS, plain HTTP to another non-loopback host is
+  refused without ``insecure``, ``Authorization`` goes to the registry's exact origin only, and
+  a 401 from another origin is not a challenge. Redirects are followed by hand for that.
+- Transport failures become ``RegistryError``s in ``regkit.registry.translate``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.utils
-import importlib.util
-import logging
-import os
-import random
-import ssl
+import dataclasses
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from regkit.dockerconfig import Credentials
-from regkit.errors import (
-    AuthenticationError,
-    ConnectionFailedError,
-    RegistryError,
-    TLSError,
-    UsageError,
-)
+from regkit.errors import AuthenticationError, Hint, RegistryError, TLSError
 from regkit.reference import host_is_loopback
-from regkit.registry.auth import Challenge, TokenCache, parse_challenge, scope_for
+from regkit.registry.auth import (
+    Challenge,
+    TokenCache,
+    auth_header,
+    fetch_token,
+    parse_challenge,
+    plain_http_allowed,
+    same_origin,
+    scope_for,
+    shown,
+    upgrade,
+)
+from regkit.registry.pool import ClientPool
+from regkit.registry.retry import (
+    RETRY_STATUSES,
+    Again,
+    RetryPolicy,
+    Tries,
+    mark,
+    parse_retry_after,
+    retrying,
+    tries_of,
+)
+from regkit.registry.translate import (
+    is_cert_error,
+    is_plain_http_answer,
+    plain_http_refused,
+    translate,
+)
 
-log = logging.getLogger("regkit.http")
-
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_REDIRECTS = 5
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    attempts: int = 5  # total tries of one request
-    base_delay: float = 0.2  # first backoff, doubled each time
-    max_delay: float = 10.0  # one wait at most (also caps Retry-After)
-    total: float = 120.0  # give up after this many seconds for one request
-
-    def delay(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.max_delay)
-        backoff = self.base_delay * float(2 ** (attempt - 1))
-        return min(backoff * (0.5 + random.random() / 2), self.max_delay)  # noqa: S311
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
-
-
-def _ssl_context(ca_file: str | None, insecure: bool) -> ssl.SSLContext | bool:
-    if insecure:
-        return False
-    # The system store (OpenSSL honours SSL_CERT_FILE / SSL_CERT_DIR), not certifi's bundle.
-    ctx = ssl.create_default_context()
-    if ca_file:
-        try:
-            ctx.load_verify_locations(cafile=ca_file)
-        except (OSError, ssl.SSLError) as err:
-            raise TLSError(f"cannot load CA file {ca_file}: {err}; pass a PEM file") from None
-    return ctx
-
-
-def _is_cert_error(err: BaseException) -> bool:
-    seen: set[int] = set()
-    cur: BaseException | None = err
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        if isinstance(cur, ssl.SSLCertVerificationError):
-            return True
-        text = str(cur)
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-            return True
-        cur = cur.__cause__ or cur.__context__
-    return False
-
-
-def _is_plain_http_answer(err: BaseException) -> bool:
-    """The server answered a TLS ClientHello with plain HTTP (it does not speak TLS)."""
-    text = repr(err) + repr(err.__cause__) + repr(err.__context__)
-    return any(
-        marker in text
-        for marker in (
-            "WRONG_VERSION_NUMBER",
-            "wrong version number",
-            "record layer failure",
-            "packet length too long",
-            "RECORD_LAYER_FAILURE",
-            "http request",
-        )
-    )
 
 
 class Transport:
@@ -140,31 +86,14 @@ class Transport:
         self.insecure = insecure
         self.retry = retry or RetryPolicy()
         self.verbose = verbose
-        self._ca_file = ca_file
-        # HTTP/1.1 (the default): one connection pool shared by all threads. HTTP/2: one client
-        # (and so one connection) per thread: httpcore's sync HTTP/2 connection is not safe for
-        # concurrent requests from several threads (nginx answers 400 "client sent HEADERS
-        # frame with incorrect identifier", h2 raises KeyError on a stream id).
-        self._verify = _ssl_context(ca_file, insecure)
-        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
-        self._local = threading.local()
-        # HTTP/1.1 by default, HTTP/2 with REGKIT_HTTP2=1. With one connection per thread,
-        # HTTP/2 brings no multiplexing, and its pure-Python framing (h2) costs CPU: measured at
-        # 40 ms round trip, overview of 100 multi-arch tags took 2.79 s (HTTP/2) against 2.37 s
-        # (HTTP/1.1), medians of 4 (benchmarks/README.md).
-        # h2 is not a dependency of regkit (its import alone costs ~20 ms of start-up).
-        self.http2 = os.environ.get("REGKIT_HTTP2", "0").strip().lower() in ("1", "true", "yes")
-        if self.http2 and importlib.util.find_spec("h2") is None:
-            raise UsageError(
-                "REGKIT_HTTP2=1 needs the h2 package (pip install h2) in regkit's environment"
-            )
-        self._clients: list[httpx.Client] = []
-        self._shared: httpx.Client | None = None
+        self._pool = ClientPool(ca_file=ca_file, insecure=insecure, timeout=timeout, jobs=jobs)
+        self.http2 = self._pool.http2
         self._warmers: list[threading.Thread] = []
         self._scheme: str | None = None
         self._challenge: Challenge | None = None
         self.credentials_verified = False  # the registry answered 200 to our credentials
         self._tokens = TokenCache()
+        self._warned: set[str] = set()  # hosts warned about plain HTTP
         self._lock = threading.Lock()
         self._ping_lock = threading.RLock()
         self.request_count = 0
@@ -179,62 +108,7 @@ class Transport:
         deadline = time.monotonic() + 0.5
         for thread in warmers:
             thread.join(max(0.0, deadline - time.monotonic()))
-        with self._lock:
-            clients, self._clients = self._clients, []
-            self._shared = None
-        for client in clients:
-            client.close()
-
-    def _drop_client(self) -> None:
-        """Forget this thread's client (its connection is broken); the next request makes one.
-
-        The shared HTTP/1.1 pool is kept: httpcore drops a broken connection from it itself.
-        """
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is not None:
-            self._local.client = None
-            with self._lock:
-                if client in self._clients:
-                    self._clients.remove(client)
-            with contextlib.suppress(Exception):
-                client.close()
-
-    @property
-    def _client(self) -> httpx.Client:
-        if not self.http2:
-            # HTTP/1.1: one pool shared by every thread (a connection serves one request at a
-            # time; httpcore's pool hands idle ones out under its lock), so a connection opened
-            # by one thread, or by warm(), serves any other. Unbounded: the threads bound the
-            # requests in flight, and a streamed copy holds two connections per thread.
-            shared = self._shared
-            if shared is None:
-                with self._lock:
-                    if self._shared is None:
-                        self._shared = self._new_client(
-                            httpx.Limits(
-                                max_connections=None, max_keepalive_connections=2 * self.jobs + 2
-                            )
-                        )
-                        self._clients.append(self._shared)
-                    shared = self._shared
-            return shared
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = self._new_client(httpx.Limits(max_connections=4, max_keepalive_connections=2))
-            self._local.client = client
-            with self._lock:
-                self._clients.append(client)
-        return client
-
-    def _new_client(self, limits: httpx.Limits) -> httpx.Client:
-        return httpx.Client(
-            http2=self.http2,
-            verify=self._verify,
-            timeout=self._timeout,
-            limits=limits,
-            follow_redirects=False,
-            headers={"User-Agent": "regkit/0.1"},
-        )
+        self._pool.close()
 
     def warm(self, connections: int) -> None:
         """Open up to ``connections`` more keep-alive connections in the background.
@@ -306,19 +180,21 @@ class Transport:
         # Retried like any idempotent request (a registry restarting, a busy proxy), except when
         # there is no connection at all (refused, unknown name, timeout: a wrong host or port
         # says so at once) or the certificate is refused.
-        response = self._retrying(
+        response = self._retried(
             probe,
             "GET /v2/",
-            self.retry.attempts,
+            self.retry,
             lambda err: (
-                not (
-                    _is_cert_error(err)
-                    or isinstance(err, httpx.ConnectError | httpx.ConnectTimeout)
+                isinstance(err, httpx.TransportError)
+                and not (
+                    is_cert_error(err) or isinstance(err, httpx.ConnectError | httpx.ConnectTimeout)
                 )
             ),
         )
         scheme = found[0]
         response.close()
+        if scheme == "http":
+            self._warn_plain_http(self.host)
         with self._lock:
             if response.status_code == 401:
                 self._challenge = parse_challenge(response.headers.get("www-authenticate"))
@@ -328,8 +204,10 @@ class Transport:
                 self._challenge = Challenge("basic")
                 self.credentials_verified = True
             elif response.status_code != 200:
+                tries = tries_of(response)
                 raise RegistryError(
-                    f"{self.host} answered {response.status_code} to GET /v2/; "
+                    f"{self.host} answered {response.status_code} to GET /v2/"
+                    f"{f' {tries}' if tries else ''}; "
                     "is this a Docker registry (distribution API v2)?",
                     status=response.status_code,
                 )
@@ -350,15 +228,11 @@ class Transport:
                 if (
                     scheme == "https"
                     and len(schemes) > 1
-                    and (_is_plain_http_answer(err) or (self.insecure and not _is_cert_error(err)))
+                    and (is_plain_http_answer(err) or (self.insecure and not is_cert_error(err)))
                 ):
                     continue
-                if scheme == "https" and len(schemes) == 1 and _is_plain_http_answer(err):
-                    raise TLSError(
-                        f"{self.host} answered in plain HTTP, not HTTPS; regkit uses plain HTTP "
-                        "only for loopback hosts: pass --insecure to allow it for this host "
-                        "(credentials then travel unencrypted)"
-                    ) from None
+                if scheme == "https" and len(schemes) == 1 and is_plain_http_answer(err):
+                    raise plain_http_refused(self.host) from None
                 raise
         assert last is not None
         raise last
@@ -404,8 +278,7 @@ class Transport:
         can_retry = (retry if retry is not None else method in IDEMPOTENT) and not _is_one_shot(
             content
         )
-        attempts = self.retry.attempts if can_retry else 1
-        return self._retrying(
+        return self._retried(
             lambda: self._send_authed(
                 method,
                 url,
@@ -414,44 +287,43 @@ class Transport:
                 content,
                 stream,
             ),
-            f"{method} {_path(url)}",
-            attempts,
+            f"{method} {self._shown(url)}",
+            self.retry if can_retry else dataclasses.replace(self.retry, attempts=1),
+            lambda err: isinstance(err, httpx.TransportError),
         )
 
-    def _retrying(
+    def _retried(
         self,
         send: Callable[[], httpx.Response],
         what: str,
-        attempts: int,
-        retry_error: Callable[[httpx.TransportError], bool] = lambda _err: True,
+        policy: RetryPolicy,
+        transient: Callable[[BaseException], bool],
     ) -> httpx.Response:
-        """``send()``, again after a transport error that ``retry_error`` allows or a
-        408/429/5xx answer, with backoff (honouring ``Retry-After``), at most ``attempts``
-        times and ``retry.total`` seconds; a transport error that ends it is translated."""
-        started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = send()
-            except httpx.TransportError as err:
-                more = attempt < attempts and time.monotonic() - started <= self.retry.total
-                if not more or not retry_error(err):
-                    raise self.translate(err) from None
-                wait = self.retry.delay(attempt, None)
-                log.info("%s failed (%s); retrying in %.1fs", what, type(err).__name__, wait)
-                time.sleep(wait)
-                continue
-            more = attempt < attempts and time.monotonic() - started < self.retry.total
-            if response.status_code in RETRY_STATUSES and more:
-                wait = self.retry.delay(
-                    attempt, parse_retry_after(response.headers.get("retry-after"))
-                )
+        """``send()`` under ``policy`` (``regkit.registry.retry``): again after a transport
+        error ``transient`` accepts or a 408/429/5xx answer (honouring ``Retry-After``). The
+        last such answer is returned (carrying its ``Tries``); a transport error that ends it
+        is translated, saying how many tries it took."""
+
+        def attempt(_n: int) -> httpx.Response:
+            response = send()
+            if response.status_code in RETRY_STATUSES:
+                response.read()  # small; kept for the caller's error message if no try remains
                 response.close()
-                self._log(f"retry {what} after {response.status_code} in {wait:.1f}s")
-                time.sleep(wait)
-                continue
+                raise Again(
+                    f"answered {response.status_code}",
+                    retry_after=parse_retry_after(response.headers.get("retry-after")),
+                    value=response,
+                )
             return response
+
+        try:
+            return retrying(attempt, policy, what, transient=transient, notify=self.notice)
+        except Again as again:
+            assert isinstance(again.value, httpx.Response)
+            mark(again.value, tries_of(again))
+            return again.value
+        except httpx.TransportError as err:
+            raise self.translate(err, tries=tries_of(err)) from None
 
     @contextmanager
     def stream(self, method: str, path_or_url: str, **kwargs: Any) -> Iterator[httpx.Response]:
@@ -462,15 +334,7 @@ class Transport:
             response.close()
 
     def _auth_header(self, scope: str) -> str | None:
-        challenge = self._challenge
-        if challenge is None:
-            return None
-        if challenge.scheme == "basic":
-            return f"Basic {self.credentials.basic_token()}" if self.credentials else None
-        if challenge.scheme == "bearer":
-            token = self._tokens.get(scope)
-            return f"Bearer {token}" if token else None
-        return None
+        return auth_header(self._challenge, self.credentials, self._tokens, scope)
 
     def _send_authed(
         self,
@@ -541,7 +405,9 @@ class Transport:
             sent["Authorization"] = f"Basic {self.credentials.basic_token()}"
         try:
             response = self._follow(method, url, sent, content, stream)
-        except httpx.TransportError:
+        except httpx.TransportError as err:
+            if isinstance(err, httpx.TimeoutException):  # a hung registry: say so at once
+                self.notice(f"{method} {shown(url, self.host)} failed ({type(err).__name__})")
             self._ensure_scheme()
             return None
         with self._lock:
@@ -562,59 +428,23 @@ class Transport:
         return url
 
     def _fetch_token(self, challenge: Challenge, wanted: str, cache_key: str) -> None:
-        realm = challenge.realm
-        if not realm:
-            raise AuthenticationError(f"{self.host} sent a Bearer challenge without a realm")
-        realm_host = urlsplit(realm).netloc
-        if (
-            urlsplit(realm).scheme != "https"
-            and not host_is_loopback(realm_host)
-            and not self.insecure
-        ):
-            raise TLSError(
-                f"{self.host} asks for a token from a plain-HTTP realm ({realm_host}); "
-                "refusing to send credentials without TLS (use --insecure to allow)"
-            )
-        # Several scopes ("repository:a:pull,push repository:b:pull") are several parameters.
-        params: list[tuple[str, str | int | float | bool | None]] = [
-            ("scope", part) for part in wanted.split() if part
-        ]
-        if "service" in challenge.params:
-            params.append(("service", challenge.params["service"]))
-        headers = {}
-        if self.credentials:
-            headers["Authorization"] = f"Basic {self.credentials.basic_token()}"
-        try:
-            response = self._send_raw(
-                "GET",
-                str(httpx.URL(realm).copy_merge_params(params)),
-                headers,
-                None,
-            )
-        except httpx.TransportError as err:
-            raise self.translate(err, host=realm_host) from None
-        if response.status_code in (401, 403):
-            raise AuthenticationError(
-                f"the token service {realm_host} refused the credentials for {self.host}; "
-                "check the username and password (regkit login)",
-                status=response.status_code,
-            )
-        if response.status_code != 200:
-            raise AuthenticationError(
-                f"the token service {realm_host} answered {response.status_code}",
-                status=response.status_code,
-            )
-        try:
-            data = response.json()
-        except ValueError:
-            raise AuthenticationError(f"the token service {realm_host} sent no JSON") from None
-        token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
-        if not isinstance(token, str) or not token:
-            raise AuthenticationError(f"the token service {realm_host} sent no token")
-        expires = data.get("expires_in", 60)
-        self._tokens.put(
-            cache_key, token, float(expires) if isinstance(expires, int | float) else 60.0
+        realm_host = urlsplit(challenge.realm or "").netloc
+
+        def send(url: str, headers: dict[str, str]) -> httpx.Response:
+            try:
+                return self._send_raw("GET", url, headers, None)
+            except httpx.TransportError as err:
+                raise translate(err, realm_host) from None
+
+        token, expires = fetch_token(
+            send,
+            registry=self.host,
+            challenge=challenge,
+            wanted=wanted,
+            credentials=self.credentials,
+            insecure=self.insecure,
         )
+        self._tokens.put(cache_key, token, expires)
 
     def secrets(self) -> list[str]:
         """Every secret this transport holds (for leak scans and masking)."""
@@ -631,9 +461,29 @@ class Transport:
         content: bytes | Iterable[bytes] | None,
         stream: bool,
     ) -> httpx.Response:
-        origin = urlsplit(url).netloc
+        """Send, following redirects by hand, every URL through the origin rule (``_admit``):
+        ``Authorization`` only to the registry's exact origin, and a 401 from another origin
+        is an error, never a challenge to answer."""
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send_raw(method, url, headers, content, stream=stream)
+            if url.startswith(self._own_prefix()):
+                own = True  # the hot path: the registry's own origin, as the probe found it
+            else:
+                url = self._admit(url)
+                own = self._is_own_origin(url)
+            sent = (
+                headers
+                if own
+                else {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            )
+            response = self._send_raw(method, url, sent, content, stream=stream)
+            if response.status_code == 401 and not own:
+                response.close()
+                raise AuthenticationError(
+                    f"{self.host} redirected {method} {shown(url, self.host)} to "
+                    f"{urlsplit(url).netloc}, which asks for credentials; regkit sends the "
+                    f"registry's credentials to {self.host} only",
+                    status=401,
+                )
             if (
                 response.status_code not in (301, 302, 303, 307, 308)
                 or "location" not in response.headers
@@ -641,14 +491,56 @@ class Transport:
                 return response
             target = urljoin(url, response.headers["location"])
             response.close()
-            if urlsplit(target).netloc != origin:
-                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
             if response.status_code == 303 or (
                 response.status_code in (301, 302) and method not in ("GET", "HEAD")
             ):
                 method, content = "GET", None
             url = target
         raise RegistryError(f"too many redirects from {self.host}")
+
+    def _registry_scheme(self) -> str:
+        return self._scheme or "https"  # before the probe, the first request tries HTTPS
+
+    def _own_prefix(self) -> str:
+        """``scheme://host/``: a URL starting with it is on the registry's exact origin."""
+        return f"{self._registry_scheme()}://{self.host}/"
+
+    def _shown(self, url: str) -> str:
+        """``url`` for a log line (``auth.shown``), fast for the registry's own URLs."""
+        prefix = self._own_prefix()
+        return url[len(prefix) - 1 :] if url.startswith(prefix) else shown(url, self.host)
+
+    def _is_own_origin(self, url: str) -> bool:
+        return same_origin(url, self.host, self._registry_scheme())
+
+    def _admit(self, url: str) -> str:
+        """``url`` as it may be sent: an ``http://`` URL for the registry's own host upgraded
+        to HTTPS (when the registry speaks HTTPS); plain HTTP to another host refused unless
+        it is loopback or ``insecure`` (then with a warning)."""
+        url = upgrade(url, self.host, self._registry_scheme())
+        if urlsplit(url).scheme.lower() == "http":
+            netloc = urlsplit(url).netloc
+            if not plain_http_allowed(url, self.insecure):
+                raise TLSError(
+                    f"refusing plain HTTP to {netloc} (where {self.host} sent a request); "
+                    "regkit sends requests without TLS only to loopback hosts",
+                    hint=Hint.INSECURE,
+                )
+            if not host_is_loopback(netloc):
+                self._warn_plain_http(netloc)
+        return url
+
+    def _warn_plain_http(self, netloc: str) -> None:
+        if host_is_loopback(netloc):
+            return
+        with self._lock:
+            if netloc in self._warned:
+                return
+            self._warned.add(netloc)
+        print(
+            f"regkit: warning: plain HTTP to {netloc}: requests and credentials travel unencrypted",
+            file=sys.stderr,
+        )
 
     def _send_raw(
         self,
@@ -659,10 +551,11 @@ class Transport:
         *,
         stream: bool = False,
     ) -> httpx.Response:
-        request = self._client.build_request(method, url, headers=headers, content=content)
+        client = self._pool.client
+        request = client.build_request(method, url, headers=headers, content=content)
         started = time.monotonic()
         try:
-            response = self._client.send(request, stream=stream)
+            response = client.send(request, stream=stream)
         except httpx.HTTPError:
             raise
         except Exception as err:
@@ -670,7 +563,7 @@ class Transport:
             # ProtocolError) when a server closes a connection under it: a transport failure,
             # retried like any other for requests that are safe to repeat.
             if isinstance(err, KeyError) or type(err).__module__.startswith(("h2", "httpcore")):
-                self._drop_client()
+                self._pool.drop()
                 raise httpx.RemoteProtocolError(f"HTTP/2 connection failed ({err!r})") from err
             raise
         with self._lock:
@@ -678,53 +571,33 @@ class Transport:
         if self.verbose:
             ms = (time.monotonic() - started) * 1000
             status = response.status_code
-            self._log(f"{method} {_path(url)} -> {status} ({ms:.0f} ms, {response.http_version})")
+            self._log(
+                f"{method} {self._shown(url)} -> {status} ({ms:.0f} ms, {response.http_version})"
+            )
         return response
 
     def _log(self, line: str) -> None:
         if self.verbose:
             print(f"regkit: {line}", file=sys.stderr)
 
-    def translate(self, err: BaseException, host: str | None = None) -> RegistryError:
+    def notice(self, line: str) -> None:
+        """A line worth seeing while it happens (a retry): under ``-v``, or on a terminal.
+        CI logs stay quiet; the final error still says how many tries were made."""
+        if self.verbose or _stderr_is_terminal():
+            print(f"regkit: {line}", file=sys.stderr)
+
+    def translate(
+        self, err: BaseException, host: str | None = None, tries: Tries | None = None
+    ) -> RegistryError:
         """A transport exception as the RegistryError a user can act on."""
-        host = host or self.host
-        text = str(err) or type(err).__name__
-        if _is_cert_error(err):
-            return TLSError(
-                f"TLS verification failed for {host}: the certificate is not trusted "
-                f"({_short(text)}); pass --ca-file PATH (or set SSL_CERT_FILE) for a private CA"
-            )
-        if isinstance(err, httpx.ConnectError) and ("SSL" in text or "TLS" in text):
-            return TLSError(f"TLS handshake with {host} failed ({_short(text)})")
-        if isinstance(err, httpx.TimeoutException):
-            return ConnectionFailedError(
-                f"{host} did not answer in time ({type(err).__name__}); check the host, the port "
-                "and the network, or retry later"
-            )
-        if isinstance(err, httpx.ConnectError):
-            if (
-                "Name or service not known" in text
-                or "nodename nor servname" in text
-                or "getaddrinfo" in text
-            ):
-                return ConnectionFailedError(f"cannot resolve {host}: check the registry host name")
-            return ConnectionFailedError(
-                f"cannot connect to {host} ({_short(text)}); check the host and port and that the "
-                "registry is running"
-            )
-        return ConnectionFailedError(
-            f"connection to {host} failed ({type(err).__name__}: {_short(text)})"
-        )
+        return translate(err, host or self.host, tries)
 
 
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) < 160 else text[:157] + "..."
-
-
-def _path(url: str) -> str:
-    parts = urlsplit(url)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
+def _stderr_is_terminal() -> bool:
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _is_one_shot(content: object) -> bool:

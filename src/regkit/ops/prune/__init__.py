@@ -6,6 +6,7 @@
 
 from regkit.ops.prune.execute import (
     Outcome,
+    PruneInterrupted,
     PruneResult,
     execute_plan,
     remove_tag,
@@ -36,6 +37,7 @@ __all__ = [
     "ImageRefs",
     "Outcome",
     "Protection",
+    "PruneInterrupted",
     "PrunePlan",
     "PrunePolicy",
     "PruneResult",

@@ -1,29 +1,31 @@
-"""Carrying out a prune plan, and removing a single tag without touching its manifest.
+"""Carrying out a prune plan without losing a tag that should stay.
 
 Each step is one request the registry applies atomically (a DELETE, a PUT), so a prune that
 stops half-way (the registry died, the runner was cancelled) leaves a consistent registry and
 a rerun plans the rest. The one two-step operation, the throw-away path, leaves at worst a tag
-pointing at a throw-away manifest; the next plan recognises it by its annotation and deletes it.
+pointing at a throw-away manifest; the next plan recognises it and deletes it.
 
-Removing one tag (``untag``):
+Removing one tag is ``RegistryClient.delete_tag`` (DELETE by tag on ``registry:3``, the
+throw-away manifest on distribution 2.8, learned per client).
 
-- ``DELETE /v2/<repo>/manifests/<tag>`` where the registry supports it (``registry:3`` answers
-  202 and removes only that tag);
-- distribution 2.8 answers 400 ``DIGEST_INVALID`` (learned once per registry and remembered):
-  point the tag at a unique tiny throw-away manifest (an empty image whose config carries a
-  label naming the tag and a random nonce), then delete that manifest by digest.
+Other writers are expected. Before the deletes, the tags are listed and resolved once: a staying
+tag that moved onto a manifest planned for deletion turns that deletion into tag removals, and a
+doomed tag that moved is skipped with a warning. Just before each manifest DELETE, the tags are
+listed again and the doomed tags resolved again (in one concurrent round with reading the
+manifest's bytes); a tag new since then that points at the manifest turns it into tag removals.
+After each DELETE the tags are listed once more: a staying tag that vanished with it (pointed
+there meanwhile, e.g. a rollback) is put back from the manifest's bytes
+(``regkit.ops.delete.delete_keeping``) and the result says so.
 
-Before any delete the tags are checked again: a staying tag that moved onto a manifest planned
-for deletion turns that deletion into tag removals, and a doomed tag that moved is skipped with
-a warning (a push happened meanwhile).
+Ctrl-C: no new deletion starts, the ones in flight finish (and are checked), then
+``PruneInterrupted`` carries what was and was not done; a second Ctrl-C stops at once.
 """
 
 from __future__ import annotations
 
-import json
-import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -35,110 +37,41 @@ from regkit.errors import (
     TLSError,
     UnsupportedError,
 )
-from regkit.ops.prune.fetch import THROWAWAY_KEY
+from regkit.ops.delete import (
+    Deletion,
+    Windows,
+    delete_keeping,
+    delete_listed_keeping,
+    get_manifest_or_none,
+)
 from regkit.ops.prune.plan import UNTAG, Action, PrunePlan, TagPlan, reclaimable_bytes
-from regkit.registry import RegistryClient
-from regkit.registry.manifest import OCI_CONFIG, OCI_MANIFEST, sha256_digest
+from regkit.registry import Manifest, RegistryClient
+from regkit.registry.throwaway import throwaway_image
 
 Status = Literal["deleted", "gone", "skipped", "failed", "not-run"]
 Hook = Callable[[str], None]
 
-# -- removing one tag ---------------------------------------------------------------------------
-
-
-class TagDeleteSupport:
-    """Whether a registry deletes a tag by name; learned on the first try, then remembered."""
-
-    def __init__(self) -> None:
-        self.supported: bool | None = None
-        self._lock = threading.Lock()
-
-    def try_delete(self, client: RegistryClient, repository: str, tag: str) -> bool:
-        """Delete ``tag`` by name; False (nothing changed) when the registry cannot."""
-        with self._lock:
-            known = self.supported
-            if known is None:  # the first caller probes, the others wait for the answer
-                return self._attempt(client, repository, tag)
-        return self._attempt(client, repository, tag) if known else False
-
-    def _attempt(self, client: RegistryClient, repository: str, tag: str) -> bool:
-        try:
-            client.delete_manifest(repository, tag)
-        except NotFoundError:
-            self.supported = True  # 2.8 would have said DIGEST_INVALID before looking
-            return True
-        except UnsupportedError as err:
-            if err.status == 400 and err.code == "DIGEST_INVALID":
-                self.supported = False  # distribution 2.8: no tag delete
-                return False
-            raise  # 405: deletion disabled on the registry
-        self.supported = True
-        return True
-
-
-_SUPPORT: dict[str, TagDeleteSupport] = {}
-_SUPPORT_LOCK = threading.Lock()
-
-
-def tag_delete_support(registry: str) -> TagDeleteSupport:
-    with _SUPPORT_LOCK:
-        return _SUPPORT.setdefault(registry, TagDeleteSupport())
-
-
-def throwaway_manifest(repository: str, tag: str, nonce: str | None = None) -> tuple[bytes, bytes]:
-    """(config, manifest) of a unique empty image that marks itself as a prune's throw-away."""
-    marker = f"{repository}:{tag} {nonce or secrets.token_hex(8)}"
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {"Labels": {THROWAWAY_KEY: marker}},
-            "rootfs": {"type": "layers", "diff_ids": []},
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": OCI_MANIFEST,
-            "config": {
-                "mediaType": OCI_CONFIG,
-                "digest": sha256_digest(config),
-                "size": len(config),
-            },
-            "layers": [],
-            "annotations": {THROWAWAY_KEY: marker},
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    ).encode()
-    return config, manifest
-
-
-def delete_digest(client: RegistryClient, repository: str, digest: str) -> bool:
-    """DELETE a manifest by digest; False when it was gone already (e.g. a retried DELETE)."""
-    try:
-        client.delete_manifest(repository, digest)
-    except NotFoundError:
-        return False
-    return True
+# kept for callers of the old names
+throwaway_manifest = throwaway_image
 
 
 def remove_tag(
-    client: RegistryClient, repository: str, tag: str, *, on_delete: Hook | None = None
+    client: RegistryClient,
+    repository: str,
+    tag: str,
+    *,
+    on_delete: Hook | None = None,
+    guard: Callable[[Manifest], object] | None = None,
 ) -> str:
-    """Remove ``tag`` alone; its manifest and every other tag stay. Returns the way it went."""
-    hook = on_delete or (lambda _ref: None)
-    if tag_delete_support(client.registry).try_delete(client, repository, tag):
-        hook(f"{repository}:{tag}")
-        return "deleted by tag"
-    config, raw = throwaway_manifest(repository, tag)
-    client.upload_bytes(repository, config)
-    digest = client.put_manifest(repository, tag, raw, OCI_MANIFEST)
-    delete_digest(client, repository, digest)
-    hook(f"{repository}@{digest}")
-    return "re-pointed at a throw-away manifest, deleted"
+    """Remove ``tag`` alone (``RegistryClient.delete_tag``); its manifest and every other tag
+    stay. A tag already gone counts as removed. Returns the way it went."""
+    try:
+        how = client.delete_tag(repository, tag, delete_digest=guard)
+    except NotFoundError:
+        how = "gone already"
+    if on_delete is not None:
+        on_delete(f"{repository}:{tag}")
+    return how
 
 
 # -- executing a plan ---------------------------------------------------------------------------
@@ -169,6 +102,9 @@ class PruneResult:
     deleted_manifests: tuple[str, ...]
     reclaimable_bytes: int
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    restored: tuple[tuple[str, str], ...] = ()  # (tag, digest): went with a DELETE, put back
+    lost: tuple[tuple[str, str], ...] = ()  # (tag, digest): went with a DELETE, not put back
+    put_back_manifests: tuple[str, ...] = ()  # deleted, then written again for a restored tag
 
     @property
     def deleted_tags(self) -> tuple[str, ...]:
@@ -176,8 +112,10 @@ class PruneResult:
 
     @property
     def complete(self) -> bool:
-        """Nothing failed or was left undone (skipped tags moved: they are not ours any more)."""
-        return all(o.status in ("deleted", "gone", "skipped") for o in self.outcomes)
+        """Nothing failed, was left undone or lost (skipped tags moved: not ours any more)."""
+        return not self.lost and all(
+            o.status in ("deleted", "gone", "skipped") for o in self.outcomes
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -188,7 +126,24 @@ class PruneResult:
             "reclaimable_bytes": self.reclaimable_bytes,
             "outcomes": [o.to_json() for o in self.outcomes],
             "warnings": list(self.warnings),
+            "restored": [{"tag": t, "digest": d} for t, d in self.restored],
+            "put_back_manifests": list(self.put_back_manifests),
+            "lost": [{"tag": t, "digest": d} for t, d in self.lost],
         }
+
+
+class PruneInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the deletes: ``results`` of the repositories touched (the deletions in
+    flight finished first), ``pending`` the plans not started."""
+
+    def __init__(self, results: Sequence[PruneResult], pending: Sequence[PrunePlan]) -> None:
+        super().__init__("interrupted")
+        self.results = tuple(results)
+        self.pending = tuple(pending)
+
+
+class PruneAbandoned(KeyboardInterrupt):
+    """A second Ctrl-C while the deletions in flight were finishing: stop at once."""
 
 
 _FATAL = (ConnectionFailedError, AuthenticationError, TLSError)
@@ -201,12 +156,18 @@ class _Run:
     warn: Callable[[str], None]
     on_delete: Hook
     tick: Callable[[], None]
+    side: ThreadPoolExecutor
     abort: threading.Event = field(default_factory=threading.Event)
     abort_reason: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
     warnings: list[str] = field(default_factory=list)
     deleted_manifests: list[str] = field(default_factory=list)
+    restored: list[tuple[str, str]] = field(default_factory=list)
+    lost: list[tuple[str, str]] = field(default_factory=list)
+    put_back: list[str] = field(default_factory=list)
     listed: frozenset[str] = frozenset()
+    doomed: frozenset[str] = frozenset()
+    windows: Windows = field(default_factory=Windows)
 
     def warning(self, message: str) -> None:
         with self.lock:
@@ -219,6 +180,43 @@ class _Run:
                 self.abort_reason = err.message
                 self.abort.set()
 
+    def record(self, deletion: Deletion) -> None:
+        with self.lock:
+            if deletion.deleted and not deletion.restored:
+                self.deleted_manifests.append(deletion.digest)
+            elif deletion.deleted:
+                self.put_back.append(deletion.digest)
+            self.restored += [(t, deletion.digest) for t in deletion.restored]
+            self.lost += [(t, deletion.digest) for t in deletion.lost]
+
+    def guard(self, entry: TagPlan) -> Callable[[Manifest], Deletion]:
+        """The throw-away path's DELETE for ``entry``, checked like any other; a tag copied
+        from ``entry`` meanwhile goes back on the image ``entry`` named."""
+        repo = self.plan.repository
+
+        def named() -> Manifest | None:
+            return get_manifest_or_none(self.client, repo, entry.digest) if entry.digest else None
+
+        def delete(manifest: Manifest) -> Deletion:
+            deletion = delete_listed_keeping(
+                self.client,
+                repo,
+                manifest,
+                self.doomed,
+                warn=self.warning,
+                windows=self.windows,
+                stand_in=(entry.tag, named),
+            )
+            with self.lock:
+                self.restored += [(t, entry.digest) for t in deletion.restored]
+                self.lost += [(t, entry.digest) for t in deletion.lost]
+            return deletion
+
+        return delete
+
+
+Unit = tuple[str, tuple[str, ...]]  # (digest to delete, or "" for tags removed alone; tags)
+
 
 def execute_plan(
     client: RegistryClient,
@@ -228,25 +226,37 @@ def execute_plan(
     on_delete: Hook | None = None,
     tick: Callable[[], None] | None = None,
 ) -> PruneResult:
-    """Carry out ``plan`` (concurrently, bounded by the client's jobs)."""
-    run = _Run(
-        client,
-        plan,
-        warn or (lambda _m: None),
-        on_delete or (lambda _r: None),
-        tick or (lambda: None),
-    )
+    """Carry out ``plan`` (concurrently, bounded by the client's jobs).
+
+    Ctrl-C (KeyboardInterrupt in the calling thread) starts nothing new, waits for the
+    deletions in flight, and raises ``PruneInterrupted`` with the result so far; a second
+    Ctrl-C while waiting propagates as a plain KeyboardInterrupt.
+    """
     repo = plan.repository
-    delete_digests = set(plan.delete_digests)
     removed = plan.removed
     if not removed:
         return PruneResult(repo, (), (), 0)
+    say = warn or (lambda _m: None)
+    side = ThreadPoolExecutor(max(2, client.jobs), thread_name_prefix="regkit-check")
+    workers = ThreadPoolExecutor(client.jobs, thread_name_prefix="regkit-prune")
+    run = _Run(client, plan, say, on_delete or (lambda _r: None), tick or (lambda: None), side)
+    run.doomed = frozenset(e.tag for e in removed)
+    try:
+        return _execute(run, workers)
+    finally:
+        workers.shutdown(wait=False, cancel_futures=True)
+        side.shutdown(wait=False, cancel_futures=True)
+
+
+def _execute(run: _Run, workers: ThreadPoolExecutor) -> PruneResult:
+    client, plan, repo = run.client, run.plan, run.plan.repository
+    removed = plan.removed
+    delete_digests = set(plan.delete_digests)
 
     # A tag that stays (or was pushed since planning) and now points at a manifest planned for
     # deletion: delete its doomed tags one by one instead, so the manifest stays.
-    doomed = {e.tag for e in removed}
     run.listed = frozenset(client.tags(repo))
-    others = [t for t in sorted(run.listed) if t not in doomed]
+    others = [t for t in sorted(run.listed) if t not in run.doomed]
     for tag, desc in zip(
         others, client.map(lambda t: client.resolve(repo, t), others), strict=True
     ):
@@ -257,13 +267,13 @@ def execute_plan(
                 "planning?); removing the old tags of that manifest one by one instead"
             )
 
-    units: list[tuple[str, tuple[str, ...]]] = [
+    units: list[Unit] = [
         (d, tuple(e.tag for e in removed if e.digest == d)) for d in sorted(delete_digests)
     ]
     units += [("", (e.tag,)) for e in removed if e.digest not in delete_digests]
     by_tag = {e.tag: e for e in removed}
 
-    def do(unit: tuple[str, tuple[str, ...]]) -> list[Outcome]:
+    def do(unit: Unit) -> list[Outcome]:
         digest, tags = unit
         try:
             if run.abort.is_set():
@@ -271,10 +281,7 @@ def execute_plan(
             if digest:
                 return _delete_manifest(run, digest, [by_tag[t] for t in tags])
             return [_untag(run, by_tag[tags[0]])]
-        except _FATAL as err:
-            run.fatal(err)
-            return [_outcome(by_tag[t], "failed", err.message) for t in tags]
-        except UnsupportedError as err:  # deletion disabled: nothing else will work either
+        except (*_FATAL, UnsupportedError) as err:  # deletion disabled: nothing else works
             run.fatal(err)
             return [_outcome(by_tag[t], "failed", err.message) for t in tags]
         except RegkitError as err:
@@ -288,25 +295,63 @@ def execute_plan(
     # (which then fails after the manifest went, leaving its tags dangling).
     digest_units = [u for u in units if u[0]]
     tag_units = [u for u in units if not u[0]]
-    groups = client.map(do, digest_units)
-    if tag_units:
-        groups.append(do(tag_units[0]))  # learns whether tags can be deleted by name
-        if tag_delete_support(client.registry).supported:
-            groups += client.map(do, tag_units[1:])
-        else:
-            groups += [do(u) for u in tag_units[1:]]
+    futures: list[Future[list[Outcome]]] = []
+    try:
+        futures += [workers.submit(do, u) for u in digest_units]
+        groups = [f.result() for f in futures]
+        if tag_units:
+            first = workers.submit(do, tag_units[0])  # learns whether tags go by name
+            futures.append(first)
+            groups.append(first.result())
+            if client.tag_delete_supported:
+                rest = [workers.submit(do, u) for u in tag_units[1:]]
+                futures += rest
+                groups += [f.result() for f in rest]
+            else:
+                for u in tag_units[1:]:
+                    one = workers.submit(do, u)
+                    futures.append(one)
+                    groups.append(one.result())
+    except KeyboardInterrupt:
+        run.abort_reason = "interrupted (Ctrl-C)"
+        run.abort.set()
+        running = [f for f in futures if not f.done()]
+        if running:
+            run.warn(
+                f"interrupted: finishing the {len(running)} deletion(s) in flight, starting no "
+                "more (Ctrl-C again to stop at once)"
+            )
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            raise PruneAbandoned("interrupted twice") from None
+        started = {u for u, f in zip(digest_units + tag_units, futures, strict=False)}
+        groups = [f.result() for f in futures]
+        groups += [
+            [_outcome(by_tag[t], "not-run", run.abort_reason) for t in u[1]]
+            for u in digest_units + tag_units
+            if u not in started
+        ]
+        raise PruneInterrupted([_result(run, [o for g in groups for o in g])], []) from None
     outcomes = [o for group in groups for o in group]
     if not run.abort.is_set():
         outcomes = _verify(run, outcomes)
-    order = {e.tag: i for i, e in enumerate(plan.entries)}
+    return _result(run, outcomes)
+
+
+def _result(run: _Run, outcomes: list[Outcome]) -> PruneResult:
+    order = {e.tag: i for i, e in enumerate(run.plan.entries)}
     outcomes.sort(key=lambda o: order[o.tag])
     deleted = tuple(sorted(run.deleted_manifests))
     return PruneResult(
-        repository=repo,
+        repository=run.plan.repository,
         outcomes=tuple(outcomes),
         deleted_manifests=deleted,
-        reclaimable_bytes=reclaimable_bytes(plan.refs, deleted),
+        reclaimable_bytes=reclaimable_bytes(run.plan.refs, deleted),
         warnings=tuple(run.warnings),
+        restored=tuple(sorted(run.restored)),
+        lost=tuple(sorted(run.lost)),
+        put_back_manifests=tuple(sorted(run.put_back)),
     )
 
 
@@ -332,7 +377,7 @@ def _verify(run: _Run, outcomes: list[Outcome], passes: int = 2) -> list[Outcome
             if desc is not None and desc.digest not in (entry.digest, *run.deleted_manifests):
                 run.warning(f"{repo}:{o.tag} moved to {desc.digest} meanwhile; left alone")
                 return _outcome(entry, "skipped", "moved since planning")
-            remove_tag(run.client, repo, o.tag, on_delete=run.on_delete)
+            remove_tag(run.client, repo, o.tag, on_delete=run.on_delete, guard=run.guard(entry))
             return Outcome(o.tag, o.digest, o.action, "deleted", o.detail + "; finished alone")
 
         try:
@@ -370,19 +415,61 @@ def _check(run: _Run, tag: str, digest: str) -> Status | None:
     return None
 
 
+def _detail(status: Status | None, default: str) -> str:
+    return "moved since planning" if status == "skipped" else default
+
+
 def _delete_manifest(run: _Run, digest: str, entries: list[TagPlan]) -> list[Outcome]:
-    checks = [_check(run, e.tag, digest) for e in entries]
-    if all(c is not None for c in checks):
+    """Re-check, DELETE by digest, put back any staying tag that went with it."""
+    repo = run.plan.repository
+    window: int | None = run.windows.open(digest)
+    try:
+        # one round: the tags listed again, the manifest's bytes (to put a tag back), and
+        # each doomed tag resolved again
+        listing = run.side.submit(run.client.tags, repo)
+        reading = run.side.submit(get_manifest_or_none, run.client, repo, digest)
+        checks = [_check(run, e.tag, digest) for e in entries]
+        listed, manifest = set(listing.result()), reading.result()
+        if all(c is not None for c in checks) or manifest is None:
+            gone: Status = "gone"
+            return [
+                _outcome(e, c or gone, _detail(c, "")) for e, c in zip(entries, checks, strict=True)
+            ]
+        fresh = sorted(listed - run.listed - run.doomed)  # pushed since the first listing
+        moved_here = [
+            tag
+            for tag in fresh
+            if (desc := run.client.resolve(repo, tag)) is not None and desc.digest == digest
+        ]
+        with run.lock:
+            run.listed = run.listed | listed
+        if not moved_here:
+            handed, window = window, None  # delete_keeping closes it
+            deletion = delete_keeping(
+                run.client,
+                repo,
+                manifest,
+                listed - run.doomed,
+                warn=run.warning,
+                windows=run.windows,
+                window=handed,
+            )
+    finally:
+        if window is not None:
+            run.windows.close(window)
+    if moved_here:
+        run.warning(
+            f"{repo}:{moved_here[0]} now points at {digest}, planned for deletion (a push since "
+            "planning?); removing the old tags of that manifest one by one instead"
+        )
         return [
-            _outcome(e, c or "skipped", "moved since planning" if c == "skipped" else "")
+            _untag(run, e) if c is None else _outcome(e, c, _detail(c, ""))
             for e, c in zip(entries, checks, strict=True)
         ]
-    if delete_digest(run.client, run.plan.repository, digest):
-        with run.lock:
-            run.deleted_manifests.append(digest)
-    run.on_delete(f"{run.plan.repository}@{digest}")
+    run.record(deletion)
+    run.on_delete(f"{repo}@{digest}")
     return [
-        _outcome(e, c or "deleted", "moved since planning" if c == "skipped" else "by digest")
+        _outcome(e, c or "deleted", _detail(c, "by digest"))
         for e, c in zip(entries, checks, strict=True)
     ]
 
@@ -391,20 +478,19 @@ def _untag(run: _Run, entry: TagPlan) -> Outcome:
     status = _check(run, entry.tag, entry.digest)
     action: Action = UNTAG
     if status is not None:
-        return _outcome(
-            entry, status, "moved since planning" if status == "skipped" else "", action
-        )
-    how = remove_tag(run.client, run.plan.repository, entry.tag, on_delete=run.on_delete)
+        return _outcome(entry, status, _detail(status, ""), action)
+    how = remove_tag(
+        run.client, run.plan.repository, entry.tag, on_delete=run.on_delete, guard=run.guard(entry)
+    )
     return _outcome(entry, "deleted", how, action)
 
 
 __all__ = [
     "Outcome",
+    "PruneAbandoned",
+    "PruneInterrupted",
     "PruneResult",
-    "TagDeleteSupport",
-    "delete_digest",
     "execute_plan",
     "remove_tag",
-    "tag_delete_support",
     "throwaway_manifest",
 ]

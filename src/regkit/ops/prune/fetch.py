@@ -21,10 +21,10 @@ from regkit.ops.once import Once
 from regkit.ops.prune.plan import Blob, ImageRefs, TagInfo
 from regkit.registry import Manifest, RegistryClient
 from regkit.registry.manifest import pick_child
+from regkit.registry.throwaway import THROWAWAY_KEY, has_marker, is_throwaway
 from regkit.timeparse import CreatedTime, parse_created_time
 
 CREATED_LABEL = "org.opencontainers.image.created"
-THROWAWAY_KEY = "org.regkit.prune.throwaway"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +85,6 @@ def refs_of(manifest: Manifest, children: dict[str, Manifest]) -> ImageRefs:
     return ImageRefs(manifest.digest, kids, tuple(sorted(blobs.items())))
 
 
-def is_throwaway(manifest: Manifest) -> bool:
-    return not manifest.is_index and THROWAWAY_KEY in manifest.annotations
-
-
 def fetch_repository(
     client: RegistryClient,
     repository: str,
@@ -137,7 +133,7 @@ def fetch_repository(
         if m.is_index:
             picked = pick_child(m)
             image = child_once.get(picked.digest, lambda: get(picked.digest)) if picked else None
-        if not is_throwaway(m) and image is not None and (cfg := image.config) is not None:
+        if image is not None and (cfg := image.config) is not None:
             config_once.get(cfg.digest, lambda: get_config(cfg.digest))
         for child in m.children:
             child_once.get(child.digest, partial(get, child.digest))
@@ -177,14 +173,17 @@ def fetch_repository(
         image = image_of(m)
         cfg = configs.get(image.config.digest) if image and image.config else None
         refs = refs_of(m, children)
+        # Only the exact throw-away of this repository and tag is a prune's leftover; an image
+        # that merely carries the key is an image like any other.
+        leftover = has_marker(m) and is_throwaway(m, cfg, repository, tag)
         infos.append(
             TagInfo(
                 tag=tag,
                 digest=m.digest,
-                created=None if is_throwaway(m) else created_of(m, image, cfg),
+                created=None if leftover else created_of(m, image, cfg),
                 children=refs.children,
                 blobs=refs.blobs,
-                throwaway=is_throwaway(m),
+                throwaway=leftover,
             )
         )
     untagged = tuple(refs_of(m, children) for m in protected.values())

@@ -7,7 +7,8 @@ Rules, in order (the first that applies decides):
    nothing of value; the tag was already doomed by the run that made it).
 3. A tag that does not match the pattern stays.
 4. A tag whose created time is unknown, the epoch or the zero time stays, and says so.
-5. The ``keep`` newest of the remaining (dated, matching) tags stay.
+5. The ``keep`` newest of the remaining (dated, matching) tags stay, and so does every other
+   tag of the same image (a ``latest`` that ties with its SHA tag at the cut).
 6. With ``older_than``, a tag created less than that long ago stays.
 7. Every other tag goes.
 
@@ -83,6 +84,7 @@ class PrunePolicy:
     older_than: timedelta | None = None
     protect_tags: frozenset[str] = frozenset()
     protect_digests: frozenset[str] = frozenset()
+    older_than_text: str | None = None  # as typed ("30d"): echoed back, not "4w2d"
 
     def __post_init__(self) -> None:
         if self.keep < 0:
@@ -94,11 +96,17 @@ class PrunePolicy:
     def pattern(self) -> re.Pattern[str]:
         return compile_match(self.match)
 
+    def older_than_shown(self) -> str | None:
+        """``--older-than`` as typed (``30d``, not ``4w2d``)."""
+        if self.older_than is None:
+            return None
+        return self.older_than_text or format_duration(self.older_than)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "match": self.match,
             "keep": self.keep,
-            "older_than": format_duration(self.older_than) if self.older_than else None,
+            "older_than": self.older_than_shown(),
             "protect_tags": sorted(self.protect_tags),
             "protect_digests": sorted(self.protect_digests),
         }
@@ -308,13 +316,17 @@ def plan_prune(
 
     dated.sort(key=_newest_first_key)
     cutoff = now - policy.older_than if policy.older_than is not None else None
+    newest: dict[str, str] = {}  # digest -> a tag among the keep newest
     for rank, info in enumerate(dated):
         assert info.created is not None
         if rank < policy.keep:
             decided[info.tag] = (KEEP, f"among the {policy.keep} newest")
+            newest.setdefault(info.digest, info.tag)
+        elif info.digest in newest:  # the cut fell between two tags of one image: keep both
+            decided[info.tag] = (KEEP, f"same image as {newest[info.digest]}, among the newest")
         elif cutoff is not None and info.created.when >= cutoff:
             assert policy.older_than is not None
-            decided[info.tag] = (KEEP, f"newer than {format_duration(policy.older_than)}")
+            decided[info.tag] = (KEEP, f"newer than {policy.older_than_shown()}")
         else:
             why = (
                 f"older than the {policy.keep} newest"
@@ -322,7 +334,7 @@ def plan_prune(
                 else f"matches {policy.match} (keep 0)"
             )
             if policy.older_than is not None:
-                why += f" and than {format_duration(policy.older_than)}"
+                why += f" and older than {policy.older_than_shown()}"
             decided[info.tag] = (None, why)
 
     by_digest: dict[str, TagInfo] = {}

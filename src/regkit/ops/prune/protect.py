@@ -1,7 +1,9 @@
 """Protections read from the team's deploy files (``deploy-info.yml``, ``deploy-history.yml``).
 
 A deploy writes ``image.tag`` and ``image.digest`` of what runs; both are protected. The
-history file is a list of the same ``image:`` blocks; every entry is protected.
+history file is a list of the same ``image:`` blocks; every entry is protected, and an entry
+that is not such a block (an ``image:`` string, other keys, ``{}``, ``null``) refuses the whole
+file, naming the entry: a silently dropped entry would let its image be pruned.
 """
 
 from __future__ import annotations
@@ -33,15 +35,20 @@ def parse_deploy_info(text: str, source: str = "deploy-info.yml") -> Protection:
     except YAMLError as err:
         first = str(err).splitlines()[0] if str(err) else "not YAML"
         raise UsageError(f"cannot read {source}: {first}") from None
-    blocks = data if isinstance(data, list) else [data]
+    history = isinstance(data, list)
+    blocks = data if history else [data]
     tags: set[str] = set()
     digests: set[str] = set()
-    for block in blocks:
-        image = block.get("image") if isinstance(block, dict) else None
-        if image is None and isinstance(block, dict) and ("digest" in block or "tag" in block):
-            image = block  # a history entry written without the image: key
-        if not isinstance(image, dict):
-            continue
+    for number, block in enumerate(blocks, 1):
+        image = _image_block(block)
+        if image is None:
+            if not history:
+                continue  # a deploy-info without image: refused below, naming what it lacks
+            raise UsageError(
+                f"{source}: entry {number} is not an image block ({_describe(block)}); "
+                "each entry must be 'image:' with 'tag:' and/or 'digest:'; refusing to prune "
+                "without the protection it was meant to give"
+            )
         tag, digest = image.get("tag"), image.get("digest")
         try:
             if tag not in (None, ""):
@@ -56,6 +63,44 @@ def parse_deploy_info(text: str, source: str = "deploy-info.yml") -> Protection:
             "refusing to prune without the protection it was meant to give"
         )
     return Protection(frozenset(tags), frozenset(digests))
+
+
+def _image_block(block: object) -> dict[Any, Any] | None:
+    """The ``image:`` mapping of an entry (or the entry itself, written without ``image:``),
+    when it names a tag or a digest; else None."""
+    if not isinstance(block, dict):
+        return None
+    image = block.get("image")
+    if image is None and ("digest" in block or "tag" in block):
+        image = block  # a history entry written without the image: key
+    if not isinstance(image, dict):
+        return None
+    if image.get("tag") in (None, "") and image.get("digest") in (None, ""):
+        return None
+    return image
+
+
+def _describe(block: object) -> str:
+    """What an entry is, in a few words (no values: a deploy file is not ours to echo)."""
+    if block is None or block in ("", "~", "null", "Null", "NULL"):  # the base loader: strings
+        return "it is empty (null)"
+    if isinstance(block, dict):
+        if not block:
+            return "it is an empty mapping {}"
+        image = block.get("image")
+        if image is not None and not isinstance(image, dict):
+            return f"its image: is a {_kind(image)}, not a mapping"
+        if isinstance(image, dict):
+            return "its image: names no tag: or digest:"
+        keys = ", ".join(sorted(str(k) for k in block)[:5])
+        return f"it has keys {keys} but no image:"
+    return f"it is a {_kind(block)}"
+
+
+def _kind(value: object) -> str:
+    return {str: "string", list: "list", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def load_protect_file(path: str) -> Protection:

@@ -1,4 +1,7 @@
-"""Plans and results as text (terminal), JSON and Markdown (job summary). Pure functions."""
+"""Plans and results as text (terminal), JSON and Markdown (job summary). Pure functions.
+
+Tags and reasons come from the registry: every text and Markdown cell is escaped
+(``regkit.textsafe``); JSON stays exact."""
 
 from __future__ import annotations
 
@@ -8,15 +11,24 @@ from typing import Any
 
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import DELETE_MANIFEST, UNTAG, PrunePlan, TagPlan
+from regkit.textsafe import escape
 
 HEADERS = ("TAG", "DIGEST", "CREATED", "ACTION", "REASON")
 
 GC_NOTE = (
+    "Disk space returns only after garbage collection on the server: see the README, "
+    '"Garbage collection".'
+)
+#: The full guidance, for the job summary and the README (tests/test_gc_prune.py checks it
+#: against what garbage-collect does on each version).
+GC_GUIDANCE = (
     "Space returns only after 'registry garbage-collect' runs on the server (registry stopped "
-    "or read-only). Deleted multi-platform images leave their platform manifests behind; "
-    "distribution 2.8's 'garbage-collect --delete-untagged' would remove them, but it also "
-    "removes the platform manifests of multi-platform images that are still tagged (breaking "
-    "them): use --delete-untagged only on registry:3."
+    "or read-only; restart it after). prune deletes the platform manifests of the "
+    "multi-platform images it deletes, so no --delete-untagged is needed for them; "
+    "'garbage-collect --delete-untagged' removes every untagged manifest, protected digests "
+    "without a tag included. distribution 2.8's "
+    "--delete-untagged also removes the platform manifests of multi-platform images that are "
+    "still tagged (breaking them): use --delete-untagged only on registry:3."
 )
 ZONELESS_NOTE = "CREATED times written without a zone (YYYY-MM-DD HH:MM:SS) are read as UTC."
 
@@ -44,7 +56,8 @@ def created_cell(entry: TagPlan) -> str:
 
 def rows(plan: PrunePlan) -> list[tuple[str, str, str, str, str]]:
     return [
-        (e.tag, short_digest(e.digest), created_cell(e), e.action, e.reason) for e in plan.entries
+        (escape(e.tag), short_digest(e.digest), created_cell(e), e.action, escape(e.reason))
+        for e in plan.entries
     ]
 
 
@@ -73,7 +86,7 @@ def table(cells: Sequence[Sequence[str]]) -> str:
 
 
 def render_plan(registry: str, plan: PrunePlan) -> str:
-    head = f"{registry}/{plan.repository}\n"
+    head = escape(f"{registry}/{plan.repository}") + "\n"
     if not plan.entries:
         return head + "no tags\n"
     return head + table([HEADERS, *rows(plan)]) + counts_line(plan) + "\n"
@@ -91,15 +104,56 @@ def render_plans(registry: str, plans: Sequence[PrunePlan]) -> str:
 
 def render_result(registry: str, result: PruneResult) -> str:
     deleted = result.deleted_tags
+    manifests = len(result.deleted_manifests) + len(result.put_back_manifests)
+    back = [t for t, d in result.restored if d in result.put_back_manifests]
+    again = f", since put back for {plural(len(back), 'tag')}" if back else ""
     lines = [
-        f"{registry}/{result.repository}: deleted {len(deleted)} tags "
-        f"({len(result.deleted_manifests)} manifests by digest); about "
-        f"{format_bytes(result.reclaimable_bytes)} reclaimable after garbage collection"
+        escape(f"{registry}/{result.repository}")
+        + f": deleted {plural(len(deleted), 'tag')} ({plural(manifests, 'manifest')} by digest"
+        f"{again}); about {format_bytes(result.reclaimable_bytes)} reclaimable after garbage "
+        "collection"
     ]
     for o in result.outcomes:
         if o.status in ("skipped", "failed", "not-run", "gone"):
-            lines.append(f"  {o.tag}: {o.status}{f' ({o.detail})' if o.detail else ''}")
+            lines.append(escape(f"  {o.tag}: {o.status}{f' ({o.detail})' if o.detail else ''}"))
+    for tag, digest in result.restored:
+        lines.append(escape(f"  {tag}: put back on {digest} (it went with a DELETE of this prune)"))
+    for tag, digest in result.lost:
+        lines.append(escape(f"  {tag}: went with the DELETE of {digest} and was not put back"))
     return "\n".join(lines) + "\n"
+
+
+def interrupted_report(
+    done: Sequence[tuple[str, Sequence[PruneResult]]],
+    pending: Sequence[tuple[str, Sequence[PrunePlan]]],
+) -> list[str]:
+    """What an interrupted prune did and did not do, one line each (references sorted)."""
+    deleted = sorted(
+        f"{reg}/{r.repository}:{t}" for reg, rs in done for r in rs for t in r.deleted_tags
+    )
+    left = [
+        f"{reg}/{r.repository}:{o.tag}"
+        for reg, rs in done
+        for r in rs
+        for o in r.outcomes
+        if o.status in ("not-run", "failed")
+    ]
+    left += [f"{reg}/{p.repository}:{e.tag}" for reg, ps in pending for p in ps for e in p.removed]
+    lines = [
+        f"deleted {plural(len(deleted), 'tag')}: {', '.join(deleted)}"
+        if deleted
+        else "nothing was deleted"
+    ]
+    if left:
+        lines.append(f"not deleted: {', '.join(sorted(left))}")
+    lines += [
+        f"{t}: went with the DELETE of {d} and was not put back"
+        for _, rs in done
+        for r in rs
+        for t, d in r.lost
+    ]
+    lines.append("the registry is consistent; run the same command again to finish")
+    return [escape(line) for line in lines]
 
 
 def deleted_references(registry: str, results: Sequence[PruneResult]) -> list[str]:
@@ -140,19 +194,28 @@ def markdown(registry: str, plan: PrunePlan, result: PruneResult | None) -> tupl
     """(heading, table rows) of one repository for the job summary (escaped by the caller)."""
     status = {o.tag: o.status for o in result.outcomes} if result else {}
     table_rows: list[Any] = [
-        (e.tag, short_digest(e.digest), created_cell(e), e.action, status.get(e.tag, ""), e.reason)
+        (
+            escape(e.tag),
+            short_digest(e.digest),
+            created_cell(e),
+            e.action,
+            status.get(e.tag, ""),
+            escape(e.reason),
+        )
         for e in plan.entries
     ]
-    return f"{registry}/{plan.repository}", table_rows
+    return escape(f"{registry}/{plan.repository}"), table_rows
 
 
 __all__ = [
+    "GC_GUIDANCE",
     "GC_NOTE",
     "HEADERS",
     "ZONELESS_NOTE",
     "counts_line",
     "deleted_references",
     "format_bytes",
+    "interrupted_report",
     "markdown",
     "render_json",
     "render_plan",

@@ -1,7 +1,4 @@
-"""The prune as the CLI and the action run it: targets, plans per repository, execution.
-
-Also the single-reference delete of ``regkit delete`` (crane-compatible verb).
-"""
+"""The prune as the CLI and the action run it: targets, plans per repository, execution."""
 
 from __future__ import annotations
 
@@ -10,7 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from regkit.errors import NotFoundError, RegkitError, UsageError
-from regkit.ops.prune.execute import Hook, PruneResult, delete_digest, execute_plan, remove_tag
+from regkit.ops.prune.execute import (
+    Hook,
+    PruneAbandoned,
+    PruneInterrupted,
+    PruneResult,
+    execute_plan,
+)
 from regkit.ops.prune.fetch import fetch_repository
 from regkit.ops.prune.plan import PrunePlan, PrunePolicy, plan_prune
 from regkit.ops.prune.protect import Protection, load_protect_file
@@ -22,7 +25,6 @@ from regkit.reference import (
     validate_tag,
 )
 from regkit.registry import RegistryClient
-from regkit.registry.manifest import INDEX_TYPES
 
 
 def build_policy(
@@ -48,6 +50,7 @@ def build_policy(
         match=DEFAULT_MATCH if match is None else match,
         keep=DEFAULT_KEEP if keep is None else keep,
         older_than=parse_duration(older_than) if older_than else None,
+        older_than_text=older_than.strip() if older_than else None,
         protect_tags=protection.tags,
         protect_digests=protection.digests,
     )
@@ -86,24 +89,38 @@ def plan_target(
     now: datetime,
     *,
     tick: Callable[[], None] | None = None,
+    protect_dir: str | None = None,
 ) -> list[PrunePlan]:
-    """One plan per repository of ``target``, in catalog (or argument) order."""
+    """One plan per repository of ``target``, in catalog (or argument) order.
+
+    Per repository, the policy also protects what ``protect_dir`` names for it and every deploy
+    marker tag (``deployed-*``) with its digest (``regkit.ops.prune.deploydir``)."""
+    from regkit.ops.prune.deploydir import (
+        deploy_dir_protection,
+        marker_protection,
+        with_protection,
+    )
+
     names = list(target.repositories)
     if target.all_repos:
         names = client.catalog()
     plans = []
     for name in names:
         validate_repository(name)
+        repo_policy = policy
+        if protect_dir is not None:
+            repo_policy = with_protection(policy, deploy_dir_protection(protect_dir, name))
         try:
             state = fetch_repository(
-                client, name, protect_digests=policy.protect_digests, tick=tick
+                client, name, protect_digests=repo_policy.protect_digests, tick=tick
             )
         except NotFoundError:
             if not target.all_repos:
                 raise
             continue  # listed in the catalog, gone since (or never had a tag)
+        repo_policy = with_protection(repo_policy, marker_protection(state.tags))
         plans.append(
-            plan_prune(list(state.tags), policy, now, untagged=state.untagged, repository=name)
+            plan_prune(list(state.tags), repo_policy, now, untagged=state.untagged, repository=name)
         )
     return plans
 
@@ -116,61 +133,44 @@ def execute_plans(
     on_delete: Hook | None = None,
     tick: Callable[[], None] | None = None,
 ) -> list[PruneResult]:
-    return [execute_plan(client, plan, warn=warn, on_delete=on_delete, tick=tick) for plan in plans]
-
-
-# -- regkit delete -----------------------------------------------------------------------------
-
-
-def tags_pointing_at(client: RegistryClient, repository: str, digest: str) -> list[str]:
-    """Every tag of ``repository`` whose manifest is ``digest``; refuses a platform manifest
-    of a tagged index (deleting it would break that image)."""
-    tags = client.tags(repository)
-    descs = client.map(lambda t: client.resolve(repository, t), tags)
-    found = sorted(
-        t for t, d in zip(tags, descs, strict=True) if d is not None and d.digest == digest
-    )
-    indexes = sorted(
-        {d.digest for d in descs if d is not None and d.media_type in INDEX_TYPES} - {digest}
-    )
-    for index_digest, manifest in zip(
-        indexes, client.map(lambda d: client.get_manifest(repository, d), indexes), strict=True
-    ):
-        if any(c.digest == digest for c in manifest.children):
-            users = [t for t, d in zip(tags, descs, strict=True) if d and d.digest == index_digest]
-            raise RegkitError(
-                f"{repository}@{digest} is a platform manifest of the multi-platform image "
-                f"{index_digest} (tags: {', '.join(users)}); deleting it would break that "
-                "image; delete the index instead, or remove its tags"
-            )
-    return found
+    """Each plan in turn. Ctrl-C raises ``PruneInterrupted`` with the results so far (the
+    interrupted repository's included) and the plans not started."""
+    results: list[PruneResult] = []
+    for i, plan in enumerate(plans):
+        try:
+            results.append(execute_plan(client, plan, warn=warn, on_delete=on_delete, tick=tick))
+        except PruneAbandoned:
+            raise
+        except PruneInterrupted as stop:
+            raise PruneInterrupted([*results, *stop.results], plans[i + 1 :]) from None
+        except KeyboardInterrupt:  # before its first delete (while checking the tags again)
+            raise PruneInterrupted(results, plans[i:]) from None
+    return results
 
 
 def delete_reference(
-    client: RegistryClient, text: str, *, on_delete: Hook | None = None
+    client: RegistryClient,
+    text: str,
+    *,
+    on_delete: Hook | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[str, str, list[str]]:
-    """``regkit delete REF``: ("manifest", digest, tags that went) or ("tag", digest, [tag])."""
-    ref = parse_reference(text, require_identifier=True)
-    repo = ref.repository
-    if ref.digest:
-        if ref.tag:
-            raise UsageError(
-                f"give a tag or a digest, not both: {text!r} (a digest deletes every tag on it)"
-            )
-        if client.resolve(repo, ref.digest) is None:
-            raise NotFoundError(f"{ref}: manifest not found on {ref.registry}")
-        tags = tags_pointing_at(client, repo, ref.digest)
-        if not delete_digest(client, repo, ref.digest):
-            raise NotFoundError(f"{ref}: manifest not found on {ref.registry}")
-        if on_delete:
-            on_delete(f"{repo}@{ref.digest}")
-        return "manifest", ref.digest, tags
-    assert ref.tag is not None
-    desc = client.resolve(repo, ref.tag)
-    if desc is None:
-        raise NotFoundError(f"{ref}: tag not found on {ref.registry}")
-    remove_tag(client, repo, ref.tag, on_delete=on_delete)
-    return "tag", desc.digest, [ref.tag]
+    """``regkit delete REF`` without asking (callers that confirmed, or scripts): ("manifest",
+    digest, tags that went) or ("tag", digest, [tag]). A tag that was its manifest's only tag
+    takes the manifest with it ("manifest"). See ``regkit.ops.delete`` for plan and execute."""
+    from regkit.ops.delete import execute_delete, plan_delete
+
+    plan = plan_delete(client, text)
+    result = execute_delete(client, plan, warn=warn or (lambda _m: None))
+    repo = plan.reference.repository
+    if on_delete is not None:
+        on_delete(f"{repo}@{plan.digest}" if plan.kind != "tag" else f"{repo}:{plan.tags[0]}")
+    if result.deletion is not None and result.deletion.lost:
+        raise RegkitError(
+            f"tags {', '.join(result.deletion.lost)} of {repo} went with {plan.digest} and were "
+            "not put back (see the warnings)"
+        )
+    return ("tag" if plan.kind == "tag" else "manifest"), plan.digest, list(plan.tags)
 
 
 __all__ = [
@@ -179,6 +179,5 @@ __all__ = [
     "delete_reference",
     "execute_plans",
     "plan_target",
-    "tags_pointing_at",
     "targets",
 ]

@@ -1,0 +1,509 @@
+"""regkit's public Python API: what the CLI does, as functions with typed results.
+
+    from regkit import api
+
+    with api.connect("registry.example.com") as reg:        # credentials as the CLI finds them
+        for repo in api.overview(reg).repositories:
+            print(repo.name, [t.tag for t in repo.tags])
+        api.promote(reg, "rednaw/hello-world:1a2b3c4", ["latest"])
+        report = api.prune(reg, all_repos=True, match=".*", keep=6,
+                           protect_dir="/opt/iac/deploy", record="/var/log/regkit-prune.jsonl")
+        api.check(reg).raise_for_damage()
+
+Every function raises the CLI's errors (``regkit.errors.RegkitError`` and its subclasses, each
+with a one-line message that says what to do); none prints anything unless given a callback
+(``warn``, ``echo``). Results are frozen dataclasses with ``to_json()`` where the CLI has a JSON
+form. References may be given whole (``HOST/REPO:TAG``) or relative to the connected registry
+(``REPO:TAG``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+
+from regkit.errors import NotFoundError, RegkitError, UsageError
+from regkit.ops import ConnectOptions
+from regkit.ops import connect as _connect_client
+from regkit.ops.audit import Executed
+from regkit.ops.check import CheckReport, Damage, ImageCheck, Orphan
+from regkit.ops.gc import ThenResult
+from regkit.ops.overview import Overview, RepositoryOverview, TagRow
+from regkit.ops.prune import PrunePlan, PruneResult
+from regkit.reference import Reference, parse_reference, validate_host
+from regkit.registry import RegistryClient
+
+Callback = Callable[[str], None]
+
+
+# -- connecting ---------------------------------------------------------------------------------
+
+
+class Registry:
+    """A connection to one registry; close it (or use ``with``) to release its connections."""
+
+    def __init__(self, host: str, options: ConnectOptions) -> None:
+        self.host = validate_host(host)
+        self.options = options
+        self.client: RegistryClient = _connect_client(self.host, options)
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __repr__(self) -> str:
+        return f"Registry({self.host!r})"
+
+    def reference(self, text: str) -> Reference:
+        """``text`` as a reference on this registry (``REPO:TAG`` gets this host)."""
+        ref = parse_reference(text, default_registry=self.host)
+        if ref.registry != self.host:
+            raise UsageError(
+                f"{text} is on {ref.registry}, not on {self.host}; connect to {ref.registry}"
+            )
+        return ref
+
+    def repository(self, text: str) -> str:
+        """A repository name given bare or as ``HOST/REPO``."""
+        ref = self.reference(text)
+        if ref.tag or ref.digest:
+            raise UsageError(
+                f"expected a repository, not an image: drop the tag or digest of {text!r}"
+            )
+        return ref.repository
+
+
+def connect(
+    host: str,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    ca_file: str | None = None,
+    insecure: bool = False,
+    jobs: int = 16,
+    timeout: float = 30.0,
+    docker_config: str | None = None,
+    options: ConnectOptions | None = None,
+) -> Registry:
+    """A connection to ``host`` (``registry.example.com`` or ``127.0.0.1:5000``).
+
+    Credentials: ``username`` + ``password``, else ``REGISTRY_USERNAME`` + ``REGISTRY_PASSWORD``,
+    else the Docker config (``docker_config`` dir, ``$DOCKER_CONFIG``, ``~/.docker``), as the
+    CLI. Nothing is sent until the first operation.
+    """
+    if options is None:
+        options = ConnectOptions(
+            ca_file=ca_file,
+            insecure=insecure,
+            jobs=jobs,
+            timeout=timeout,
+            username=username,
+            password=password,
+            docker_config=docker_config,
+        )
+    return Registry(host, options)
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def overview(
+    reg: Registry,
+    repositories: Sequence[str] | None = None,
+    *,
+    platform: str | None = None,
+) -> Overview:
+    """Every tag of every repository (or of ``repositories``), newest first, with digest,
+    created time, platforms, size and description (``regkit overview``)."""
+    from regkit.ops.overview import collect
+
+    repos = [reg.repository(r) for r in repositories] if repositories else None
+    return collect(reg.client, repos, platform=platform)
+
+
+def check(
+    reg: Registry,
+    repositories: Sequence[str] | None = None,
+    *,
+    storage: str | None = None,
+    on_stage: Callable[[str, int], None] | None = None,
+    tick: Callable[[], None] | None = None,
+) -> CheckReport:
+    """Check that every tagged image of ``repositories`` (default: the catalog) is whole
+    (``regkit check``). ``storage``: the registry's storage root, to also list untagged image
+    manifests no index references. The report's ``ok`` is False when anything is broken;
+    ``CheckReport.raise_for_damage()`` turns that into an error."""
+    from regkit.ops.check import check_repositories
+
+    repos = [reg.repository(r) for r in repositories] if repositories else None
+    return check_repositories(reg.client, repos, storage=storage, on_stage=on_stage, tick=tick)
+
+
+def check_targets(
+    repos: Sequence[str], all_repos: Sequence[str] = ()
+) -> list[tuple[str, tuple[str, ...]]]:
+    """``HOST/REPO`` arguments and ``--all-repos`` hosts grouped as (host, repositories); an
+    empty tuple means the whole catalog."""
+    grouped: dict[str, list[str]] = {}
+    whole = {validate_host(h) for h in all_repos}
+    for text in repos:
+        ref = parse_reference(text)
+        if ref.tag or ref.digest:
+            raise UsageError(f"check takes repositories: drop the tag or digest from {text!r}")
+        names = grouped.setdefault(ref.registry, [])
+        if ref.repository not in names:
+            names.append(ref.repository)
+    out = [(h, tuple(r)) for h, r in grouped.items() if h not in whole]
+    out += [(h, ()) for h in dict.fromkeys(validate_host(h) for h in all_repos)]
+    if not out:
+        raise UsageError("name at least one repository (HOST/REPO) or pass --all-repos HOST")
+    return out
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PromotedTarget:
+    reference: str
+    action: str  # create, move, unchanged
+    old_digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    source: str
+    digest: str
+    platforms: tuple[str, ...]
+    targets: tuple[PromotedTarget, ...]
+    promoted: bool  # anything written
+    dry_run: bool
+
+
+def promote(
+    reg: Registry,
+    source: str,
+    targets: Iterable[str],
+    *,
+    expect_digest: str | None = None,
+    dry_run: bool = False,
+) -> Promotion:
+    """Copy ``source`` (``REPO:TAG`` or ``REPO@DIGEST``) to each target (a tag, ``REPO:TAG``, or a
+    reference on another registry) by digest, every platform included (``regkit promote``)."""
+    from regkit.ops import promote as pr
+
+    src = pr.parse_source(str(reg.reference(source)))
+    parsed = pr.parse_targets(list(targets), src)
+    if not parsed:
+        raise UsageError("promote needs at least one target tag")
+
+    def connector(host: str) -> RegistryClient:
+        return _connect_client(host, reg.options)
+
+    result = pr.promote(src, parsed, connector, expect_digest=expect_digest, dry_run=dry_run)
+    return Promotion(
+        source=str(src),
+        digest=result.digest,
+        platforms=tuple(result.platforms),
+        targets=tuple(
+            PromotedTarget(str(t.target), t.action.value, t.old_digest) for t in result.plan.targets
+        ),
+        promoted=result.promoted,
+        dry_run=dry_run,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    kind: str  # "manifest" (by digest: every tag on it went) or "tag" (that tag alone)
+    reference: str
+    digest: str
+    tags: tuple[str, ...]
+
+
+def delete(reg: Registry, ref: str) -> Deletion:
+    """``REPO@DIGEST`` deletes the manifest (and names the tags that went with it);
+    ``REPO:TAG`` removes that tag only (``regkit delete``)."""
+    from regkit.ops.prune.run import delete_reference
+
+    parsed = reg.reference(ref)
+    kind, digest, tags = delete_reference(reg.client, str(parsed))
+    return Deletion(kind, str(parsed), digest, tuple(tags))
+
+
+# -- prune --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What a prune planned and did on one registry, and what followed (``then``, ``check``)."""
+
+    registry: str
+    plans: tuple[PrunePlan, ...]
+    results: tuple[PruneResult, ...] = ()  # empty on a dry run
+    dry_run: bool = False
+    records: int = 0  # audit lines written
+    #: platform manifests of deleted indexes, deleted after them (nothing else used them)
+    platform_manifests: tuple[str, ...] = ()
+    then: ThenResult | None = None
+    check: CheckReport | None = None
+
+    @property
+    def deleted(self) -> tuple[str, ...]:
+        """``HOST/REPO:TAG`` of every tag removed."""
+        return tuple(
+            f"{self.registry}/{r.repository}:{t}" for r in self.results for t in r.deleted_tags
+        )
+
+    @property
+    def kept(self) -> tuple[str, ...]:
+        return tuple(f"{self.registry}/{p.repository}:{e.tag}" for p in self.plans for e in p.kept)
+
+    @property
+    def reclaimable_bytes(self) -> int:
+        if self.dry_run:
+            return sum(p.reclaimable_bytes for p in self.plans)
+        return sum(r.reclaimable_bytes for r in self.results)
+
+    @property
+    def complete(self) -> bool:
+        return all(r.complete for r in self.results)
+
+    @property
+    def shrunk_bytes(self) -> int | None:
+        """Bytes the storage shrank by across ``then`` (None when not measured)."""
+        return self.then.shrunk_bytes if self.then is not None else None
+
+    @property
+    def ok(self) -> bool:
+        """The prune finished, the ``then`` command succeeded and the check found no damage."""
+        return (
+            self.complete
+            and (self.then is None or self.then.ok)
+            and (self.check is None or self.check.ok)
+        )
+
+    def raise_for_problems(self) -> None:
+        """``RegkitError`` when the prune did not finish, the ``then`` command failed, or the
+        check after it found broken images (``CheckError``)."""
+        if not self.complete:
+            raise RegkitError(f"prune of {self.registry} did not finish; run it again to finish")
+        if self.then is not None and not self.then.ok:
+            raise RegkitError(
+                f"the command after the prune ({' '.join(self.then.command)}) exited "
+                f"{self.then.exit_code}; the prune itself is done"
+            )
+        if self.check is not None:
+            self.check.raise_for_damage()
+
+
+def plan_prune(
+    reg: Registry,
+    repositories: Sequence[str] = (),
+    *,
+    all_repos: bool = False,
+    match: str | None = None,
+    keep: int | None = None,
+    older_than: str | None = None,
+    protect_tags: Iterable[str] = (),
+    protect_digests: Iterable[str] = (),
+    protect_files: Iterable[str] = (),
+    protect_dir: str | None = None,
+    now: datetime | None = None,
+    tick: Callable[[], None] | None = None,
+) -> tuple[PrunePlan, ...]:
+    """The prune plan per repository; nothing is changed (``regkit prune --dry-run``)."""
+    from regkit.ops.prune.run import Target, build_policy, plan_target
+
+    if not repositories and not all_repos:
+        raise UsageError("name at least one repository or pass all_repos=True")
+    policy = build_policy(
+        match=match,
+        keep=keep,
+        older_than=older_than,
+        protect_tags=protect_tags,
+        protect_digests=protect_digests,
+        protect_files=protect_files,
+    )
+    target = Target(
+        reg.host,
+        () if all_repos else tuple(dict.fromkeys(reg.repository(r) for r in repositories)),
+        all_repos,
+    )
+    when = now or datetime.now(UTC)
+    return tuple(plan_target(reg.client, target, policy, when, tick=tick, protect_dir=protect_dir))
+
+
+def execute_prune(
+    reg: Registry,
+    plans: Sequence[PrunePlan],
+    *,
+    record: str | None = None,
+    warn: Callback | None = None,
+    tick: Callable[[], None] | None = None,
+) -> Executed:
+    """Carry out ``plans``: the results, the audit lines written (``record``) and the platform
+    manifests of deleted indexes deleted after them."""
+    from regkit.ops.audit import execute_recorded
+
+    return execute_recorded(reg.client, plans, record=record, warn=warn, tick=tick)
+
+
+def prune(
+    reg: Registry,
+    repositories: Sequence[str] = (),
+    *,
+    all_repos: bool = False,
+    match: str | None = None,
+    keep: int | None = None,
+    older_than: str | None = None,
+    protect_tags: Iterable[str] = (),
+    protect_digests: Iterable[str] = (),
+    protect_files: Iterable[str] = (),
+    protect_dir: str | None = None,
+    record: str | None = None,
+    then: str | Sequence[str] | None = None,
+    storage: str | None = None,
+    dry_run: bool = False,
+    warn: Callback | None = None,
+    echo: Callback | None = None,
+) -> PruneReport:
+    """Plan and (unless ``dry_run``) carry out a prune (``regkit prune --yes``).
+
+    Keeps the ``keep`` newest tags matching ``match`` per repository, protected tags and
+    digests, what ``protect_files`` and ``protect_dir/<app>/deploy-*.yml`` name, deploy
+    markers (``deployed-*``), and every manifest a staying tag uses. ``record``: the audit file.
+    ``then``: a command run when anything was deleted (the registry's garbage-collect), after
+    which every staying image of the pruned repositories is checked (``report.check``);
+    ``storage``: the registry's storage root, measured before and after (``report.then``).
+    Raises ``RegkitError`` when the prune did not finish; check ``report.ok`` for the rest.
+    """
+    from regkit.ops.gc import split_command, storage_bytes
+
+    if storage is not None:
+        from regkit.ops.check import storage_repositories_root
+
+        storage_repositories_root(storage)  # a wrong directory is refused before any delete
+    argv = None
+    if then is not None:
+        argv = split_command(then) if isinstance(then, str) else tuple(then)
+        if not argv:
+            raise UsageError("then: empty command")
+    plans = plan_prune(
+        reg,
+        repositories,
+        all_repos=all_repos,
+        match=match,
+        keep=keep,
+        older_than=older_than,
+        protect_tags=protect_tags,
+        protect_digests=protect_digests,
+        protect_files=protect_files,
+        protect_dir=protect_dir,
+    )
+    if dry_run:
+        return PruneReport(reg.host, plans, dry_run=True)
+    before = storage_bytes(storage) if storage is not None and argv is not None else None
+    done = execute_prune(reg, plans, record=record, warn=warn)
+    results, written = done.results, done.records
+    children = tuple(sorted(d for ds in done.children.values() for d in ds))
+    report = PruneReport(reg.host, plans, results, records=written, platform_manifests=children)
+    if not report.complete:
+        raise RegkitError(
+            "prune did not finish (see the results); the registry is consistent: run the same "
+            "prune again to finish"
+        )
+    if argv is not None and report.deleted:
+        then_result, check_report = after_prune(
+            reg,
+            [p.repository for p in plans],
+            argv,
+            storage=storage,
+            storage_before=before,
+            echo=echo,
+        )
+        report = dataclasses.replace(report, then=then_result, check=check_report)
+    return report
+
+
+def after_prune(
+    reg: Registry,
+    repositories: Sequence[str],
+    argv: Sequence[str],
+    *,
+    storage: str | None = None,
+    storage_before: int | None = None,
+    echo: Callback | None = None,
+    on_stage: Callable[[str, int], None] | None = None,
+    tick: Callable[[], None] | None = None,
+) -> tuple[ThenResult, CheckReport]:
+    """Run ``argv`` (the garbage-collect), then check every image that stayed in
+    ``repositories``."""
+    from regkit.ops.check import check_repositories
+    from regkit.ops.gc import run_then
+
+    result = run_then(
+        tuple(argv),
+        echo=echo or (lambda _line: None),
+        storage=storage,
+        storage_before=storage_before,
+    )
+    repos = [r for r in repositories if _exists(reg, r)]
+    report = (
+        check_repositories(reg.client, repos, on_stage=on_stage, tick=tick)
+        if repos
+        else CheckReport(reg.host, (), None, ())
+    )
+    return result, report
+
+
+def _exists(reg: Registry, repository: str) -> bool:
+    try:
+        reg.client.tags(repository)
+    except NotFoundError:
+        return False  # every tag went: nothing stayed to check
+    return True
+
+
+__all__ = [
+    "CheckReport",
+    "ConnectOptions",
+    "Damage",
+    "Deletion",
+    "Executed",
+    "ImageCheck",
+    "Orphan",
+    "Overview",
+    "PromotedTarget",
+    "Promotion",
+    "PrunePlan",
+    "PruneReport",
+    "PruneResult",
+    "Registry",
+    "RepositoryOverview",
+    "TagRow",
+    "ThenResult",
+    "after_prune",
+    "check",
+    "check_targets",
+    "connect",
+    "delete",
+    "execute_prune",
+    "overview",
+    "plan_prune",
+    "promote",
+    "prune",
+]

@@ -1,0 +1,94 @@
+"""check (regkit.ops.check through regkit.api)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from regkit.cli.common import command, connect_options, write
+from regkit.errors import RegkitError
+
+_EXAMPLES = """\
+examples:
+  regkit check registry.example.com/rednaw/hello-world
+  regkit check --all-repos registry.example.com -o json
+  # on the registry host, also list untagged image manifests no index references:
+  regkit check --all-repos registry.example.com --storage /var/lib/docker-registry
+"""
+
+
+@command
+def _add_check(sub: Any, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "check",
+        parents=[common],
+        help="verify that every tagged image is whole (manifests, config, layers)",
+        description=(
+            "For every tag: the manifest resolves, every platform manifest of an index "
+            "resolves with the size the index says, and the config and every layer exist "
+            "(HEAD) with the size the manifest says. Exits 1 listing each broken image and why. "
+            "With --storage (the registry's storage directory, readable on the server) it also "
+            "lists untagged image manifests that no index references; the registry API cannot "
+            "list untagged manifests, so without it they are not reported."
+        ),
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("repos", nargs="*", metavar="REPO", help="HOST/REPOSITORY to check")
+    p.add_argument(
+        "--all-repos",
+        action="append",
+        default=[],
+        metavar="REGISTRY",
+        help="check every repository of this registry's catalog",
+    )
+    p.add_argument(
+        "--storage",
+        metavar="DIR",
+        help="the registry's storage root (filesystem driver), to list untagged manifests",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="text (default): broken images and a summary; json: the whole report",
+    )
+    p.set_defaults(func=_cmd_check)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from regkit import api
+    from regkit.ops.check import render_text
+    from regkit.progress import Progress
+
+    goals = api.check_targets(args.repos, args.all_repos)
+    options = connect_options(args)
+    reports = []
+    for host, repos in goals:
+        with api.connect(host, options=options) as reg, Progress(f"checking {host}") as progress:
+            reports.append(
+                api.check(
+                    reg,
+                    repos or None,
+                    storage=args.storage,
+                    on_stage=progress.stage,
+                    tick=progress.advance,
+                )
+            )
+    if args.output == "json":
+        doc: Any = reports[0].to_json() if len(reports) == 1 else [r.to_json() for r in reports]
+        write(json.dumps(doc, indent=2) + "\n")
+    else:
+        write("".join(render_text(r) for r in reports))
+    broken = sum(len(r.broken) for r in reports)
+    if broken:
+        print(
+            f"regkit: error: {broken} broken image{'s' if broken != 1 else ''} (listed above); "
+            "push them again from their source, or delete the broken tags",
+            file=sys.stderr,
+        )
+        return RegkitError.exit_code
+    return 0

@@ -1,0 +1,169 @@
+"""Output shared by every verb that prints data: ``-o table|json|markdown``, tables that fit the
+terminal, the empty-result note, and writing to a stdout that may be full or closed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from regkit.errors import RegkitError
+
+FORMATS = ("table", "json", "markdown")
+ELLIPSIS = "…"
+
+
+class OutputError(RegkitError):
+    """Standard output could not be written (a full disk, a closed pipe's sibling errors)."""
+
+
+def add_output(p: argparse.ArgumentParser, *, trunc: bool = True) -> None:
+    """``-o/--output table|json|markdown``; ``--json`` and ``--format`` are aliases."""
+    g = p.add_argument_group("output")
+    g.add_argument(
+        "-o",
+        "--output",
+        choices=FORMATS,
+        default="table",
+        dest="output",
+        help="output format (default: table); JSON keys are snake_case, see the schemas",
+    )
+    g.add_argument(
+        "--json",
+        action="store_const",
+        const="json",
+        dest="output",
+        help="same as -o json",
+    )
+    g.add_argument("--format", choices=FORMATS, dest="output", help="same as -o")
+    if trunc:
+        g.add_argument(
+            "--no-trunc",
+            action="store_true",
+            help="never cut a column to fit the terminal; digests in full",
+        )
+
+
+def write(data: bytes | str) -> None:
+    """Write to stdout now; a stdout that cannot take it is one error line, not a traceback."""
+    out = sys.stdout.buffer
+    try:
+        out.write(data.encode() if isinstance(data, str) else data)
+        out.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        detach_stdout()
+        raise OutputError(
+            f"cannot write to standard output ({err.strerror or err}); "
+            "check the disk or the file it is redirected to"
+        ) from None
+
+
+def detach_stdout() -> None:
+    """Point fd 1 at /dev/null, so the interpreter's final flush of stdout cannot fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def write_json(document: Any) -> None:
+    write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+
+
+def note(message: str) -> None:
+    """A remark for the person at the terminal, on stderr (never in the data); not with
+    ``--quiet``."""
+    if quiet():
+        return
+    print(f"regkit: {message}", file=sys.stderr)
+
+
+def quiet() -> bool:
+    return bool(os.environ.get("REGKIT_QUIET"))
+
+
+def terminal_width(args: argparse.Namespace) -> int | None:
+    """Columns to fit a table in: the terminal's when stdout is one, else no limit."""
+    if getattr(args, "no_trunc", False) or not sys.stdout.isatty():
+        return None
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, the last one ``…`` when it was cut."""
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - 1)] + ELLIPSIS if width > 0 else ""
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split("\n")).replace("\r", " ")
+
+
+def table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    width: int | None,
+    shrink: int = -1,
+    indent: str = "",
+) -> list[str]:
+    """Aligned columns; with ``width``, the ``shrink`` column (default the last) is cut with
+    ``…`` so each line fits, and a line that still does not fit is cut at its end."""
+    all_rows = [list(headers), *[[one_line(c) for c in r] for r in rows]] if headers else []
+    if not headers:
+        all_rows = [[one_line(c) for c in r] for r in rows]
+    if not all_rows:
+        return []
+    n = len(all_rows[0])
+    widths = [max(len(r[i]) for r in all_rows) for i in range(n)]
+    shrink %= n
+    if width is not None:
+        others = sum(w for i, w in enumerate(widths) if i != shrink) + 2 * (n - 1) + len(indent)
+        room = width - others
+        minimum = min(widths[shrink], max(len(all_rows[0][shrink]), 8))
+        widths[shrink] = max(minimum, min(widths[shrink], room))
+    out = []
+    for r in all_rows:
+        cells = [cut(c, widths[i]) if i == shrink else c for i, c in enumerate(r)]
+        padded = [c.ljust(widths[i]) for i, c in enumerate(cells[:-1])]
+        line = (indent + "  ".join([*padded, cells[-1]])).rstrip()
+        out.append(cut(line, width) if width is not None else line)
+    return out
+
+
+def markdown_cell(text: str) -> str:
+    return one_line(text).replace("\\", "\\\\").replace("|", "\\|")
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out += ["| " + " | ".join(markdown_cell(c) for c in r) + " |" for r in rows]
+    return out
+
+
+def short_digest(digest: str, args: argparse.Namespace | None = None) -> str:
+    """``sha256:`` and 12 hex digits in a table; in full with ``--no-trunc``."""
+    if args is not None and getattr(args, "no_trunc", False):
+        return digest
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:12]}"
+
+
+def human_size(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"  # pragma: no cover

@@ -1,0 +1,440 @@
+"""``regkit check``: is every tagged image whole?
+
+For each tag: its manifest resolves; for an index, every platform manifest it lists resolves
+and has the size the index says; for every image manifest, the config and each layer exist
+(HEAD) with the size the manifest says. Requests run concurrently, a chain per tag, and content
+shared by several tags is asked about once per repository (``regkit.ops.once``).
+
+``judge_image`` is the pure part: from what was fetched, the list of damage.
+
+Untagged manifests: distribution has no API that lists manifests without a tag, so from the
+API alone they are unknowable. With the registry's storage readable (``storage``: the
+filesystem driver's root directory, on the server), ``_manifests/revisions`` lists every
+manifest a repository holds; the ones that no tag points at and no index references (tagged
+or not) are reported as *orphans*: ``garbage-collect --delete-untagged`` would remove them,
+and without it they stay for ever. They are not damage (exit 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from regkit.errors import (
+    AuthenticationError,
+    ConnectionFailedError,
+    NotFoundError,
+    RegistryError,
+    RegkitError,
+    TLSError,
+    UsageError,
+)
+from regkit.ops.once import Once
+from regkit.registry import Manifest, RegistryClient
+
+#: Layers a registry is not expected to hold (Windows base layers, "foreign" layers with URLs).
+FOREIGN_LAYER_TYPES = frozenset(
+    {
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+    }
+)
+
+_FATAL = (AuthenticationError, ConnectionFailedError, TLSError)
+
+
+class CheckError(RegkitError):
+    """``check`` found broken images."""
+
+
+@dataclass(frozen=True, slots=True)
+class Damage:
+    """One thing wrong with an image: which part (``manifest``, ``platform manifest``,
+    ``config``, ``layer``), its digest, and the problem."""
+
+    part: str
+    digest: str
+    problem: str
+    platform: str | None = None
+
+    def __str__(self) -> str:
+        where = f" ({self.platform})" if self.platform else ""
+        return f"{self.part}{where} {self.digest}: {self.problem}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "part": self.part,
+            "digest": self.digest,
+            "platform": self.platform,
+            "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ImageCheck:
+    """One tag and what is wrong with the image it names (nothing: ``ok``)."""
+
+    repository: str
+    tag: str
+    digest: str  # "" when the tag's manifest cannot be read
+    damage: tuple[Damage, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.damage
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repository": self.repository,
+            "tag": self.tag,
+            "digest": self.digest or None,
+            "ok": self.ok,
+            "damage": [d.to_json() for d in self.damage],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """An untagged image manifest in storage that no index references."""
+
+    repository: str
+    digest: str
+    media_type: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"repository": self.repository, "digest": self.digest, "mediaType": self.media_type}
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    registry: str
+    images: tuple[ImageCheck, ...]
+    #: None when the storage was not given: untagged manifests cannot be listed by the API.
+    orphans: tuple[Orphan, ...] | None = None
+    repositories: tuple[str, ...] = ()
+
+    @property
+    def broken(self) -> tuple[ImageCheck, ...]:
+        return tuple(i for i in self.images if not i.ok)
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken
+
+    def raise_for_damage(self) -> None:
+        """``CheckError`` naming the broken images when any is broken."""
+        if self.broken:
+            first = self.broken[0]
+            more = f" and {len(self.broken) - 1} more" if len(self.broken) > 1 else ""
+            raise CheckError(
+                f"{len(self.broken)} broken image(s) on {self.registry}: "
+                f"{first.repository}:{first.tag}: {first.damage[0]}{more}; push them again "
+                "from their source, or delete the broken tags"
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "registry": self.registry,
+            "ok": self.ok,
+            "repositories": list(self.repositories),
+            "checked": len(self.images),
+            "broken": [i.to_json() for i in self.broken],
+            "images": [i.to_json() for i in self.images],
+            "orphans": None if self.orphans is None else [o.to_json() for o in self.orphans],
+        }
+
+
+# -- judging (pure) -------------------------------------------------------------------------------
+
+#: What a fetch found: a manifest, or why there is none ("missing", an error message).
+Found = Manifest | str
+
+
+def judge_image(
+    top: Found,
+    manifests: Mapping[str, Found],
+    blob_sizes: Mapping[str, int | str | None],
+) -> tuple[Damage, ...]:
+    """The damage of one image from what was fetched.
+
+    ``top``: the tag's manifest (or why it could not be read); ``manifests``: platform manifests
+    by digest; ``blob_sizes``: size by digest from a HEAD, None when missing, or an error text.
+    """
+    if isinstance(top, str):
+        return (Damage("manifest", "", top),)
+    damage: list[Damage] = []
+    images: list[tuple[Manifest, str | None]] = []
+    if top.is_index:
+        for child in top.children:
+            found = manifests.get(child.digest, "not read")
+            if isinstance(found, str):
+                damage.append(Damage("platform manifest", child.digest, found, child.platform))
+                continue
+            if len(found.raw) != child.size:
+                damage.append(
+                    Damage(
+                        "platform manifest",
+                        child.digest,
+                        f"size {len(found.raw)}, the index says {child.size}",
+                        child.platform,
+                    )
+                )
+            if found.is_index:
+                damage.append(
+                    Damage("platform manifest", child.digest, "is an index", child.platform)
+                )
+                continue
+            images.append((found, child.platform))
+    else:
+        images.append((top, None))
+    for image, platform in images:
+        parts = [("config", image.config)] if image.config is not None else []
+        if image.config is None:
+            damage.append(Damage("manifest", image.digest, "has no config", platform))
+        parts += [("layer", layer) for layer in image.layers if not _foreign(layer)]
+        for part, desc in parts:
+            assert desc is not None
+            size = blob_sizes.get(desc.digest, "not checked")
+            if size is None:
+                damage.append(Damage(part, desc.digest, "missing", platform))
+            elif isinstance(size, str):
+                damage.append(Damage(part, desc.digest, size, platform))
+            elif size != desc.size:
+                damage.append(
+                    Damage(
+                        part, desc.digest, f"size {size}, the manifest says {desc.size}", platform
+                    )
+                )
+    return tuple(damage)
+
+
+def _foreign(desc: Any) -> bool:
+    return desc.media_type in FOREIGN_LAYER_TYPES
+
+
+def find_orphans(
+    repository: str,
+    stored: Mapping[str, Found],
+    tagged: Iterable[Manifest],
+) -> tuple[Orphan, ...]:
+    """Untagged image manifests (``stored``: every manifest in storage, read by digest) that no
+    tag names and no stored index lists."""
+    tagged_digests = {m.digest for m in tagged}
+    every = [m for m in stored.values() if isinstance(m, Manifest)]
+    referenced = {c.digest for m in every if m.is_index for c in m.children}
+    referenced |= {c.digest for m in tagged if m.is_index for c in m.children}
+    return tuple(
+        Orphan(repository, m.digest, m.media_type)
+        for m in sorted(every, key=lambda m: m.digest)
+        if not m.is_index and m.digest not in tagged_digests and m.digest not in referenced
+    )
+
+
+# -- storage -------------------------------------------------------------------------------------
+
+
+def storage_repositories_root(storage: str | Path) -> Path:
+    """``<root>/docker/registry/v2/repositories`` of a filesystem-driver storage directory (the
+    driver's ``rootdirectory``, or its ``docker/registry/v2`` directory)."""
+    base = Path(storage)
+    for candidate in (base / "docker" / "registry" / "v2", base):
+        if (candidate / "repositories").is_dir() or (candidate / "blobs").is_dir():
+            return candidate / "repositories"
+    raise UsageError(
+        f"{storage} is not a registry's storage directory (no docker/registry/v2 inside); pass "
+        "the filesystem driver's rootdirectory, e.g. /var/lib/docker-registry"
+    )
+
+
+def stored_manifests(storage: str | Path, repository: str) -> list[str]:
+    """Digests of every manifest revision ``repository`` holds in storage (sorted)."""
+    root = storage_repositories_root(storage) / repository / "_manifests" / "revisions"
+    out: list[str] = []
+    try:
+        for algorithm in sorted(p for p in root.iterdir() if p.is_dir()):
+            for entry in sorted(algorithm.iterdir()):
+                if (entry / "link").is_file():
+                    out.append(f"{algorithm.name}:{entry.name}")
+    except FileNotFoundError:
+        return []
+    except OSError as err:
+        raise UsageError(
+            f"cannot read the registry storage at {root}: {err.strerror or err}; run check "
+            "where the storage is readable, or without --storage"
+        ) from None
+    return out
+
+
+# -- fetching ------------------------------------------------------------------------------------
+
+
+def check_repositories(
+    client: RegistryClient,
+    repositories: Sequence[str] | None = None,
+    *,
+    storage: str | Path | None = None,
+    on_stage: Callable[[str, int], None] | None = None,
+    tick: Callable[[], None] | None = None,
+) -> CheckReport:
+    """Check every tag of ``repositories`` (default: the whole catalog)."""
+    stage = on_stage or (lambda _label, _total: None)
+    advance = tick or (lambda: None)
+    if storage is not None:
+        storage_repositories_root(storage)  # refuse a wrong directory before any request
+    explicit = repositories is not None and len(repositories) > 0
+    names = list(repositories) if explicit and repositories else client.catalog()
+    stage("listing tags", len(names))
+
+    def list_tags(repo: str) -> list[str]:
+        try:
+            return client.tags(repo)
+        except NotFoundError:
+            if explicit:
+                raise NotFoundError(
+                    f"repository {repo} not found on {client.registry}; "
+                    "check the name with 'regkit catalog'"
+                ) from None
+            return []
+        finally:
+            advance()
+
+    listed = client.map(list_tags, names)
+    pairs = [(repo, tag) for repo, tags in zip(names, listed, strict=True) for tag in tags]
+    stage("checking tags", len(pairs))
+
+    manifest_once: Once[tuple[str, str], Found] = Once()
+    blob_once: Once[tuple[str, str], int | str | None] = Once()
+
+    def read_manifest(repo: str, ref: str) -> Found:
+        try:
+            return client.get_manifest(repo, ref)
+        except NotFoundError:
+            return "missing"
+        except _FATAL:
+            raise
+        except RegistryError as err:
+            return f"unreadable: {err.message}"
+
+    def head_blob(repo: str, digest: str) -> int | str | None:
+        try:
+            return client.blob_size(repo, digest)
+        except _FATAL:
+            raise
+        except RegistryError as err:
+            return f"unreadable: {err.message}"
+
+    def chain(pair: tuple[str, str]) -> tuple[Found, dict[str, Found], dict[str, int | str | None]]:
+        repo, tag = pair
+        try:
+            top = read_manifest(repo, tag)
+            children: dict[str, Found] = {}
+            sizes: dict[str, int | str | None] = {}
+            if isinstance(top, str):
+                return top, children, sizes
+            images = [top]
+            for child in top.children:
+                d = child.digest
+                found = manifest_once.get((repo, d), partial(read_manifest, repo, d))
+                children[d] = found
+                if isinstance(found, Manifest) and not found.is_index:
+                    images.append(found)
+            for image in images:
+                blobs = [image.config] if image.config is not None else []
+                blobs += [layer for layer in image.layers if not _foreign(layer)]
+                for desc in blobs:
+                    bd = desc.digest
+                    sizes[bd] = blob_once.get((repo, bd), partial(head_blob, repo, bd))
+            return top, children, sizes
+        finally:
+            advance()
+
+    fetched = client.map(chain, pairs)
+
+    # A tag whose manifest was missing may have been deleted since the listing: only a tag
+    # that is still listed is a broken one.
+    gone: set[tuple[str, str]] = set()
+    for repo in {p[0] for p, f in zip(pairs, fetched, strict=True) if f[0] == "missing"}:
+        try:
+            still = set(client.tags(repo))
+        except NotFoundError:
+            still = set()
+        gone |= {(repo, t) for r, t in pairs if r == repo and t not in still}
+
+    images: list[ImageCheck] = []
+    for (repo, tag), (top, children, sizes) in zip(pairs, fetched, strict=True):
+        if (repo, tag) in gone:
+            continue
+        digest = top.digest if isinstance(top, Manifest) else ""
+        found: Found = top
+        if top == "missing":
+            found = "missing: the tag is listed but its manifest is gone"
+        images.append(ImageCheck(repo, tag, digest, judge_image(found, children, sizes)))
+
+    orphans: tuple[Orphan, ...] | None = None
+    if storage is not None:
+        orphans = ()
+        tops: dict[str, list[Manifest]] = {}
+        for (repo, _tag), (top, _c, _s) in zip(pairs, fetched, strict=True):
+            if isinstance(top, Manifest):
+                tops.setdefault(repo, []).append(top)
+        for repo in names:
+            tagged = tops.get(repo, [])
+            known = {m.digest for m in tagged}
+            known |= {c.digest for m in tagged for c in m.children}
+            unknown = [d for d in stored_manifests(storage, repo) if d not in known]
+            if not unknown:
+                continue
+            stage(f"reading untagged manifests of {repo}", len(unknown))
+            stored = dict(
+                zip(unknown, client.map(partial(read_manifest, repo), unknown), strict=True)
+            )
+            orphans += find_orphans(repo, stored, tagged)
+    return CheckReport(client.registry, tuple(images), orphans, tuple(names))
+
+
+def render_text(report: CheckReport) -> str:
+    """Broken images (one line per damage), orphans, then a summary line."""
+    lines: list[str] = []
+    for image in report.broken:
+        name = f"{report.registry}/{image.repository}:{image.tag}"
+        for damage in image.damage:
+            lines.append(f"BROKEN {name}: {damage}")
+    for orphan in report.orphans or ():
+        lines.append(
+            f"UNTAGGED {report.registry}/{orphan.repository}@{orphan.digest}: an image manifest "
+            "no tag names and no index lists"
+        )
+    checked = len(report.images)
+    repos = len(report.repositories)
+    summary = (
+        f"{checked} tag{'s' if checked != 1 else ''} in {repos} "
+        f"repositor{'ies' if repos != 1 else 'y'} of {report.registry}: "
+    )
+    if report.ok:
+        summary += "every image is whole"
+    else:
+        summary += f"{len(report.broken)} broken"
+    if report.orphans is not None:
+        summary += f"; {len(report.orphans)} untagged image manifest(s) no index lists"
+    lines.append(summary)
+    return "\n".join(lines) + "\n"
+
+
+__all__ = [
+    "CheckError",
+    "CheckReport",
+    "Damage",
+    "ImageCheck",
+    "Orphan",
+    "check_repositories",
+    "find_orphans",
+    "judge_image",
+    "render_text",
+    "storage_repositories_root",
+    "stored_manifests",
+]

@@ -1,0 +1,309 @@
+"""Deleting a manifest without losing a tag that should stay, and ``regkit delete``.
+
+A manifest DELETE by digest takes every tag pointing at that digest *when the registry runs
+it*. Another client may point a tag there meanwhile (a rollback: ``latest`` back on an old
+build) between our last look and the DELETE: that tag would silently go. No registry offers a
+conditional delete, so ``delete_keeping`` checks after: it lists the tags again, and a tag that
+was listed just before, was not meant to go and vanished pointed at the deleted manifest; it is
+put back from the manifest's bytes (the blobs stay until garbage collection). When other
+deletions ran at the same time, the tag may have pointed at any of them: it is not guessed, it
+is reported with the commands that put it back.
+
+``plan_delete`` (reads only) and ``execute_delete`` carry out the ``delete`` verb:
+``REF@DIGEST`` deletes the manifest and every tag on it (the caller shows them and confirms
+first); ``REF:TAG`` removes the tag alone when other tags share its manifest (or an index uses
+it), and deletes the manifest with it when it was its only tag, so nothing is left untagged.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Literal
+
+from regkit.errors import NotFoundError, RegkitError, UsageError
+from regkit.reference import Reference, parse_reference
+from regkit.registry import Manifest, RegistryClient
+from regkit.registry.manifest import INDEX_TYPES
+
+Warn = Callable[[str], None]
+
+
+# -- one guarded manifest delete -------------------------------------------------------------
+
+
+class Windows:
+    """The guard windows (just before a DELETE until the tags were listed after it) open at
+    once in one run: a tag that vanished while several were open cannot be attributed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self._active: dict[int, str] = {}
+        self._overlaps: dict[int, set[str]] = {}
+
+    def open(self, digest: str) -> int:
+        with self._lock:
+            wid = next(self._ids)
+            for other in self._active:
+                self._overlaps[other].add(digest)
+            self._overlaps[wid] = set(self._active.values())
+            self._active[wid] = digest
+            return wid
+
+    def close(self, wid: int) -> set[str]:
+        """The other digests whose windows overlapped this one."""
+        with self._lock:
+            digest = self._active.pop(wid)
+            return self._overlaps.pop(wid) - {digest}
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    digest: str
+    deleted: bool  # False: it was gone already
+    restored: tuple[str, ...] = ()  # tags that went with it though they should stay: put back
+    lost: tuple[str, ...] = ()  # ... and could not be put back (see the warning)
+
+
+def get_manifest_or_none(client: RegistryClient, repository: str, digest: str) -> Manifest | None:
+    try:
+        return client.get_manifest(repository, digest)
+    except NotFoundError:
+        return None
+
+
+def delete_keeping(
+    client: RegistryClient,
+    repository: str,
+    manifest: Manifest,
+    staying: Collection[str],
+    *,
+    warn: Warn,
+    windows: Windows | None = None,
+    window: int | None = None,
+    stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
+) -> Deletion:
+    """DELETE ``manifest`` by digest, then put back any tag of ``staying`` (listed just before,
+    not meant to go) that vanished with it. ``window`` (from ``windows.open``, taken before the
+    tags were listed) is closed here.
+
+    ``stand_in``: ``manifest`` is a throw-away standing in for a tag, (that tag, a reader of
+    the manifest it named). A tag copied from that tag meanwhile got the throw-away; it is put
+    back on the image the tag named, not on the empty throw-away."""
+    digest = manifest.digest
+    try:
+        try:
+            client.delete_manifest(repository, digest)
+        except NotFoundError:
+            return Deletion(digest, False)
+        after = set(client.tags(repository))
+    finally:
+        others = windows.close(window) if windows is not None and window is not None else set()
+    vanished = sorted(set(staying) - after)
+    restored: list[str] = []
+    lost: list[str] = []
+    for tag in vanished:
+        if others:
+            candidates = ", ".join(sorted({digest, *others}))
+            warn(
+                f"{repository}:{tag} vanished while {candidates} were being deleted: it was "
+                "pointed at one of them meanwhile; put it back with 'regkit tag "
+                f"REGISTRY/{repository}@DIGEST {tag}' for the right one"
+            )
+            lost.append(tag)
+            continue
+        source = manifest
+        how = f"{repository}:{tag} pointed at {digest} when it was deleted (it was moved there "
+        how += "meanwhile, e.g. a rollback); put back on it"
+        try:
+            if stand_in is not None:
+                found = stand_in[1]()
+                if found is None:
+                    raise NotFoundError(f"the image {stand_in[0]} named is gone")
+                source = found
+                how = (
+                    f"{repository}:{tag} pointed at the throw-away manifest standing in for "
+                    f"{stand_in[0]} when it was deleted (copied from {stand_in[0]} meanwhile, "
+                    f"e.g. a rollback); put back on {source.digest}, the image {stand_in[0]} named"
+                )
+            client.put_manifest(repository, tag, source.raw, source.media_type)
+        except RegkitError as err:
+            warn(
+                f"{repository}:{tag} pointed at {digest} when it was deleted and could not be "
+                f"put back ({err.message}); put it back with 'regkit tag "
+                f"REGISTRY/{repository}@{digest} {tag}' before garbage collection"
+            )
+            lost.append(tag)
+            continue
+        warn(how)
+        restored.append(tag)
+    return Deletion(digest, True, tuple(restored), tuple(lost))
+
+
+def delete_listed_keeping(
+    client: RegistryClient,
+    repository: str,
+    manifest: Manifest,
+    going: Collection[str],
+    *,
+    warn: Warn,
+    windows: Windows | None = None,
+    stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
+) -> Deletion:
+    """List the tags, then ``delete_keeping`` with every listed tag not in ``going`` as
+    staying (the delete verb and the throw-away path use this)."""
+    window = windows.open(manifest.digest) if windows is not None else None
+    try:
+        listed = set(client.tags(repository))
+    except BaseException:
+        if windows is not None and window is not None:
+            windows.close(window)
+        raise
+    return delete_keeping(
+        client,
+        repository,
+        manifest,
+        listed - set(going),
+        warn=warn,
+        windows=windows,
+        window=window,
+        stand_in=stand_in,
+    )
+
+
+# -- regkit delete ------------------------------------------------------------------------------
+
+Kind = Literal["manifest", "tag", "tag-and-manifest"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePlan:
+    reference: Reference
+    kind: Kind
+    digest: str
+    tags: tuple[str, ...]  # the tags that go
+    others: tuple[str, ...] = ()  # with kind "tag": the tags that stay on the manifest
+    index_users: tuple[str, ...] = ()  # with kind "tag": tags of an index using the manifest
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    plan: DeletePlan
+    deletion: Deletion | None = None
+    how: str = ""
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _usage(
+    client: RegistryClient, repository: str, digest: str
+) -> tuple[list[str], dict[str, list[str]], list[str]]:
+    """(tags on ``digest``, {index digest: its tags} for tagged indexes using it, every tag)."""
+    tags = client.tags(repository)
+    descs = client.map(lambda t: client.resolve(repository, t), tags)
+    found = sorted(t for t, d in zip(tags, descs, strict=True) if d and d.digest == digest)
+    indexes = sorted(
+        {d.digest for d in descs if d is not None and d.media_type in INDEX_TYPES} - {digest}
+    )
+    users: dict[str, list[str]] = {}
+    for index_digest, manifest in zip(
+        indexes, client.map(lambda d: client.get_manifest(repository, d), indexes), strict=True
+    ):
+        if any(c.digest == digest for c in manifest.children):
+            users[index_digest] = sorted(
+                t for t, d in zip(tags, descs, strict=True) if d and d.digest == index_digest
+            )
+    return found, users, tags
+
+
+def plan_delete(client: RegistryClient, text: str) -> DeletePlan:
+    """What ``regkit delete REF`` would do; reads only."""
+    ref = parse_reference(text, require_identifier=True)
+    repo = ref.repository
+    if ref.digest:
+        if ref.tag:
+            raise UsageError(
+                f"give a tag or a digest, not both: {text!r} (a digest deletes every tag on it)"
+            )
+        if client.resolve(repo, ref.digest) is None:
+            raise NotFoundError(f"{ref}: manifest not found on {ref.registry}")
+        found, users, _ = _usage(client, repo, ref.digest)
+        if users:
+            index_digest, index_tags = next(iter(users.items()))
+            raise RegkitError(
+                f"{repo}@{ref.digest} is a platform manifest of the multi-platform image "
+                f"{index_digest} (tags: {', '.join(index_tags)}); deleting it would break that "
+                "image; delete the index instead, or remove its tags"
+            )
+        return DeletePlan(ref, "manifest", ref.digest, tuple(found))
+    assert ref.tag is not None
+    desc = client.resolve(repo, ref.tag)
+    if desc is None:
+        raise NotFoundError(f"{ref}: tag not found on {ref.registry}")
+    found, users, _ = _usage(client, repo, desc.digest)
+    others = tuple(t for t in found if t != ref.tag)
+    using = tuple(sorted({t for ts in users.values() for t in ts}))
+    if others or using:
+        return DeletePlan(ref, "tag", desc.digest, (ref.tag,), others, using)
+    return DeletePlan(ref, "tag-and-manifest", desc.digest, (ref.tag,))
+
+
+def execute_delete(client: RegistryClient, plan: DeletePlan, *, warn: Warn) -> DeleteResult:
+    """Carry out ``plan``; the tags are checked again just before the DELETE."""
+    said: list[str] = []
+
+    def note(message: str) -> None:
+        said.append(message)
+        warn(message)
+
+    repo = plan.reference.repository
+    if plan.kind == "tag":
+        how = client.delete_tag(
+            repo,
+            plan.tags[0],
+            delete_digest=lambda m: delete_listed_keeping(
+                client,
+                repo,
+                m,
+                plan.tags,
+                warn=note,
+                stand_in=(plan.tags[0], lambda: get_manifest_or_none(client, repo, plan.digest)),
+            ),
+        )
+        return DeleteResult(plan, None, how, tuple(said))
+    if plan.kind == "tag-and-manifest":
+        desc = client.resolve(repo, plan.tags[0])
+        if desc is None:
+            raise NotFoundError(f"{plan.reference}: tag not found on {plan.reference.registry}")
+        if desc.digest != plan.digest:
+            raise RegkitError(
+                f"{plan.reference} moved to {desc.digest} meanwhile (a push?); nothing deleted: "
+                "run the command again"
+            )
+    manifest = get_manifest_or_none(client, repo, plan.digest)
+    deletion = (
+        delete_listed_keeping(client, repo, manifest, plan.tags, warn=note)
+        if manifest is not None
+        else None
+    )
+    if deletion is None or not deletion.deleted:
+        raise NotFoundError(
+            f"{plan.reference.name}@{plan.digest}: manifest not found on "
+            f"{plan.reference.registry} (deleted meanwhile?)"
+        )
+    return DeleteResult(plan, deletion, "by digest", tuple(said))
+
+
+__all__ = [
+    "DeletePlan",
+    "DeleteResult",
+    "Deletion",
+    "Windows",
+    "delete_keeping",
+    "delete_listed_keeping",
+    "execute_delete",
+    "get_manifest_or_none",
+    "plan_delete",
+]

@@ -1,0 +1,72 @@
+"""After a prune deleted an index by digest: delete its platform manifests that nothing uses.
+
+Distribution's DELETE of an index removes the index only; its platform manifests stay in the
+repository, untagged. ``registry garbage-collect`` without ``--delete-untagged`` keeps every
+manifest the repository lists, so those platform manifests, their configs and their layers
+would never be reclaimed (and ``--delete-untagged`` is unsafe for multi-platform images on
+distribution 2.8). So each platform manifest of a deleted index is deleted too, by digest, when
+no staying tag points at it and no manifest that stays (tagged or protected) lists it. Right
+before, the tags are read again: a tag pushed meanwhile onto such a manifest keeps it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from regkit.errors import NotFoundError
+from regkit.ops.prune.execute import PruneResult
+from regkit.ops.prune.plan import PrunePlan
+from regkit.registry import RegistryClient
+
+
+def _delete_digest(client: RegistryClient, repository: str, digest: str) -> bool:
+    """DELETE a manifest by digest; False when it was gone already (e.g. a retried DELETE)."""
+    try:
+        client.delete_manifest(repository, digest)
+    except NotFoundError:
+        return False
+    return True
+
+
+def orphaned_children(plan: PrunePlan, deleted: Iterable[str]) -> tuple[str, ...]:
+    """Platform manifests of the ``deleted`` indexes that nothing staying references (pure)."""
+    gone = set(deleted)
+    staying = [r for d, r in plan.refs.items() if d not in gone]
+    used = {c for r in staying for c in r.children} | {r.digest for r in staying}
+    used |= {e.digest for e in plan.kept} | set(plan.policy.protect_digests)
+    out: set[str] = set()
+    for digest in gone:
+        refs = plan.refs.get(digest)
+        if refs is not None:
+            out |= {c for c in refs.children if c not in used}
+    return tuple(sorted(out))
+
+
+def delete_orphaned_children(
+    client: RegistryClient,
+    plan: PrunePlan,
+    result: PruneResult,
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[str, ...]:
+    """Delete the platform manifests ``orphaned_children`` names; the digests deleted."""
+    candidates = orphaned_children(plan, result.deleted_manifests)
+    if not candidates:
+        return ()
+    repo = plan.repository
+    wanted = set(candidates)
+    tags = client.tags(repo)
+    for tag, desc in zip(tags, client.map(lambda t: client.resolve(repo, t), tags), strict=True):
+        if desc is not None and desc.digest in wanted:
+            wanted.discard(desc.digest)
+            if warn:
+                warn(
+                    f"{repo}:{tag} points at {desc.digest}, a platform manifest of a deleted "
+                    "index (pushed since planning?); left it"
+                )
+    ordered = sorted(wanted)
+    done = client.map(lambda d: _delete_digest(client, repo, d), ordered)
+    return tuple(d for d, ok in zip(ordered, done, strict=True) if ok)
+
+
+__all__ = ["delete_orphaned_children", "orphaned_children"]
