@@ -245,3 +245,23 @@ def test_a_rerun_finishes_what_an_interrupted_run_left(
 def test_delete_untagged_is_for_ghcr_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prune", "registry.example.test/app", "--delete-untagged", "--dry-run"]) == 2
     assert "--delete-untagged is for GHCR" in capsys.readouterr().err
+
+
+def test_record_writes_one_audit_line_per_removed_tag_and_then_is_refused(
+    ghcr: FakeGHCR, pusher: Pusher, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    builds = push_history(pusher, REPO, TAGS[:3])
+    pusher.put_manifest(REPO, "latest", *pusher.get_manifest(REPO, builds[0].index)[:2])
+    ref = f"{ghcr.host}/{REPO}"
+    assert main(["prune", ref, "--keep", "1", "--yes", "--then", "true"]) == 2
+    assert "--then and --storage are for a self-hosted registry" in capsys.readouterr().err
+    record = tmp_path / "prune.jsonl"
+    assert main(["prune", ref, "--keep", "1", "--yes", "--record", str(record)]) == 0
+    capsys.readouterr()
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(r["tag"], r["digest"], r["action"]) for r in lines] == [
+        (TAGS[1], builds[1].index, "delete-manifest"),
+        (TAGS[0], builds[0].index, "untag"),
+    ]
+    assert lines[0]["labels"]["description"] == "build " + str(1 * 7919 + len(REPO))
+    assert {r["registry"] for r in lines} == {ghcr.host}

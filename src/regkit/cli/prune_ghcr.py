@@ -16,10 +16,12 @@ from typing import Any
 from regkit.cli.common import client_for
 from regkit.cli.common import write as _write
 from regkit.errors import RegkitError, UsageError
+from regkit.ops.audit import append_records, prune_records, snapshot_labels
 from regkit.ops.ghcr import packages_api
 from regkit.ops.ghcr_prune import (
     GhcrPlan,
     GhcrResult,
+    as_prune_result,
     execute_ghcr,
     plan_package,
     render_ghcr_plan,
@@ -28,10 +30,11 @@ from regkit.ops.ghcr_prune import (
 from regkit.ops.prune.plan import PrunePolicy
 from regkit.ops.prune.run import Target
 from regkit.progress import Progress
+from regkit.textsafe import escape
 
 
 def _stderr(message: str) -> None:
-    print(f"regkit: {message}", file=sys.stderr, flush=True)
+    print(f"regkit: {escape(message)}", file=sys.stderr, flush=True)
 
 
 def _document(
@@ -57,6 +60,15 @@ def _document(
 
 
 def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> int:
+    if getattr(args, "then", None) is not None or getattr(args, "storage", None) is not None:
+        raise UsageError(
+            "--then and --storage are for a self-hosted registry: GHCR frees its storage itself"
+        )
+    record = getattr(args, "record", None)
+    if record and not args.dry_run:
+        from regkit.ops.audit import check_record_path
+
+        check_record_path(record)
     for goal in goals:
         if goal.all_repos:
             raise UsageError(
@@ -81,6 +93,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                         now,
                         delete_untagged=args.delete_untagged,
                         tick=progress.advance,
+                        protect_dir=getattr(args, "protect_dir", None),
                     )
                     for repo in goal.repositories
                 ]
@@ -113,6 +126,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
             results = []
             with Progress(f"pruning {registry}") as progress:
                 for plan in plans:
+                    labels = snapshot_labels(client, plan.plan) if record else {}
                     result = execute_ghcr(
                         client,
                         api,
@@ -121,6 +135,11 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                         tick=progress.advance,
                     )
                     results.append(result)
+                    if record:
+                        lines = prune_records(
+                            registry, plan.plan, as_prune_result(result), labels, datetime.now(UTC)
+                        )
+                        append_records(record, lines)
                     if result.error:
                         failed.append(result.error)
                         break

@@ -34,8 +34,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from regkit.errors import RegkitError
-from regkit.ops.prune.execute import Outcome, throwaway_manifest
-from regkit.ops.prune.fetch import fetch_repository
+from regkit.ops.prune.execute import Outcome, PruneResult, throwaway_manifest
 from regkit.ops.prune.plan import (
     DELETE_MANIFEST,
     KEEP,
@@ -43,7 +42,6 @@ from regkit.ops.prune.plan import (
     PrunePlan,
     PrunePolicy,
     TagPlan,
-    plan_prune,
     sort_entries,
 )
 from regkit.ops.prune.render import plural, render_plan, short_digest
@@ -351,14 +349,35 @@ def plan_package(
     *,
     delete_untagged: bool = False,
     tick: Callable[[], None] | None = None,
+    protect_dir: str | None = None,
 ) -> GhcrPlan:
-    """Fetch the tags (registry API) and the versions (REST) of one package, then plan."""
-    state = fetch_repository(client, repository, protect_digests=policy.protect_digests, tick=tick)
-    plan = plan_prune(list(state.tags), policy, now, untagged=state.untagged, repository=repository)
+    """Fetch the tags (registry API) and plan as on distribution (``plan_target``: deploy
+    markers and ``protect_dir`` protected too), then the versions (REST) and their deletions."""
+    from regkit.ops.prune.run import Target, plan_target
+
+    (plan,) = plan_target(
+        client,
+        Target(client.registry, (repository,)),
+        policy,
+        now,
+        tick=tick,
+        protect_dir=protect_dir,
+    )
     versions = api.list_versions(repository)
     wanted = untagged_to_inspect(plan, versions, delete_untagged=delete_untagged)
     children = inspect_untagged(client, repository, wanted)
     return plan_ghcr(plan, versions, delete_untagged=delete_untagged, untagged_children=children)
+
+
+def as_prune_result(result: GhcrResult) -> PruneResult:
+    """The tag outcomes in the shape of a distribution prune's result (audit records)."""
+    return PruneResult(
+        repository=result.repository,
+        outcomes=result.tags,
+        deleted_manifests=tuple(sorted(o.deletion.digest for o in result.deleted_versions)),
+        reclaimable_bytes=0,
+        warnings=result.warnings,
+    )
 
 
 @dataclass
@@ -578,6 +597,7 @@ __all__ = [
     "GhcrResult",
     "VersionDeletion",
     "VersionOutcome",
+    "as_prune_result",
     "execute_ghcr",
     "inspect_untagged",
     "plan_ghcr",
