@@ -314,6 +314,7 @@ EXPECTED_INTERFACE = {
             "protect-digests",
             "protect-open-prs",
             "github-token",
+            "delete-untagged",
             "dry-run",
             "jobs",
             "ca-file",
