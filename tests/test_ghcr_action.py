@@ -56,6 +56,9 @@ def test_prune_action_on_ghcr_with_github_token(
     outputs = dict(parse_file_commands(raw(files["OUTPUT"])))
     assert sorted(json.loads(outputs["deleted"])) == [f"{ghcr.host}/{REPO}:{t}" for t in TAGS[:2]]
     assert outputs["deleted-count"] == "2" and outputs["kept-count"] == "1"
+    plan = json.loads(Path(outputs["plan-file"]).read_text())
+    versions = plan["repositories"][0]["result"]["versions"]
+    assert sorted(v["role"] for v in versions) == ["child"] * 8 + ["image"] * 2
     summary = unescape_markdown(raw(files["STEP_SUMMARY"]))
     assert "GHCR: 10 of 15 package versions to delete (2 images, 0 referrers, 8 children" in summary
     assert "; 10 deleted" in summary

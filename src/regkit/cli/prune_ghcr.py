@@ -19,10 +19,9 @@ from regkit.errors import RegkitError, UsageError
 from regkit.ops.audit import append_records, prune_records, snapshot_labels
 from regkit.ops.ghcr import packages_api
 from regkit.ops.ghcr_prune import (
-    GhcrPlan,
-    GhcrResult,
     as_prune_result,
     execute_ghcr,
+    ghcr_document,
     plan_package,
     render_ghcr_plan,
     render_ghcr_result,
@@ -35,28 +34,6 @@ from regkit.textsafe import escape
 
 def _stderr(message: str) -> None:
     print(f"regkit: {escape(message)}", file=sys.stderr, flush=True)
-
-
-def _document(
-    registry: str, plans: list[GhcrPlan], results: list[GhcrResult] | None, dry_run: bool
-) -> dict[str, Any]:
-    by_repo = {r.repository: r for r in results or ()}
-    return {
-        "registry": registry,
-        "dry_run": dry_run,
-        "repositories": [
-            {
-                "plan": p.to_json(),
-                "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
-            }
-            for p in plans
-        ],
-        "deleted": [
-            f"{registry}/{r.repository}@{o.deletion.digest}"
-            for r in results or ()
-            for o in r.deleted_versions
-        ],
-    }
 
 
 def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> int:
@@ -102,7 +79,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                 _write("\n".join(render_ghcr_plan(goal.registry, p) for p in plans))
         work = sum(len(p.deletions) + len(p.untags) for *_, ps in planned for p in ps)
         if args.dry_run or work == 0:
-            documents = [_document(r, ps, None, args.dry_run) for r, _, _, ps in planned]
+            documents = [ghcr_document(r, ps, None, args.dry_run) for r, _, _, ps in planned]
             if args.output == "json":
                 _write(
                     json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
@@ -144,7 +121,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                         failed.append(result.error)
                         break
             incomplete = incomplete or not all(r.complete for r in results)
-            documents.append(_document(registry, plans, results, False))
+            documents.append(ghcr_document(registry, plans, results, False))
             if args.output != "json":
                 _write("".join(render_ghcr_result(registry, r) for r in results))
             if failed:

@@ -553,6 +553,29 @@ def _untag(run: _Run, e: TagPlan) -> Outcome:
     return Outcome(e.tag, e.digest, e.action, "deleted", "throw-away manifest pushed, deleted")
 
 
+def ghcr_document(
+    registry: str, plans: Sequence[GhcrPlan], results: Sequence[GhcrResult] | None, dry_run: bool
+) -> dict[str, Any]:
+    """The JSON document of a GHCR prune (``-o json``, the action's plan file)."""
+    by_repo = {r.repository: r for r in results or ()}
+    return {
+        "registry": registry,
+        "dry_run": dry_run,
+        "repositories": [
+            {
+                "plan": p.to_json(),
+                "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
+            }
+            for p in plans
+        ],
+        "deleted": [
+            f"{registry}/{r.repository}@{o.deletion.digest}"
+            for r in results or ()
+            for o in r.deleted_versions
+        ],
+    }
+
+
 # -- text --------------------------------------------------------------------------------------
 
 
@@ -599,6 +622,7 @@ __all__ = [
     "VersionOutcome",
     "as_prune_result",
     "execute_ghcr",
+    "ghcr_document",
     "inspect_untagged",
     "plan_ghcr",
     "plan_package",
