@@ -265,3 +265,48 @@ def test_record_writes_one_audit_line_per_removed_tag_and_then_is_refused(
     ]
     assert lines[0]["labels"]["description"] == "build " + str(1 * 7919 + len(REPO))
     assert {r["registry"] for r in lines} == {ghcr.host}
+
+
+def test_ctrl_c_stops_reports_records_and_a_rerun_finishes(
+    ghcr: FakeGHCR,
+    pusher: Pusher,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C during the third version DELETE (after it reached GitHub): exit 130, the images
+    left are whole, the audit file names what went, and the same command finishes the job."""
+    from regkit.registry.packages import PackagesAPI
+
+    builds = push_history(pusher, REPO, TAGS[:4])
+    real = PackagesAPI.delete_version
+    calls = []
+
+    def interrupted(self: PackagesAPI, repository: str, version_id: int) -> bool:
+        calls.append(version_id)
+        gone = real(self, repository, version_id)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return gone
+
+    monkeypatch.setattr(PackagesAPI, "delete_version", interrupted)
+    record = tmp_path / "audit.jsonl"
+    ref = f"{ghcr.host}/{REPO}"
+    assert main(["prune", ref, "--keep", "1", "--yes", "--record", str(record)]) == 130
+    out, err = capsys.readouterr()
+    assert "interrupted (Ctrl-C)" in err and "Traceback" not in err
+    assert "deleted 2 package versions" in out
+    assert len(calls) == 3
+    # Deleted first: the three doomed indexes; their children are still there, untagged.
+    left = _digests(ghcr)
+    assert not {b.index for b in builds[:3]} & left
+    assert _tags(ghcr) == {TAGS[3]}
+    cfg = docker_config(tmp_path / "docker", ghcr.host)
+    assert crane_pull(ghcr, f"{REPO}:{TAGS[3]}", cfg, tmp_path / "pull").returncode == 0
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    # the two deletions that finished (the third was cut short: deleted or not, unrecorded)
+    assert len(lines) == 2 and {r["tag"] for r in lines} < set(TAGS[:3])
+
+    monkeypatch.setattr(PackagesAPI, "delete_version", real)
+    assert main(["prune", ref, "--keep", "1", "--yes", "--delete-untagged"]) == 0
+    assert _digests(ghcr) == set(builds[3].manifests)

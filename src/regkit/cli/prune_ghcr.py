@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
     now = datetime.now(UTC)
     documents: list[dict[str, Any]] = []
     failed: list[str] = []
+    interrupted = False
     incomplete = False
     with contextlib.ExitStack() as stack:
         planned = []
@@ -119,6 +120,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                         append_records(record, lines)
                     if result.error:
                         failed.append(result.error)
+                        interrupted = interrupted or result.interrupted
                         break
             incomplete = incomplete or not all(r.complete for r in results)
             documents.append(ghcr_document(registry, plans, results, False))
@@ -128,6 +130,9 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                 break
     if args.output == "json":
         _write(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n")
+    if interrupted:
+        print(f"regkit: {failed[0]}", file=sys.stderr, flush=True)
+        return 130
     if failed:
         raise RegkitError(failed[0])
     if incomplete:

@@ -52,6 +52,9 @@ from regkit.registry.packages import PackagesAPI, PackageVersion, PermissionDeni
 Role = Literal["image", "referrer", "child", "untagged", "throwaway"]
 VersionStatus = Literal["deleted", "gone", "skipped", "failed", "not-run"]
 
+INTERRUPTED = (
+    "interrupted (Ctrl-C); every image left is whole: run the same command again to finish"
+)
 REFERRER_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\..+)?$")
 #: Deletion order: an image before its children, a referrer after what it refers to.
 ROLE_ORDER: dict[str, int] = {"image": 0, "child": 1, "referrer": 2, "untagged": 3}
@@ -298,7 +301,8 @@ class GhcrResult:
     tags: tuple[Outcome, ...]
     versions: tuple[VersionOutcome, ...]
     warnings: tuple[str, ...] = ()
-    error: str = ""  # why the run stopped (a permission refusal), empty when it did not
+    error: str = ""  # why the run stopped (a permission refusal, Ctrl-C), empty when it did not
+    interrupted: bool = False  # stopped by Ctrl-C
 
     @property
     def complete(self) -> bool:
@@ -390,6 +394,7 @@ class _Run:
     on_delete: Callable[[str], None]
     warnings: list[str] = field(default_factory=list)
     error: str = ""
+    interrupted: str = ""
 
     def warning(self, message: str) -> None:
         self.warnings.append(message)
@@ -425,7 +430,11 @@ def execute_ghcr(
     done: dict[str, VersionStatus] = {}
     outcomes: list[VersionOutcome] = []
     for d in deletions:
-        outcome = _delete_one(run, d, done)
+        try:
+            outcome = _delete_one(run, d, done)
+        except KeyboardInterrupt:  # Ctrl-C: stop here; what went is reported (and recorded)
+            run.error = run.interrupted = INTERRUPTED
+            outcome = VersionOutcome(d, "failed", "interrupted: deleted or not")
         done[d.digest] = outcome.status
         outcomes.append(outcome)
         run.tick()
@@ -442,11 +451,22 @@ def execute_ghcr(
             tag_outcomes.append(Outcome(e.tag, e.digest, e.action, tag_status, "version deleted"))
     for e in removed:
         if e.action == UNTAG:
-            tag_outcomes.append(_untag(run, e))
+            try:
+                tag_outcomes.append(_untag(run, e))
+            except KeyboardInterrupt:
+                run.error = run.interrupted = INTERRUPTED
+                tag_outcomes.append(Outcome(e.tag, e.digest, e.action, "failed", INTERRUPTED))
             run.tick()
     order = {e.tag: i for i, e in enumerate(plan.plan.entries)}
     tag_outcomes.sort(key=lambda o: order.get(o.tag, len(order)))
-    return GhcrResult(repo, tuple(tag_outcomes), tuple(outcomes), tuple(run.warnings), run.error)
+    return GhcrResult(
+        repo,
+        tuple(tag_outcomes),
+        tuple(outcomes),
+        tuple(run.warnings),
+        run.error,
+        interrupted=bool(run.interrupted),
+    )
 
 
 def _recheck_tags(run: _Run, doomed_tags: set[str], deletions: list[VersionDeletion]) -> set[str]:
