@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
 import threading
@@ -264,6 +265,18 @@ class FakeGHCR:
             "html_url": f"{html}/packages/container/{quote(name, safe='')}/{vid}",
             "metadata": {"package_type": "container", "container": {"tags": sorted(tags)}},
         }
+
+    def space_out(self, repository: str, step: float = 60.0) -> None:
+        """Re-date the versions ``step`` seconds apart, in push order, ending now: GitHub's
+        ``created_at`` has whole seconds, and pushes in one test share a second."""
+        revisions = self._repo_dir(repository) / "_manifests/revisions/sha256"
+        links = sorted(
+            (link.stat().st_mtime_ns, link) for link in revisions.glob("*/link") if link.is_file()
+        )
+        now = time.time()
+        for i, (_, link) in enumerate(links):
+            when = now - (len(links) - i) * step
+            os.utime(link, (when, when))
 
     def version_ids(self, repository: str) -> dict[str, int]:
         return {v["name"]: v["id"] for v in self.versions(repository)}

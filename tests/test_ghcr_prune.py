@@ -42,6 +42,7 @@ def scenario(fake: FakeGHCR, pusher: Pusher) -> Scenario:
     pusher.put_manifest(REPO, "latest", *pusher.get_manifest(REPO, builds[1].index)[:2])
     sig_old = sign(pusher, REPO, builds[0].index, seed=1)
     sig_new = sign(pusher, REPO, builds[5].index, seed=2)
+    fake.space_out(REPO)
     return Scenario(builds, orphan.index, sig_old, sig_new)
 
 
@@ -97,8 +98,8 @@ def test_prune_keeps_the_newest_images_whole(
     result = doc["repositories"][0]["result"]
     assert result["complete"] is True
     roles = sorted(v["role"] for v in result["versions"] if v["status"] == "deleted")
-    # images 0 and 2 (the orphan's children went with --delete-untagged), their 8 children,
-    # the old signature, the orphan build's 5 untagged versions
+    # builds 0 and 2 (build 1 stays under latest) with their 8 children, build 0's signature,
+    # and the 5 untagged versions of the orphaned build (--delete-untagged)
     assert roles.count("image") == 2
     assert roles.count("child") == 8
     assert roles.count("referrer") == 1
@@ -279,6 +280,7 @@ def test_ctrl_c_stops_reports_records_and_a_rerun_finishes(
     from regkit.registry.packages import PackagesAPI
 
     builds = push_history(pusher, REPO, TAGS[:4])
+    ghcr.space_out(REPO)
     real = PackagesAPI.delete_version
     calls = []
 
