@@ -312,3 +312,20 @@ def test_ctrl_c_stops_reports_records_and_a_rerun_finishes(
     monkeypatch.setattr(PackagesAPI, "delete_version", real)
     assert main(["prune", ref, "--keep", "1", "--yes", "--delete-untagged"]) == 0
     assert _digests(ghcr) == set(builds[3].manifests)
+
+
+def test_delete_on_ghcr_points_to_prune(
+    ghcr: FakeGHCR, pusher: Pusher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    push_history(pusher, REPO, TAGS[:1])
+    before = ghcr.versions(REPO)
+    assert main(["delete", f"{ghcr.host}/{REPO}:{TAGS[0]}", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert f"run 'regkit prune {ghcr.host}/{REPO} --match '^TAG$' --keep 0'" in err
+    assert ghcr.versions(REPO) == before
+    assert not [r for r in ghcr.registry_requests if r.method == "DELETE"]
+    # what it suggests works: the image goes with its 4 children
+    assert (
+        main(["prune", f"{ghcr.host}/{REPO}", "--match", f"^{TAGS[0]}$", "--keep", "0", "-y"]) == 0
+    )
+    assert ghcr.versions(REPO) == []

@@ -418,6 +418,14 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
     ref = parse_reference(args.ref, require_identifier=True)
     name = escape(ref.name)
+    from regkit.ops.ghcr import is_ghcr
+
+    if is_ghcr(ref.registry):  # 405 there: versions go through the GitHub API, with children
+        raise UsageError(
+            f"{ref.registry} deletes package versions through the GitHub API, not the registry: "
+            f"run 'regkit prune {name} --match '^TAG$' --keep 0' (the image with its "
+            "platform and attestation manifests, or the tag alone when another tag shares it)"
+        )
 
     def warn(message: str) -> None:
         print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
