@@ -25,7 +25,8 @@ REST (``api_url``): ``GET /users/{u}`` (login, type), ``GET /orgs/{org}/packages
 ``/users/{u}/packages``, ``/user/packages`` (refused for a ``GITHUB_TOKEN``: 403 "Resource not
 accessible by integration"), ``GET {owner}/packages/container/{name}/versions[?page,per_page,
 state]`` (newest first, ``per_page`` <= 100, ``Link`` with ``rel="next"``/``"last"``), ``GET``
-and ``DELETE .../versions/{id}`` (204; 404 "Package not found."; 403 without admin).
+and ``DELETE .../versions/{id}`` (204; 404 "Package not found."; 403 without admin; 400 for
+the last version of a package).
 ``x-ratelimit-*`` headers on every answer; ``rate_limit(...)`` makes the next answers a
 secondary (403/429 + ``retry-after``) or primary (403, remaining 0, ``x-ratelimit-reset``)
 limit refusal.
@@ -676,6 +677,13 @@ class _ApiHandler(_Handler):
             return
         if owner not in token.owners or not token.admin:
             self._message(self.fake.no_admin_status, NO_ADMIN_MESSAGE)
+            return
+        if found is not None and len(versions) == 1:
+            self._message(
+                400,
+                "You cannot delete the last version of a package. You must delete the package "
+                "instead.",
+            )
             return
         if found is None or not self.fake.delete_version(repo, vid):
             self._message(404, "Package not found.")
