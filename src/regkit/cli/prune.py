@@ -41,7 +41,7 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "removed alone. Prints the plan first; asks before deleting on a terminal. "
             "On GHCR (ghcr.io/OWNER/NAME, token from GITHUB_TOKEN) the images go as package "
             "versions through the GitHub API, each with its platform and attestation manifests "
-            "and signatures. Example: regkit prune ghcr.io/acme/app --keep 12 --dry-run"
+            "and signatures."
         ),
         **verb_help(
             [
@@ -130,6 +130,8 @@ examples:
       --protect-dir /opt/iac/deploy --record /var/log/regkit/prune.jsonl --yes \\
       --then 'docker exec registry registry garbage-collect /etc/distribution/config.yml' \\
       --storage /var/lib/docker-registry
+  # GHCR (GITHUB_TOKEN with packages: write and the Admin role on the package):
+  regkit prune ghcr.io/acme/iac-dev --match '^[0-9a-f]{40}$' --keep 12 --delete-untagged
 """
 
 
