@@ -4,6 +4,7 @@ admin on the package failing with one line naming the permission to grant."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -47,9 +48,10 @@ def test_prune_action_on_ghcr_with_github_token(
     cp = regkit("action", "prune", env=env)
     stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
     assert cp.returncode == 0, stdout + stderr
-    assert_masked_first(stdout, [TOKEN])
+    secrets = [TOKEN, base64.b64encode(f"regkit:{TOKEN}".encode()).decode()]
+    assert_masked_first(stdout, secrets)
     assert_no_secrets(
-        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, [TOKEN]
+        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, secrets
     )
     assert _tags(ghcr) == {TAGS[2]}
     assert {v["name"] for v in ghcr.versions(REPO)} == set(builds[2].manifests)
@@ -102,9 +104,10 @@ def test_promote_action_on_ghcr_with_github_token(
     cp = regkit("action", "promote", env=env)
     stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
     assert cp.returncode == 0, stdout + stderr
-    assert_masked_first(stdout, [TOKEN])
+    secrets = [TOKEN, base64.b64encode(f"regkit:{TOKEN}".encode()).decode()]
+    assert_masked_first(stdout, secrets)
     assert_no_secrets(
-        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, [TOKEN]
+        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, secrets
     )
     assert ghcr.tags_by_digest(REPO)[build.index] == [TAGS[0], "latest"]
     assert len(ghcr.versions(REPO)) == 5

@@ -38,7 +38,7 @@ from regkit.github import (
 )
 from regkit.ops import ConnectOptions, connect, resolve_credentials
 from regkit.ops import promote as pr
-from regkit.ops.ghcr import token_login
+from regkit.ops.ghcr import login_secret, token_login
 from regkit.reference import (
     TAG_RE,
     Reference,
@@ -181,6 +181,8 @@ def main(inputs: gha.Inputs) -> None:
         gha.mask(creds.basic_token())
     token = inputs.get("github-token")  # masked by the dispatcher before main runs
     options = token_login(options, repo.registry, token)  # ghcr.io: github-token as password
+    if (basic := login_secret(options)) is not None:
+        gha.mask(basic)
     latest_mode = inputs.get_choice("latest", LATEST_CHOICES, "false")
     semver = inputs.get_bool("semver-aliases", False)
     require_checks = inputs.get_bool("require-checks", False)

@@ -14,7 +14,7 @@ from datetime import datetime
 from regkit import gha
 from regkit.errors import RegkitError, UsageError
 from regkit.ops import ConnectOptions, connect
-from regkit.ops.ghcr import packages_api, token_login
+from regkit.ops.ghcr import login_secret, packages_api, token_login
 from regkit.ops.ghcr_prune import (
     GhcrPlan,
     GhcrResult,
@@ -58,6 +58,8 @@ def prune_goal(
             "'github-token' (the workflow's token with 'permissions: packages: write')"
         )
     options = token_login(options, goal.registry, token)
+    if (basic := login_secret(options)) is not None:
+        gha.mask(basic)
     with (
         connect(goal.registry, options) as client,
         packages_api(client, token=token, notify=gha.info) as api,

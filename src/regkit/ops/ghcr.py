@@ -85,6 +85,15 @@ def token_login(options: ConnectOptions, registry: str, token: str | None) -> Co
     return dataclasses.replace(options, username="regkit", password=token)
 
 
+def login_secret(options: ConnectOptions) -> str | None:
+    """The base64 ``user:password`` form of a ``token_login`` (to mask in Actions)."""
+    from regkit.dockerconfig import Credentials
+
+    if options.username and options.password:
+        return Credentials(options.username, options.password).basic_token()
+    return None
+
+
 def owner_repositories(client: RegistryClient, owner: str) -> list[str]:
     """``OWNER/NAME`` of every container package of ``owner`` the token can see (GHCR has no
     catalog)."""
@@ -99,6 +108,7 @@ __all__ = [
     "ghcr_host",
     "github_token",
     "is_ghcr",
+    "login_secret",
     "owner_repositories",
     "packages_api",
     "token_login",
