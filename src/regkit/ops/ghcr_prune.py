@@ -553,6 +553,11 @@ def _untag(run: _Run, e: TagPlan) -> Outcome:
         run.client.upload_bytes(repo, config)
         digest = run.client.put_manifest(repo, e.tag, raw, OCI_MANIFEST)
         version = run.api.find_version(repo, digest)
+        for wait in (1.0, 3.0):  # GitHub may list a version a moment after the push
+            if version is not None:
+                break
+            run.api.sleep(wait)
+            version = run.api.find_version(repo, digest)
         if version is None:
             raise RegkitError(
                 f"{repo}:{e.tag} points at a throw-away manifest {digest} that GitHub does not "
