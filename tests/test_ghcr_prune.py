@@ -335,3 +335,24 @@ def test_delete_on_ghcr_points_to_prune(
     assert "You cannot delete the last version of a package" in out
     assert err.count("regkit: error:") == 1
     assert len(ghcr.versions(REPO)) == 1
+
+
+def test_a_404_for_want_of_admin_is_not_taken_for_gone(
+    ghcr: FakeGHCR,
+    pusher: Pusher,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """GitHub often answers a DELETE without admin with 404 "Package not found." for a version
+    it just listed: that is a refusal, not a version gone meanwhile."""
+    ghcr.no_admin_status = 404
+    push_history(pusher, REPO, TAGS[:3])
+    monkeypatch.setenv("GITHUB_TOKEN", READER)
+    before = ghcr.versions(REPO)
+    code = main(["prune", f"{ghcr.host}/{REPO}", "--keep", "1", "--yes"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    (line,) = [x for x in err.splitlines() if x.startswith("regkit: error:")]
+    assert "still exists" in line and "Admin role" in line
+    assert ghcr.versions(REPO) == before
+    assert len([r for r in ghcr.api_requests if r.method == "DELETE"]) == 1
