@@ -111,3 +111,24 @@ def test_promote_action_on_ghcr_with_github_token(
     )
     assert ghcr.tags_by_digest(REPO)[build.index] == [TAGS[0], "latest"]
     assert len(ghcr.versions(REPO)) == 5
+
+
+def test_promote_action_token_without_write_names_the_permission(
+    ghcr: FakeGHCR, pusher: Pusher, tmp_path: Path
+) -> None:
+    from tests.ghcrfake import Token
+
+    readonly = "ghs_readOnlyToken00000000000000000000000"
+    ghcr.tokens[readonly] = Token("ci", frozenset({"acme"}), write=False, admin=False)
+    push_history(pusher, REPO, TAGS[:1])
+    files = command_files(tmp_path)
+    env = _env(ghcr, files, image=f"{ghcr.host}/{REPO}", source=TAGS[0], targets="latest")
+    env["INPUT_GITHUB-TOKEN"] = readonly
+    env["GITHUB_EVENT_NAME"] = "push"
+    cp = regkit("action", "promote", env=env)
+    stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
+    assert cp.returncode == 1
+    (error,) = [line for line in stdout.splitlines() if line.startswith("::error")]
+    assert "'permissions: packages: write'" in error
+    assert "latest" not in _tags(ghcr)
+    assert_no_secrets({"stdout": stdout, "stderr": stderr}, [readonly])

@@ -90,7 +90,8 @@ def test_promote_without_write_permission_fails_in_one_line(
     code = main(["promote", f"{ghcr.host}/acme/iac-dev:{SHA}", "latest"])
     out, err = capsys.readouterr()
     assert code == 1
-    assert len([line for line in err.splitlines() if line.startswith("regkit: error:")]) == 1
+    (line,) = [line for line in err.splitlines() if line.startswith("regkit: error:")]
+    assert "denied access" in line and "'permissions: packages: write'" in line
     assert "latest" not in {t for ts in ghcr.tags_by_digest("acme/iac-dev").values() for t in ts}
     assert_no_secrets({"stdout": out, "stderr": err}, ["ghp_readonly0000000000000000000000000000"])
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regkit import gha
-from regkit.errors import RegkitError, UsageError
+from regkit.errors import AuthenticationError, RegkitError, UsageError
 from regkit.github import (
     GitHubAPI,
     load_event,
@@ -38,7 +38,7 @@ from regkit.github import (
 )
 from regkit.ops import ConnectOptions, connect, resolve_credentials
 from regkit.ops import promote as pr
-from regkit.ops.ghcr import login_secret, token_login
+from regkit.ops.ghcr import login_secret, token_login, with_write_hint
 from regkit.reference import (
     TAG_RE,
     Reference,
@@ -241,6 +241,8 @@ def main(inputs: gha.Inputs) -> None:
             expect_digest=expect,
             dry_run=dry_run,
         )
+    except AuthenticationError as err:
+        raise with_write_hint(err, repo.registry) from None
     except pr.SourceNotFoundError:
         if not ctx.missing_source_ok:
             raise
