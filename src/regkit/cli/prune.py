@@ -42,7 +42,7 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "a rerun finishes). "
             "On GHCR (ghcr.io/OWNER/NAME, token from GITHUB_TOKEN) the images go as package "
             "versions through the GitHub API, each with its platform and attestation manifests "
-            "and signatures. Example: regkit prune ghcr.io/acme/app --keep 12 --dry-run"
+            "and signatures."
         ),
         **verb_help(
             [
@@ -127,9 +127,13 @@ deploy time) are always kept, with every tag on their digest. The team's --then 
 
 examples:
   regkit prune --dry-run registry.example.com/rednaw/hello-world
-  regkit prune --all-repos registry.example.com --match '.*' --keep 6 --protect-dir DIR --yes
-  regkit prune --all-repos registry.example.com --record /var/log/regkit/prune.jsonl --yes
-  regkit prune --all-repos registry.example.com --yes --then CMD --storage /var/lib/registry
+  # the team's scheduled job, on the registry host:
+  regkit prune --all-repos registry.example.com --match '.*' --keep 6 \\
+      --protect-dir /opt/iac/deploy --record /var/log/regkit/prune.jsonl --yes \\
+      --then 'docker exec registry registry garbage-collect /etc/distribution/config.yml' \\
+      --storage /var/lib/docker-registry
+  # GHCR (GITHUB_TOKEN with packages: write and the Admin role on the package):
+  regkit prune ghcr.io/acme/iac-dev --match '^[0-9a-f]{40}$' --keep 12 --delete-untagged
 """
 
 
@@ -427,6 +431,15 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
     ref = parse_ref_arg(args.ref, require_identifier=True)  # REGKIT_REGISTRY for a bare REPO
     name = escape(ref.name)
+    from regkit.ops.ghcr import is_ghcr
+
+    if is_ghcr(ref.registry):  # 405 there: versions go through the GitHub API, with children
+        raise UsageError(
+            f"{ref.registry} deletes package versions through the GitHub API, not the registry: "
+            f"run 'regkit prune {name} --match '^TAG$' --keep 0' (the image with its "
+            "platform and attestation manifests, or the tag alone when another tag shares it)"
+        )
+
     as_json = args.output == "json"
 
     def emit(text: str) -> None:
