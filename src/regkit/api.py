@@ -26,11 +26,12 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from regkit.errors import NotFoundError, RegkitError, UsageError
-from regkit.ops import ConnectOptions
+from regkit.ops import DEFAULTS, ConnectOptions
 from regkit.ops import connect as _connect_client
 from regkit.ops.audit import Executed
 from regkit.ops.check import CheckReport, Damage, ImageCheck, Orphan
 from regkit.ops.gc import ThenResult
+from regkit.ops.ghcr_prune import GhcrPlan, GhcrResult
 from regkit.ops.inspect import Inspection
 from regkit.ops.overview import Overview, RepositoryOverview, TagRow
 from regkit.ops.prune import PrunePlan, PruneResult
@@ -95,8 +96,8 @@ def connect(
     password: str | None = None,
     ca_file: str | None = None,
     insecure: bool = False,
-    jobs: int = 16,
-    timeout: float = 30.0,
+    jobs: int = DEFAULTS.jobs,
+    timeout: float = DEFAULTS.timeout,
     docker_config: str | None = None,
     options: ConnectOptions | None = None,
 ) -> Registry:
@@ -438,8 +439,72 @@ def execute_prune(
     """Carry out ``plans``: the results, the audit lines written (``record``) and the platform
     manifests of deleted indexes deleted after them."""
     from regkit.ops.audit import execute_recorded
+    from regkit.ops.ghcr import is_ghcr
 
+    if is_ghcr(reg.host):
+        raise UsageError(
+            f"{reg.host} deletes through the GitHub API, not the registry: use "
+            "regkit.api.prune_ghcr"
+        )
     return execute_recorded(reg.client, plans, record=record, warn=warn, tick=tick)
+
+
+def prune_ghcr(
+    reg: Registry,
+    repositories: Sequence[str],
+    *,
+    match: str | None = None,
+    keep: int | None = None,
+    older_than: str | None = None,
+    protect_tags: Iterable[str] = (),
+    protect_digests: Iterable[str] = (),
+    protect_files: Iterable[str] = (),
+    protect_dir: str | None = None,
+    delete_untagged: bool = False,
+    github_token: str | None = None,
+    dry_run: bool = False,
+    warn: Callback | None = None,
+) -> list[tuple[GhcrPlan, GhcrResult | None]]:
+    """``regkit prune ghcr.io/OWNER/NAME``: the plan per package and (unless ``dry_run``) its
+    result. Versions are deleted through the GitHub API (``github_token``, else GITHUB_TOKEN,
+    else the registry password; ``GITHUB_API_URL``); the first refusal for want of permission
+    raises ``RegkitError`` naming the permission."""
+    from regkit.ops.ghcr import packages_api
+    from regkit.ops.ghcr_prune import execute_ghcr, plan_package
+    from regkit.ops.prune.run import build_policy
+
+    policy = build_policy(
+        match=match,
+        keep=keep,
+        older_than=older_than,
+        protect_tags=protect_tags,
+        protect_digests=protect_digests,
+        protect_files=protect_files,
+    )
+    now = datetime.now(UTC)
+    out: list[tuple[GhcrPlan, GhcrResult | None]] = []
+    with packages_api(reg.client, token=github_token, notify=warn) as api:
+        plans = [
+            plan_package(
+                reg.client,
+                api,
+                reg.repository(r),
+                policy,
+                now,
+                delete_untagged=delete_untagged,
+                protect_dir=protect_dir,
+            )
+            for r in repositories
+        ]
+        for plan in plans:
+            if dry_run:
+                out.append((plan, None))
+                continue
+            result = execute_ghcr(reg.client, api, plan, warn=warn)
+            out.append((plan, result))
+            if result.error:
+                raise RegkitError(result.error)
+    return out
 
 
 def prune(
@@ -564,6 +629,8 @@ __all__ = [
     "Damage",
     "Deletion",
     "Executed",
+    "GhcrPlan",
+    "GhcrResult",
     "ImageCheck",
     "Inspection",
     "Orphan",
@@ -590,5 +657,6 @@ __all__ = [
     "plan_prune",
     "promote",
     "prune",
+    "prune_ghcr",
     "sync",
 ]
