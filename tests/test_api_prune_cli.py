@@ -77,7 +77,7 @@ def test_prune_then_not_run_when_nothing_deleted(
     )
     assert done.returncode == 0
     assert not marker.exists()
-    assert done.stderr.decode() == "nothing to delete\n"
+    assert done.stderr.decode() == "regkit: nothing to delete\n"  # a note, as every note
 
 
 def test_prune_then_failure_and_damage_found_after_it_exit_1(
