@@ -40,6 +40,7 @@ def test_every_schema_is_a_valid_schema_and_shipped() -> None:
     )
     assert names == [
         "catalog",
+        "check",
         "delete",
         "inspect",
         "ls",

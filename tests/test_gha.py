@@ -506,7 +506,7 @@ def test_every_registered_action_has_a_module_name_matching_its_file() -> None:
     for name, spec in ACTIONS.items():
         assert spec.name == name
         assert spec.module == f"regkit.actions.{name}"
-    assert ACTIONS["login"].secret_inputs == ("sops-age-key",)
+    assert ACTIONS["login"].secret_inputs == ("sops-age-key", "password")
 
 
 def test_masks_come_before_any_other_output_through_real_pipes(tmp_path: Path) -> None:

@@ -164,6 +164,10 @@ def test_cli_overview_of_a_ghcr_owner_lists_its_packages(
     assert main(["overview", f"{ghcr.host}/acme/one", "-o", "json", "--no-cache"]) == 0
     names = [r["name"] for r in json.loads(capsys.readouterr().out)["repositories"]]
     assert names == ["acme/one"]
+    # HOST/REPO (main's overview): that one package only
+    assert main(["overview", f"{ghcr.host}/acme/one", "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "aaaaaaa" in out and "bbbbbbb" not in out
 
 
 def test_next_link_stays_on_the_api_origin() -> None:

@@ -122,6 +122,7 @@ def main(inputs: gha.Inputs) -> None:
             deleted += totals.deleted
             kept += totals.kept
             incomplete += totals.incomplete
+            documents += totals.documents
             continue
         with connect(goal.registry, options) as client:
             plans = plan_target(client, goal, policy, now)

@@ -36,10 +36,13 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "org.opencontainers.image.created, else the config's created), tags newer than "
             "--older-than, protected tags and digests, and tags whose time is unknown. A manifest "
             "that a staying tag or a protected digest still uses is never deleted: such tags are "
-            "removed alone. Prints the plan first; asks before deleting on a terminal. "
+            "removed alone. Prints the plan first; asks before deleting on a terminal. A tag "
+            "another client points at a manifest while it is deleted is put back. Ctrl-C lets "
+            "the deletions in flight finish, then says what was and was not deleted (exit 130; "
+            "a rerun finishes). "
             "On GHCR (ghcr.io/OWNER/NAME, token from GITHUB_TOKEN) the images go as package "
             "versions through the GitHub API, each with its platform and attestation manifests "
-            "and signatures. Example: regkit prune ghcr.io/acme/app --keep 12 --dry-run"
+            "and signatures."
         ),
         **verb_help(
             [
@@ -119,7 +122,8 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
 
 _PRUNE_EXAMPLES = """\
 Tags matching ^deployed- (deploy markers, e.g. written by 'regkit promote SRC deployed-prod' at
-deploy time) are always kept, with every tag on their digest.
+deploy time) are always kept, with every tag on their digest. The team's --then command:
+'docker exec registry registry garbage-collect /etc/distribution/config.yml'.
 
 examples:
   regkit prune --dry-run registry.example.com/rednaw/hello-world
@@ -128,6 +132,8 @@ examples:
       --protect-dir /opt/iac/deploy --record /var/log/regkit/prune.jsonl --yes \\
       --then 'docker exec registry registry garbage-collect /etc/distribution/config.yml' \\
       --storage /var/lib/docker-registry
+  # GHCR (GITHUB_TOKEN with packages: write and the Admin role on the package):
+  regkit prune ghcr.io/acme/iac-dev --match '^[0-9a-f]{40}$' --keep 12 --delete-untagged
 """
 
 
@@ -189,6 +195,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     documents: list[dict[str, Any]] = []
     incomplete = False
+    lost: list[str] = []
     with contextlib.ExitStack() as stack:
         planned = []
         for goal in goals:
@@ -239,6 +246,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 children = {r: list(ds) for r, ds in done.children.items()}
                 documents[-1]["deleted_platform_manifests"] = children
                 incomplete = incomplete or not all(r.complete for r in results)
+                lost += [f"{registry}/{r.repository}:{t}" for r in results for t, _ in r.lost]
                 deleted_any = deleted_any or any(r.deleted_tags for r in results)
                 if args.output != "json":
                     _write("".join(render.render_result(registry, r) for r in results))
@@ -279,6 +287,12 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             )
     if args.output == "json":
         _write(render.render_json(documents))
+    if lost:
+        raise RegkitError(
+            f"{render.plural(len(lost), 'tag')} went with a DELETE and could not be put back: "
+            f"{', '.join(escape(t) for t in lost)}; put them back with the 'regkit tag' commands "
+            "in the warnings above before garbage collection runs"
+        )
     if incomplete:
         raise RegkitError(
             "prune did not finish (see above); the registry is consistent: run the same "
@@ -417,6 +431,15 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
     ref = parse_ref_arg(args.ref, require_identifier=True)  # REGKIT_REGISTRY for a bare REPO
     name = escape(ref.name)
+    from regkit.ops.ghcr import is_ghcr
+
+    if is_ghcr(ref.registry):  # 405 there: versions go through the GitHub API, with children
+        raise UsageError(
+            f"{ref.registry} deletes package versions through the GitHub API, not the registry: "
+            f"run 'regkit prune {name} --match '^TAG$' --keep 0' (the image with its "
+            "platform and attestation manifests, or the tag alone when another tag shares it)"
+        )
+
     as_json = args.output == "json"
 
     def emit(text: str) -> None:

@@ -11,8 +11,8 @@ count as staying.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -33,6 +33,7 @@ class RepositoryState:
     repository: str
     tags: tuple[TagInfo, ...]
     untagged: tuple[ImageRefs, ...]  # protected manifests no tag points at
+    manifests: Mapping[str, Manifest] = field(default_factory=dict, compare=False, repr=False)
 
 
 def created_of(
@@ -171,7 +172,7 @@ def fetch_repository(
             )
         )
     untagged = tuple(refs_of(m, children) for m in protected.values())
-    return RepositoryState(repository, tuple(infos), untagged)
+    return RepositoryState(repository, tuple(infos), untagged, manifests)
 
 
 __all__ = [

@@ -221,6 +221,9 @@ class PrunePlan:
     repository: str = ""
     policy: PrunePolicy = field(default_factory=PrunePolicy)
     refs: Mapping[str, ImageRefs] = field(default_factory=dict, compare=False, repr=False)
+    # The manifests as fetched for planning, by digest (to put back a tag that went with a
+    # DELETE without reading the manifest again); empty when the plan was built without them.
+    sources: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def removed(self) -> tuple[TagPlan, ...]:
