@@ -188,18 +188,24 @@ def promote_json(result: PromotionResult) -> dict[str, Any]:
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
+    from regkit.errors import AuthenticationError
     from regkit.ops import promote as pr
 
     source = pr.parse_source(args.src, default_registry=default_registry())
     targets = pr.parse_targets(pr.split_targets(args.targets), source)
-    result = pr.promote(
-        source,
-        targets,
-        _connector(args),
-        expect_digest=args.expect_digest,
-        dry_run=args.dry_run,
-        force=args.force,
-    )
+    try:
+        result = pr.promote(
+            source,
+            targets,
+            _connector(args),
+            expect_digest=args.expect_digest,
+            dry_run=args.dry_run,
+            force=args.force,
+        )
+    except AuthenticationError as err:  # on GHCR: name the permission to grant
+        from regkit.ops.ghcr import with_write_hint
+
+        raise with_write_hint(err, source.registry) from None
     try:
         if args.output == "json":
             output.write_json(promote_json(result))

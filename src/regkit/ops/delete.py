@@ -13,6 +13,9 @@ is reported with the commands that put it back.
 ``REF@DIGEST`` deletes the manifest and every tag on it (the caller shows them and confirms
 first); ``REF:TAG`` removes the tag alone when other tags share its manifest (or an index uses
 it), and deletes the manifest with it when it was its only tag, so nothing is left untagged.
+A deleted index takes its platform manifests with it when nothing else uses them (as prune
+does): distribution keeps them otherwise, untagged, and garbage-collect without
+--delete-untagged never reclaims them.
 """
 
 from __future__ import annotations
@@ -242,6 +245,7 @@ class DeleteResult:
     deletion: Deletion | None = None
     how: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    children: tuple[str, ...] = ()  # platform manifests of a deleted index, deleted with it
 
 
 def _usage(
@@ -340,7 +344,37 @@ def execute_delete(client: RegistryClient, plan: DeletePlan, *, warn: Warn) -> D
             f"{plan.reference.name}@{plan.digest}: manifest not found on "
             f"{plan.reference.registry} (deleted meanwhile?)"
         )
-    return DeleteResult(plan, deletion, "by digest", tuple(said))
+    assert manifest is not None
+    children = delete_unused_children(client, repo, manifest)
+    return DeleteResult(plan, deletion, "by digest", tuple(said), children)
+
+
+def delete_unused_children(
+    client: RegistryClient, repository: str, index: Manifest
+) -> tuple[str, ...]:
+    """After ``index`` was deleted: delete each of its platform manifests that no tag points at
+    and no tagged index lists (read again now); the digests deleted."""
+    wanted = {c.digest for c in index.children}
+    if not wanted:
+        return ()
+    tags = client.tags(repository)
+    descs = [d for d in client.map(lambda t: client.resolve(repository, t), tags) if d]
+    wanted -= {d.digest for d in descs}
+    indexes = sorted({d.digest for d in descs if d.media_type in INDEX_TYPES})
+    for other in client.map(lambda d: get_manifest_or_none(client, repository, d), indexes):
+        if other is not None:
+            wanted -= {c.digest for c in other.children}
+    ordered = sorted(wanted)
+
+    def delete(digest: str) -> bool:
+        try:
+            client.delete_manifest(repository, digest)
+        except NotFoundError:
+            return False
+        return True
+
+    done = client.map(delete, ordered)
+    return tuple(d for d, ok in zip(ordered, done, strict=True) if ok)
 
 
 __all__ = [
@@ -351,6 +385,7 @@ __all__ = [
     "Windows",
     "delete_keeping",
     "delete_listed_keeping",
+    "delete_unused_children",
     "execute_delete",
     "get_manifest_or_none",
     "plan_delete",

@@ -233,9 +233,6 @@ class PrunePlan:
     def kept(self) -> tuple[TagPlan, ...]:
         return tuple(e for e in self.entries if not e.removed)
 
-    def tags_of(self, digest: str) -> tuple[TagPlan, ...]:
-        return tuple(e for e in self.entries if e.digest == digest)
-
     def to_json(self) -> dict[str, Any]:
         return {
             "repository": self.repository,
