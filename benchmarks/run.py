@@ -1,4 +1,4 @@
-"""regkit against crane, skopeo and the team's current scripts, side by side, in one run.
+"""regkit against crane, regctl, skopeo and the team's current scripts, side by side, in one run.
 
 Starts the production-shape rig (distribution 2.8 behind nginx TLS + basic auth, from
 ``tests/rig``) behind a latency proxy on loopback (``benchmarks/latency.py``, default 20 ms one
@@ -29,7 +29,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.rig import PushedImage, Pusher, Rig, crane_path, short_sha_tags, start_rig  # noqa: E402
+from tests.rig import (  # noqa: E402
+    PushedImage,
+    Pusher,
+    Rig,
+    crane_path,
+    regctl_path,
+    registry_binary,
+    short_sha_tags,
+    start_rig,
+)
 from tests.rig.shapes import write_docker_config  # noqa: E402
 
 from benchmarks.harness import (  # noqa: E402
@@ -57,6 +66,7 @@ PROMOTE_TARGETS = ("v1.4.2", "v1.4", "v1", "latest")
 SOURCE_TAG = "abc1234"
 DEFAULT_JOBS = 16
 NOT_RUN_MISSING = "not run: command missing"
+NOT_RUN_REGCTL = "not run: regctl not built (scripts/install-system-deps)"
 
 
 # -- data ---------------------------------------------------------------------------------------
@@ -160,11 +170,14 @@ class Bench:
         write_docker_config(self.docker_dir, self.host, rig.username, rig.password)
         crane = crane_path()
         self.crane = crane or "crane"
+        self.regctl = regctl_path()
         self.skopeo = shutil.which("skopeo")
         assert rig.ca_file is not None and rig.cert_dir is not None
         self.env = rig.env(
             DOCKER_CONFIG=str(self.docker_dir),
             CRANE=self.crane,
+            REGCTL=self.regctl or "regctl",
+            REGCTL_CONFIG=str(workdir / "regctl-config.json"),
             SKOPEO_AUTHFILE=str(self.docker_dir / "config.json"),
             SKOPEO_CERT_DIR=str(rig.cert_dir),
             # regkit overview's content cache: off, except where a row says otherwise (and
@@ -191,9 +204,12 @@ class Bench:
         commands = {
             "regkit": [str(REGKIT), "--version"],
             "crane": [self.crane, "version"],
+            "regctl": [self.regctl or "regctl", "version", "--format", "{{.VCSTag}}"],
             "skopeo": [self.skopeo or "skopeo", "--version"],
         }
         for key, argv in commands.items():
+            if key == "regctl" and self.regctl is None:
+                continue
             times = [timed(argv, self.env, timeout=60).seconds for _ in range(runs)]
             self.startup[key] = median(times)
 
@@ -245,11 +261,15 @@ class Bench:
         return images
 
     def retag_missing(self, repo: str) -> None:
-        """Put back every seeded tag a prune removed (PUT the same index bytes by tag)."""
+        """Put back every seeded tag a prune removed: the platform manifests by digest (prune
+        deletes those of the indexes it deletes; configs and layers stay until garbage
+        collection), then the same index bytes by tag."""
         present = set(self.pusher.tags(repo))
         missing = [img for img in self.images[repo] if img.tags[0] not in present]
 
         def put(img: PushedImage) -> None:
+            for child in img.manifests if img.is_index else ():
+                self.pusher.put_manifest(repo, child.digest, child.raw, child.media_type)
             self.pusher.put_manifest(repo, img.tags[0], img.raw, img.media_type)
 
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
@@ -316,6 +336,13 @@ def overview_scenario(bench: Bench, n: int, *, peers: bool, repeat: int | None) 
                 ],
                 jobs,
                 "crane",
+            ),
+            Tool(
+                "regctl loop (tag ls + image config)",
+                lambda _i: ["bash", str(PEERS / "regctl-overview.sh"), bench.host, repo],
+                1,
+                "regctl",
+                skip=None if bench.regctl else NOT_RUN_REGCTL,
             ),
             Tool(
                 "skopeo loop (list-tags + inspect)",
@@ -401,7 +428,9 @@ def promote_tags_scenario(bench: Bench, *, have_promote: bool) -> Scenario:
     tools = [
         Tool(
             "regkit promote",
-            lambda _i: bench.regkit("promote", src, *PROMOTE_TARGETS),
+            # --force: every run moves the release tags back from the previous release, which
+            # regkit refuses without it (crane, regctl and skopeo move them unasked)
+            lambda _i: bench.regkit("promote", src, *PROMOTE_TARGETS, "--force"),
             jobs,
             "regkit",
             skip=None if have_promote else NOT_RUN_MISSING,
@@ -411,6 +440,13 @@ def promote_tags_scenario(bench: Bench, *, have_promote: bool) -> Scenario:
             lambda _i: ["bash", str(PEERS / "crane-tag.sh"), src, *PROMOTE_TARGETS],
             1,
             "crane",
+        ),
+        Tool(
+            "regctl image copy x4",
+            lambda _i: ["bash", str(PEERS / "regctl-tag.sh"), src, *PROMOTE_TARGETS],
+            1,
+            "regctl",
+            skip=None if bench.regctl else NOT_RUN_REGCTL,
         ),
         Tool(
             "skopeo copy --all x4",
@@ -473,6 +509,19 @@ def promote_repo_scenario(bench: Bench, *, have_promote: bool) -> Scenario:
             ],
             os.cpu_count() or 1,  # crane copy --jobs defaults to GOMAXPROCS
             "crane",
+        ),
+        Tool(
+            "regctl image copy",
+            lambda i: [
+                bench.regctl or "regctl",
+                "image",
+                "copy",
+                src,
+                f"{bench.host}/{dest_repo('regctl', i)}:{SOURCE_TAG}",
+            ],
+            3,  # regclient's default: 3 concurrent requests per registry
+            "regctl",
+            skip=None if bench.regctl else NOT_RUN_REGCTL,
         ),
         Tool(
             "skopeo copy --all",
@@ -751,7 +800,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     def want(name: str) -> bool:
         return not wanted or name in wanted
 
-    rig = start_rig("tls", workdir / "rig")
+    # production runs registry:3; distribution 2.8 only where registry:3 was not built
+    version = "3" if registry_binary("3") else "2.8"
+    if version != "3":
+        log("benchmarks: registry:3 not built (scripts/install-system-deps, Go >= 1.26): on 2.8")
+    rig = start_rig("tls", workdir / "rig", version=version)
     results: list[dict[str, Any]] = []
     bench: Bench | None = None
     try:
@@ -816,7 +869,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "regkit": tool_version([str(REGKIT), "--version"]),
                     "crane": tool_version([bench.crane, "version"]),
                     "skopeo": tool_version([bench.skopeo or "skopeo", "--version"]),
-                    "registry": tool_version(["docker-registry", "--version"]),
+                    "regctl": tool_version(
+                        [bench.regctl or "regctl", "version", "--format", "{{.VCSTag}}"]
+                    ),
+                    "registry": tool_version([rig.registry.binary, "--version"]),
                     "nginx": tool_version(["nginx", "-v"]),
                     "jq": tool_version(["jq", "--version"]),
                 },

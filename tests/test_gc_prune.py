@@ -26,7 +26,7 @@ from regkit.ops.prune.render import GC_GUIDANCE
 from regkit.registry import RegistryClient
 from tests.cli import regkit
 from tests.faultproxy import Fault, Request, fault_proxy, status
-from tests.rig import PushedImage, Rig, Version, crane, short_sha_tags
+from tests.rig import PushedImage, Rig, Version, crane, regctl, short_sha_tags
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -136,12 +136,15 @@ def prove(
     expected_tags: dict[str, str],
     protected: Iterable[str] = (),
     earlier: Proof | None = None,
+    untagged_children_of: Iterable[PushedImage] = (),
 ) -> Proof:
     """After a prune/delete: the tags are as expected; GC runs; what stays is whole; exactly the
-    blobs of what stays (and, unless GC drops untagged manifests, the children of deleted
-    indexes) are left on disk; every blob only a deleted image used is gone. ``earlier``: the
-    proof of a previous round on the same repository (its deleted images are gone already; what
-    it left behind is still there)."""
+    blobs of what stays are left on disk; every blob only a deleted image used is gone (regkit
+    deletes the platform manifests of the indexes it deletes, so this holds without
+    --delete-untagged). ``untagged_children_of``: indexes deleted by another tool, whose
+    platform manifests it left untagged: GC keeps them unless --delete-untagged. ``earlier``:
+    the proof of a previous round on the same repository (its deleted images are gone already;
+    what it left behind is still there)."""
     images = list(images)
     protected = set(protected)
     assert tag_state(rig, repo) == expected_tags
@@ -157,8 +160,10 @@ def prove(
     # untagged platform manifests (with configs, layers) GC keeps unless told otherwise
     left_behind: set[str] = set(earlier.left_behind) if earlier else set()
     if not mode.drops_untagged:
-        for img in deleted:
+        for img in untagged_children_of:
             left_behind |= child_blobs(img)
+    else:
+        left_behind = set()
     gone = set().union(*(image_blobs(img) for img in deleted)) - keep - left_behind
 
     before = blob_files(rig)
@@ -187,7 +192,7 @@ def prove(
     for img in deleted:
         assert pusher.manifest_status(repo, img.digest) == 404
         for child in img.children:
-            want = 404 if mode.drops_untagged else 200
+            want = 200 if child in left_behind else 404
             assert pusher.manifest_status(repo, child) == want, (mode, child)
     # a push after GC re-uploads what GC removed (no stale "blob exists" from a cache)
     if deleted:
@@ -260,9 +265,8 @@ def throwaway_bytes(proof: Proof, images: Iterable[PushedImage]) -> int:
 
 def test_multi_arch(gc: tuple[Rig, GcMode], repo_prefix: str) -> None:
     """Five multi-platform SHA tags (OCI indexes, two platforms each) and ``latest`` on the
-    fourth. keep 1: three indexes are deleted by digest; the fourth stays for latest. The
-    deleted indexes' platform manifests are left untagged: only registry:3's
-    ``--delete-untagged`` removes them, and it keeps the children of the tagged indexes."""
+    fourth. keep 1: three indexes are deleted by digest with their platform manifests; the
+    fourth stays for latest, whole (registry:3's --delete-untagged keeps its children)."""
     rig, mode = gc
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
@@ -273,14 +277,10 @@ def test_multi_arch(gc: tuple[Rig, GcMode], repo_prefix: str) -> None:
     expected = {shas[4]: images[4].digest, "latest": images[3].digest}
     proof = prove(rig, mode, repo, images, expected)
     freed = sum(proof.freed.values()) - throwaway_bytes(proof, images)
-    if mode.drops_untagged:
-        assert not proof.left_behind
-        assert freed == reclaimable(doc)
-    else:
-        # GC keeps the deleted indexes' platform manifests, configs and layers: the estimate
-        # counts them, GC without --delete-untagged does not free them
-        assert proof.left_behind
-        assert freed == reclaimable(doc) - sum(proof.left_behind.values())
+    # prune deleted the indexes' platform manifests too: GC frees exactly the estimate, with
+    # or without --delete-untagged
+    assert not proof.left_behind
+    assert freed == reclaimable(doc)
 
 
 def test_deployed_digest_protected(
@@ -307,16 +307,19 @@ def test_deployed_digest_protected(
     prune(rig, repo, "--keep", "2", "--protect-file", str(deploy_file))
     expected = {shas[4]: images[4].digest, shas[5]: images[5].digest, shas[2]: deployed.digest}
     first = prove(rig, mode, repo, images, expected, protected=[deployed.digest])
-    # and by digest alone, after its tag is deleted too: still protected through GC
-    crane(rig, "delete", rig.ref(repo, images[5].digest))  # a newer image goes by hand
-    assert regkit("delete", rig.ref(repo, shas[2]), env=env_for(rig)).returncode == 0
-    expected = {shas[4]: images[4].digest}
+    # later, by hand with other tools: crane deletes an index by digest (leaving its platform
+    # manifests untagged) and regctl removes the deployed image's tag; the deploy file still
+    # names its digest
+    crane(rig, "delete", rig.ref(repo, images[4].digest))
+    regctl(rig, "tag", "rm", rig.ref(repo, shas[2]))
+    expected = {shas[5]: images[5].digest}
+    by_hand = [images[4]]
     if not mode.drops_untagged:
-        prove(rig, mode, repo, images, expected, protected=[deployed.digest], earlier=first)
+        prove(rig, mode, repo, images, expected, [deployed.digest], first, by_hand)
     else:
         # --delete-untagged knows nothing of deploy-info.yml: the deployed image, now without
-        # a tag, is garbage-collected with everything untagged (prune's GC note says so)
-        prove(rig, mode, repo, images, expected, earlier=first)
+        # a tag, is garbage-collected with everything untagged (GC_GUIDANCE says so)
+        prove(rig, mode, repo, images, expected, earlier=first, untagged_children_of=by_hand)
         assert rig.pusher().manifest_status(repo, deployed.digest) == 404
 
 
@@ -356,22 +359,26 @@ def _proxy_env(rig: Rig, host: str) -> dict[str, str]:
 
 
 def test_delete_by_digest_and_by_tag(gc: tuple[Rig, GcMode], repo_prefix: str) -> None:
-    """``regkit delete REPO@DIGEST`` of an index and ``regkit delete REPO:TAG`` of a tag whose
-    digest another tag keeps: after GC the deleted index's blobs are gone (its platform
-    manifests only where GC drops untagged ones) and the shared image is whole."""
+    """``regkit delete REPO@DIGEST --yes`` of an index; ``regkit delete REPO:TAG`` of a tag whose
+    digest another tag keeps (only the tag goes) and of an index's only tag (the index goes
+    with it): after GC the deleted indexes' blobs, platform manifests included, are gone and
+    the shared image is whole."""
     rig, mode = gc
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
-    shas = short_sha_tags(3, seed=15)
+    shas = short_sha_tags(4, seed=15)
     images = pusher.push_images(repo, shas, "oci-index", start=T0)
     pusher.tag(images[1], ["latest"])
-    out = regkit("delete", rig.ref(repo, images[0].digest), env=env_for(rig))
+    out = regkit("delete", rig.ref(repo, images[0].digest), "--yes", env=env_for(rig))
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode() == (
         f"deleted {rig.host}/{repo}@{images[0].digest} (tags removed with it: {shas[0]})\n"
     )
     out = regkit("delete", rig.ref(repo, shas[1]), env=env_for(rig))
     assert out.returncode == 0, out.stderr.decode()
+    out = regkit("delete", rig.ref(repo, shas[3]), env=env_for(rig))
+    assert out.returncode == 0, out.stderr.decode()
+    assert "and its manifest" in out.stdout.decode()
     expected = {shas[2]: images[2].digest, "latest": images[1].digest}
     prove(rig, mode, repo, images, expected)
 

@@ -1,6 +1,9 @@
-"""The tag-DELETE path, against recorded ``registry:3`` answers (a scripted loopback server):
-DELETE by tag answers 202 and removes only that tag; DELETE by digest removes every tag on it;
-a registry with deletion disabled answers 405 to both."""
+"""The tag-DELETE path on registry:3: DELETE by tag answers 202 and removes only that tag;
+DELETE by digest removes every tag on it; a registry with deletion disabled answers 405 to both.
+
+Checked on a real registry:3 (``rig_factory(version="3")``). The scripted fake (``FakeV3``)
+stays only for a fault a real registry cannot be made to show: a digest DELETE that removes the
+manifest and then fails (500) before its tags."""
 
 from __future__ import annotations
 
@@ -12,9 +15,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from regkit.dockerconfig import Credentials
 from regkit.ops.prune import (
     DELETE_MANIFEST,
     UNTAG,
+    PrunePlan,
     PrunePolicy,
     execute_plan,
     fetch_repository,
@@ -22,6 +27,7 @@ from regkit.ops.prune import (
 )
 from regkit.registry import RegistryClient, RetryPolicy
 from tests.fakeserver import Answer, FakeServer, Seen, serve
+from tests.rig import Rig
 from tests.rig.images import OCI_CONFIG, OCI_MANIFEST, Blob, build_config, build_manifest
 
 REPO = "rednaw/hello-world"
@@ -118,16 +124,36 @@ def client(server: FakeServer) -> RegistryClient:
     return RegistryClient(server.host, retry=RetryPolicy(attempts=1), jobs=4)
 
 
-def test_tag_delete_removes_only_the_tag(fake_v3: tuple[FakeV3, FakeServer]) -> None:
-    registry, server = fake_v3
-    digests = [registry.push([f"{i:07x}"], T0 + timedelta(hours=i)) for i in range(5)]
-    registry.tags["latest"] = digests[0]
-    registry.tags["v1.0.0"] = digests[1]
-    with client(server) as c:
-        fetched = fetch_repository(c, REPO)
-        plan = plan_prune(
-            list(fetched.tags), PrunePolicy(keep=2), datetime.now(UTC), repository=REPO
-        )
+def _real_client(rig: Rig) -> RegistryClient:
+    return RegistryClient(
+        rig.host,
+        credentials=Credentials(rig.username, rig.password),
+        retry=RetryPolicy(attempts=1),
+        jobs=4,
+    )
+
+
+def _plan(c: RegistryClient, repo: str, keep: int) -> PrunePlan:
+    fetched = fetch_repository(c, repo)
+    return plan_prune(
+        list(fetched.tags), PrunePolicy(keep=keep), datetime.now(UTC), repository=repo
+    )
+
+
+def test_tag_delete_removes_only_the_tag(rig_factory, repo_prefix: str) -> None:  # type: ignore[no-untyped-def]
+    """On a real registry:3 (it was a scripted fake before): prune removes a tag whose
+    manifest stays with one tag DELETE each, and writes nothing (no throw-away manifest)."""
+    rig: Rig = rig_factory("basic", version="3")
+    repo = f"{repo_prefix}/app"
+    pusher = rig.pusher()
+    shas = [f"{i:07x}" for i in range(5)]
+    images = pusher.push_images(repo, shas, "oci", start=T0)
+    digests = [img.digest for img in images]
+    pusher.tag(images[0], ["latest"])
+    pusher.tag(images[1], ["v1.0.0"])
+    rig.mark()
+    with _real_client(rig) as c:
+        plan = _plan(c, repo, 2)
         assert {e.tag: e.action for e in plan.removed} == {
             "0000000": UNTAG,
             "0000001": UNTAG,
@@ -135,37 +161,40 @@ def test_tag_delete_removes_only_the_tag(fake_v3: tuple[FakeV3, FakeServer]) -> 
         }
         result = execute_plan(c, plan)
     assert result.complete
-    assert registry.tags == {
+    after = {t: pusher.get_manifest(repo, t)[2] for t in pusher.tags(repo)}
+    assert after == {
         "latest": digests[0],
         "v1.0.0": digests[1],
         "0000003": digests[3],
         "0000004": digests[4],
     }
-    assert set(registry.manifests) == {digests[0], digests[1], digests[3], digests[4]}
-    deletes = [s.path.rsplit("/", 1)[1] for s in server.seen if s.method == "DELETE"]
-    assert sorted(deletes) == sorted(["0000000", "0000001", digests[2]])
-    assert not [s for s in server.seen if s.method in ("PUT", "POST", "PATCH")]  # no throw-away
+    assert pusher.manifest_status(repo, digests[2]) == 404
+    deletes = [r for r in rig.requests() if r.method == "DELETE"]
+    assert sorted((r.path.rsplit("/", 1)[1], r.status) for r in deletes) == sorted(
+        [("0000000", 202), ("0000001", 202), (digests[2], 202)]
+    )
+    assert not [r for r in rig.requests() if r.method in ("PUT", "POST", "PATCH")]
     assert c.tag_delete_supported is True  # learned by this client, not a module global
     assert {o.tag: o.detail for o in result.outcomes}["0000000"] == "deleted by tag"
 
 
-def test_deletion_disabled_changes_nothing_and_says_so(
-    fake_v3: tuple[FakeV3, FakeServer],
-) -> None:
-    registry, server = fake_v3
-    registry.delete_enabled = False
-    digests = [registry.push([f"{i:07x}"], T0 + timedelta(hours=i)) for i in range(4)]
-    registry.tags["latest"] = digests[0]
-    before = dict(registry.tags)
-    with client(server) as c:
-        fetched = fetch_repository(c, REPO)
-        plan = plan_prune(
-            list(fetched.tags), PrunePolicy(keep=1), datetime.now(UTC), repository=REPO
-        )
-        result = execute_plan(c, plan)
+def test_deletion_disabled_changes_nothing_and_says_so(rig_factory, repo_prefix: str) -> None:  # type: ignore[no-untyped-def]
+    """A real registry:3 with ``storage.delete.enabled: false`` refuses both deletes (405
+    UNSUPPORTED; 3.1.1 and later also for tags, CVE-2026-41888): nothing changes, and each
+    failure says the registry does not support it."""
+    rig: Rig = rig_factory("basic", version="3", delete_enabled=False)
+    repo = f"{repo_prefix}/app"
+    pusher = rig.pusher()
+    images = pusher.push_images(repo, [f"{i:07x}" for i in range(4)], "oci", start=T0)
+    pusher.tag(images[0], ["latest"])
+    before = {t: pusher.get_manifest(repo, t)[2] for t in pusher.tags(repo)}
+    rig.mark()
+    with _real_client(rig) as c:
+        result = execute_plan(c, _plan(c, repo, 1))
     assert not result.complete
-    assert registry.tags == before
-    assert not [s for s in server.seen if s.method in ("PUT", "POST", "PATCH")]
+    assert {t: pusher.get_manifest(repo, t)[2] for t in pusher.tags(repo)} == before
+    writes = [r for r in rig.requests() if r.method not in ("GET", "HEAD")]
+    assert writes and {(r.method, r.status) for r in writes} == {("DELETE", 405)}
     failed = [o for o in result.outcomes if o.status == "failed"]
     assert failed and all("does not support" in o.detail for o in failed)
 

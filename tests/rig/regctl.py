@@ -41,7 +41,8 @@ def regctl_host_flags(rig: Rig) -> list[str]:
     """``--host`` for the rig: plain HTTP on "basic"; nothing on "tls" (the CA comes from
     ``SSL_CERT_FILE``)."""
     if rig.nginx is None:
-        return ["--host", f"reg={rig.host},tls=disabled"]
+        # -v error: regctl warns on stderr each time --host changes a host's TLS setting
+        return ["-v", "error", "--host", f"reg={rig.host},tls=disabled"]
     return []
 
 

@@ -174,7 +174,7 @@ def checks_commit(ctx: Context) -> str:
 def main(inputs: gha.Inputs) -> None:
     env = inputs.environ
     repo = image_repository(default_image(inputs), inputs.get("registry"))
-    options = ConnectOptions(ca_file=inputs.get("ca-file"), jobs=16)
+    options = ConnectOptions(ca_file=inputs.get("ca-file"))
     creds = resolve_credentials(repo.registry, options)
     if creds is not None:
         gha.mask(creds.password)  # masks first

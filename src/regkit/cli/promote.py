@@ -132,6 +132,7 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
         examples=[
             "regkit promote registry.example.com/team/api:1a2b3c4 v1.2.0 latest",
             "regkit promote team/api:1a2b3c4 latest --expect-digest sha256:… -o json",
+            "regkit promote team/api:1a2b3c4 v1.2.0 --force   # re-point an existing release",
         ],
     )
     attach(

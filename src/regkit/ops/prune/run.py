@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,9 +120,10 @@ def plan_target(
                 raise
             continue  # listed in the catalog, gone since (or never had a tag)
         repo_policy = with_protection(repo_policy, marker_protection(state.tags))
-        plans.append(
-            plan_prune(list(state.tags), repo_policy, now, untagged=state.untagged, repository=name)
+        plan = plan_prune(
+            list(state.tags), repo_policy, now, untagged=state.untagged, repository=name
         )
+        plans.append(dataclasses.replace(plan, sources=state.manifests))
     return plans
 
 
