@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from regkit.errors import RegistryError, RegkitError, UsageError
+from regkit.errors import RegistryError, UsageError
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import DELETE_MANIFEST, PrunePlan, reclaimable_bytes
 from regkit.registry import Manifest, RegistryClient
@@ -181,7 +181,7 @@ def execute_recorded(
     deleted indexes that nothing uses (``regkit.ops.prune.children``); with ``record``, append
     an audit line per removed tag (labels read before the deletes, written after each
     repository)."""
-    from regkit.ops.prune.children import delete_orphaned_children
+    from regkit.ops.prune.children import delete_children_after
     from regkit.ops.prune.execute import PruneAbandoned, PruneInterrupted, execute_plan
 
     clock = now or (lambda: datetime.now(UTC))
@@ -213,20 +213,9 @@ def execute_recorded(
             lines = prune_records(client.registry, plan, result, labels, clock())
             append_records(record, lines)
             written += len(lines)
-        if result.deleted_manifests:
-            # Also after a partial run: a rerun plans from the tags and cannot find the
-            # platform manifests of indexes this run deleted.
-            try:
-                gone = delete_orphaned_children(client, plan, result, warn=warn)
-            except RegkitError as err:
-                if warn:
-                    warn(
-                        f"{plan.repository}: platform manifests of deleted indexes left "
-                        f"({err.message}); 'regkit check --storage' lists them"
-                    )
-                gone = ()
-            if gone:
-                children[plan.repository] = gone
+        gone = delete_children_after(client, plan, result, warn=warn)
+        if gone:
+            children[plan.repository] = gone
     return Executed(tuple(results), written, children)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from regkit.errors import RegkitError
 from regkit.ops.delete import Lister, Windows, delete_listed_keeping, get_manifest_or_none
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import PrunePlan
@@ -81,4 +82,27 @@ def delete_orphaned_children(
     return tuple(d for d, ok in zip(ordered, done, strict=True) if ok)
 
 
-__all__ = ["delete_orphaned_children", "orphaned_children"]
+def delete_children_after(
+    client: RegistryClient,
+    plan: PrunePlan,
+    result: PruneResult,
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[str, ...]:
+    """``delete_orphaned_children`` after a run, complete or partial (a rerun plans from the
+    tags and cannot find the platform manifests of indexes this run deleted); a failure is a
+    warning, not an error: the prune itself is done."""
+    if not result.deleted_manifests:
+        return ()
+    try:
+        return delete_orphaned_children(client, plan, result, warn=warn)
+    except RegkitError as err:
+        if warn:
+            warn(
+                f"{plan.repository}: platform manifests of deleted indexes left ({err.message}); "
+                "'regkit check --storage DIR' on the registry host lists them"
+            )
+        return ()
+
+
+__all__ = ["delete_children_after", "delete_orphaned_children", "orphaned_children"]

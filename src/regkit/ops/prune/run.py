@@ -135,12 +135,16 @@ def execute_plans(
     on_delete: Hook | None = None,
     tick: Callable[[], None] | None = None,
 ) -> list[PruneResult]:
-    """Each plan in turn. Ctrl-C raises ``PruneInterrupted`` with the results so far (the
-    interrupted repository's included) and the plans not started."""
+    """Each plan in turn, then the platform manifests of the indexes it deleted that nothing
+    uses (``regkit.ops.prune.children``). Ctrl-C raises ``PruneInterrupted`` with the results so
+    far (the interrupted repository's included) and the plans not started."""
+    from regkit.ops.prune.children import delete_children_after
+
     results: list[PruneResult] = []
     for i, plan in enumerate(plans):
         try:
             results.append(execute_plan(client, plan, warn=warn, on_delete=on_delete, tick=tick))
+            delete_children_after(client, plan, results[-1], warn=warn)
         except PruneAbandoned:
             raise
         except PruneInterrupted as stop:
