@@ -19,11 +19,9 @@ from regkit.ops.ghcr_prune import (
     GhcrPlan,
     GhcrResult,
     execute_ghcr,
-    ghcr_document,
     plan_package,
-    render_ghcr_plan,
-    render_ghcr_result,
 )
+from regkit.ops.ghcr_render import ghcr_document, render_ghcr_plan, render_ghcr_result
 from regkit.ops.prune import render
 from regkit.ops.prune.plan import PrunePolicy
 from regkit.ops.prune.run import Target

@@ -21,11 +21,9 @@ from regkit.ops.ghcr import packages_api
 from regkit.ops.ghcr_prune import (
     as_prune_result,
     execute_ghcr,
-    ghcr_document,
     plan_package,
-    render_ghcr_plan,
-    render_ghcr_result,
 )
+from regkit.ops.ghcr_render import ghcr_document, render_ghcr_plan, render_ghcr_result
 from regkit.ops.prune.plan import PrunePolicy
 from regkit.ops.prune.run import Target
 from regkit.progress import Progress

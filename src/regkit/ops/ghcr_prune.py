@@ -19,7 +19,8 @@ unknown age) decides which tags go; this module turns it into version deletions:
 Before any deletion the tags are listed again (a staying tag that moved onto a doomed manifest
 saves it and its children), and each version is read again just before its DELETE: a version
 gone meanwhile is "gone", one that gained a tag is skipped. A refusal for want of permission
-stops the run (nothing else would work). Deletions are serial (GitHub asks for serial writes).
+stops the run (nothing else would work); so does Ctrl-C, after the deletion in flight, with
+what went reported. Deletions are serial (GitHub asks for serial writes).
 
 ``plan_ghcr`` is pure; ``inspect_untagged`` and ``execute_ghcr`` are the I/O shell.
 """
@@ -44,7 +45,7 @@ from regkit.ops.prune.plan import (
     TagPlan,
     sort_entries,
 )
-from regkit.ops.prune.render import plural, render_plan, short_digest
+from regkit.ops.prune.render import plural, short_digest
 from regkit.registry import RegistryClient
 from regkit.registry.manifest import INDEX_TYPES, OCI_MANIFEST
 from regkit.registry.packages import PackagesAPI, PackageVersion, PermissionDeniedError
@@ -578,68 +579,6 @@ def _untag(run: _Run, e: TagPlan) -> Outcome:
     return Outcome(e.tag, e.digest, e.action, "deleted", "throw-away manifest pushed, deleted")
 
 
-def ghcr_document(
-    registry: str, plans: Sequence[GhcrPlan], results: Sequence[GhcrResult] | None, dry_run: bool
-) -> dict[str, Any]:
-    """The JSON document of a GHCR prune (``-o json``, the action's plan file)."""
-    by_repo = {r.repository: r for r in results or ()}
-    return {
-        "registry": registry,
-        "dry_run": dry_run,
-        "repositories": [
-            {
-                "plan": p.to_json(),
-                "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
-            }
-            for p in plans
-        ],
-        "deleted": [
-            f"{registry}/{r.repository}@{o.deletion.digest}"
-            for r in results or ()
-            for o in r.deleted_versions
-        ],
-    }
-
-
-# -- text --------------------------------------------------------------------------------------
-
-
-def render_ghcr_plan(registry: str, plan: GhcrPlan) -> str:
-    c = plan.counts()
-    text = render_plan(registry, plan.plan)
-    text += (
-        f"GHCR: {plural(len(plan.deletions), 'package version')} of {plan.versions} to delete "
-        f"({c['image']} images, {c['referrer']} referrers, {c['child']} children, "
-        f"{c['untagged']} untagged); {plural(len(plan.untags), 'tag')} removed alone with a "
-        "throw-away manifest\n"
-    )
-    if plan.untagged_kept:
-        text += (
-            f"{plural(plan.untagged_kept, 'untagged version')} referenced by nothing that stays "
-            "left in place (--delete-untagged deletes those older than the newest build)\n"
-        )
-    return text
-
-
-def render_ghcr_result(registry: str, result: GhcrResult) -> str:
-    lines = [f"{registry}/{result.repository}: "]
-    deleted = len(result.deleted_versions)
-    tags = sum(1 for o in result.tags if o.status == "deleted")
-    lines[0] += f"deleted {plural(deleted, 'package version')}, removed {plural(tags, 'tag')}" + (
-        "" if result.complete else " (incomplete)"
-    )
-    for o in result.versions:
-        if o.status in ("failed", "skipped", "not-run"):
-            lines.append(
-                f"  version {o.deletion.version_id} {short_digest(o.deletion.digest)}: "
-                f"{o.status}: {o.detail}"
-            )
-    for t in result.tags:
-        if t.status in ("failed", "not-run"):
-            lines.append(f"  tag {t.tag}: {t.status}: {t.detail}")
-    return "\n".join(lines) + "\n"
-
-
 __all__ = [
     "GhcrPlan",
     "GhcrResult",
@@ -647,12 +586,9 @@ __all__ = [
     "VersionOutcome",
     "as_prune_result",
     "execute_ghcr",
-    "ghcr_document",
     "inspect_untagged",
     "plan_ghcr",
     "plan_package",
     "referrer_subject",
-    "render_ghcr_plan",
-    "render_ghcr_result",
     "untagged_to_inspect",
 ]

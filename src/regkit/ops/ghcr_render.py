@@ -1,0 +1,75 @@
+"""GHCR prune plans and results as text (terminal, log) and JSON (``-o json``, the action's
+plan file). Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from regkit.ops.ghcr_prune import GhcrPlan, GhcrResult
+from regkit.ops.prune.render import plural, render_plan, short_digest
+
+
+def ghcr_document(
+    registry: str, plans: Sequence[GhcrPlan], results: Sequence[GhcrResult] | None, dry_run: bool
+) -> dict[str, Any]:
+    """The JSON document of a GHCR prune (``-o json``, the action's plan file)."""
+    by_repo = {r.repository: r for r in results or ()}
+    return {
+        "registry": registry,
+        "dry_run": dry_run,
+        "repositories": [
+            {
+                "plan": p.to_json(),
+                "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
+            }
+            for p in plans
+        ],
+        "deleted": [
+            f"{registry}/{r.repository}@{o.deletion.digest}"
+            for r in results or ()
+            for o in r.deleted_versions
+        ],
+    }
+
+
+# -- text --------------------------------------------------------------------------------------
+
+
+def render_ghcr_plan(registry: str, plan: GhcrPlan) -> str:
+    c = plan.counts()
+    text = render_plan(registry, plan.plan)
+    text += (
+        f"GHCR: {plural(len(plan.deletions), 'package version')} of {plan.versions} to delete "
+        f"({c['image']} images, {c['referrer']} referrers, {c['child']} children, "
+        f"{c['untagged']} untagged); {plural(len(plan.untags), 'tag')} removed alone with a "
+        "throw-away manifest\n"
+    )
+    if plan.untagged_kept:
+        text += (
+            f"{plural(plan.untagged_kept, 'untagged version')} referenced by nothing that stays "
+            "left in place (--delete-untagged deletes those older than the newest build)\n"
+        )
+    return text
+
+
+def render_ghcr_result(registry: str, result: GhcrResult) -> str:
+    lines = [f"{registry}/{result.repository}: "]
+    deleted = len(result.deleted_versions)
+    tags = sum(1 for o in result.tags if o.status == "deleted")
+    lines[0] += f"deleted {plural(deleted, 'package version')}, removed {plural(tags, 'tag')}" + (
+        "" if result.complete else " (incomplete)"
+    )
+    for o in result.versions:
+        if o.status in ("failed", "skipped", "not-run"):
+            lines.append(
+                f"  version {o.deletion.version_id} {short_digest(o.deletion.digest)}: "
+                f"{o.status}: {o.detail}"
+            )
+    for t in result.tags:
+        if t.status in ("failed", "not-run"):
+            lines.append(f"  tag {t.tag}: {t.status}: {t.detail}")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["ghcr_document", "render_ghcr_plan", "render_ghcr_result"]
