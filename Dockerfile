@@ -1,36 +1,44 @@
 # regkit in a container: the image behind the Docker action at the repository root (action.yml).
 #
-# The base is an ARG so that CI can build from a base made locally (scripts/build-docker-action
-# debootstraps Debian bookworm with Debian's python3); the default is the official slim image,
-# pinned by digest (python:3.12.7-slim-bookworm). Everything is installed into a venv made with
-# `python3 -m venv`, so the same file works on both bases (PEP 668; no /usr/local/bin/python).
+# The base: the official slim image pinned by digest (python:3.12.7-slim-bookworm), in a stage of
+# its own so that the line is a plain FROM that Dependabot reads and updates (.github/
+# dependabot.yml, docker ecosystem: a pull request with the new digest when the image moves).
+# ARG BASE names what the stages build on: that stage by default; CI builds from a base made
+# locally instead (scripts/build-docker-action debootstraps Debian bookworm with Debian's python3
+# and passes BASE=localhost/pybase:bookworm; the unused stage is skipped). Everything is installed
+# into a venv made with `python3 -m venv`, so the same file works on both bases (PEP 668; no
+# /usr/local/bin/python).
 #
 # Targets:
 #   runtime  the CLI image: non-root (USER 10001:10001), entry point `regkit`.
 #   action   (default, last) the same image for `runs.using: docker`; see the note there.
-ARG BASE=python:3.12.7-slim-bookworm@sha256:032c52613401895aa3d418a4c563d2d05f993bc3ecc065c8f4e2280978acd249
+ARG BASE=python-base
+
+FROM python:3.12.7-slim-bookworm@sha256:032c52613401895aa3d418a4c563d2d05f993bc3ecc065c8f4e2280978acd249 AS python-base
 
 FROM ${BASE} AS builder
 # Optional, for builds behind a TLS-intercepting proxy: a CA bundle path inside the build
 # (scripts/build-docker-action mounts the host bundle there). Unset: pip's own default.
 ARG PIP_CERT
-# Dependencies first (cached until the lock file changes), every file checked against its hash.
-COPY requirements.lock /src/requirements.lock
+# Dependencies and the build backend first (cached until a lock file changes), every file checked
+# against its hash: requirements.lock (runtime) and requirements-build.lock (setuptools, wheel,
+# packaging: the entries of requirements-dev.lock).
+COPY requirements.lock requirements-build.lock /src/
 RUN if [ -z "${PIP_CERT:-}" ]; then unset PIP_CERT; fi \
     && python3 -m venv /opt/regkit \
     && /opt/regkit/bin/python -m pip install --no-cache-dir --disable-pip-version-check \
-        --require-hashes --only-binary=:all: -r /src/requirements.lock
-# Then regkit itself, without touching the dependency set. Build backend versions are pinned to
-# the ones in requirements-dev.lock; pip and setuptools leave the venv before it is copied.
+        --require-hashes --only-binary=:all: -r /src/requirements.lock \
+        -r /src/requirements-build.lock
+# Then regkit itself, without touching the dependency set and with the hash-checked backend
+# (no build isolation: nothing is downloaded); pip and the backend leave the venv before it is
+# copied.
 COPY pyproject.toml README.m[d] /src/
 COPY src /src/src
 RUN if [ -z "${PIP_CERT:-}" ]; then unset PIP_CERT; fi \
-    && printf 'setuptools==84.2.1\nwheel==0.48.0\n' > /tmp/build-constraints.txt \
-    && PIP_CONSTRAINT=/tmp/build-constraints.txt \
-        /opt/regkit/bin/python -m pip install --no-cache-dir --disable-pip-version-check \
-        --no-deps /src \
-    && /opt/regkit/bin/python -m pip uninstall --yes pip setuptools wheel \
-    && rm -rf /tmp/build-constraints.txt /root/.cache
+    && /opt/regkit/bin/python -m pip install --no-cache-dir --disable-pip-version-check \
+        --no-deps --no-build-isolation /src \
+    && /opt/regkit/bin/python -m pip uninstall --yes pip setuptools wheel packaging \
+    && rm -rf /root/.cache
 
 FROM ${BASE} AS runtime
 COPY --from=builder /opt/regkit /opt/regkit

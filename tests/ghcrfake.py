@@ -25,7 +25,8 @@ REST (``api_url``): ``GET /users/{u}`` (login, type), ``GET /orgs/{org}/packages
 ``/users/{u}/packages``, ``/user/packages`` (refused for a ``GITHUB_TOKEN``: 403 "Resource not
 accessible by integration"), ``GET {owner}/packages/container/{name}/versions[?page,per_page,
 state]`` (newest first, ``per_page`` <= 100, ``Link`` with ``rel="next"``/``"last"``), ``GET``
-and ``DELETE .../versions/{id}`` (204; 404 "Package not found."; 403 without admin).
+and ``DELETE .../versions/{id}`` (204; 404 "Package not found."; 403 without admin; 400 for
+the last version of a package).
 ``x-ratelimit-*`` headers on every answer; ``rate_limit(...)`` makes the next answers a
 secondary (403/429 + ``retry-after``) or primary (403, remaining 0, ``x-ratelimit-reset``)
 limit refusal.
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import secrets
 import threading
@@ -264,6 +266,18 @@ class FakeGHCR:
             "html_url": f"{html}/packages/container/{quote(name, safe='')}/{vid}",
             "metadata": {"package_type": "container", "container": {"tags": sorted(tags)}},
         }
+
+    def space_out(self, repository: str, step: float = 60.0) -> None:
+        """Re-date the versions ``step`` seconds apart, in push order, ending now: GitHub's
+        ``created_at`` has whole seconds, and pushes in one test share a second."""
+        revisions = self._repo_dir(repository) / "_manifests/revisions/sha256"
+        links = sorted(
+            (link.stat().st_mtime_ns, link) for link in revisions.glob("*/link") if link.is_file()
+        )
+        now = time.time()
+        for i, (_, link) in enumerate(links):
+            when = now - (len(links) - i) * step
+            os.utime(link, (when, when))
 
     def version_ids(self, repository: str) -> dict[str, int]:
         return {v["name"]: v["id"] for v in self.versions(repository)}
@@ -663,6 +677,13 @@ class _ApiHandler(_Handler):
             return
         if owner not in token.owners or not token.admin:
             self._message(self.fake.no_admin_status, NO_ADMIN_MESSAGE)
+            return
+        if found is not None and len(versions) == 1:
+            self._message(
+                400,
+                "You cannot delete the last version of a package. You must delete the package "
+                "instead.",
+            )
             return
         if found is None or not self.fake.delete_version(repo, vid):
             self._message(404, "Package not found.")

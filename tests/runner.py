@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 from ruamel.yaml import YAML
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -342,6 +343,7 @@ class StepResult:
     raw_stdout: bytes = b""
     raw_stderr: bytes = b""
     steps: list[StepResult] = field(default_factory=list)  # a composite action's own steps
+    exported: dict[str, str] = field(default_factory=dict)  # what the step wrote to GITHUB_ENV
 
     @property
     def text(self) -> str:
@@ -349,6 +351,12 @@ class StepResult:
 
     def errors(self) -> list[str]:
         return [a.message for a in self.annotations if a.kind == "error"]
+
+    @property
+    def main(self) -> StepResult:
+        """A composite action's last step that ran (the ``regkit action`` step)."""
+        ran = [s for s in self.steps if s.conclusion != "skipped"]
+        return ran[-1] if ran else self
 
     def all_steps(self) -> list[StepResult]:
         out = [self]
@@ -375,15 +383,17 @@ class Job:
         workspace: Path | None = None,
         uses: Mapping[str, Uses] | None = None,
         installed: Path | None = None,
+        runner_temp: Path | None = None,
+        home: Path | None = None,
     ) -> None:
         self.base = base
         self.workspace = workspace or base / "work" / "repo" / "repo"
         self.workspace.mkdir(parents=True, exist_ok=True)
-        self.runner_temp = base / "work" / "_temp"
+        self.runner_temp = runner_temp or base / "work" / "_temp"
         self.runner_temp.mkdir(parents=True, exist_ok=True)
         self.tool_cache = base / "toolcache"
         self.tool_cache.mkdir(parents=True, exist_ok=True)
-        self.home = base / "home"
+        self.home = home or base / "home"
         self.home.mkdir(parents=True, exist_ok=True)
         self.masks: list[str] = []
         self.job_env: dict[str, str] = {}
@@ -403,7 +413,8 @@ class Job:
             "token": "ghs_runnerEmulatorToken0000000000000000",
             "workspace": str(self.workspace),
             "server_url": "https://github.com",
-            "api_url": "https://api.github.com",
+            # nothing leaves the machine: a test that needs the API gives its fake's URL
+            "api_url": "http://127.0.0.1:9",
             "run_id": "1",
             "event": {},
         }
@@ -444,7 +455,7 @@ class Job:
         event_path = self.runner_temp / "_github_workflow" / "event.json"
         event_path.parent.mkdir(parents=True, exist_ok=True)
         event_path.write_text(json.dumps(gh.get("event") or {}))
-        self.base_env["GITHUB_EVENT_PATH"] = str(event_path)
+        self.base_env.setdefault("GITHUB_EVENT_PATH", str(event_path))
         if installed is not None:
             self.seed_install(installed)
 
@@ -475,7 +486,10 @@ class Job:
         log: list[str] = []
         notes: list[Annotation] = []
         stopped: str | None = None
-        for line in re.split(r"\r\n|\r|\n", data.decode("utf-8", "replace")):
+        lines = re.split(r"\r\n|\r|\n", data.decode("utf-8", "replace"))
+        if lines and lines[-1] == "":
+            lines.pop()  # the text ended with a line break
+        for line in lines:
             stripped = line.lstrip()
             if stopped is not None:
                 if stripped == f"::{stopped}::":
@@ -551,9 +565,13 @@ class Job:
         files: dict[str, Path],
         children: list[StepResult] | None = None,
     ) -> StepResult:
-        log, notes = self._process(cp.stdout + (b"\n" if cp.stdout else b"") + cp.stderr)
+        log, notes = self._process(cp.stdout)
+        more_log, more_notes = self._process(cp.stderr)  # the runner reads both streams
+        log += more_log
+        notes += more_notes
         outputs = parse_file_command(files["GITHUB_OUTPUT"].read_text())
-        self.job_env.update(parse_file_command(files["GITHUB_ENV"].read_text()))
+        exported = parse_file_command(files["GITHUB_ENV"].read_text())
+        self.job_env.update(exported)
         for line in files["GITHUB_PATH"].read_text().splitlines():
             if line.strip():
                 self.path_prepend.insert(0, line.strip())
@@ -573,7 +591,7 @@ class Job:
         conclusion = "success" if cp.returncode == 0 else "failure"
         return StepResult(
             name, conclusion, cp.returncode, outputs, log, notes, summary, cp.stdout, cp.stderr,
-            children or [],
+            children or [], exported,
         )  # fmt: skip
 
     def run_script(
@@ -618,7 +636,8 @@ class Job:
         if not directory.is_absolute():
             directory = self.workspace / directory
         meta = YAML(typ="safe").load((directory / "action.yml").read_text())
-        given = {str(k): _text(v) for k, v in (with_ or {}).items()}
+        outer = self.context()  # the workflow's expressions in ``with:``
+        given = {str(k): _text(substitute(_text(v), outer)) for k, v in (with_ or {}).items()}
         declared = meta.get("inputs") or {}
         unknown = set(given) - set(declared)
         if unknown:
@@ -740,6 +759,8 @@ class Job:
     ) -> StepResult:
         if self.installed is None:
             raise AssertionError("a Docker action needs the installed regkit (installed=...)")
+        if os.geteuid() != 0 or shutil.which("unshare") is None:
+            pytest.skip("the Docker action's mounts are emulated with unshare --mount (root)")
         runs = meta["runs"]
         ctx = self.context(inputs)
         args = [_text(substitute(_text(a), ctx)) for a in runs.get("args", [])]
@@ -876,6 +897,25 @@ def _unescape(text: str) -> str:
     return text.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
 
 
+def run_composite(
+    base: Path,
+    action: str,
+    inputs: Mapping[str, str],
+    env: Mapping[str, str],
+    installed: Path,
+    **job: Any,
+) -> StepResult:
+    """One job with one step: ``uses: ./actions/<action>`` with ``inputs``, on a runner whose
+    environment also holds ``env`` (GITHUB_* and INPUT_* variables in ``env`` are not passed:
+    the runner sets its own, and a composite action gets its inputs through ``with:``)."""
+    keep = {k: v for k, v in env.items() if not k.startswith("INPUT_")}
+    for name in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_PATH", "GITHUB_STEP_SUMMARY"):
+        keep.pop(name, None)
+    j = Job(base, env=keep, installed=installed, **job)
+    workspace_with_actions(j.workspace)
+    return j.run_action(f"actions/{action}", inputs)
+
+
 def build_installed(directory: Path) -> Path:
     """``actions/install.py --venv DIR`` with the runner's ``python3``: the venv the tests'
     jobs find complete in RUNNER_TEMP (install.py's reuse path)."""
@@ -904,8 +944,6 @@ def workspace_with_actions(workspace: Path) -> None:
 
 
 # -- fixtures (import them into a test module: ``from tests.runner import installed, job``) ----
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,9 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from tests.githubfake import REPO as GH_REPO
+from tests.githubfake import github_api
+from tests.githubfake import repo_path as gh_repo_path
 from tests.leakscan import assert_no_secrets
 from tests.rig import Rig, crane, tag_on_disk
 from tests.runner import (
@@ -30,7 +33,7 @@ from tests.runner import (
 from tests.sops_helpers import encrypt, new_age_key
 
 SUMMARY_ROWS = 1000  # regkit.gha.SUMMARY_ROWS, the rows a job summary shows in all
-pytest_plugins = ("tests.runner",)  # the fixtures installed and job
+pytest_plugins = ("tests.runner", "tests.ghcr_fixtures")  # installed, job; ghcr
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -124,7 +127,9 @@ def test_login_masks_neither_short_values_nor_user_nor_host(job: MakeJob, rig_ba
         j.workspace, rig_basic, environment="ci", stage="prod", replicas="1", enabled="true",
         api_token=token,
     )  # fmt: skip
-    login = j.run_action("actions/registry-login", {"sops-age-key": identity})
+    login = j.run_action(
+        "actions/registry-login", {"sops-age-key": identity, "secrets-file": "secrets/infra.yml"}
+    )
     assert login.conclusion == "success", login.text
     later = j.run_script(
         f'echo "ci prod 1 true {rig_basic.username} {rig_basic.host} sha256:0123456789"\n'
@@ -157,7 +162,9 @@ def test_default_docker_config_is_job_scoped(
 ) -> None:
     j = job(runner_environment=runner_environment)
     identity = _team_secrets(j.workspace, rig_basic)
-    login = j.run_action("actions/registry-login", {"sops-age-key": identity})
+    login = j.run_action(
+        "actions/registry-login", {"sops-age-key": identity, "secrets-file": "secrets/infra.yml"}
+    )
     assert login.conclusion == "success", login.text
     config_dir = Path(j.job_env["DOCKER_CONFIG"])
     assert config_dir.parent == j.runner_temp
@@ -197,6 +204,26 @@ def test_login_with_a_wrong_password_input_fails_in_one_line(job: MakeJob, rig_b
     assert_no_secrets(_all_text(j), [wrong])
 
 
+def test_login_to_ghcr_with_the_jobs_token(job: MakeJob, ghcr: Any) -> None:
+    """GHCR (the local fake, REGKIT_GHCR_HOST) with github.actor and github.token."""
+    from tests.ghcr_fixtures import READER
+
+    j = job(
+        env={"REGKIT_GHCR_HOST": ghcr.host, "GITHUB_API_URL": ghcr.api_url},
+        github={"actor": "ci", "token": READER},
+    )
+    login = j.run_action(
+        "actions/registry-login",
+        {"registry": ghcr.host, "username": "${{ github.actor }}", "password": READER},
+    )
+    assert login.conclusion == "success", login.text
+    config = json.loads((Path(j.job_env["DOCKER_CONFIG"]) / "config.json").read_text())
+    assert config == {
+        "auths": {ghcr.host: {"auth": base64.b64encode(f"ci:{READER}".encode()).decode()}}
+    }
+    assert_no_secrets(_all_text(j), [READER])
+
+
 @pytest.mark.parametrize("name", ["infra.yml", "infrastructure-secrets.yml"])
 def test_default_secrets_file_is_infra_then_the_older_name(
     job: MakeJob, rig_basic: Rig, name: str
@@ -221,7 +248,10 @@ def test_prune_summary_is_capped_and_the_full_plan_is_a_file(
     tag_on_disk(rig_basic.storage_dir, repo, image.digest, tags)
     j = job()
     identity = _team_secrets(j.workspace, rig_basic)
-    j.run_action("actions/registry-login", {"sops-age-key": identity})
+    login = j.run_action(
+        "actions/registry-login", {"sops-age-key": identity, "secrets-file": "secrets/infra.yml"}
+    )
+    assert login.conclusion == "success", login.text
     prune = j.run_action(
         "actions/prune-tags", {"images": repo, "registry": rig_basic.host, "keep": "3"}
     )
@@ -331,13 +361,19 @@ def test_workflows_skip_with_a_notice_without_the_registry_secrets(
 def test_promote_workflow_on_push_lowers_the_repository_name(job: MakeJob, rig_basic: Rig) -> None:
     sha = "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
     image = rig_basic.pusher().push_image("example/hello-world", sha[:7])
-    j = job(
-        github={"event_name": "push", "repository": "Example/Hello-World", "sha": sha},
-        uses=USES,
-    )
-    identity = _team_secrets(j.workspace, rig_basic)
-    j.secrets["SOPS_AGE_KEY"] = identity
-    result = j.run_workflow_job(WORKFLOWS / "promote-image.yml", "promote")
+    runs = "/repos/Example/Hello-World/actions/workflows/promote-image.yml/runs"
+    with github_api({runs: "workflow-runs-promote-release-done.json"}) as gh:
+        j = job(
+            github={"event_name": "push", "repository": "Example/Hello-World", "sha": sha},
+            env={"GITHUB_API_URL": gh.url},
+            uses=USES,
+        )
+        identity = _team_secrets(j.workspace, rig_basic)
+        j.secrets["SOPS_AGE_KEY"] = identity
+        result = j.run_workflow_job(WORKFLOWS / "promote-image.yml", "promote")
+        # the push waited for no earlier release promotion (the only one is completed)
+        assert [s.path for s in gh.seen] == [runs]
+        assert gh.seen[0].query["event"] == ["release"]
     assert result.conclusion == "success", result.text
     got = crane(rig_basic, "digest", rig_basic.ref("example/hello-world", "latest"))
     assert got.stdout.decode().strip() == image.digest
@@ -399,3 +435,88 @@ def test_summary_rows_constant_matches_gha() -> None:
     from regkit import gha
 
     assert gha.SUMMARY_ROWS == SUMMARY_ROWS
+
+
+# -- the README's action sections are true to the action files --------------------------------
+
+
+def _readme_tables(path: Path) -> str:
+    """The input and output tables of an action as the README writes them."""
+    doc = _yaml(path)
+    lines = ["| input | default | description |", "|---|---|---|"]
+    for name, spec in (doc.get("inputs") or {}).items():
+        if spec.get("required"):
+            default = "**required**"
+        else:
+            default = f"`{spec['default']}`" if "default" in spec else ""
+        lines.append(f"| `{name}` | {default} | {' '.join(str(spec['description']).split())} |")
+    lines += ["", "| output | description |", "|---|---|"]
+    for name, spec in (doc.get("outputs") or {}).items():
+        lines.append(f"| `{name}` | {' '.join(str(spec['description']).split())} |")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("action", sorted(p.parent.name for p in ROOT.glob("actions/*/action.yml")))
+def test_readme_tables_match_the_action_files(action: str) -> None:
+    assert (
+        _readme_tables(ROOT / "actions" / action / "action.yml") in (ROOT / "README.md").read_text()
+    )
+
+
+def test_readme_lists_every_output_of_the_docker_action() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### The Docker action") :]
+    for name in _yaml(ROOT / "action.yml")["outputs"]:
+        assert f"`{name}`" in section, name
+
+
+# -- wait-for-runs: a release promotion and a prune never write at once -----------------------
+
+
+def _wait_step(job: Job, api: str, run_id: str) -> Any:
+    return job.run_script(
+        "python3 actions/wait-for-runs.py --workflow prune-tags.yml --timeout-minutes 0",
+        env={
+            "GITHUB_API_URL": api,
+            "GITHUB_REPOSITORY": GH_REPO,
+            "GITHUB_RUN_ID": run_id,
+            "GH_TOKEN": WAIT_TOKEN,
+        },
+    )
+
+
+WAIT_TOKEN = "ghs_waitForRunsToken0123456789abcdef"
+
+
+def test_wait_for_runs_waits_for_an_earlier_running_prune(job: MakeJob) -> None:
+    j = job()
+    route = gh_repo_path("actions/workflows/prune-tags.yml/runs")
+    with github_api({route: "workflow-runs-prune-running.json"}) as gh:
+        blocked = _wait_step(j, gh.url, "13000000100")  # 13000000090 started first
+        assert [s.path for s in gh.seen] == [route]
+        assert WAIT_TOKEN in gh.seen[0].headers.get("authorization", "")
+        later = _wait_step(j, gh.url, "13000000080")  # started before the running prune
+    assert blocked.conclusion == "failure"
+    assert blocked.errors() == [
+        "wait-for-runs: prune-tags.yml run 13000000090 is still going after 0 minutes; nothing "
+        "was written: run this again later"
+    ]
+    assert later.conclusion == "success", later.text
+    assert_no_secrets(_all_text(j), [WAIT_TOKEN])
+
+
+def test_wait_for_runs_passes_when_no_earlier_run_is_going(job: MakeJob) -> None:
+    j = job()
+    route = gh_repo_path("actions/workflows/prune-tags.yml/runs")
+    with github_api({route: "workflow-runs-prune-done.json"}) as gh:
+        step = _wait_step(j, gh.url, "13000000100")  # the queued 13000000120 came later
+    assert step.conclusion == "success", step.text
+    assert step.log[-1] == "no earlier run of prune-tags.yml is going: continuing"
+
+
+def test_wait_for_runs_without_access_fails_writing_nothing(job: MakeJob) -> None:
+    j = job()
+    with github_api({}) as gh:  # 404: no actions: read
+        step = _wait_step(j, gh.url, "13000000100")
+    assert step.conclusion == "failure"
+    assert len(step.errors()) == 1 and "give the job 'actions: read'" in step.errors()[0]

@@ -56,14 +56,19 @@ def unique_blobs(image: PushedImage) -> set[str]:
     return out | {m.config.digest for m in image.manifests}
 
 
-@pytest.mark.parametrize("shape", ["basic", "tls"])
+@pytest.mark.parametrize(
+    ("shape", "version"),
+    [("basic", "3"), ("tls", "3"), ("basic", "2.8"), ("tls", "2.8")],
+    ids=["basic-v3", "tls-v3", "basic", "tls"],
+)
 def test_example_flow_does_the_teams_job(
     rig_factory: Callable[..., Rig],
     shape: str,
+    version: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    rig = rig_factory(shape)
+    rig = rig_factory(shape, version=version)
     pusher = rig.pusher()
     step = timedelta(hours=3)
 

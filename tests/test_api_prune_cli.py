@@ -8,9 +8,12 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli import regkit
 from tests.leakscan import assert_no_secrets
 from tests.rig import Rig, crane, short_sha_tags
+from tests.schemas import check_schema
 from tests.test_api_example import T0, blob_path, gc_command
 
 
@@ -33,10 +36,11 @@ def setup(rig: Rig, tmp_path: Path) -> tuple[list[str], list[str], Path]:
     return app, dev, deploy
 
 
+@pytest.mark.parametrize("version", ["3", "2.8"])
 def test_prune_all_repos_protect_dir_record_then_storage(
-    rig_factory: Callable[..., Rig], tmp_path: Path
+    rig_factory: Callable[..., Rig], tmp_path: Path, version: str
 ) -> None:
-    rig = rig_factory("basic")
+    rig = rig_factory("basic", version=version)
     app, dev, deploy = setup(rig, tmp_path)
     record = tmp_path / "prune.jsonl"
     done = regkit(
@@ -77,7 +81,7 @@ def test_prune_then_not_run_when_nothing_deleted(
     )
     assert done.returncode == 0
     assert not marker.exists()
-    assert done.stderr.decode() == "nothing to delete\n"
+    assert done.stderr.decode() == "regkit: nothing to delete\n"
 
 
 def test_prune_then_failure_and_damage_found_after_it_exit_1(
@@ -144,6 +148,8 @@ def test_prune_then_json_carries_the_command_and_the_check(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr.decode()
     doc = json.loads(done.stdout)
+    check_schema("prune", doc)
+    check_schema("check", doc["check"])
     assert doc["then"]["command"] == shlex.split(gc_command(rig))
     assert doc["then"]["exit_code"] == 0
     assert (

@@ -109,3 +109,36 @@ def test_package_root_reexports_lazily() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
+
+
+def test_api_inspect_and_sync(rig: Rig, repo_prefix: str) -> None:
+    src, dst = f"{repo_prefix}/src", f"{repo_prefix}/dst"
+    pusher = rig.pusher()
+    image = pusher.push_image(src, ["1a2b3c4", "latest"], "oci-index", description="Fix login")
+    pusher.push_image(src, ["v0"], "oci")
+    with connect(rig) as reg:
+        seen = api.inspect(reg, src)  # latest
+        assert isinstance(seen, api.Inspection)
+        assert (seen.digest, seen.tags) == (image.digest, ("1a2b3c4", "latest"))
+        assert [p.platform for p in seen.platforms] == ["linux/amd64", "linux/arm64"]
+        assert seen.label("description") == "Fix login"
+        with pytest.raises(NotFoundError):
+            api.inspect(reg, f"{src}:nope")
+
+        plan = api.sync(reg, src, dst, match="^[0-9a-f]{7}$|^latest$", dry_run=True)
+        assert [(i.tag, i.action.value) for i in plan.items] == [
+            ("1a2b3c4", "create"),
+            ("latest", "create"),
+        ]
+        assert crane(rig, "ls", rig.ref(dst), check=False).returncode != 0  # nothing written
+        done = api.sync(reg, rig.ref(src), dst, match="^[0-9a-f]{7}$|^latest$")
+        assert [i.tag for i in done.written] == ["1a2b3c4", "latest"]
+        assert crane(rig, "digest", rig.ref(dst, "latest")).stdout.decode().strip() == image.digest
+        again = api.sync(reg, src, dst)
+        assert [(i.tag, i.action.value) for i in again.items] == [
+            ("1a2b3c4", "unchanged"),
+            ("latest", "unchanged"),
+            ("v0", "create"),
+        ]
+        with pytest.raises(UsageError, match="sync takes repositories"):
+            api.sync(reg, f"{src}:v0", dst)

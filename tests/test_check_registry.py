@@ -12,6 +12,7 @@ import pytest
 
 from tests.cli import regkit
 from tests.rig import PushedImage, Rig
+from tests.schemas import check_schema
 
 V2 = Path("docker/registry/v2")
 
@@ -51,6 +52,7 @@ def test_check_healthy_registry_passes(rig: Rig, repo_prefix: str) -> None:
 
     code, out, _ = check(rig, *repos, "-o", "json")
     doc = json.loads(out)
+    check_schema("check", doc)
     assert code == 0 and doc["ok"] is True and doc["broken"] == [] and doc["checked"] == 5
     assert doc["orphans"] is None  # not knowable without the storage
     assert sorted((i["repository"], i["tag"]) for i in doc["images"]) == sorted(
@@ -99,8 +101,11 @@ def truncated_layer(rig: Rig, prefix: str, images: dict[str, PushedImage]) -> tu
     [missing_layer, missing_child, missing_config, truncated_layer],
     ids=lambda f: f.__name__,
 )
-def test_check_finds_planted_damage(rig_factory: Callable[..., Rig], plant: Plant) -> None:
-    rig = rig_factory("basic")
+@pytest.mark.parametrize("version", ["3", "2.8"])
+def test_check_finds_planted_damage(
+    rig_factory: Callable[..., Rig], plant: Plant, version: str
+) -> None:
+    rig = rig_factory("basic", version=version)
     images = push_three(rig, "team")
     line, other = plant(rig, "team", images)
 
@@ -117,6 +122,7 @@ def test_check_finds_planted_damage(rig_factory: Callable[..., Rig], plant: Plan
     assert "Traceback" not in err
 
     doc = json.loads(check(rig, "--all-repos", rig.host, "-o", "json")[1])
+    check_schema("check", doc)
     assert doc["ok"] is False
     assert {(b["repository"], b["tag"]) for b in doc["broken"]} == {
         ("team/" + x.split(":")[0], x.split(":")[1]) for x in broken_names(line, other)
@@ -127,10 +133,11 @@ def broken_names(line: str, other: str) -> set[str]:
     return {":".join(s.split(":")[:2]) for s in (line, other)}
 
 
+@pytest.mark.parametrize("version", ["3", "2.8"])
 def test_check_reports_untagged_image_manifests_no_index_lists(
-    rig_factory: Callable[..., Rig],
+    rig_factory: Callable[..., Rig], version: str
 ) -> None:
-    rig = rig_factory("basic")
+    rig = rig_factory("basic", version=version)
     pusher = rig.pusher()
     tagged = pusher.push_image("team/app", ["v1"], "oci-index")
     # An untagged index: its children are referenced, so they are not orphans.
@@ -150,6 +157,11 @@ def test_check_reports_untagged_image_manifests_no_index_lists(
         for d in expected
     ]
     assert tagged.children[0] not in out
+    doc = json.loads(
+        check(rig, rig.ref("team/app"), "--storage", str(rig.storage_dir), "--json")[1]
+    )
+    check_schema("check", doc)
+    assert sorted(o["digest"] for o in doc["orphans"]) == expected
     assert out.splitlines()[-1].endswith(
         "every image is whole; 3 untagged image manifest(s) no index lists"
     )
@@ -179,4 +191,20 @@ def test_check_usage_errors() -> None:
     assert b"check takes repositories: drop the tag or digest" in done.stderr
     assert (
         b"regkit check --all-repos registry.example.com -o json" in regkit("check", "--help").stdout
+    )
+
+
+def test_check_markdown_lists_the_damage(rig_factory: Callable[..., Rig]) -> None:
+    rig = rig_factory("basic")
+    images = push_three(rig, "team")
+    layer = images["single"].layers[1]
+    blob_data(rig, layer.digest).unlink()
+    code, out, _ = check(rig, rig.ref("team/single"), "-o", "markdown")
+    assert code == 1
+    assert out == (
+        f"### check {rig.host}\n\n"
+        "| REPOSITORY | TAG | PART | DIGEST | PROBLEM |\n|---|---|---|---|---|\n"
+        f"| team/single | latest | layer | {layer.digest} | missing |\n"
+        f"| team/single | v1 | layer | {layer.digest} | missing |\n\n"
+        f"2 tags in 1 repository of {rig.host}: 2 broken\n"
     )

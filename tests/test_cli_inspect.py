@@ -149,3 +149,18 @@ def test_inspect_missing_tag_is_one_line(rig: Rig, repo_prefix: str) -> None:
         f"list the tags with 'regkit ls {rig.host}/{repo}'\n"
     )
     assert out.stdout == b""
+
+
+def test_inspect_escapes_registry_text(rig: Rig, repo_prefix: str) -> None:
+    """A label is registry data: control characters reach no terminal (JSON keeps them exact)."""
+    repo = f"{repo_prefix}/evil"
+    hostile = "line one\r::error::x\x1b[31mred\nline two"
+    rig.pusher().push_image(repo, ["v1"], description=hostile)
+    for fmt in ("table", "markdown"):
+        out = regkit("inspect", "-o", fmt, rig.ref(repo, "v1"), env=rig.env())
+        assert out.returncode == 0, out.stderr
+        text = out.stdout.decode()
+        assert "\x1b" not in text and "\r" not in text
+        assert "line one\\r::error::x\\x1b[31mred\\nline two" in text
+    doc = json.loads(regkit("inspect", "--json", rig.ref(repo, "v1"), env=rig.env()).stdout)
+    assert doc["description"] == hostile

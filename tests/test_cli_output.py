@@ -38,7 +38,17 @@ def test_every_schema_is_a_valid_schema_and_shipped() -> None:
         for p in resources.files("regkit.schemas").iterdir()
         if p.name.endswith(".schema.json")
     )
-    assert names == ["catalog", "inspect", "ls", "overview", "promote", "prune", "sync"]
+    assert names == [
+        "catalog",
+        "check",
+        "delete",
+        "inspect",
+        "ls",
+        "overview",
+        "promote",
+        "prune",
+        "sync",
+    ]
     for name in names:
         load_schema(name)
 
@@ -97,3 +107,25 @@ def test_promote_json_is_snake_case_without_redundant_keys(rig: Rig, repo_prefix
     ]
     assert doc["digest"] == image.digest
     assert (doc["dry_run"], doc["promoted"]) == (False, True)
+
+
+def test_delete_json(rig: Rig, repo_prefix: str) -> None:
+    repo = f"{repo_prefix}/app"
+    image = rig.pusher().push_image(repo, ["1a2b3c4", "latest"])
+    dry = regkit("delete", rig.ref(repo, image.digest), "--dry-run", "-o", "json", env=rig.env())
+    assert dry.returncode == 0, dry.stderr
+    doc = json.loads(dry.stdout)
+    check_schema("delete", doc)
+    assert (doc["kind"], doc["digest"], sorted(doc["tags"])) == (
+        "manifest",
+        image.digest,
+        ["1a2b3c4", "latest"],
+    )
+    assert (doc["dry_run"], doc["deleted"]) == (True, False)
+    env = rig.env(REGKIT_REGISTRY=rig.host)
+    out = regkit("delete", f"{repo}:1a2b3c4", "--json", env=env)  # REGKIT_REGISTRY serves it
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    check_schema("delete", doc)
+    assert (doc["kind"], doc["tags"], doc["deleted"]) == ("tag", ["1a2b3c4"], True)
+    assert regkit("ls", rig.ref(repo), env=rig.env()).stdout == b"latest\n"

@@ -43,13 +43,16 @@ ISSUE_INPUTS = {
     "docker-config", "verify", "ca-file", "image", "source", "targets", "expect-digest",
     "semver-aliases", "latest", "require-checks", "github-token", "dry-run", "images", "match",
     "keep", "older-than", "protect-tags", "protect-digests", "protect-open-prs", "jobs",
+    "username", "password",  # issue 14 item 10: registry-login without SOPS
+    "delete-untagged",  # issue 17: prune on GHCR
 }  # fmt: skip
 ISSUE_OUTPUTS = {
     "registry", "digest", "promoted", "targets", "deleted", "deleted-count", "kept-count",
     "reclaimable-bytes",
 }  # fmt: skip
-# `regkit action overview` exists only in the Docker action (no composite action of its own).
-OVERVIEW_OUTPUTS = {"repositories", "tags"}
+# `regkit action overview` (composite: actions/registry-overview) and the JSON files (issue 14).
+OVERVIEW_OUTPUTS = {"repositories", "tags", "json-file"}
+ISSUE_OUTPUTS = ISSUE_OUTPUTS | {"plan-file"}
 # Inputs whose default the Docker action may not copy from the composite action, and why.
 DEFAULT_EXCEPTIONS = {
     "docker-config": "the Docker action always writes under RUNNER_TEMP (regkit.dockerpaths)",
@@ -131,27 +134,48 @@ def test_every_hadolint_ignore_is_justified_by_a_comment() -> None:
             assert i > 0 and lines[i - 1].startswith("#"), f"unexplained ignore at line {i + 1}"
 
 
-def test_base_image_is_an_arg_pinned_by_digest() -> None:
+def test_base_image_is_a_plain_from_pinned_by_digest_that_dependabot_reads() -> None:
     ins = _instructions(DOCKERFILE.read_text())
-    assert ins[0][0] == "ARG" and ins[0][1].startswith("BASE=")
-    base = ins[0][1].removeprefix("BASE=")
-    assert re.fullmatch(r"python:3\.12[\w.-]*-slim[\w.-]*@sha256:[0-9a-f]{64}", base), base
+    assert ins[0] == ("ARG", "BASE=python-base")
     froms = [rest for word, rest in ins if word == "FROM"]
-    assert froms[0] == "${BASE} AS builder"
-    assert froms[1] == "${BASE} AS runtime"
+    # the pinned image on a FROM line of its own (Dependabot does not read ARG defaults)
+    base, name = froms[0].rsplit(" AS ", 1)
+    assert name == "python-base"
+    assert re.fullmatch(r"python:3\.12[\w.-]*-slim[\w.-]*@sha256:[0-9a-f]{64}", base), base
+    assert froms[1] == "${BASE} AS builder"
+    assert froms[2] == "${BASE} AS runtime"
+    config = _load_yaml(ROOT / ".github" / "dependabot.yml")
+    docker = [u for u in config["updates"] if u["package-ecosystem"] == "docker"]
+    assert len(docker) == 1 and docker[0]["directory"] == "/"
 
 
-def test_builder_installs_the_lock_with_hashes_into_a_venv_then_regkit_without_deps() -> None:
+def test_builder_installs_the_locks_with_hashes_into_a_venv_then_regkit_without_deps() -> None:
     runs = [rest for word, rest in _stages(DOCKERFILE.read_text())["builder"] if word == "RUN"]
     deps, own = runs
     assert "python3 -m venv /opt/regkit" in deps
     assert "--require-hashes" in deps and "-r /src/requirements.lock" in deps
+    assert "-r /src/requirements-build.lock" in deps  # the build backend, hash-checked too
     assert "--only-binary=:all:" in deps  # nothing compiled: no build tools needed
-    assert "--no-deps /src" in own
-    assert "pip uninstall --yes pip setuptools wheel" in own
+    assert "--no-deps --no-build-isolation /src" in own  # no unpinned backend download
+    assert "CONSTRAINT" not in own and "==" not in own
+    assert "pip uninstall --yes pip setuptools wheel packaging" in own
     # Debian's python3 has no /usr/local/bin/python: only `python3` and the venv's own python.
     code = [rest for _, rest in _instructions(DOCKERFILE.read_text())]
     assert not any("/usr/local/bin" in rest or re.search(r"(^|\s)python\s", rest) for rest in code)
+
+
+def test_build_lock_is_the_dev_lock_entries_of_the_build_backend() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("regkit_install", ROOT / "actions/install.py")
+    assert spec is not None and spec.loader is not None
+    install = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(install)
+    expected = install.lock_entries(ROOT / "requirements-dev.lock", install.BUILD_REQUIREMENTS)
+    text = (ROOT / "requirements-build.lock").read_text()
+    body = "".join(line + "\n" for line in text.splitlines() if not line.startswith("#"))
+    assert body == expected
+    assert "--hash=sha256:" in body
 
 
 def test_runtime_stage_is_the_venv_only_non_root_with_regkit_as_entry_point() -> None:
@@ -266,7 +290,7 @@ def test_action_inputs_and_outputs_are_the_union_of_the_composite_actions() -> N
         outputs |= set(meta.get("outputs") or {})
     action = _load_yaml(ACTION)
     assert set(action["inputs"]) - {"command"} == inputs
-    assert set(action["outputs"]) == outputs | OVERVIEW_OUTPUTS
+    assert set(action["outputs"]) == outputs
 
 
 @pytest.mark.skipif(not COMPOSITES, reason="actions/*/action.yml not written yet")

@@ -127,10 +127,11 @@ def test_input_names_follow_githubs_convention() -> None:
 
 
 def test_input_reads_os_environ_at_call_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    inputs = gha.Inputs()  # the module-level gha.get_* helpers were unused and are gone
     monkeypatch.setenv("INPUT_DRY-RUN", "true")
-    assert gha.get_bool("dry-run", False) is True
+    assert inputs.get_bool("dry-run", False) is True
     monkeypatch.setenv("INPUT_DRY-RUN", "false")
-    assert gha.get_bool("dry-run", True) is False
+    assert inputs.get_bool("dry-run", True) is False
 
 
 def test_empty_input_is_not_given() -> None:
@@ -505,7 +506,7 @@ def test_every_registered_action_has_a_module_name_matching_its_file() -> None:
     for name, spec in ACTIONS.items():
         assert spec.name == name
         assert spec.module == f"regkit.actions.{name}"
-    assert ACTIONS["login"].secret_inputs == ("sops-age-key",)
+    assert ACTIONS["login"].secret_inputs == ("sops-age-key", "password")
 
 
 def test_masks_come_before_any_other_output_through_real_pipes(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ admin on the package failing with one line naming the permission to grant."""
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -47,15 +48,19 @@ def test_prune_action_on_ghcr_with_github_token(
     cp = regkit("action", "prune", env=env)
     stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
     assert cp.returncode == 0, stdout + stderr
-    assert_masked_first(stdout, [TOKEN])
+    secrets = [TOKEN, base64.b64encode(f"regkit:{TOKEN}".encode()).decode()]
+    assert_masked_first(stdout, secrets)
     assert_no_secrets(
-        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, [TOKEN]
+        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, secrets
     )
     assert _tags(ghcr) == {TAGS[2]}
     assert {v["name"] for v in ghcr.versions(REPO)} == set(builds[2].manifests)
     outputs = dict(parse_file_commands(raw(files["OUTPUT"])))
     assert sorted(json.loads(outputs["deleted"])) == [f"{ghcr.host}/{REPO}:{t}" for t in TAGS[:2]]
     assert outputs["deleted-count"] == "2" and outputs["kept-count"] == "1"
+    plan = json.loads(Path(outputs["plan-file"]).read_text())
+    versions = plan["repositories"][0]["result"]["versions"]
+    assert sorted(v["role"] for v in versions) == ["child"] * 8 + ["image"] * 2
     summary = unescape_markdown(raw(files["STEP_SUMMARY"]))
     assert "GHCR: 10 of 15 package versions to delete (2 images, 0 referrers, 8 children" in summary
     assert "; 10 deleted" in summary
@@ -99,9 +104,31 @@ def test_promote_action_on_ghcr_with_github_token(
     cp = regkit("action", "promote", env=env)
     stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
     assert cp.returncode == 0, stdout + stderr
-    assert_masked_first(stdout, [TOKEN])
+    secrets = [TOKEN, base64.b64encode(f"regkit:{TOKEN}".encode()).decode()]
+    assert_masked_first(stdout, secrets)
     assert_no_secrets(
-        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, [TOKEN]
+        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, secrets
     )
     assert ghcr.tags_by_digest(REPO)[build.index] == [TAGS[0], "latest"]
     assert len(ghcr.versions(REPO)) == 5
+
+
+def test_promote_action_token_without_write_names_the_permission(
+    ghcr: FakeGHCR, pusher: Pusher, tmp_path: Path
+) -> None:
+    from tests.ghcrfake import Token
+
+    readonly = "ghs_readOnlyToken00000000000000000000000"
+    ghcr.tokens[readonly] = Token("ci", frozenset({"acme"}), write=False, admin=False)
+    push_history(pusher, REPO, TAGS[:1])
+    files = command_files(tmp_path)
+    env = _env(ghcr, files, image=f"{ghcr.host}/{REPO}", source=TAGS[0], targets="latest")
+    env["INPUT_GITHUB-TOKEN"] = readonly
+    env["GITHUB_EVENT_NAME"] = "push"
+    cp = regkit("action", "promote", env=env)
+    stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
+    assert cp.returncode == 1
+    (error,) = [line for line in stdout.splitlines() if line.startswith("::error")]
+    assert "'permissions: packages: write'" in error
+    assert "latest" not in _tags(ghcr)
+    assert_no_secrets({"stdout": stdout, "stderr": stderr}, [readonly])

@@ -3,6 +3,7 @@ pagination, rate-limit waits (announced), refusals as one-line errors."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -159,8 +160,14 @@ def test_cli_overview_of_a_ghcr_owner_lists_its_packages(
     out, _ = capsys.readouterr()
     assert "_catalog" not in str(ghcr.registry_requests)
     assert "ccccccc" not in out and "aaaaaaa" in out and "bbbbbbb" in out
-    assert main(["overview", f"{ghcr.host}/acme/one"]) == 2
-    assert "ghcr.io/OWNER" in capsys.readouterr().err
+    # HOST/REPO is one repository, on GHCR as on any registry (issue 15)
+    assert main(["overview", f"{ghcr.host}/acme/one", "-o", "json", "--no-cache"]) == 0
+    names = [r["name"] for r in json.loads(capsys.readouterr().out)["repositories"]]
+    assert names == ["acme/one"]
+    # HOST/REPO (main's overview): that one package only
+    assert main(["overview", f"{ghcr.host}/acme/one", "--no-cache"]) == 0
+    out = capsys.readouterr().out
+    assert "aaaaaaa" in out and "bbbbbbb" not in out
 
 
 def test_next_link_stays_on_the_api_origin() -> None:

@@ -42,6 +42,7 @@ def scenario(fake: FakeGHCR, pusher: Pusher) -> Scenario:
     pusher.put_manifest(REPO, "latest", *pusher.get_manifest(REPO, builds[1].index)[:2])
     sig_old = sign(pusher, REPO, builds[0].index, seed=1)
     sig_new = sign(pusher, REPO, builds[5].index, seed=2)
+    fake.space_out(REPO)
     return Scenario(builds, orphan.index, sig_old, sig_new)
 
 
@@ -97,8 +98,8 @@ def test_prune_keeps_the_newest_images_whole(
     result = doc["repositories"][0]["result"]
     assert result["complete"] is True
     roles = sorted(v["role"] for v in result["versions"] if v["status"] == "deleted")
-    # images 0 and 2 (the orphan's children went with --delete-untagged), their 8 children,
-    # the old signature, the orphan build's 5 untagged versions
+    # builds 0 and 2 (build 1 stays under latest) with their 8 children, build 0's signature,
+    # and the 5 untagged versions of the orphaned build (--delete-untagged)
     assert roles.count("image") == 2
     assert roles.count("child") == 8
     assert roles.count("referrer") == 1
@@ -245,3 +246,113 @@ def test_a_rerun_finishes_what_an_interrupted_run_left(
 def test_delete_untagged_is_for_ghcr_only(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prune", "registry.example.test/app", "--delete-untagged", "--dry-run"]) == 2
     assert "--delete-untagged is for GHCR" in capsys.readouterr().err
+
+
+def test_record_writes_one_audit_line_per_removed_tag_and_then_is_refused(
+    ghcr: FakeGHCR, pusher: Pusher, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    builds = push_history(pusher, REPO, TAGS[:3])
+    pusher.put_manifest(REPO, "latest", *pusher.get_manifest(REPO, builds[0].index)[:2])
+    ref = f"{ghcr.host}/{REPO}"
+    assert main(["prune", ref, "--keep", "1", "--yes", "--then", "true"]) == 2
+    assert "--then and --storage are for a self-hosted registry" in capsys.readouterr().err
+    record = tmp_path / "prune.jsonl"
+    assert main(["prune", ref, "--keep", "1", "--yes", "--record", str(record)]) == 0
+    capsys.readouterr()
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(r["tag"], r["digest"], r["action"]) for r in lines] == [
+        (TAGS[1], builds[1].index, "delete-manifest"),
+        (TAGS[0], builds[0].index, "untag"),
+    ]
+    assert lines[0]["labels"]["description"] == "build " + str(1 * 7919 + len(REPO))
+    assert {r["registry"] for r in lines} == {ghcr.host}
+
+
+def test_ctrl_c_stops_reports_records_and_a_rerun_finishes(
+    ghcr: FakeGHCR,
+    pusher: Pusher,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Ctrl-C during the third version DELETE (after it reached GitHub): exit 130, the images
+    left are whole, the audit file names what went, and the same command finishes the job."""
+    from regkit.registry.packages import PackagesAPI
+
+    builds = push_history(pusher, REPO, TAGS[:4])
+    ghcr.space_out(REPO)
+    real = PackagesAPI.delete_version
+    calls = []
+
+    def interrupted(self: PackagesAPI, repository: str, version_id: int) -> bool:
+        calls.append(version_id)
+        gone = real(self, repository, version_id)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return gone
+
+    monkeypatch.setattr(PackagesAPI, "delete_version", interrupted)
+    record = tmp_path / "audit.jsonl"
+    ref = f"{ghcr.host}/{REPO}"
+    assert main(["prune", ref, "--keep", "1", "--yes", "--record", str(record)]) == 130
+    out, err = capsys.readouterr()
+    assert "interrupted (Ctrl-C)" in err and "Traceback" not in err
+    assert "deleted 2 package versions" in out
+    assert len(calls) == 3
+    # Deleted first: the three doomed indexes; their children are still there, untagged.
+    left = _digests(ghcr)
+    assert not {b.index for b in builds[:3]} & left
+    assert _tags(ghcr) == {TAGS[3]}
+    cfg = docker_config(tmp_path / "docker", ghcr.host)
+    assert crane_pull(ghcr, f"{REPO}:{TAGS[3]}", cfg, tmp_path / "pull").returncode == 0
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    # the two deletions that finished (the third was cut short: deleted or not, unrecorded)
+    assert len(lines) == 2 and {r["tag"] for r in lines} < set(TAGS[:3])
+
+    monkeypatch.setattr(PackagesAPI, "delete_version", real)
+    assert main(["prune", ref, "--keep", "1", "--yes", "--delete-untagged"]) == 0
+    assert _digests(ghcr) == set(builds[3].manifests)
+
+
+def test_delete_on_ghcr_points_to_prune(
+    ghcr: FakeGHCR, pusher: Pusher, capsys: pytest.CaptureFixture[str]
+) -> None:
+    builds = push_history(pusher, REPO, TAGS[:2])
+    before = ghcr.versions(REPO)
+    assert main(["delete", f"{ghcr.host}/{REPO}:{TAGS[0]}", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert f"run 'regkit prune {ghcr.host}/{REPO} --match '^TAG$' --keep 0'" in err
+    assert ghcr.versions(REPO) == before
+    assert not [r for r in ghcr.registry_requests if r.method == "DELETE"]
+    # what it suggests works: the image goes with its 4 children
+    ref = f"{ghcr.host}/{REPO}"
+    assert main(["prune", ref, "--match", f"^{TAGS[0]}$", "--keep", "0", "-y"]) == 0
+    assert _digests(ghcr) == set(builds[1].manifests)
+    # GitHub refuses to delete a package's last version: said, and the run is incomplete
+    capsys.readouterr()
+    assert main(["prune", ref, "--keep", "0", "-y"]) == 1
+    out, err = capsys.readouterr()
+    assert "You cannot delete the last version of a package" in out
+    assert err.count("regkit: error:") == 1
+    assert len(ghcr.versions(REPO)) == 1
+
+
+def test_a_404_for_want_of_admin_is_not_taken_for_gone(
+    ghcr: FakeGHCR,
+    pusher: Pusher,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """GitHub often answers a DELETE without admin with 404 "Package not found." for a version
+    it just listed: that is a refusal, not a version gone meanwhile."""
+    ghcr.no_admin_status = 404
+    push_history(pusher, REPO, TAGS[:3])
+    monkeypatch.setenv("GITHUB_TOKEN", READER)
+    before = ghcr.versions(REPO)
+    code = main(["prune", f"{ghcr.host}/{REPO}", "--keep", "1", "--yes"])
+    _, err = capsys.readouterr()
+    assert code == 1
+    (line,) = [x for x in err.splitlines() if x.startswith("regkit: error:")]
+    assert "still exists" in line and "Admin role" in line
+    assert ghcr.versions(REPO) == before
+    assert len([r for r in ghcr.api_requests if r.method == "DELETE"]) == 1

@@ -274,3 +274,28 @@ def test_pip_settings_become_uv_options() -> None:
         "--allow-insecure-host", "mirror.example",
     ]  # fmt: skip
     assert extra == {"UV_SYSTEM_CERTS": "1", "SSL_CERT_FILE": "/etc/ssl/proxy-ca.pem"}
+
+
+def test_python_without_venv_names_the_packages(tmp_path: Path) -> None:
+    """Debian's python3 without python3-venv: ``import ensurepip`` fails (injected here by a
+    module that shadows it, as Debian's stub does); pip's path says what to install."""
+    shadow = tmp_path / "no-ensurepip" / "ensurepip"
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('ensurepip is disabled in Debian')\n")
+    j = Job(
+        tmp_path / "runner",
+        env=_behind_a_mirror("http://127.0.0.1:9/simple/", PYTHONPATH=str(shadow.parent)),
+    )
+    from tests.runner import workspace_with_actions
+
+    workspace_with_actions(j.workspace)
+    step = j.run_script(
+        'bash "$GITHUB_ACTION_PATH/../install.sh" --installer pip',
+        action_path=j.workspace / "actions" / "registry-login",
+    )
+    assert step.conclusion == "failure"
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    errors = step.errors()
+    assert len(errors) == 1
+    assert f"install the packages python{version}-venv and python3-pip" in errors[0]
+    assert "actions/setup-python" in errors[0]

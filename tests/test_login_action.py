@@ -1,9 +1,9 @@
 """``regkit action login``: the contract of the registry-login action, against both rig shapes.
 
-The step runs as the runner runs it: ``python -m regkit action login`` with ``INPUT_*``
-variables and temporary ``GITHUB_OUTPUT``/``GITHUB_ENV``/``GITHUB_STEP_SUMMARY`` files and
-``RUNNER_TEMP``. Every run is scanned for leaks (stdout, stderr, every GITHUB_* file) and for
-masks coming first.
+The step runs as the runner runs it: ``uses: ./actions/registry-login`` in the runner
+emulator (tests/runner.py: the install step, then ``regkit action login`` with per-step file
+commands). Every run is scanned for leaks (stdout, stderr, outputs, env, summary) and for masks
+coming first.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import base64
 import json
 import re
 import stat
-import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -22,84 +21,87 @@ from regkit.actions.login import ConfigChoice, choose_docker_config
 from regkit.dockerpaths import DockerActionPaths
 from regkit.errors import UsageError
 from regkit.gha import markdown_table
-from tests.cli import regkit
-from tests.leakscan import assert_masked_first, assert_no_secrets, read_texts
+from tests.leakscan import assert_masked_first, assert_no_secrets
 from tests.rig import Rig, crane
+from tests.runner import Job, StepResult, workspace_with_actions
 from tests.sops_helpers import encrypt, make_team_secrets, new_age_key
 
-
-def parse_file_command(text: str) -> dict[str, str]:
-    """``GITHUB_OUTPUT``/``GITHUB_ENV`` contents (heredoc or ``k=v`` lines) as a dict."""
-    out: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line:
-            name, delimiter = line.split("<<", 1)
-            value: list[str] = []
-            for item in lines:
-                if item == delimiter:
-                    break
-                value.append(item)
-            out[name] = "\n".join(value)
-        elif "=" in line:
-            name, value_text = line.split("=", 1)
-            out[name] = value_text
-    return out
+pytest_plugins = ("tests.runner",)  # the fixture installed
 
 
 @dataclass
 class Step:
-    """One run of the action step and the files it wrote."""
+    """One run of the registry-login composite action in the runner emulator."""
 
-    cp: subprocess.CompletedProcess[bytes]
-    files: dict[str, Path]
-    secrets: list[str] = field(default_factory=list)
+    result: StepResult
+    job: Job
+
+    @property
+    def rc(self) -> int:
+        return self.result.main.exit_code
 
     @property
     def stdout(self) -> str:
-        return self.cp.stdout.decode()
+        return self.result.main.raw_stdout.decode()
+
+    @property
+    def stderr(self) -> str:
+        return self.result.main.raw_stderr.decode()
 
     @property
     def outputs(self) -> dict[str, str]:
-        return parse_file_command(self.files["GITHUB_OUTPUT"].read_text())
+        return self.result.main.outputs
 
     @property
     def exported(self) -> dict[str, str]:
-        return parse_file_command(self.files["GITHUB_ENV"].read_text())
+        """What the step wrote to its GITHUB_ENV."""
+        return dict(self.result.main.exported)
 
     @property
     def summary(self) -> str:
-        return self.files["GITHUB_STEP_SUMMARY"].read_text()
+        return self.result.main.summary or ""
 
     def texts(self) -> dict[str, str]:
-        texts = {"stdout": self.stdout, "stderr": self.cp.stderr.decode()}
-        texts.update(read_texts({name: path for name, path in self.files.items()}))
-        return texts
+        return {
+            "stdout": self.stdout,
+            "stderr": self.stderr,
+            "summary": self.summary,
+            "outputs": str(self.outputs),
+            "env": str(self.exported),
+        }
+
+
+_JOBS: dict[Path, Job] = {}
+_INSTALLED: list[Path] = []
+
+
+@pytest.fixture(autouse=True)
+def _installed(installed: Path) -> None:
+    _INSTALLED[:] = [installed]
 
 
 def run_action(tmp_path: Path, inputs: dict[str, str], **env: str) -> Step:
-    gh = tmp_path / "github"
-    gh.mkdir(exist_ok=True)
-    files = {
-        name: gh / name.lower()
-        for name in ("GITHUB_OUTPUT", "GITHUB_ENV", "GITHUB_STEP_SUMMARY", "GITHUB_PATH")
-    }
-    for path in files.values():
-        path.write_text("")
-    runner_temp = tmp_path / "runner-temp"
-    runner_temp.mkdir(exist_ok=True)
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    full = {
-        "GITHUB_ACTIONS": "true",
-        "HOME": str(home),
-        "RUNNER_TEMP": str(runner_temp),
-        **{name: str(path) for name, path in files.items()},
-        **{f"INPUT_{k.upper()}": v for k, v in inputs.items()},
-        **env,
-    }
-    cp = regkit("action", "login", env=full, cwd=str(tmp_path))
-    return Step(cp, files)
+    """``uses: ./actions/registry-login`` in the job of ``tmp_path`` (one job per test: a second
+    call is a later step of the same job). RUNNER_TEMP is ``tmp_path/runner-temp``, HOME
+    ``tmp_path/home``; ``INPUT_X`` in ``env`` is input ``x``."""
+    job = _JOBS.get(tmp_path)
+    if job is None:
+        job = Job(
+            tmp_path / "runner",
+            installed=_INSTALLED[0],
+            runner_temp=tmp_path / "runner-temp",
+            home=tmp_path / "home",
+        )
+        workspace_with_actions(job.workspace)
+        _JOBS[tmp_path] = job
+    given = {k.lower(): v for k, v in inputs.items()}
+    for key, value in env.items():
+        if key.startswith("INPUT_"):
+            given[key.removeprefix("INPUT_").lower()] = value
+        else:
+            job.job_env[key] = value
+    result = job.run_action("actions/registry-login", given)
+    return Step(result, job)
 
 
 @dataclass
@@ -163,7 +165,7 @@ def test_job_config_login_then_crane_lists_the_catalog(
     rig.pusher().push_image(repo, "1a2b3c4")
     team = team_file(tmp_path, rig)
     step = run_action(tmp_path, _inputs(team, rig, **{"docker-config": "job"}))
-    assert step.cp.returncode == 0, step.texts()
+    assert step.rc == 0, step.texts()
     _check_clean(step, team.secrets)
     # the decrypted http secret is masked too, before anything else
     assert_masked_first(step.stdout, ["9f8e7d6c5b4a39281706f5e4d3c2b1a0"])
@@ -196,35 +198,56 @@ def test_job_config_login_then_crane_lists_the_catalog(
     assert repo in listed.stdout.decode().split()
 
 
-def test_default_config_is_the_runners_docker_dir(tmp_path: Path, rig: Rig) -> None:
+def test_default_config_is_a_job_directory_seeded_from_the_runners(
+    tmp_path: Path, rig: Rig
+) -> None:
+    """Issue 14 item 7: nothing outlives the job; earlier logins in ~/.docker still work."""
+    team = team_file(tmp_path, rig)
+    home_docker = tmp_path / "home" / ".docker"
+    home_docker.mkdir(parents=True)
+    before = '{"auths": {"ghcr.io": {"auth": "eDp5"}}}'
+    (home_docker / "config.json").write_text(before)
+    step = run_action(tmp_path, _inputs(team, rig))
+    assert step.rc == 0, step.texts()
+    _check_clean(step, team.secrets)
+    assert step.outputs == {"registry": rig.host}
+    job_dir = Path(step.exported["DOCKER_CONFIG"])
+    assert job_dir.parent == tmp_path / "runner-temp"
+    assert json.loads((job_dir / "config.json").read_text()) == {
+        "auths": {"ghcr.io": {"auth": "eDp5"}, rig.host: {"auth": team.auth}}
+    }
+    assert (home_docker / "config.json").read_text() == before  # untouched
+    crane(rig, "catalog", rig.host, env={"DOCKER_CONFIG": str(job_dir)})
+
+
+def test_explicit_home_docker_dir_is_written_there(tmp_path: Path, rig: Rig) -> None:
     team = team_file(tmp_path, rig)
     home_docker = tmp_path / "home" / ".docker"
     home_docker.mkdir(parents=True)
     (home_docker / "config.json").write_text('{"auths": {"ghcr.io": {"auth": "eDp5"}}}')
-    step = run_action(tmp_path, _inputs(team, rig))
-    assert step.cp.returncode == 0, step.texts()
+    step = run_action(tmp_path, _inputs(team, rig, **{"docker-config": str(home_docker)}))
+    assert step.rc == 0, step.texts()
     _check_clean(step, team.secrets)
-    assert step.outputs == {"registry": rig.host}
-    assert step.exported == {}  # nothing to export: tools read ~/.docker by default
+    assert step.exported == {"DOCKER_CONFIG": str(home_docker)}
     assert json.loads((home_docker / "config.json").read_text()) == {
         "auths": {"ghcr.io": {"auth": "eDp5"}, rig.host: {"auth": team.auth}}
     }
-    crane(rig, "catalog", rig.host, env={"DOCKER_CONFIG": str(home_docker)})
 
 
 def test_wrong_password_fails_with_one_error_and_writes_nothing(tmp_path: Path, rig: Rig) -> None:
     team = team_file(tmp_path, rig, password="wrong-" + rig.password)
     step = run_action(tmp_path, _inputs(team, rig, **{"docker-config": "job"}))
-    assert step.cp.returncode == 1
+    assert step.rc == 1
     _check_clean(step, team.secrets)
     errors = [line for line in step.stdout.splitlines() if line.startswith("::error")]
     assert len(errors) == 1
     assert f"{rig.host} refused the credentials" in errors[0]
     assert "nothing was written" in errors[0]
-    assert step.cp.stderr == b""  # no traceback
+    assert step.stderr == ""  # no traceback
     assert step.outputs == {}
     assert step.exported == {}
-    assert list((tmp_path / "runner-temp").iterdir()) == []  # no job directory either
+    runner_temp = tmp_path / "runner-temp"
+    assert [p for p in runner_temp.iterdir() if p.name.startswith("regkit-docker")] == []
     assert not (tmp_path / "home" / ".docker").exists()
 
 
@@ -233,7 +256,7 @@ def test_tls_without_ca_names_the_ca_file_input(tmp_path: Path, rig_tls: Rig) ->
     inputs = _inputs(team, rig_tls)
     del inputs["CA-FILE"]
     step = run_action(tmp_path, inputs)
-    assert step.cp.returncode == 1
+    assert step.rc == 1
     _check_clean(step, team.secrets)
     errors = [line for line in step.stdout.splitlines() if line.startswith("::error")]
     assert len(errors) == 1
@@ -255,7 +278,7 @@ def test_team_layout_with_registry_input_and_verify_false(tmp_path: Path, rig: R
         "DOCKER-CONFIG": "job",
     }
     step = run_action(tmp_path, inputs)
-    assert step.cp.returncode == 0, step.texts()
+    assert step.rc == 0, step.texts()
     _check_clean(step, secrets)
     assert step.outputs == {"registry": rig.host}
     assert _row("Credentials", "not checked (verify: false)") in step.summary
@@ -267,7 +290,7 @@ def test_team_layout_with_registry_input_and_verify_false(tmp_path: Path, rig: R
 def test_second_job_login_reuses_the_job_directory(tmp_path: Path, rig_basic: Rig) -> None:
     team = team_file(tmp_path, rig_basic)
     first = run_action(tmp_path, _inputs(team, rig_basic, **{"docker-config": "job"}))
-    assert first.cp.returncode == 0, first.texts()
+    assert first.rc == 0, first.texts()
     job_dir = first.exported["DOCKER_CONFIG"]
     # a later step sees DOCKER_CONFIG; a second login (another host) must land in the same dir
     second = run_action(
@@ -276,8 +299,8 @@ def test_second_job_login_reuses_the_job_directory(tmp_path: Path, rig_basic: Ri
         DOCKER_CONFIG=job_dir,
         INPUT_VERIFY="false",
     )
-    assert second.cp.returncode == 0, second.texts()
-    assert parse_file_command(second.files["GITHUB_ENV"].read_text())["DOCKER_CONFIG"] == job_dir
+    assert second.rc == 0, second.texts()
+    assert second.exported["DOCKER_CONFIG"] == job_dir
     auths = json.loads((Path(job_dir) / "config.json").read_text())["auths"]
     assert set(auths) == {rig_basic.host, "localhost:1"}
     _check_clean(second, team.secrets)
@@ -288,7 +311,7 @@ def test_missing_age_key_input_is_a_usage_error(tmp_path: Path, rig_basic: Rig) 
     inputs = _inputs(team, rig_basic)
     del inputs["SOPS-AGE-KEY"]
     step = run_action(tmp_path, inputs)
-    assert step.cp.returncode == 2
+    assert step.rc == 2
     assert re.search(r"^::error::input 'sops-age-key' is required", step.stdout, re.M)
 
 
@@ -298,7 +321,7 @@ def test_wrong_age_key_fails_without_showing_it(tmp_path: Path, rig_basic: Rig) 
     inputs = _inputs(team, rig_basic)
     inputs["SOPS-AGE-KEY"] = stranger
     step = run_action(tmp_path, inputs)
-    assert step.cp.returncode == 1
+    assert step.rc == 1
     _check_clean(step, [stranger])
     assert len([ln for ln in step.stdout.splitlines() if ln.startswith("::error")]) == 1
 

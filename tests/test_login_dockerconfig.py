@@ -46,10 +46,9 @@ def test_new_config_has_docker_login_format_and_private_modes(tmp_path: Path) ->
     assert _mode(directory / "config.json") == 0o600
     assert _mode(directory) == 0o700
     assert credentials_for(HOST, directory) == CREDS
-    # no temporary file left behind; the lock file is private
+    # no temporary file and no lock file left behind (the lock is a flock on the directory)
     names = sorted(p.name for p in directory.iterdir())
-    assert names == [".config.json.lock", "config.json"]
-    assert _mode(directory / ".config.json.lock") == 0o600
+    assert names == ["config.json"]
 
 
 def test_default_directory_is_docker_config_env(

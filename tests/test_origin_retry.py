@@ -135,9 +135,13 @@ def test_hung_registry_shows_each_retry_and_the_error_counts_tries(
         rf"^{host} did not answer in time \(ReadTimeout\) after 3 tries in \d", message
     )
     err = capsys.readouterr().err
-    assert err.count("failed (ReadTimeout); try ") == 2
-    # The first request doubles as the probe; its time-out shows too, then the probe's tries.
-    assert "regkit: GET /v2/app/tags/list?n=1000 failed (ReadTimeout)\n" in err
+    # The first request doubles as the probe: its time-out is try 1 of 3, then the probe's.
+    assert (
+        "regkit: GET /v2/app/tags/list?n=1000 failed (ReadTimeout); probing GET /v2/ "
+        "(try 2 of 3)\n" in err
+    )
+    assert err.count("regkit: GET /v2/ failed (ReadTimeout); try 3 of 3 in ") == 1
+    assert "try 4 of" not in err
 
 
 def test_cli_on_a_hung_registry_under_verbose(tls: tuple[ssl.SSLContext, str]) -> None:
@@ -157,8 +161,10 @@ def test_cli_on_a_hung_registry_under_verbose(tls: tuple[ssl.SSLContext, str]) -
     ), last
 
 
-def test_cli_on_a_terminal_shows_retries_without_verbose() -> None:
-    """On a terminal (stderr a tty) retries show even without -v; the CI log stays quiet."""
+@pytest.mark.parametrize("quiet", [False, True], ids=["terminal", "terminal-quiet"])
+def test_cli_on_a_terminal_shows_retries_without_verbose(quiet: bool) -> None:
+    """On a terminal (stderr a tty) retries show even without -v (not with REGKIT_QUIET);
+    the CI log (no terminal) stays quiet."""
     with serve(_busy) as fake:
         primary, secondary = pty.openpty()
         try:
@@ -167,7 +173,12 @@ def test_cli_on_a_terminal_shows_retries_without_verbose() -> None:
                 stdout=subprocess.PIPE,
                 stderr=secondary,
                 stdin=subprocess.DEVNULL,
-                env={"PATH": os.environ["PATH"], "HOME": "/nonexistent", "REGKIT_CACHE": "off"},
+                env={
+                    "PATH": os.environ["PATH"],
+                    "HOME": "/nonexistent",
+                    "REGKIT_CACHE": "off",
+                    **({"REGKIT_QUIET": "1"} if quiet else {}),
+                },
                 timeout=120,
                 check=False,
             )
@@ -188,5 +199,5 @@ def test_cli_on_a_terminal_shows_retries_without_verbose() -> None:
             os.close(primary)
     err = b"".join(chunks).decode()
     assert proc.returncode == 1
-    assert "answered 503; try 2 of 5 in " in err
+    assert ("answered 503; try 2 of 5 in " in err) is not quiet
     assert "after 5 tries in" in err

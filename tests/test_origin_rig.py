@@ -29,6 +29,7 @@ from tests.rig.ports import LOOPBACK
 from tests.rig.registry import RegistryProcess
 from tests.rig.relay import Relay, ensure_hosts_entry
 from tests.rig.shapes import make_htpasswd
+from tests.rig.tools import VERSIONS, Version, require_registry
 
 NAME = "registry.regkit.test"
 ADDRESS = "127.0.0.2"
@@ -48,8 +49,14 @@ class Proxied:
         return {"DOCKER_CONFIG": str(self.docker_config), "SSL_CERT_FILE": str(self.ca_file)}
 
 
-@pytest.fixture(scope="module")
-def proxied(tmp_path_factory: pytest.TempPathFactory, rig_basic: Rig) -> Iterator[Proxied]:
+@pytest.fixture(scope="module", params=VERSIONS, ids=[f"v{v}" for v in VERSIONS])
+def proxied(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, rig_basic: Rig
+) -> Iterator[Proxied]:
+    """distribution (2.8 and registry:3, which production runs) behind nginx TLS without
+    X-Forwarded-Proto, reached as registry.regkit.test through the recording relay."""
+    version: Version = request.param
+    require_registry(version)
     if not ensure_hosts_entry(NAME, ADDRESS):
         pytest.skip(f"cannot map {NAME} to {ADDRESS} in /etc/hosts (needs root)")
     work = tmp_path_factory.mktemp("origin-rig")
@@ -61,7 +68,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory, rig_basic: Rig) -> Iterato
     ca.cert_pem.write_to_path(str(ca_file))
     cert_file.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
     leaf.private_key_pem.write_to_path(str(key_file))
-    registry = RegistryProcess(work / "registry")
+    registry = RegistryProcess(work / "registry", version=version)
     nginx = NginxProcess(
         work / "nginx",
         upstream="",

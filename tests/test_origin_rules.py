@@ -142,3 +142,24 @@ def test_hints_are_worded_by_the_adapter() -> None:
     )
     assert with_hint(err, {}) == str(err)
     assert with_hint(TLSError("plain"), {Hint.CA_FILE: "y"}) == "plain"
+
+
+def test_retrying_counts_tries_made_before_against_the_policy() -> None:
+    calls: list[int] = []
+
+    def attempt(n: int) -> None:
+        calls.append(n)
+        raise ConnectionError("reset")
+
+    policy = RetryPolicy(attempts=3, base_delay=0.0)
+    with pytest.raises(ConnectionError) as caught:
+        retrying(
+            attempt,
+            policy,
+            "GET /v2/",
+            transient=lambda e: isinstance(e, ConnectionError),
+            already=Tries(1, 0.5),
+        )
+    assert calls == [2, 3]
+    tries = tries_of(caught.value)
+    assert tries is not None and tries.count == 3 and tries.seconds >= 0.5

@@ -5,48 +5,57 @@ platforms and (escaped) description, credentials are masked before anything else
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 
-from tests.cli import regkit
 from tests.leakscan import assert_masked_first, assert_no_secrets
 from tests.rig import Rig
-from tests.test_gha import (
-    command_files,
-    parse_file_commands,
-    raw,
-    split_row,
-    unescape_markdown,
-)
+from tests.runner import StepResult, run_composite
+from tests.test_gha import split_row, unescape_markdown
+
+pytest_plugins = ("tests.runner",)  # the fixture installed
 
 
-def _env(rig: Rig, files: dict[str, Path], **inputs: str) -> dict[str, str]:
-    env = {f"GITHUB_{k}": str(v) for k, v in files.items()}
-    env.update({f"INPUT_{k.upper().replace('_', '-')}": v for k, v in inputs.items()})
-    return rig.env(env)
+def _run(tmp_path: Path, installed: Path, rig: Rig | None, **inputs: str) -> StepResult:
+    """``actions/registry-overview`` in the runner emulator; credentials from the rig's Docker
+    config (DOCKER_CONFIG, as registry-login leaves it)."""
+    env = rig.env({}) if rig is not None else {}
+    given = {k.replace("_", "-"): v for k, v in inputs.items()}
+    return run_composite(tmp_path, "registry-overview", given, env, installed)
 
 
-def test_overview_action_summary(rig: Rig, repo_prefix: str, tmp_path: Path) -> None:
+def test_overview_action_summary(
+    rig: Rig, repo_prefix: str, tmp_path: Path, installed: Path
+) -> None:
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
     pusher.push_image(
         repo, ["1a2b3c4", "latest"], "oci-index", description="Fix | pipes\nand *stars*"
     )
     pusher.push_image(repo, "0000001", "docker")
-    files = command_files(tmp_path)
-    cp = regkit("action", "overview", env=_env(rig, files, registry=rig.host, images=repo))
-    stdout = cp.stdout.decode()
-    assert cp.returncode == 0, stdout + cp.stderr.decode()
+    ca = {"ca_file": str(rig.ca_file)} if rig.ca_file else {}
+    result = _run(tmp_path, installed, rig, registry=rig.host, images=repo, **ca)
+    step = result.main
+    stdout = step.raw_stdout.decode()
+    assert result.conclusion == "success", result.text
 
     username, password = rig.credentials
     secrets = [password, base64.b64encode(f"{username}:{password}".encode()).decode()]
     assert_masked_first(stdout, secrets)
     assert_no_secrets(
-        {"stdout": stdout, "stderr": cp.stderr.decode(), **{k: raw(p) for k, p in files.items()}},
+        {
+            "stdout": stdout,
+            "stderr": step.raw_stderr.decode(),
+            "summary": step.summary or "",
+            "outputs": str(step.outputs),
+        },
         secrets,
     )
 
-    assert dict(parse_file_commands(raw(files["OUTPUT"]))) == {"repositories": "1", "tags": "3"}
-    summary = raw(files["STEP_SUMMARY"]).splitlines()
+    outputs = dict(step.outputs)
+    assert json.loads(Path(outputs.pop("json-file")).read_text())["repositories"][0]["name"] == repo
+    assert outputs == {"repositories": "1", "tags": "3"}
+    summary = (step.summary or "").splitlines()
     assert f"### {rig.host}/{repo}" in [unescape_markdown(s) for s in summary]
     rows = [split_row(line) for line in summary if line.startswith("| ")]
     header, body = rows[0], rows[2:]  # rows[1]: the | --- | line
@@ -59,18 +68,17 @@ def test_overview_action_summary(rig: Rig, repo_prefix: str, tmp_path: Path) -> 
     assert "::group::overview of" in stdout
 
 
-def test_overview_action_error_is_one_annotation(rig: Rig, tmp_path: Path) -> None:
-    files = command_files(tmp_path)
-    cp = regkit("action", "overview", env=_env(rig, files, registry=rig.host, images="no/such"))
-    assert cp.returncode == 1
-    errors = [line for line in cp.stdout.decode().splitlines() if line.startswith("::error::")]
+def test_overview_action_error_is_one_annotation(rig: Rig, tmp_path: Path, installed: Path) -> None:
+    ca = {"ca_file": str(rig.ca_file)} if rig.ca_file else {}
+    result = _run(tmp_path, installed, rig, registry=rig.host, images="no/such", **ca)
+    assert result.conclusion == "failure" and result.main.exit_code == 1
+    errors = result.errors()
     assert len(errors) == 1 and "no/such" in errors[0]
-    assert "Traceback" not in cp.stderr.decode()
-    assert raw(files["OUTPUT"]) == ""
+    assert "Traceback" not in result.main.raw_stderr.decode()
+    assert result.main.outputs == {}
 
 
-def test_overview_action_requires_registry(tmp_path: Path) -> None:
-    files = command_files(tmp_path)
-    cp = regkit("action", "overview", env={f"GITHUB_{k}": str(v) for k, v in files.items()})
-    assert cp.returncode == 2
-    assert cp.stdout.decode().startswith("::error::input 'registry' is required")
+def test_overview_action_requires_registry(tmp_path: Path, installed: Path) -> None:
+    result = _run(tmp_path, installed, None)
+    assert result.main.exit_code == 2
+    assert result.main.raw_stdout.decode().startswith("::error::input 'registry' is required")

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from regkit.cli import main
 from tests.githubfake import (
     FIXTURES,
     PROMOTE_RUN_ID,
@@ -26,6 +23,9 @@ from tests.githubfake import (
 )
 from tests.leakscan import assert_masked_first, assert_no_secrets
 from tests.rig import Rig, crane
+from tests.runner import run_composite
+
+pytest_plugins = ("tests.runner",)  # the fixture installed
 
 TOKEN = "ghs_actionTestToken9876543210fedcba"
 SHORT = SHA[:7]
@@ -75,8 +75,7 @@ def gh() -> Iterator[RecordedGitHub]:
 
 
 class Action:
-    """Runs the action in-process (fast) or, with ``separate=True``, as the runner does: a new
-    ``python -m regkit action promote`` process."""
+    """Runs ``actions/promote-image`` in the runner emulator (tests/runner.py), one job a run."""
 
     def __init__(
         self,
@@ -84,11 +83,11 @@ class Action:
         gh: RecordedGitHub,
         tmp_path: Path,
         repo: str,
-        monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str],
+        installed: Path,
     ) -> None:
         self.rig, self.gh, self.tmp, self.repo = rig, gh, tmp_path, repo
-        self.monkeypatch, self.capsys = monkeypatch, capsys
+        self.installed = installed
+        self.runs = 0
 
     def __call__(
         self,
@@ -97,7 +96,6 @@ class Action:
         event: str,
         payload: str | None = None,
         routes: Mapping[str, Route] | None = None,
-        separate: bool = False,
     ) -> Run:
         self.gh.use(routes or {})
         out, summary = self.tmp / "output", self.tmp / "summary"
@@ -125,27 +123,24 @@ class Action:
         )
         if payload:
             env["GITHUB_EVENT_PATH"] = str(FIXTURES / payload)
-        env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
-        if separate:
-            cp = subprocess.run(
-                [sys.executable, "-m", "regkit", "action", "promote"],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-            rc, stdout, stderr = cp.returncode, cp.stdout, cp.stderr
-        else:
-            with self.monkeypatch.context() as m:
-                for key in os.environ:
-                    if key not in env:
-                        m.delenv(key)
-                for key, value in env.items():
-                    m.setenv(key, value)
-                self.capsys.readouterr()
-                rc = main(["action", "promote"])
-                stdout, stderr = self.capsys.readouterr()
+        given = {
+            "image": self.repo,
+            "registry": self.rig.host,
+            "github-token": TOKEN,
+            "ca-file": str(self.rig.ca_file or ""),
+            **inputs,
+        }
+        # as the runner runs it: the composite action (install step, then the regkit step)
+        self.runs += 1
+        result = run_composite(
+            self.tmp / f"runner{self.runs}", "promote-image", given, env, self.installed
+        )
+        step = result.main
+        rc, stdout, stderr = step.exit_code, step.raw_stdout.decode(), step.raw_stderr.decode()
+        out.write_text(
+            "".join(f"{k}<<EOF\n{v}\nEOF\n" for k, v in step.outputs.items())
+        )  # what the step wrote to its GITHUB_OUTPUT
+        summary.write_text(step.summary or "")
         run = Run(rc, stdout, stderr, parse_outputs(out.read_text()), summary.read_text())
         assert_no_secrets(run.texts | {"outputs": out.read_text()}, [self.rig.password, TOKEN])
         assert_masked_first(run.stdout, [self.rig.password, TOKEN])
@@ -158,11 +153,10 @@ def action(
     gh: RecordedGitHub,
     tmp_path: Path,
     repo_prefix: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    installed: Path,
 ) -> Action:
     rig_basic.ensure_running()
-    return Action(rig_basic, gh, tmp_path, f"{repo_prefix}/app", monkeypatch, capsys)
+    return Action(rig_basic, gh, tmp_path, f"{repo_prefix}/app", installed)
 
 
 def digest_of(rig: Rig, ref: str) -> str | None:
@@ -187,7 +181,6 @@ def test_release_promotes_tag_aliases_and_latest(action: Action) -> None:
             **CHECKS_OK,
             repo_path("releases/latest"): "release-latest-v1.2.2.json",
         },
-        separate=True,
     )
     assert run.rc == 0, run.stdout + run.stderr
     host = rig.host
@@ -306,7 +299,7 @@ def test_require_checks_refuses_and_writes_nothing(
 def test_push_to_main_moves_latest(action: Action) -> None:
     rig = action.rig
     image = rig.pusher().push_image(action.repo, SHORT, "oci-index")
-    run = action({"latest": "auto"}, event="push", payload="event-push-main.json", separate=True)
+    run = action({"latest": "auto"}, event="push", payload="event-push-main.json")
     assert run.rc == 0, run.stdout
     assert digest_of(rig, f"{rig.host}/{action.repo}:latest") == image.digest
     assert action.gh.seen == []  # no GitHub question on push without require-checks
@@ -376,11 +369,10 @@ def test_tls_registry_with_ca_file_input(
     gh: RecordedGitHub,
     tmp_path: Path,
     repo_prefix: str,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    installed: Path,
 ) -> None:
     rig_tls.ensure_running()
-    act = Action(rig_tls, gh, tmp_path, f"{repo_prefix}/app", monkeypatch, capsys)
+    act = Action(rig_tls, gh, tmp_path, f"{repo_prefix}/app", installed)
     image = rig_tls.pusher().push_image(act.repo, SHORT, "docker-list")
     run = act({"targets": "v1"}, event="workflow_dispatch")
     assert run.rc == 0, run.stdout

@@ -13,29 +13,37 @@ import pytest
 from regkit.actions.prune import image_targets
 from regkit.errors import UsageError
 from regkit.ops.prune.run import Target
-from tests.cli import regkit
 from tests.githubfake import REPO as GH_REPO
 from tests.githubfake import github_api, repo_path
 from tests.leakscan import assert_masked_first, assert_no_secrets
 from tests.rig import Rig
-from tests.test_gha import (
-    command_files,
-    parse_file_commands,
-    raw,
-    split_row,
-    unescape_markdown,
-)
+from tests.runner import StepResult, run_composite
+from tests.test_gha import split_row, unescape_markdown
+
+pytest_plugins = ("tests.runner",)  # the fixture installed
 
 TOKEN = "ghp_prunetesttoken0123456789abcdef"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _env(rig: Rig, files: dict[str, Path], **inputs: str) -> dict[str, str]:
-    env = {f"GITHUB_{k}": str(v) for k, v in files.items()}
-    env.update({f"INPUT_{k.upper().replace('_', '-')}": v for k, v in inputs.items()})
+def _run(
+    tmp_path: Path, installed: Path, rig: Rig, env: dict[str, str] | None = None, **inputs: str
+) -> StepResult:
+    """``actions/prune-tags`` in the runner emulator; credentials from the rig's Docker config
+    (DOCKER_CONFIG, as registry-login leaves it)."""
+    given = {k.replace("_", "-"): v for k, v in inputs.items()}
     if rig.ca_file:
-        env["INPUT_CA-FILE"] = str(rig.ca_file)
-    return rig.env(env)
+        given["ca-file"] = str(rig.ca_file)
+    return run_composite(tmp_path, "prune-tags", given, rig.env(env or {}), installed)
+
+
+def _texts(step: StepResult) -> dict[str, str]:
+    return {
+        "stdout": step.raw_stdout.decode(),
+        "stderr": step.raw_stderr.decode(),
+        "summary": step.summary or "",
+        "outputs": str(step.outputs),
+    }
 
 
 def _tags(rig: Rig, repo: str) -> dict[str, str]:
@@ -44,7 +52,7 @@ def _tags(rig: Rig, repo: str) -> dict[str, str]:
 
 
 def test_prune_action_deletes_reports_and_leaks_nothing(
-    rig: Rig, repo_prefix: str, tmp_path: Path
+    rig: Rig, repo_prefix: str, tmp_path: Path, installed: Path
 ) -> None:
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
@@ -53,11 +61,12 @@ def test_prune_action_deletes_reports_and_leaks_nothing(
     images = pusher.push_images(repo, shas, "oci", start=T0, step=timedelta(hours=1))
     pusher.tag(images[1], ["latest"])
     before = _tags(rig, repo)
-    files = command_files(tmp_path)
     with github_api({repo_path("pulls"): "pulls-open.json"}) as gh:
-        env = _env(
+        result = _run(
+            tmp_path,
+            installed,
             rig,
-            files,
+            {"GITHUB_REPOSITORY": GH_REPO, "GITHUB_API_URL": gh.url},
             registry=rig.host,
             images=repo,
             keep="1",
@@ -65,25 +74,24 @@ def test_prune_action_deletes_reports_and_leaks_nothing(
             protect_open_prs="true",
             github_token=TOKEN,
         )
-        env.update(GITHUB_REPOSITORY=GH_REPO, GITHUB_API_URL=gh.url)
-        cp = regkit("action", "prune", env=env)
         assert [s.path for s in gh.seen if TOKEN in s.headers.get("authorization", "")] == [
             repo_path("pulls")
         ]
-    stdout, stderr = cp.stdout.decode(), cp.stderr.decode()
-    assert cp.returncode == 0, stdout + stderr
+    step = result.main
+    stdout = step.raw_stdout.decode()
+    assert result.conclusion == "success", result.text
 
     username, password = rig.credentials
     secrets = [password, base64.b64encode(f"{username}:{password}".encode()).decode(), TOKEN]
     assert_masked_first(stdout, secrets)
-    assert_no_secrets(
-        {"stdout": stdout, "stderr": stderr, **{k: raw(p) for k, p in files.items()}}, secrets
-    )
+    assert_no_secrets(_texts(step), secrets)
 
     after = _tags(rig, repo)
     assert after == {t: before[t] for t in ("c0ffee0", "4444444", "latest")}
 
-    outputs = dict(parse_file_commands(raw(files["OUTPUT"])))
+    outputs = dict(step.outputs)
+    plan = json.loads(Path(outputs["plan-file"]).read_text())
+    assert sorted(plan["deleted"]) == sorted(json.loads(outputs["deleted"]))
     host_repo = f"{rig.host}/{repo}"
     assert sorted(json.loads(outputs["deleted"])) == [
         f"{host_repo}:1111111",
@@ -98,7 +106,7 @@ def test_prune_action_deletes_reports_and_leaks_nothing(
     )
     assert outputs["reclaimable-bytes"] == str(freed)
 
-    summary = raw(files["STEP_SUMMARY"])
+    summary = step.summary or ""
     assert "registry garbage-collect" in unescape_markdown(summary)
     lines = summary.splitlines()
     assert f"### {host_repo}" in [unescape_markdown(s) for s in lines]
@@ -111,40 +119,37 @@ def test_prune_action_deletes_reports_and_leaks_nothing(
     assert "protected (open pull requests): c0ffee0" in stdout
 
 
-def test_prune_action_is_a_dry_run_by_default(rig: Rig, repo_prefix: str, tmp_path: Path) -> None:
+def test_prune_action_is_a_dry_run_by_default(
+    rig: Rig, repo_prefix: str, tmp_path: Path, installed: Path
+) -> None:
     repo = f"{repo_prefix}/app"
     rig.pusher().push_images(repo, ["aaaaaaa", "bbbbbbb", "ccccccc"], "docker")
     before = _tags(rig, repo)
-    files = command_files(tmp_path)
     rig.mark()
-    cp = regkit("action", "prune", env=_env(rig, files, registry=rig.host, images=repo, keep="1"))
-    assert cp.returncode == 0, cp.stdout.decode() + cp.stderr.decode()
+    result = _run(tmp_path, installed, rig, registry=rig.host, images=repo, keep="1")
+    assert result.conclusion == "success", result.text
     assert _tags(rig, repo) == before
     assert [r for r in rig.requests() if r.method not in ("GET", "HEAD")] == []
-    outputs = dict(parse_file_commands(raw(files["OUTPUT"])))
+    outputs = dict(result.main.outputs)
+    assert Path(outputs.pop("plan-file")).is_file()
     assert outputs == {
         "deleted": "[]",
         "deleted-count": "0",
         "kept-count": "3",
         "reclaimable-bytes": "0",
     }
-    summary = raw(files["STEP_SUMMARY"])
+    summary = result.main.summary or ""
     assert "dry run: nothing deleted" in unescape_markdown(summary)
     assert "delete-manifest" in unescape_markdown(summary)  # the plan is shown
 
 
-def test_prune_action_bad_input_is_one_error(rig: Rig, tmp_path: Path) -> None:
-    files = command_files(tmp_path)
-    cp = regkit(
-        "action",
-        "prune",
-        env=_env(rig, files, registry=rig.host, images="x/y", older_than="3 weeks"),
-    )
-    assert cp.returncode == 2
-    errors = [line for line in cp.stdout.decode().splitlines() if line.startswith("::error::")]
+def test_prune_action_bad_input_is_one_error(rig: Rig, tmp_path: Path, installed: Path) -> None:
+    result = _run(tmp_path, installed, rig, registry=rig.host, images="x/y", older_than="3 weeks")
+    assert result.main.exit_code == 2
+    errors = result.errors()
     assert len(errors) == 1 and "invalid duration '3 weeks'" in errors[0]
-    assert raw(files["OUTPUT"]) == ""
-    assert "Traceback" not in cp.stderr.decode()
+    assert result.main.outputs == {}
+    assert "Traceback" not in result.main.raw_stderr.decode()
 
 
 def test_image_targets() -> None:

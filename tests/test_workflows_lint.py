@@ -253,7 +253,13 @@ def test_no_expression_inside_run(path: Path) -> None:
 def test_least_permissions(path: Path) -> None:
     doc = _load(path)
     assert doc.get("permissions") == {}, "workflow-level permissions: {} (grant per job)"
-    allowed = {"contents": "read", "checks": "read", "statuses": "read", "pull-requests": "read"}
+    allowed = {
+        "contents": "read",
+        "checks": "read",
+        "statuses": "read",
+        "pull-requests": "read",
+        "actions": "read",  # wait-for-runs: the runs of the other workflow writing the registry
+    }
     for name, job in doc["jobs"].items():
         granted = job.get("permissions")
         assert isinstance(granted, dict), f"job {name} must declare its permissions"
@@ -265,8 +271,9 @@ def test_least_permissions(path: Path) -> None:
 def test_operations_never_race(name: str) -> None:
     concurrency = _load(ROOT / ".github" / "workflows" / name)["concurrency"]
     assert concurrency["cancel-in-progress"] is False
-    if name == "promote-image.yml":
-        assert "inputs.image" in concurrency["group"]  # one group per image
+    # pushes, manual promotions and prunes share registry-write-<repository>; releases have
+    # groups of their own (test_actions_runner evaluates the expressions per event)
+    assert "registry-write-" in concurrency["group"]
 
 
 EXPECTED_INTERFACE = {
@@ -275,6 +282,8 @@ EXPECTED_INTERFACE = {
         [
             "sops-age-key",
             "secrets-file",
+            "username",
+            "password",
             "registry",
             "username-key",
             "password-key",
@@ -314,11 +323,17 @@ EXPECTED_INTERFACE = {
             "protect-digests",
             "protect-open-prs",
             "github-token",
+            "delete-untagged",
             "dry-run",
             "jobs",
             "ca-file",
         ],
-        ["deleted", "deleted-count", "kept-count", "reclaimable-bytes"],
+        ["deleted", "deleted-count", "kept-count", "reclaimable-bytes", "plan-file"],
+    ),
+    "registry-overview": (
+        "overview",
+        ["registry", "images", "jobs", "ca-file"],
+        ["repositories", "tags", "json-file"],
     ),
 }
 
@@ -331,7 +346,7 @@ def test_composite_action_contract(action: str) -> None:
     assert list(doc["inputs"]) == inputs
     assert list(doc["outputs"]) == outputs
     install, step = doc["runs"]["steps"]
-    assert install["run"] == 'python3 "$GITHUB_ACTION_PATH/../install.py"'
+    assert install["run"] == 'bash "$GITHUB_ACTION_PATH/../install.sh"'
     assert step["run"] == f'"$REGKIT" action {command}'
     # every input reaches the step as INPUT_<NAME> (upper case, hyphens kept), nothing else
     env = step["env"]
@@ -344,8 +359,10 @@ def test_composite_action_contract(action: str) -> None:
 def test_login_action_name_and_required_key() -> None:
     doc = _load(ROOT / "actions" / "registry-login" / "action.yml")
     assert doc["name"] == "SOPS registry login"
-    assert doc["inputs"]["sops-age-key"]["required"] is True
-    assert doc["inputs"]["secrets-file"]["default"] == "secrets/infrastructure-secrets.yml"
+    # sops-age-key, or username and password (issue 14 item 10): checked by the action itself
+    assert doc["inputs"]["sops-age-key"]["required"] is False
+    # no default in the file: regkit looks for secrets/infra.yml, then the older name
+    assert "default" not in doc["inputs"]["secrets-file"]
     assert doc["inputs"]["verify"]["default"] == "true"
 
 

@@ -147,6 +147,50 @@ def test_rollback_copying_a_tag_on_the_throwaway_path_gets_the_real_image(
     assert f"{repo}:latest pointed at the throw-away manifest standing in for {sha}" in stderr
 
 
+def test_a_tag_that_cannot_be_attributed_fails_the_prune_with_the_fix(eight: Setup) -> None:
+    """--keep 6 deletes two manifests at once; both DELETEs are held while crane points latest
+    at one of them. The tag went with one of two concurrent DELETEs: regkit does not guess,
+    it exits 1 naming the tag, with the commands that put it back on either digest."""
+    rig, repo = eight.rig, eight.repo
+    doomed = eight.images[:2]
+    gate = Gate()
+
+    def plan(req: Request) -> Fault | None:
+        if req.method == "DELETE" and "/manifests/sha256:" in req.path:
+            return hold(gate)
+        return None
+
+    with fault_proxy(rig.host, plan) as proxy:
+        proc = _prune(proxy.host, eight, "--keep", "6")
+        try:
+            for _ in range(1200):  # both DELETEs reach the proxy
+                if sum(1 for _r, f in proxy.seen if f is not None and f.kind == "hold") == 2:
+                    break
+                threading.Event().wait(0.05)
+            held = sum(1 for _r, f in proxy.seen if f is not None and f.kind == "hold")
+            assert held == 2, proxy.seen
+            crane(rig, "tag", rig.ref(repo, doomed[1].digest), "latest")
+            gate.release.set()
+            out, err = proc.communicate(timeout=120)
+        finally:
+            gate.release.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stdout, stderr = out.decode(), err.decode()
+    assert proc.returncode == 1, stderr
+    assert "latest" not in eight.state()  # gone, and said so: not put back on a guess
+    a, b = sorted(i.digest for i in doomed)
+    assert f"{repo}:latest vanished while {a}, {b} were being deleted" in stderr
+    assert f"'regkit tag REGISTRY/{repo}@DIGEST latest'" in stderr
+    assert stderr.rstrip().endswith(
+        f"1 tag went with a DELETE and could not be put back: {proxy.host}/{repo}:latest; put "
+        "them back with the 'regkit tag' commands in the warnings above before garbage "
+        "collection runs"
+    ), stderr
+    assert "  latest: went with a DELETE of this prune and was not put back\n" in stdout
+
+
 def _collect(stream: object, sink: list[str]) -> threading.Thread:
     """Collect ``stream`` lines into ``sink`` on a thread."""
 

@@ -96,7 +96,7 @@ def test_result_text_says_what_was_put_back() -> None:
     )
     lost = PruneResult("app", (), (), 0, lost=(("latest", A),))
     assert not lost.complete
-    assert f"  latest: went with the DELETE of {A} and was not put back\n" in render_result(
+    assert "  latest: went with a DELETE of this prune and was not put back\n" in render_result(
         "reg.test", lost
     )
 
@@ -132,3 +132,60 @@ def test_guard_windows_report_overlaps() -> None:
     assert w.close(third) == {B}
     alone = w.open(A)
     assert w.close(alone) == set()
+
+
+def test_lister_shares_a_listing_only_when_it_was_asked_for_after_the_mark() -> None:
+    import threading
+
+    from regkit.ops.delete import Lister
+
+    class Tags:
+        """Stands for the client: counts tag listings, each one holding until released."""
+
+        def __init__(self) -> None:
+            self.calls = 0
+            self.release = threading.Event()
+            self.started = threading.Event()
+
+        def tags(self, _repository: str) -> list[str]:
+            self.calls += 1
+            self.started.set()
+            self.release.wait(10)
+            return [f"t{self.calls}"]
+
+    fake = Tags()
+    lister = Lister(fake, "app")  # type: ignore[arg-type]
+    mark = lister.mark()
+    got: list[frozenset[str]] = []
+    first = threading.Thread(target=lambda: got.append(lister.after(mark)))
+    first.start()
+    assert fake.started.wait(10)
+    second = threading.Thread(target=lambda: got.append(lister.after(mark)))
+    second.start()  # asked with the same mark: joins the listing in flight
+    fake.release.set()
+    first.join(10)
+    second.join(10)
+    assert got == [frozenset({"t1"}), frozenset({"t1"})] and fake.calls == 1
+    later = lister.mark()  # e.g. after a DELETE: that listing is too old now
+    assert lister.after(later) == frozenset({"t2"}) and fake.calls == 2
+    assert lister.after(mark) == frozenset({"t2"}) and fake.calls == 2  # newer is fine
+
+
+def test_prune_text_escapes_what_the_registry_sent() -> None:
+    """A registry that lists a tag with control characters (distribution would refuse such a
+    tag; a hostile or broken one need not): text and Markdown escape it, JSON keeps it."""
+    from regkit.ops.prune.render import markdown, render_plan, to_json
+
+    hostile = "x\r::error::y\x1b[2J"
+    plan = PrunePlan(
+        (TagPlan(hostile, A, None, DELETE_MANIFEST, "old\x1b]0;t\x07"),), (A,), 0, repository="app"
+    )
+    text = render_plan("reg.test", plan)
+    assert "\x1b" not in text and "\r" not in text and "\x07" not in text
+    assert "x\\r::error::y\\x1b[2J" in text and "old\\x1b]0;t\\x07" in text
+    _, rows = markdown("reg.test", plan, None)
+    assert rows[0][0] == "x\\r::error::y\\x1b[2J"
+    assert (
+        to_json("reg.test", [plan], None, dry_run=True)["repositories"][0]["plan"]["tags"][0]["tag"]
+        == hostile
+    )

@@ -17,32 +17,40 @@ __version__ = "0.1.0"
 _API = (
     "CheckReport",
     "Deletion",
+    "Inspection",
     "Overview",
     "Promotion",
     "PruneReport",
     "Registry",
+    "SyncReport",
     "check",
     "connect",
     "delete",
+    "inspect",
     "overview",
     "promote",
     "prune",
+    "sync",
 )
 
 if TYPE_CHECKING:
     from regkit.api import (
         CheckReport,
         Deletion,
+        Inspection,
         Overview,
         Promotion,
         PruneReport,
         Registry,
+        SyncReport,
         check,
         connect,
         delete,
+        inspect,
         overview,
         promote,
         prune,
+        sync,
     )
 
 
@@ -57,16 +65,20 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "CheckReport",
     "Deletion",
+    "Inspection",
     "Overview",
     "Promotion",
     "PruneReport",
     "Registry",
     "RegkitError",
+    "SyncReport",
     "__version__",
     "check",
     "connect",
     "delete",
+    "inspect",
     "overview",
     "promote",
     "prune",
+    "sync",
 ]

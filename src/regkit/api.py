@@ -26,13 +26,16 @@ from datetime import UTC, datetime
 from types import TracebackType
 
 from regkit.errors import NotFoundError, RegkitError, UsageError
-from regkit.ops import ConnectOptions
+from regkit.ops import DEFAULTS, ConnectOptions
 from regkit.ops import connect as _connect_client
 from regkit.ops.audit import Executed
 from regkit.ops.check import CheckReport, Damage, ImageCheck, Orphan
 from regkit.ops.gc import ThenResult
+from regkit.ops.ghcr_prune import GhcrPlan, GhcrResult
+from regkit.ops.inspect import Inspection
 from regkit.ops.overview import Overview, RepositoryOverview, TagRow
 from regkit.ops.prune import PrunePlan, PruneResult
+from regkit.ops.sync import SyncItem
 from regkit.reference import Reference, parse_reference, validate_host
 from regkit.registry import RegistryClient
 
@@ -93,8 +96,8 @@ def connect(
     password: str | None = None,
     ca_file: str | None = None,
     insecure: bool = False,
-    jobs: int = 16,
-    timeout: float = 30.0,
+    jobs: int = DEFAULTS.jobs,
+    timeout: float = DEFAULTS.timeout,
     docker_config: str | None = None,
     options: ConnectOptions | None = None,
 ) -> Registry:
@@ -132,6 +135,16 @@ def overview(
 
     repos = [reg.repository(r) for r in repositories] if repositories else None
     return collect(reg.client, repos, platform=platform)
+
+
+def inspect(reg: Registry, ref: str, *, platform: str | None = None) -> Inspection:
+    """One image in one call (``regkit inspect``): digest, tags on it, created, labels, every
+    platform with its layers and size, attestations. ``ref`` without tag or digest: latest."""
+    from regkit.ops.inspect import inspect as _inspect
+
+    parsed = parse_reference(ref, default_registry=reg.host, default_tag="latest")
+    reg.reference(str(parsed))  # another host is refused
+    return _inspect(reg.client, parsed, platform=platform)
 
 
 def check(
@@ -242,6 +255,74 @@ def delete(reg: Registry, ref: str) -> Deletion:
     parsed = reg.reference(ref)
     kind, digest, tags = delete_reference(reg.client, str(parsed))
     return Deletion(kind, str(parsed), digest, tuple(tags))
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """What ``sync`` planned (and, unless ``dry_run``, wrote): a line per source tag."""
+
+    source: str
+    destination: str
+    items: tuple[SyncItem, ...]
+    dry_run: bool
+    skipped: tuple[str, ...]  # tags that vanished from the source while listing
+    blobs: tuple[tuple[str, int], ...]  # mounted, uploaded, uploaded_bytes, ... (as the CLI's)
+
+    @property
+    def written(self) -> tuple[SyncItem, ...]:
+        return tuple(i for i in self.items if i.action.value != "unchanged")
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "destination": self.destination,
+            "dry_run": self.dry_run,
+            "tags": [i.to_json() for i in self.items],
+            "skipped": list(self.skipped),
+            "blobs": dict(self.blobs),
+        }
+
+
+def sync(
+    reg: Registry,
+    source: str,
+    destination: str,
+    *,
+    match: str | None = None,
+    dry_run: bool = False,
+) -> SyncReport:
+    """Copy every tag of repository ``source`` (matching ``match``) that differs to repository
+    ``destination`` (on this registry, or ``HOST/REPO`` on another), by digest (``regkit
+    sync``). Idempotent."""
+    from regkit.ops import sync as sy
+
+    src = parse_reference(str(reg.reference(source)))
+    dst = parse_reference(destination, default_registry=reg.host)
+    for text, ref in ((source, src), (destination, dst)):
+        if ref.tag or ref.digest:
+            raise UsageError(f"sync takes repositories: drop the tag or digest from {text!r}")
+    other = None if dst.registry == reg.host else _connect_client(dst.registry, reg.options)
+    try:
+        result = sy.sync(
+            reg.client,
+            src,
+            other or reg.client,
+            dst,
+            match=sy.compile_match(match),
+            dry_run=dry_run,
+        )
+    finally:
+        if other is not None:
+            other.close()
+    blobs = result.to_json()["blobs"]
+    return SyncReport(
+        source=str(result.source),
+        destination=str(result.destination),
+        items=result.items,
+        dry_run=result.dry_run,
+        skipped=result.skipped,
+        blobs=tuple((str(k), int(v)) for k, v in blobs.items()),
+    )
 
 
 # -- prune --------------------------------------------------------------------------------------
@@ -358,8 +439,72 @@ def execute_prune(
     """Carry out ``plans``: the results, the audit lines written (``record``) and the platform
     manifests of deleted indexes deleted after them."""
     from regkit.ops.audit import execute_recorded
+    from regkit.ops.ghcr import is_ghcr
 
+    if is_ghcr(reg.host):
+        raise UsageError(
+            f"{reg.host} deletes through the GitHub API, not the registry: use "
+            "regkit.api.prune_ghcr"
+        )
     return execute_recorded(reg.client, plans, record=record, warn=warn, tick=tick)
+
+
+def prune_ghcr(
+    reg: Registry,
+    repositories: Sequence[str],
+    *,
+    match: str | None = None,
+    keep: int | None = None,
+    older_than: str | None = None,
+    protect_tags: Iterable[str] = (),
+    protect_digests: Iterable[str] = (),
+    protect_files: Iterable[str] = (),
+    protect_dir: str | None = None,
+    delete_untagged: bool = False,
+    github_token: str | None = None,
+    dry_run: bool = False,
+    warn: Callback | None = None,
+) -> list[tuple[GhcrPlan, GhcrResult | None]]:
+    """``regkit prune ghcr.io/OWNER/NAME``: the plan per package and (unless ``dry_run``) its
+    result. Versions are deleted through the GitHub API (``github_token``, else GITHUB_TOKEN,
+    else the registry password; ``GITHUB_API_URL``); the first refusal for want of permission
+    raises ``RegkitError`` naming the permission."""
+    from regkit.ops.ghcr import packages_api
+    from regkit.ops.ghcr_prune import execute_ghcr, plan_package
+    from regkit.ops.prune.run import build_policy
+
+    policy = build_policy(
+        match=match,
+        keep=keep,
+        older_than=older_than,
+        protect_tags=protect_tags,
+        protect_digests=protect_digests,
+        protect_files=protect_files,
+    )
+    now = datetime.now(UTC)
+    out: list[tuple[GhcrPlan, GhcrResult | None]] = []
+    with packages_api(reg.client, token=github_token, notify=warn) as api:
+        plans = [
+            plan_package(
+                reg.client,
+                api,
+                reg.repository(r),
+                policy,
+                now,
+                delete_untagged=delete_untagged,
+                protect_dir=protect_dir,
+            )
+            for r in repositories
+        ]
+        for plan in plans:
+            if dry_run:
+                out.append((plan, None))
+                continue
+            result = execute_ghcr(reg.client, api, plan, warn=warn)
+            out.append((plan, result))
+            if result.error:
+                raise RegkitError(result.error)
+    return out
 
 
 def prune(
@@ -484,7 +629,10 @@ __all__ = [
     "Damage",
     "Deletion",
     "Executed",
+    "GhcrPlan",
+    "GhcrResult",
     "ImageCheck",
+    "Inspection",
     "Orphan",
     "Overview",
     "PromotedTarget",
@@ -494,6 +642,8 @@ __all__ = [
     "PruneResult",
     "Registry",
     "RepositoryOverview",
+    "SyncItem",
+    "SyncReport",
     "TagRow",
     "ThenResult",
     "after_prune",
@@ -502,8 +652,11 @@ __all__ = [
     "connect",
     "delete",
     "execute_prune",
+    "inspect",
     "overview",
     "plan_prune",
     "promote",
     "prune",
+    "prune_ghcr",
+    "sync",
 ]

@@ -184,7 +184,6 @@ def atomic_write_json(path: Path, data: dict[str, Any], *, private_dir: bool = T
 # -- writing: store and remove credentials (regkit login / logout) ----------------------------
 
 CONFIG_NAME = "config.json"
-LOCK_NAME = ".config.json.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,25 +216,18 @@ class RemoveResult:
 
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
-    """An exclusive ``flock`` on ``<directory>/.config.json.lock`` around read-modify-write.
+    """An exclusive ``flock`` on the config directory itself around read-modify-write.
 
-    The lock is opened with ``O_NOFOLLOW``: a symlink planted in its place is refused, never
-    followed (it would make login create or open a file anywhere its owner can write).
+    Locking the directory leaves no lock file behind and opens no file by name, so nothing
+    planted in the directory (a symlink named like a lock file) is ever followed or created. A
+    directory that is itself a symlink (a dotfiles ``~/.docker``) is locked through it.
     """
-    import errno
     import fcntl
 
-    lock = directory / LOCK_NAME
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
-        fd = os.open(lock, flags, 0o600)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise DockerConfigError(
-                f"the lock file {lock} is a symbolic link; regkit never follows one there: "
-                "remove it and run again"
-            ) from None
         raise DockerConfigError(
             f"cannot write to the Docker config directory {directory}: {err.strerror}; "
             "choose another directory with --docker-config or DOCKER_CONFIG"

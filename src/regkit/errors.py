@@ -22,6 +22,7 @@ class RegkitError(Exception):
     """Base of every error regkit reports to a user (exit code 1)."""
 
     exit_code: int = 1
+    hint: Hint | None = None
 
     def __init__(self, message: str, *, hint: Hint | None = None) -> None:
         super().__init__(" ".join(message.split()))  # one line, always

@@ -57,11 +57,6 @@ __all__ = [
     "error",
     "escape_markdown",
     "export_variable",
-    "get_bool",
-    "get_choice",
-    "get_input",
-    "get_int",
-    "get_list",
     "group",
     "info",
     "input_env_name",
@@ -205,48 +200,6 @@ def _show(value: str, limit: int = 60) -> str:
     """A user's value quoted for a message: one line, shortened."""
     text = value if len(value) <= limit else value[: limit - 3] + "..."
     return repr(text)
-
-
-_DEFAULT_INPUTS = Inputs()
-
-
-@overload
-def get_input(name: str, *, required: bool = ..., default: str) -> str: ...
-@overload
-def get_input(name: str, required: bool = ..., default: None = None) -> str | None: ...
-def get_input(name: str, required: bool = False, default: str | None = None) -> str | None:
-    """An input from ``os.environ``; see ``Inputs.get``."""
-    return _DEFAULT_INPUTS.get(name, required=required, default=default)
-
-
-def get_bool(name: str, default: bool) -> bool:
-    return _DEFAULT_INPUTS.get_bool(name, default)
-
-
-@overload
-def get_int(
-    name: str, default: int, *, minimum: int | None = ..., maximum: int | None = ...
-) -> int: ...
-@overload
-def get_int(
-    name: str, default: None = None, *, minimum: int | None = ..., maximum: int | None = ...
-) -> int | None: ...
-def get_int(
-    name: str, default: int | None = None, *, minimum: int | None = None, maximum: int | None = None
-) -> int | None:
-    return _DEFAULT_INPUTS.get_int(name, default, minimum=minimum, maximum=maximum)
-
-
-def get_list(name: str) -> list[str]:
-    return _DEFAULT_INPUTS.get_list(name)
-
-
-@overload
-def get_choice(name: str, choices: Sequence[str], default: str) -> str: ...
-@overload
-def get_choice(name: str, choices: Sequence[str], default: None = None) -> str | None: ...
-def get_choice(name: str, choices: Sequence[str], default: str | None = None) -> str | None:
-    return _DEFAULT_INPUTS.get_choice(name, choices, default)
 
 
 # --- workflow commands on stdout ----------------------------------------------------------------

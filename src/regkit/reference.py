@@ -133,9 +133,6 @@ class Reference:
     def with_tag(self, tag: str) -> Reference:
         return Reference(self.registry, self.repository, validate_tag(tag), None)
 
-    def with_digest(self, digest: str) -> Reference:
-        return Reference(self.registry, self.repository, None, validate_digest(digest))
-
     def repo(self) -> Reference:
         return Reference(self.registry, self.repository)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from regkit import gha
 from regkit.errors import UsageError
-from regkit.ops import ConnectOptions, connect, resolve_credentials
+from regkit.ops import DEFAULTS, ConnectOptions, connect, resolve_credentials
 from regkit.ops import overview as ops
 from regkit.reference import parse_repository, validate_host
 
@@ -39,7 +39,8 @@ def main(inputs: gha.Inputs) -> None:
     registry = validate_host(inputs.require("registry"))
     wanted = repositories(inputs.get_list("images"), registry)
     options = ConnectOptions(
-        ca_file=inputs.get("ca-file"), jobs=inputs.get_int("jobs", 16, minimum=1, maximum=256)
+        ca_file=inputs.get("ca-file"),
+        jobs=inputs.get_int("jobs", DEFAULTS.jobs, minimum=1, maximum=256),
     )
     creds = resolve_credentials(registry, options)
     if creds is not None:

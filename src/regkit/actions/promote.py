@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from regkit import gha
-from regkit.errors import RegkitError, UsageError
+from regkit.errors import AuthenticationError, RegkitError, UsageError
 from regkit.github import (
     GitHubAPI,
     load_event,
@@ -38,7 +38,7 @@ from regkit.github import (
 )
 from regkit.ops import ConnectOptions, connect, resolve_credentials
 from regkit.ops import promote as pr
-from regkit.ops.ghcr import token_login
+from regkit.ops.ghcr import login_secret, token_login, with_write_hint
 from regkit.reference import (
     TAG_RE,
     Reference,
@@ -174,13 +174,15 @@ def checks_commit(ctx: Context) -> str:
 def main(inputs: gha.Inputs) -> None:
     env = inputs.environ
     repo = image_repository(default_image(inputs), inputs.get("registry"))
-    options = ConnectOptions(ca_file=inputs.get("ca-file"), jobs=16)
+    options = ConnectOptions(ca_file=inputs.get("ca-file"))
     creds = resolve_credentials(repo.registry, options)
     if creds is not None:
         gha.mask(creds.password)  # masks first
         gha.mask(creds.basic_token())
     token = inputs.get("github-token")  # masked by the dispatcher before main runs
     options = token_login(options, repo.registry, token)  # ghcr.io: github-token as password
+    if (basic := login_secret(options)) is not None:
+        gha.mask(basic)
     latest_mode = inputs.get_choice("latest", LATEST_CHOICES, "false")
     semver = inputs.get_bool("semver-aliases", False)
     require_checks = inputs.get_bool("require-checks", False)
@@ -239,6 +241,8 @@ def main(inputs: gha.Inputs) -> None:
             expect_digest=expect,
             dry_run=dry_run,
         )
+    except AuthenticationError as err:
+        raise with_write_hint(err, repo.registry) from None
     except pr.SourceNotFoundError:
         if not ctx.missing_source_ok:
             raise

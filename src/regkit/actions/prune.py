@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from regkit import gha
 from regkit.errors import RegkitError, UsageError
 from regkit.github import open_pull_request_head_shas
-from regkit.ops import ConnectOptions, connect, resolve_credentials
+from regkit.ops import DEFAULTS, ConnectOptions, connect, resolve_credentials
 from regkit.ops.ghcr import is_ghcr
 from regkit.ops.prune import PrunePlan, PruneResult, render
 from regkit.ops.prune.run import Target, build_policy, execute_plans, plan_target
@@ -72,7 +72,8 @@ def main(inputs: gha.Inputs) -> None:
     registry = inputs.get("registry")
     goals = image_targets(inputs.get_list("images"), registry)
     options = ConnectOptions(
-        ca_file=inputs.get("ca-file"), jobs=inputs.get_int("jobs", 16, minimum=1, maximum=256)
+        ca_file=inputs.get("ca-file"),
+        jobs=inputs.get_int("jobs", DEFAULTS.jobs, minimum=1, maximum=256),
     )
     for goal in goals:
         creds = resolve_credentials(goal.registry, options)
@@ -121,6 +122,7 @@ def main(inputs: gha.Inputs) -> None:
             deleted += totals.deleted
             kept += totals.kept
             incomplete += totals.incomplete
+            documents += totals.documents
             continue
         with connect(goal.registry, options) as client:
             plans = plan_target(client, goal, policy, now)

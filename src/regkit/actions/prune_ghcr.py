@@ -14,11 +14,12 @@ from datetime import datetime
 from regkit import gha
 from regkit.errors import RegkitError, UsageError
 from regkit.ops import ConnectOptions, connect
-from regkit.ops.ghcr import packages_api, token_login
+from regkit.ops.ghcr import login_secret, packages_api, token_login
 from regkit.ops.ghcr_prune import (
     GhcrPlan,
     GhcrResult,
     execute_ghcr,
+    ghcr_document,
     plan_package,
     render_ghcr_plan,
     render_ghcr_result,
@@ -34,6 +35,8 @@ class Totals:
     kept: int = 0
     incomplete: list[str] = dataclasses.field(default_factory=list)
     any_removed: bool = False
+    documents: list[dict[str, object]] = dataclasses.field(default_factory=list)
+    rows_left: int = gha.SUMMARY_ROWS
 
 
 def prune_goal(
@@ -55,6 +58,8 @@ def prune_goal(
             "'github-token' (the workflow's token with 'permissions: packages: write')"
         )
     options = token_login(options, goal.registry, token)
+    if (basic := login_secret(options)) is not None:
+        gha.mask(basic)
     with (
         connect(goal.registry, options) as client,
         packages_api(client, token=token, notify=gha.info) as api,
@@ -74,9 +79,10 @@ def prune_goal(
                 results.append(result)
                 gha.info(render_ghcr_result(goal.registry, result).rstrip("\n"))
                 if result.error:
-                    _summaries(goal.registry, plans, results, dry_run)
+                    _summaries(goal.registry, plans, results, dry_run, totals)
                     raise RegkitError(result.error)
-    _summaries(goal.registry, plans, results, dry_run)
+    _summaries(goal.registry, plans, results, dry_run, totals)
+    totals.documents.append(ghcr_document(goal.registry, plans, results or None, dry_run))
     for plan in plans:
         done = next((r for r in results if r.repository == plan.repository), None)
         gone = {o.tag for o in done.tags if o.status in ("deleted", "gone")} if done else set()
@@ -93,7 +99,7 @@ def prune_goal(
 
 
 def _summaries(
-    registry: str, plans: list[GhcrPlan], results: list[GhcrResult], dry_run: bool
+    registry: str, plans: list[GhcrPlan], results: list[GhcrResult], dry_run: bool, totals: Totals
 ) -> None:
     for plan in plans:
         heading, rows = render.markdown(registry, plan.plan, None)
@@ -101,8 +107,14 @@ def _summaries(
         status = {o.tag: o.status for o in result.tags} if result else {}
         rows = [(*row[:4], status.get(row[0], ""), row[5]) for row in rows]
         gha.summary.heading(heading, 3)
-        if rows:
-            gha.summary.table(["TAG", "DIGEST", "CREATED", "ACTION", "RESULT", "REASON"], rows)
+        shown, hidden = gha.cap_rows(rows, totals.rows_left)
+        totals.rows_left -= len(shown)
+        if shown:
+            gha.summary.table(["TAG", "DIGEST", "CREATED", "ACTION", "RESULT", "REASON"], shown)
+        if hidden:
+            gha.summary.text(
+                f"{hidden} more tags not shown: every tag is in the JSON plan, output plan-file."
+            )
         c = plan.counts()
         gha.summary.text(
             f"GHCR: {len(plan.deletions)} of {plan.versions} package versions to delete "

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from regkit.cli.common import command, connect_options, write
+from regkit.cli import output
+from regkit.cli.common import command, connect_options
 from regkit.errors import RegkitError
+
+if TYPE_CHECKING:
+    from regkit.ops.check import CheckReport
 
 _EXAMPLES = """\
 examples:
   regkit check registry.example.com/rednaw/hello-world
   regkit check --all-repos registry.example.com -o json
-  # on the registry host, also list untagged image manifests no index references:
   regkit check --all-repos registry.example.com --storage /var/lib/docker-registry
 """
 
@@ -49,13 +51,7 @@ def _add_check(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="the registry's storage root (filesystem driver), to list untagged manifests",
     )
-    p.add_argument(
-        "-o",
-        "--output",
-        choices=("text", "json"),
-        default="text",
-        help="text (default): broken images and a summary; json: the whole report",
-    )
+    output.add_output(p, trunc=False)
     p.set_defaults(func=_cmd_check)
 
 
@@ -79,10 +75,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
                 )
             )
     if args.output == "json":
-        doc: Any = reports[0].to_json() if len(reports) == 1 else [r.to_json() for r in reports]
-        write(json.dumps(doc, indent=2) + "\n")
+        output.write_json(
+            reports[0].to_json() if len(reports) == 1 else [r.to_json() for r in reports]
+        )
+    elif args.output == "markdown":
+        output.write("".join(render_markdown(r) for r in reports))
     else:
-        write("".join(render_text(r) for r in reports))
+        output.write("".join(render_text(r) for r in reports))
     broken = sum(len(r.broken) for r in reports)
     if broken:
         print(
@@ -92,3 +91,27 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
         return RegkitError.exit_code
     return 0
+
+
+def render_markdown(report: CheckReport) -> str:
+    """A heading and a table of the damage, then the summary line (registry text escaped)."""
+    from regkit.ops.check import render_text
+    from regkit.textsafe import escape
+
+    out = [f"### check {escape(report.registry)}", ""]
+    rows = [
+        (
+            escape(image.repository),
+            escape(image.tag),
+            d.part + (f" ({escape(d.platform)})" if d.platform else ""),
+            d.digest,
+            escape(d.problem),
+        )
+        for image in report.broken
+        for d in image.damage
+    ]
+    if rows:
+        out += output.markdown_table(("REPOSITORY", "TAG", "PART", "DIGEST", "PROBLEM"), rows)
+        out.append("")
+    out.append(render_text(report).splitlines()[-1])
+    return "\n".join(out) + "\n"

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from regkit.errors import NotFoundError, UsageError
+from regkit.errors import UsageError
 from regkit.ops import ConnectOptions, connect
 from regkit.reference import (
     Reference,
@@ -18,7 +18,6 @@ from regkit.reference import (
     parse_repository,
     validate_host,
 )
-from regkit.registry.manifest import Manifest, pick_child, platforms_of
 
 if TYPE_CHECKING:
     from regkit.registry import RegistryClient
@@ -342,18 +341,6 @@ def validate_platform(value: str) -> str:
             f"invalid platform {value[:80]!r}: expected OS/ARCH[/VARIANT], e.g. linux/arm64"
         )
     return value
-
-
-def resolve_platform(
-    client: RegistryClient, ref: Reference, manifest: Manifest, platform: str | None
-) -> Manifest:
-    if not manifest.is_index or platform is None:
-        return manifest
-    child = pick_child(manifest, platform)
-    if child is None:
-        have = ", ".join(platforms_of(manifest)) or "none"
-        raise NotFoundError(f"{ref} has no platform {platform} (it has: {have})")
-    return client.get_manifest(ref.repository, child.digest)
 
 
 def connector(args: argparse.Namespace) -> Callable[[str], RegistryClient]:

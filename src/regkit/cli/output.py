@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from regkit.errors import RegkitError
+from regkit.textsafe import escape
 
 FORMATS = ("table", "json", "markdown")
 ELLIPSIS = "…"
@@ -105,7 +106,9 @@ def cut(text: str, width: int) -> str:
 
 
 def one_line(text: str) -> str:
-    return " ".join(text.split("\n")).replace("\r", " ")
+    """Registry text for one cell: every control character escaped (``regkit.textsafe``), so
+    a line break or an ESC sequence in a label cannot break the table or the terminal."""
+    return escape(text)
 
 
 def table(
@@ -141,7 +144,7 @@ def table(
 
 
 def markdown_cell(text: str) -> str:
-    return one_line(text).replace("\\", "\\\\").replace("|", "\\|")
+    return one_line(text).replace("|", "\\|")
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

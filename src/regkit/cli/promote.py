@@ -132,6 +132,7 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
         examples=[
             "regkit promote registry.example.com/team/api:1a2b3c4 v1.2.0 latest",
             "regkit promote team/api:1a2b3c4 latest --expect-digest sha256:… -o json",
+            "regkit promote team/api:1a2b3c4 v1.2.0 --force   # re-point an existing release",
         ],
     )
     attach(
@@ -187,18 +188,24 @@ def promote_json(result: PromotionResult) -> dict[str, Any]:
 
 
 def _cmd_promote(args: argparse.Namespace) -> int:
+    from regkit.errors import AuthenticationError
     from regkit.ops import promote as pr
 
     source = pr.parse_source(args.src, default_registry=default_registry())
     targets = pr.parse_targets(pr.split_targets(args.targets), source)
-    result = pr.promote(
-        source,
-        targets,
-        _connector(args),
-        expect_digest=args.expect_digest,
-        dry_run=args.dry_run,
-        force=args.force,
-    )
+    try:
+        result = pr.promote(
+            source,
+            targets,
+            _connector(args),
+            expect_digest=args.expect_digest,
+            dry_run=args.dry_run,
+            force=args.force,
+        )
+    except AuthenticationError as err:  # on GHCR: name the permission to grant
+        from regkit.ops.ghcr import with_write_hint
+
+        raise with_write_hint(err, source.registry) from None
     try:
         if args.output == "json":
             output.write_json(promote_json(result))

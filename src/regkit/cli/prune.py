@@ -11,6 +11,7 @@ from regkit.cli import output
 from regkit.cli.common import (
     client_for,
     command,
+    parse_ref_arg,
     verb_help,
 )
 from regkit.cli.common import (
@@ -18,9 +19,6 @@ from regkit.cli.common import (
 )
 from regkit.errors import RegkitError, UsageError
 from regkit.progress import Progress
-from regkit.reference import (
-    parse_reference,
-)
 from regkit.textsafe import escape
 
 if TYPE_CHECKING:
@@ -38,10 +36,13 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
             "org.opencontainers.image.created, else the config's created), tags newer than "
             "--older-than, protected tags and digests, and tags whose time is unknown. A manifest "
             "that a staying tag or a protected digest still uses is never deleted: such tags are "
-            "removed alone. Prints the plan first; asks before deleting on a terminal. "
+            "removed alone. Prints the plan first; asks before deleting on a terminal. A tag "
+            "another client points at a manifest while it is deleted is put back. Ctrl-C lets "
+            "the deletions in flight finish, then says what was and was not deleted (exit 130; "
+            "a rerun finishes). "
             "On GHCR (ghcr.io/OWNER/NAME, token from GITHUB_TOKEN) the images go as package "
             "versions through the GitHub API, each with its platform and attestation manifests "
-            "and signatures. Example: regkit prune ghcr.io/acme/app --keep 12 --dry-run"
+            "and signatures."
         ),
         **verb_help(
             [
@@ -121,7 +122,8 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
 
 _PRUNE_EXAMPLES = """\
 Tags matching ^deployed- (deploy markers, e.g. written by 'regkit promote SRC deployed-prod' at
-deploy time) are always kept, with every tag on their digest.
+deploy time) are always kept, with every tag on their digest. The team's --then command:
+'docker exec registry registry garbage-collect /etc/distribution/config.yml'.
 
 examples:
   regkit prune --dry-run registry.example.com/rednaw/hello-world
@@ -130,6 +132,8 @@ examples:
       --protect-dir /opt/iac/deploy --record /var/log/regkit/prune.jsonl --yes \\
       --then 'docker exec registry registry garbage-collect /etc/distribution/config.yml' \\
       --storage /var/lib/docker-registry
+  # GHCR (GITHUB_TOKEN with packages: write and the Admin role on the package):
+  regkit prune ghcr.io/acme/iac-dev --match '^[0-9a-f]{40}$' --keep 12 --delete-untagged
 """
 
 
@@ -191,6 +195,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     documents: list[dict[str, Any]] = []
     incomplete = False
+    lost: list[str] = []
     with contextlib.ExitStack() as stack:
         planned = []
         for goal in goals:
@@ -241,6 +246,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
                 children = {r: list(ds) for r, ds in done.children.items()}
                 documents[-1]["deleted_platform_manifests"] = children
                 incomplete = incomplete or not all(r.complete for r in results)
+                lost += [f"{registry}/{r.repository}:{t}" for r in results for t, _ in r.lost]
                 deleted_any = deleted_any or any(r.deleted_tags for r in results)
                 if args.output != "json":
                     _write("".join(render.render_result(registry, r) for r in results))
@@ -281,6 +287,12 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             )
     if args.output == "json":
         _write(render.render_json(documents))
+    if lost:
+        raise RegkitError(
+            f"{render.plural(len(lost), 'tag')} went with a DELETE and could not be put back: "
+            f"{', '.join(escape(t) for t in lost)}; put them back with the 'regkit tag' commands "
+            "in the warnings above before garbage collection runs"
+        )
     if incomplete:
         raise RegkitError(
             "prune did not finish (see above); the registry is consistent: run the same "
@@ -410,29 +422,59 @@ def _add_delete(sub: Any, common: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="print what would be deleted, delete nothing"
     )
     p.add_argument("--yes", "-y", action="store_true", help="delete a digest's tags without asking")
+    output.add_output(p, trunc=False)
     p.set_defaults(func=_cmd_delete)
 
 
 def _cmd_delete(args: argparse.Namespace) -> int:
     from regkit.ops.delete import execute_delete, plan_delete
 
-    ref = parse_reference(args.ref, require_identifier=True)
+    ref = parse_ref_arg(args.ref, require_identifier=True)  # REGKIT_REGISTRY for a bare REPO
     name = escape(ref.name)
+    from regkit.ops.ghcr import is_ghcr
+
+    if is_ghcr(ref.registry):  # 405 there: versions go through the GitHub API, with children
+        raise UsageError(
+            f"{ref.registry} deletes package versions through the GitHub API, not the registry: "
+            f"run 'regkit prune {name} --match '^TAG$' --keep 0' (the image with its "
+            "platform and attestation manifests, or the tag alone when another tag shares it)"
+        )
+
+    as_json = args.output == "json"
+
+    def emit(text: str) -> None:
+        if not as_json:
+            _write(text)
+
+    def document(plan: Any, *, deleted: bool, restored: tuple[str, ...] = ()) -> None:
+        if as_json:
+            output.write_json(
+                {
+                    "reference": str(plan.reference),
+                    "kind": plan.kind,
+                    "digest": plan.digest,
+                    "tags": list(plan.tags),
+                    "dry_run": bool(args.dry_run),
+                    "deleted": deleted,
+                    "restored": list(restored),
+                }
+            )
 
     def warn(message: str) -> None:
         print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
 
     with client_for(args, ref.registry) as client:
-        plan = plan_delete(client, args.ref)
+        plan = plan_delete(client, str(ref))
         tags = ", ".join(escape(t) for t in plan.tags)
         target = f"{name}@{plan.digest}"
         if plan.kind == "manifest":
             if args.dry_run:
-                _write(
+                emit(
                     f"would delete {target}"
                     + (f" and its tags: {tags}\n" if tags else " (no tag points at it)\n")
                 )
-                print("regkit: dry run: nothing deleted", file=sys.stderr)
+                document(plan, deleted=False)
+                output.note("dry run: nothing deleted")
                 return 0
             if plan.tags and not args.yes:
                 if not sys.stdin.isatty():
@@ -451,18 +493,21 @@ def _cmd_delete(args: argparse.Namespace) -> int:
                     print("nothing deleted", file=sys.stderr)
                     return 1
         elif args.dry_run:
-            _write(_delete_line(plan, name, done=False))
-            print("regkit: dry run: nothing deleted", file=sys.stderr)
+            emit(_delete_line(plan, name, done=False))
+            document(plan, deleted=False)
+            output.note("dry run: nothing deleted")
             return 0
         result = execute_delete(client, plan, warn=warn)
     if plan.kind == "manifest":
         went = f"tags removed with it: {tags}" if tags else "no tag pointed at it"
-        _write(f"deleted {target} ({went})\n")
+        emit(f"deleted {target} ({went})\n")
     else:
-        _write(_delete_line(plan, name, done=True))
-    if result.deletion is not None and result.deletion.restored:
-        back = ", ".join(escape(t) for t in result.deletion.restored)
-        _write(f"put back on {plan.digest}: {back} (moved onto it while it was deleted)\n")
+        emit(_delete_line(plan, name, done=True))
+    restored = tuple(result.deletion.restored) if result.deletion is not None else ()
+    if restored:
+        back = ", ".join(escape(t) for t in restored)
+        emit(f"put back on {plan.digest}: {back} (moved onto it while it was deleted)\n")
+    document(plan, deleted=True, restored=restored)
     if result.deletion is not None and result.deletion.lost:
         raise RegkitError(
             f"tags {', '.join(result.deletion.lost)} went with {target} and were not put back "

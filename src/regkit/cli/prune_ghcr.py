@@ -16,11 +16,12 @@ from typing import Any
 from regkit.cli.common import client_for
 from regkit.cli.common import write as _write
 from regkit.errors import RegkitError, UsageError
+from regkit.ops.audit import append_records, prune_records, snapshot_labels
 from regkit.ops.ghcr import packages_api
 from regkit.ops.ghcr_prune import (
-    GhcrPlan,
-    GhcrResult,
+    as_prune_result,
     execute_ghcr,
+    ghcr_document,
     plan_package,
     render_ghcr_plan,
     render_ghcr_result,
@@ -28,35 +29,23 @@ from regkit.ops.ghcr_prune import (
 from regkit.ops.prune.plan import PrunePolicy
 from regkit.ops.prune.run import Target
 from regkit.progress import Progress
+from regkit.textsafe import escape
 
 
 def _stderr(message: str) -> None:
-    print(f"regkit: {message}", file=sys.stderr, flush=True)
-
-
-def _document(
-    registry: str, plans: list[GhcrPlan], results: list[GhcrResult] | None, dry_run: bool
-) -> dict[str, Any]:
-    by_repo = {r.repository: r for r in results or ()}
-    return {
-        "registry": registry,
-        "dry_run": dry_run,
-        "repositories": [
-            {
-                "plan": p.to_json(),
-                "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
-            }
-            for p in plans
-        ],
-        "deleted": [
-            f"{registry}/{r.repository}@{o.deletion.digest}"
-            for r in results or ()
-            for o in r.deleted_versions
-        ],
-    }
+    print(f"regkit: {escape(message)}", file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> int:
+    if getattr(args, "then", None) is not None or getattr(args, "storage", None) is not None:
+        raise UsageError(
+            "--then and --storage are for a self-hosted registry: GHCR frees its storage itself"
+        )
+    record = getattr(args, "record", None)
+    if record and not args.dry_run:
+        from regkit.ops.audit import check_record_path
+
+        check_record_path(record)
     for goal in goals:
         if goal.all_repos:
             raise UsageError(
@@ -65,6 +54,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
     now = datetime.now(UTC)
     documents: list[dict[str, Any]] = []
     failed: list[str] = []
+    interrupted = False
     incomplete = False
     with contextlib.ExitStack() as stack:
         planned = []
@@ -81,6 +71,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                         now,
                         delete_untagged=args.delete_untagged,
                         tick=progress.advance,
+                        protect_dir=getattr(args, "protect_dir", None),
                     )
                     for repo in goal.repositories
                 ]
@@ -89,7 +80,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                 _write("\n".join(render_ghcr_plan(goal.registry, p) for p in plans))
         work = sum(len(p.deletions) + len(p.untags) for *_, ps in planned for p in ps)
         if args.dry_run or work == 0:
-            documents = [_document(r, ps, None, args.dry_run) for r, _, _, ps in planned]
+            documents = [ghcr_document(r, ps, None, args.dry_run) for r, _, _, ps in planned]
             if args.output == "json":
                 _write(
                     json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n"
@@ -113,6 +104,7 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
             results = []
             with Progress(f"pruning {registry}") as progress:
                 for plan in plans:
+                    labels = snapshot_labels(client, plan.plan) if record else {}
                     result = execute_ghcr(
                         client,
                         api,
@@ -121,17 +113,26 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                         tick=progress.advance,
                     )
                     results.append(result)
+                    if record:
+                        lines = prune_records(
+                            registry, plan.plan, as_prune_result(result), labels, datetime.now(UTC)
+                        )
+                        append_records(record, lines)
                     if result.error:
                         failed.append(result.error)
+                        interrupted = interrupted or result.interrupted
                         break
             incomplete = incomplete or not all(r.complete for r in results)
-            documents.append(_document(registry, plans, results, False))
+            documents.append(ghcr_document(registry, plans, results, False))
             if args.output != "json":
                 _write("".join(render_ghcr_result(registry, r) for r in results))
             if failed:
                 break
     if args.output == "json":
         _write(json.dumps(documents[0] if len(documents) == 1 else documents, indent=2) + "\n")
+    if interrupted:
+        print(f"regkit: {failed[0]}", file=sys.stderr, flush=True)
+        return 130
     if failed:
         raise RegkitError(failed[0])
     if incomplete:

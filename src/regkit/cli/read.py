@@ -14,10 +14,10 @@ from regkit.cli.common import (
     parse_ref_arg,
     parse_repo_arg,
     registry_arg,
-    resolve_platform,
 )
 from regkit.cli.complete import attach, repository_completer
 from regkit.errors import NotFoundError, RegistryError
+from regkit.ops import resolve_platform
 from regkit.textsafe import escape
 
 

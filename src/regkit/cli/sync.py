@@ -10,6 +10,7 @@ from regkit.cli import output
 from regkit.cli.common import add_verb, command, connector, parse_repo_arg
 from regkit.cli.complete import attach, repository_completer
 from regkit.progress import Progress
+from regkit.textsafe import escape
 
 
 @command
@@ -84,7 +85,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             on_item=progress.advance,
         )
     for tag in result.skipped:
-        output.note(f"tag {tag} vanished from {source} while syncing; skipped")
+        output.note(f"tag {escape(tag)} vanished from {source} while syncing; skipped")
     if not result.items:
         what = f"matching {args.match!r} " if args.match else ""
         output.note(f"no tags {what}in {source}; nothing to sync")

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from regkit.dockerconfig import Credentials, credentials_for
-from regkit.errors import TLSError, UsageError
+from regkit.errors import NotFoundError, TLSError, UsageError
 from regkit.reference import host_is_loopback
 
 if TYPE_CHECKING:
-    from regkit.registry import RegistryClient
+    from regkit.reference import Reference
+    from regkit.registry import Manifest, RegistryClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,10 @@ class ConnectOptions:
             f"ConnectOptions(ca_file={self.ca_file!r}, insecure={self.insecure}, jobs={self.jobs}, "
             f"username={self.username!r}, password={'<hidden>' if self.password else None})"
         )
+
+
+#: The defaults (timeout 30 s, 16 jobs), written once: every other place reads them from here.
+DEFAULTS = ConnectOptions()
 
 
 def resolve_credentials(host: str, options: ConnectOptions) -> Credentials | None:
@@ -80,3 +85,19 @@ def connect(host: str, options: ConnectOptions) -> RegistryClient:
         timeout=options.timeout,
         verbose=options.verbose,
     )
+
+
+def resolve_platform(
+    client: RegistryClient, ref: Reference, manifest: Manifest, platform: str | None
+) -> Manifest:
+    """Of an index, the manifest of ``platform`` (``os/arch[/variant]``, chosen as
+    ``regkit.imagemeta.pick_platform`` does); any other manifest, or no platform: itself."""
+    from regkit import imagemeta
+
+    if not manifest.is_index or platform is None:
+        return manifest
+    child = imagemeta.pick_platform(manifest, platform)
+    if child is None:
+        have = ", ".join(imagemeta.platforms_of(manifest)) or "none"
+        raise NotFoundError(f"{ref} has no platform {platform} (it has: {have})")
+    return client.get_manifest(ref.repository, child.digest)

@@ -181,7 +181,7 @@ def execute_recorded(
     deleted indexes that nothing uses (``regkit.ops.prune.children``); with ``record``, append
     an audit line per removed tag (labels read before the deletes, written after each
     repository)."""
-    from regkit.ops.prune.children import delete_orphaned_children
+    from regkit.ops.prune.children import delete_children_after
     from regkit.ops.prune.execute import PruneAbandoned, PruneInterrupted, execute_plan
 
     clock = now or (lambda: datetime.now(UTC))
@@ -213,14 +213,9 @@ def execute_recorded(
             lines = prune_records(client.registry, plan, result, labels, clock())
             append_records(record, lines)
             written += len(lines)
-        if result.deleted_manifests:
-            # also when the run did not finish: a rerun no longer sees the indexes deleted
-            # now, so their platform manifests would stay untagged for good (found by the
-            # garbage-collection proofs, tests/test_gc_prune.py); manifests that failed to go
-            # count as staying, so their platform manifests are kept
-            gone = delete_orphaned_children(client, plan, result, warn=warn)
-            if gone:
-                children[plan.repository] = gone
+        gone = delete_children_after(client, plan, result, warn=warn)
+        if gone:
+            children[plan.repository] = gone
     return Executed(tuple(results), written, children)
 
 

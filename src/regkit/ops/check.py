@@ -34,6 +34,7 @@ from regkit.errors import (
 )
 from regkit.ops.once import Once
 from regkit.registry import Manifest, RegistryClient
+from regkit.textsafe import escape
 
 #: Layers a registry is not expected to hold (Windows base layers, "foreign" layers with URLs).
 FOREIGN_LAYER_TYPES = frozenset(
@@ -64,7 +65,8 @@ class Damage:
 
     def __str__(self) -> str:
         where = f" ({self.platform})" if self.platform else ""
-        return f"{self.part}{where} {self.digest}: {self.problem}"
+        digest = f" {self.digest}" if self.digest else ""
+        return f"{self.part}{where}{digest}: {self.problem}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,7 +109,7 @@ class Orphan:
     media_type: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"repository": self.repository, "digest": self.digest, "mediaType": self.media_type}
+        return {"repository": self.repository, "digest": self.digest, "media_type": self.media_type}
 
 
 @dataclass(frozen=True, slots=True)
@@ -398,12 +400,13 @@ def check_repositories(
 
 
 def render_text(report: CheckReport) -> str:
-    """Broken images (one line per damage), orphans, then a summary line."""
+    """Broken images (one line per damage), orphans, then a summary line. Registry text (tags,
+    error messages) is escaped (``regkit.textsafe``)."""
     lines: list[str] = []
     for image in report.broken:
-        name = f"{report.registry}/{image.repository}:{image.tag}"
+        name = escape(f"{report.registry}/{image.repository}:{image.tag}")
         for damage in image.damage:
-            lines.append(f"BROKEN {name}: {damage}")
+            lines.append(f"BROKEN {name}: {escape(damage)}")
     for orphan in report.orphans or ():
         lines.append(
             f"UNTAGGED {report.registry}/{orphan.repository}@{orphan.digest}: an image manifest "

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Collection
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -46,6 +47,7 @@ class Windows:
         self._ids = itertools.count()
         self._active: dict[int, str] = {}
         self._overlaps: dict[int, set[str]] = {}
+        self._claimed: set[str] = set()
 
     def open(self, digest: str) -> int:
         with self._lock:
@@ -56,11 +58,51 @@ class Windows:
             self._active[wid] = digest
             return wid
 
+    def claim(self, tag: str) -> bool:
+        """True for the first window to report ``tag`` lost (each overlapping one sees it)."""
+        with self._lock:
+            first = tag not in self._claimed
+            self._claimed.add(tag)
+            return first
+
     def close(self, wid: int) -> set[str]:
         """The other digests whose windows overlapped this one."""
         with self._lock:
             digest = self._active.pop(wid)
             return self._overlaps.pop(wid) - {digest}
+
+
+class Lister:
+    """The tag list of one repository, shared by concurrent deletes: ``after(mark())`` gives a
+    listing requested after the mark was taken (joining one in flight, or starting one), so
+    deletes that run side by side share their listings instead of sending one each."""
+
+    def __init__(self, client: RegistryClient, repository: str) -> None:
+        self.client = client
+        self.repository = repository
+        self._lock = threading.Lock()
+        self._seq = 0
+        self._latest: tuple[int, Future[frozenset[str]]] | None = None
+
+    def mark(self) -> int:
+        with self._lock:
+            return self._seq
+
+    def after(self, mark: int) -> frozenset[str]:
+        with self._lock:
+            if self._latest is not None and self._latest[0] > mark:
+                future, mine = self._latest[1], False
+            else:
+                self._seq += 1
+                future, mine = Future(), True
+                self._latest = (self._seq, future)
+        if mine:
+            try:
+                future.set_result(frozenset(self.client.tags(self.repository)))
+            except BaseException as err:
+                future.set_exception(err)
+                raise
+        return future.result()
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +130,7 @@ def delete_keeping(
     windows: Windows | None = None,
     window: int | None = None,
     stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
+    lister: Lister | None = None,
 ) -> Deletion:
     """DELETE ``manifest`` by digest, then put back any tag of ``staying`` (listed just before,
     not meant to go) that vanished with it. ``window`` (from ``windows.open``, taken before the
@@ -102,7 +145,7 @@ def delete_keeping(
             client.delete_manifest(repository, digest)
         except NotFoundError:
             return Deletion(digest, False)
-        after = set(client.tags(repository))
+        after = set(lister.after(lister.mark()) if lister else client.tags(repository))
     finally:
         others = windows.close(window) if windows is not None and window is not None else set()
     vanished = sorted(set(staying) - after)
@@ -110,6 +153,8 @@ def delete_keeping(
     lost: list[str] = []
     for tag in vanished:
         if others:
+            if windows is not None and not windows.claim(tag):
+                continue  # an overlapping delete reported it already
             candidates = ", ".join(sorted({digest, *others}))
             warn(
                 f"{repository}:{tag} vanished while {candidates} were being deleted: it was "
@@ -155,12 +200,13 @@ def delete_listed_keeping(
     warn: Warn,
     windows: Windows | None = None,
     stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
+    lister: Lister | None = None,
 ) -> Deletion:
     """List the tags, then ``delete_keeping`` with every listed tag not in ``going`` as
     staying (the delete verb and the throw-away path use this)."""
     window = windows.open(manifest.digest) if windows is not None else None
     try:
-        listed = set(client.tags(repository))
+        listed = set(lister.after(lister.mark()) if lister else client.tags(repository))
     except BaseException:
         if windows is not None and window is not None:
             windows.close(window)
@@ -174,6 +220,7 @@ def delete_listed_keeping(
         windows=windows,
         window=window,
         stand_in=stand_in,
+        lister=lister,
     )
 
 
@@ -334,6 +381,7 @@ __all__ = [
     "DeletePlan",
     "DeleteResult",
     "Deletion",
+    "Lister",
     "Windows",
     "delete_keeping",
     "delete_listed_keeping",

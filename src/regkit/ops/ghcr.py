@@ -16,7 +16,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 
-from regkit.errors import UsageError
+from regkit.errors import AuthenticationError, UsageError
 from regkit.ops import ConnectOptions, resolve_credentials
 from regkit.registry import RegistryClient
 from regkit.registry.packages import DEFAULT_API_URL, WRITE_INTERVAL, PackagesAPI
@@ -85,6 +85,29 @@ def token_login(options: ConnectOptions, registry: str, token: str | None) -> Co
     return dataclasses.replace(options, username="regkit", password=token)
 
 
+def login_secret(options: ConnectOptions) -> str | None:
+    """The base64 ``user:password`` form of a ``token_login`` (to mask in Actions)."""
+    from regkit.dockerconfig import Credentials
+
+    if options.username and options.password:
+        return Credentials(options.username, options.password).basic_token()
+    return None
+
+
+WRITE_HINT = (
+    "on GHCR the token needs 'permissions: packages: write' and write access to the package "
+    "(the package's settings, Manage Actions access: the workflow's repository with the Write "
+    "or Admin role)"
+)
+
+
+def with_write_hint(err: AuthenticationError, registry: str) -> AuthenticationError:
+    """A refused write on GHCR, with the permission to grant named."""
+    if not is_ghcr(registry) or err.status not in (401, 403):
+        return err
+    return AuthenticationError(f"{err.message}; {WRITE_HINT}", status=err.status, code=err.code)
+
+
 def owner_repositories(client: RegistryClient, owner: str) -> list[str]:
     """``OWNER/NAME`` of every container package of ``owner`` the token can see (GHCR has no
     catalog)."""
@@ -99,7 +122,9 @@ __all__ = [
     "ghcr_host",
     "github_token",
     "is_ghcr",
+    "login_secret",
     "owner_repositories",
     "packages_api",
     "token_login",
+    "with_write_hint",
 ]

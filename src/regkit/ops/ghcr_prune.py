@@ -34,8 +34,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from regkit.errors import RegkitError
-from regkit.ops.prune.execute import Outcome, throwaway_manifest
-from regkit.ops.prune.fetch import fetch_repository
+from regkit.ops.prune.execute import Outcome, PruneResult, throwaway_manifest
 from regkit.ops.prune.plan import (
     DELETE_MANIFEST,
     KEEP,
@@ -43,7 +42,6 @@ from regkit.ops.prune.plan import (
     PrunePlan,
     PrunePolicy,
     TagPlan,
-    plan_prune,
     sort_entries,
 )
 from regkit.ops.prune.render import plural, render_plan, short_digest
@@ -54,6 +52,9 @@ from regkit.registry.packages import PackagesAPI, PackageVersion, PermissionDeni
 Role = Literal["image", "referrer", "child", "untagged", "throwaway"]
 VersionStatus = Literal["deleted", "gone", "skipped", "failed", "not-run"]
 
+INTERRUPTED = (
+    "interrupted (Ctrl-C); every image left is whole: run the same command again to finish"
+)
 REFERRER_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\..+)?$")
 #: Deletion order: an image before its children, a referrer after what it refers to.
 ROLE_ORDER: dict[str, int] = {"image": 0, "child": 1, "referrer": 2, "untagged": 3}
@@ -300,7 +301,8 @@ class GhcrResult:
     tags: tuple[Outcome, ...]
     versions: tuple[VersionOutcome, ...]
     warnings: tuple[str, ...] = ()
-    error: str = ""  # why the run stopped (a permission refusal), empty when it did not
+    error: str = ""  # why the run stopped (a permission refusal, Ctrl-C), empty when it did not
+    interrupted: bool = False  # stopped by Ctrl-C
 
     @property
     def complete(self) -> bool:
@@ -351,14 +353,35 @@ def plan_package(
     *,
     delete_untagged: bool = False,
     tick: Callable[[], None] | None = None,
+    protect_dir: str | None = None,
 ) -> GhcrPlan:
-    """Fetch the tags (registry API) and the versions (REST) of one package, then plan."""
-    state = fetch_repository(client, repository, protect_digests=policy.protect_digests, tick=tick)
-    plan = plan_prune(list(state.tags), policy, now, untagged=state.untagged, repository=repository)
+    """Fetch the tags (registry API) and plan as on distribution (``plan_target``: deploy
+    markers and ``protect_dir`` protected too), then the versions (REST) and their deletions."""
+    from regkit.ops.prune.run import Target, plan_target
+
+    (plan,) = plan_target(
+        client,
+        Target(client.registry, (repository,)),
+        policy,
+        now,
+        tick=tick,
+        protect_dir=protect_dir,
+    )
     versions = api.list_versions(repository)
     wanted = untagged_to_inspect(plan, versions, delete_untagged=delete_untagged)
     children = inspect_untagged(client, repository, wanted)
     return plan_ghcr(plan, versions, delete_untagged=delete_untagged, untagged_children=children)
+
+
+def as_prune_result(result: GhcrResult) -> PruneResult:
+    """The tag outcomes in the shape of a distribution prune's result (audit records)."""
+    return PruneResult(
+        repository=result.repository,
+        outcomes=result.tags,
+        deleted_manifests=tuple(sorted(o.deletion.digest for o in result.deleted_versions)),
+        reclaimable_bytes=0,
+        warnings=result.warnings,
+    )
 
 
 @dataclass
@@ -371,6 +394,7 @@ class _Run:
     on_delete: Callable[[str], None]
     warnings: list[str] = field(default_factory=list)
     error: str = ""
+    interrupted: str = ""
 
     def warning(self, message: str) -> None:
         self.warnings.append(message)
@@ -406,7 +430,11 @@ def execute_ghcr(
     done: dict[str, VersionStatus] = {}
     outcomes: list[VersionOutcome] = []
     for d in deletions:
-        outcome = _delete_one(run, d, done)
+        try:
+            outcome = _delete_one(run, d, done)
+        except KeyboardInterrupt:  # Ctrl-C: stop here; what went is reported (and recorded)
+            run.error = run.interrupted = INTERRUPTED
+            outcome = VersionOutcome(d, "failed", "interrupted: deleted or not")
         done[d.digest] = outcome.status
         outcomes.append(outcome)
         run.tick()
@@ -423,11 +451,22 @@ def execute_ghcr(
             tag_outcomes.append(Outcome(e.tag, e.digest, e.action, tag_status, "version deleted"))
     for e in removed:
         if e.action == UNTAG:
-            tag_outcomes.append(_untag(run, e))
+            try:
+                tag_outcomes.append(_untag(run, e))
+            except KeyboardInterrupt:
+                run.error = run.interrupted = INTERRUPTED
+                tag_outcomes.append(Outcome(e.tag, e.digest, e.action, "failed", INTERRUPTED))
             run.tick()
     order = {e.tag: i for i, e in enumerate(plan.plan.entries)}
     tag_outcomes.sort(key=lambda o: order.get(o.tag, len(order)))
-    return GhcrResult(repo, tuple(tag_outcomes), tuple(outcomes), tuple(run.warnings), run.error)
+    return GhcrResult(
+        repo,
+        tuple(tag_outcomes),
+        tuple(outcomes),
+        tuple(run.warnings),
+        run.error,
+        interrupted=bool(run.interrupted),
+    )
 
 
 def _recheck_tags(run: _Run, doomed_tags: set[str], deletions: list[VersionDeletion]) -> set[str]:
@@ -514,6 +553,11 @@ def _untag(run: _Run, e: TagPlan) -> Outcome:
         run.client.upload_bytes(repo, config)
         digest = run.client.put_manifest(repo, e.tag, raw, OCI_MANIFEST)
         version = run.api.find_version(repo, digest)
+        for wait in (1.0, 3.0):  # GitHub may list a version a moment after the push
+            if version is not None:
+                break
+            run.api.sleep(wait)
+            version = run.api.find_version(repo, digest)
         if version is None:
             raise RegkitError(
                 f"{repo}:{e.tag} points at a throw-away manifest {digest} that GitHub does not "
@@ -532,6 +576,29 @@ def _untag(run: _Run, e: TagPlan) -> Outcome:
         return Outcome(e.tag, e.digest, e.action, "failed", err.message)
     run.on_delete(f"{repo}@{digest}")
     return Outcome(e.tag, e.digest, e.action, "deleted", "throw-away manifest pushed, deleted")
+
+
+def ghcr_document(
+    registry: str, plans: Sequence[GhcrPlan], results: Sequence[GhcrResult] | None, dry_run: bool
+) -> dict[str, Any]:
+    """The JSON document of a GHCR prune (``-o json``, the action's plan file)."""
+    by_repo = {r.repository: r for r in results or ()}
+    return {
+        "registry": registry,
+        "dry_run": dry_run,
+        "repositories": [
+            {
+                "plan": p.to_json(),
+                "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
+            }
+            for p in plans
+        ],
+        "deleted": [
+            f"{registry}/{r.repository}@{o.deletion.digest}"
+            for r in results or ()
+            for o in r.deleted_versions
+        ],
+    }
 
 
 # -- text --------------------------------------------------------------------------------------
@@ -578,7 +645,9 @@ __all__ = [
     "GhcrResult",
     "VersionDeletion",
     "VersionOutcome",
+    "as_prune_result",
     "execute_ghcr",
+    "ghcr_document",
     "inspect_untagged",
     "plan_ghcr",
     "plan_package",

@@ -26,7 +26,10 @@ from regkit.dockerconfig import (
     store_credentials,
 )
 from regkit.errors import AuthenticationError, RegkitError, TLSError, UsageError
+from regkit.ops import ConnectOptions
 from regkit.reference import HOST_RE, validate_host
+
+_DEFAULT_TIMEOUT = ConnectOptions().timeout  # the one default (regkit.ops.ConnectOptions)
 
 # The team's file is ``secrets/infra.yml`` now; ``secrets/infrastructure-secrets.yml`` is its
 # older name. The default is the first of these that exists (the first when none does).
@@ -299,7 +302,7 @@ def verify(
     ca_file: str | None = None,
     insecure: bool = False,
     what: str = "the credentials",
-    timeout: float = 30.0,
+    timeout: float = _DEFAULT_TIMEOUT,
 ) -> VerifyResult:
     """``GET /v2/`` with the credentials; raise a one-line error on 401, TLS or network failure."""
     from regkit.registry import RegistryClient
@@ -367,7 +370,7 @@ def login(
     ca_file: str | None = None,
     insecure: bool = False,
     identities: Any = None,
-    timeout: float = 30.0,
+    timeout: float = _DEFAULT_TIMEOUT,
 ) -> LoginResult:
     """Decrypt, plan, verify (unless told not to), then write: nothing is written on failure."""
     decrypted = decrypt_secrets(secrets_file, identities)
@@ -391,7 +394,7 @@ def finish_login(
     verify_credentials: bool = True,
     ca_file: str | None = None,
     insecure: bool = False,
-    timeout: float = 30.0,
+    timeout: float = _DEFAULT_TIMEOUT,
 ) -> LoginResult:
     """Verify (unless told not to), then write the Docker config."""
     checked: VerifyResult | None = None

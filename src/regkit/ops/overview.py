@@ -14,15 +14,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from regkit import imagemeta
 from regkit.errors import NotFoundError
 from regkit.ops.once import Once
 from regkit.registry import Manifest, RegistryClient
-from regkit.registry.manifest import pick_child, platforms_of
 from regkit.textsafe import escape
-from regkit.timeparse import parse_created
 
-CREATED_LABEL = "org.opencontainers.image.created"
-DESCRIPTION_LABEL = "org.opencontainers.image.description"
+CREATED_LABEL = imagemeta.CREATED_LABEL
+DESCRIPTION_LABEL = imagemeta.DESCRIPTION_LABEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,36 +93,24 @@ def image_facts(
     and layers, compressed), like the per-platform size registries' web pages show.
     """
     if manifest.is_index:
-        shown = pick_child(manifest, platform)
+        shown = imagemeta.pick_platform(manifest, platform)
         image = children.get(shown.digest) if shown else None
-        platforms = tuple(platforms_of(manifest))
+        platforms = tuple(imagemeta.platforms_of(manifest))
         size = image.image_size if image is not None else None
-        annotations = manifest.annotations
+        index: Manifest | None = manifest
     else:
         image = manifest
         cfg_desc = manifest.config
-        config = configs.get(cfg_desc.digest, {}) if cfg_desc else {}
-        os_name, arch = config.get("os"), config.get("architecture")
-        platforms = (f"{os_name}/{arch}",) if os_name and arch else ()
+        own = imagemeta.config_platform(configs.get(cfg_desc.digest)) if cfg_desc else None
+        platforms = (own,) if own else ()
         size = manifest.image_size
-        annotations = manifest.annotations
-    config = {}
+        index = None
+    config: dict[str, Any] | None = None
     if image is not None and image.config is not None:
-        config = configs.get(image.config.digest, {})
-    labels = (config.get("config") or {}).get("Labels") or {}
-    if not isinstance(labels, dict):
-        labels = {}
-    created = (
-        parse_created(_str(labels.get(CREATED_LABEL)))
-        or parse_created(_str(config.get("created")))
-        or parse_created(annotations.get(CREATED_LABEL))
-    )
-    description = _str(labels.get(DESCRIPTION_LABEL)) or annotations.get(DESCRIPTION_LABEL)
+        config = configs.get(image.config.digest)
+    created = imagemeta.created_of(config, image, index)
+    description = imagemeta.description_of(config, image, index)
     return ImageFacts(created, platforms, size, description)
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def sort_rows(rows: Sequence[TagRow]) -> tuple[TagRow, ...]:
@@ -225,7 +212,7 @@ def collect(
                 return None  # deleted between listing and reading
             image: Manifest | None = manifest
             if manifest.is_index:
-                shown = pick_child(manifest, platform)
+                shown = imagemeta.pick_platform(manifest, platform)
                 if shown is not None:
                     d = shown.digest
                     image = child_once.get(d, lambda: fetch_child(repo, d))

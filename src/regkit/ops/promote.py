@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from regkit import imagemeta
 from regkit.errors import DigestMismatchError, InvalidReferenceError, NotFoundError, RegkitError
 from regkit.ops.copy import CopyStats, Image, copy_image, fetch_image
 from regkit.reference import Reference, parse_reference, validate_digest, validate_tag
@@ -401,13 +402,14 @@ def _platforms(top: Manifest) -> list[str]:
 
 
 def image_labels(client: RegistryClient, repository: str, top: Manifest) -> dict[str, str]:
-    """The config labels of an image (for an index: of its first real platform's image)."""
+    """The config labels of an image; of an index, those of the platform that stands for it
+    (``regkit.imagemeta.pick_platform``: linux/amd64, else the first), as overview shows."""
     manifest = top
     if top.is_index:
-        children = [c for c in top.children if not (c.platform or "").startswith("unknown/")]
-        if not children:
+        child = imagemeta.pick_platform(top)
+        if child is None:
             return {}
-        manifest = client.get_manifest(repository, children[0].digest)
+        manifest = client.get_manifest(repository, child.digest)
     cfg = manifest.config
     if cfg is None:
         return {}
@@ -415,5 +417,4 @@ def image_labels(client: RegistryClient, repository: str, top: Manifest) -> dict
         data = json.loads(client.get_blob(repository, cfg.digest))
     except ValueError:
         return {}
-    labels = (data.get("config") or {}).get("Labels") if isinstance(data, dict) else None
-    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
+    return imagemeta.labels_of(data if isinstance(data, dict) else None)

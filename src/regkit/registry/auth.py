@@ -155,6 +155,112 @@ def fetch_token(
     return token, float(expires) if isinstance(expires, int | float) else 60.0
 
 
+TokenSender = Callable[[str, dict[str, str]], "httpx.Response"]
+
+
+class Authenticator:
+    """The Basic/Bearer flow for one registry: the challenge it sent, tokens per scope.
+
+    The transport asks ``header(scope)`` before each request to the registry's own origin and
+    tells it what came back: ``after_probe``/``after_first`` for the first answer (which carried
+    ``preemptive()`` Basic credentials), ``answer`` for a later 401. A 401 from another origin
+    never reaches it (the transport refuses it: not a challenge to answer). Thread-safe.
+    """
+
+    def __init__(
+        self,
+        registry: str,
+        credentials: Credentials | None,
+        *,
+        insecure: bool,
+        send_token: TokenSender,
+    ) -> None:
+        self.registry = registry
+        self.credentials = credentials
+        self.insecure = insecure
+        self.challenge: Challenge | None = None
+        self.verified = False  # the registry answered 200 to our credentials
+        self.tokens = TokenCache()
+        self._send_token = send_token
+        self._lock = threading.Lock()
+
+    @property
+    def required(self) -> bool:
+        return self.challenge is not None
+
+    def preemptive(self) -> dict[str, str]:
+        """Basic credentials for the first request (over HTTPS, to the registry's origin): a
+        registry behind a Basic-auth proxy answers 200 at once, saving a round trip."""
+        if not self.credentials:
+            return {}
+        return {"Authorization": f"Basic {self.credentials.basic_token()}"}
+
+    def header(self, scope: str) -> str | None:
+        return auth_header(self.challenge, self.credentials, self.tokens, scope)
+
+    def after_probe(self, status: int, www_authenticate: str | None) -> None:
+        """``GET /v2/`` (with ``preemptive()``) answered ``status``."""
+        with self._lock:
+            if status == 401:
+                self.challenge = parse_challenge(www_authenticate)
+            elif status == 200 and self.credentials:
+                # Accepted (or not needed): keep sending them; a later 401 with a Bearer
+                # challenge still switches to tokens.
+                self.challenge = Challenge("basic")
+                self.verified = True
+
+    def after_first(self, status: int, www_authenticate: str | None) -> None:
+        """The first request (with ``preemptive()``, doubling as the probe) answered."""
+        with self._lock:
+            if status == 401:
+                self.challenge = parse_challenge(www_authenticate)
+            elif self.credentials and self.challenge is None:
+                self.challenge = Challenge("basic")
+                self.verified = True
+
+    def bearer_after_first(self, status: int, scope: str) -> bool:
+        """After the first request: True (a token fetched) when it met a Bearer challenge and
+        is worth sending again with the token."""
+        challenge = self.challenge
+        if status != 401 or challenge is None or challenge.scheme != "bearer":
+            return False  # a 401 to Basic credentials (or to none): nothing new to try
+        self.fetch(challenge, scope)
+        return True
+
+    def answer(self, www_authenticate: str | None, scope: str, sent: str | None) -> bool:
+        """A 401 from the registry's own origin: learn its challenge; True when another round
+        is worth it (a fresh token, or credentials we had not sent yet)."""
+        challenge = parse_challenge(www_authenticate)
+        if challenge is None:
+            return False
+        with self._lock:
+            self.challenge = challenge
+        if challenge.scheme == "bearer":
+            self.tokens.drop(scope)
+            self.fetch(challenge, scope)
+            return True
+        if challenge.scheme == "basic":
+            return bool(self.credentials) and not sent  # else credentials missing or refused
+        return False
+
+    def fetch(self, challenge: Challenge, scope: str) -> None:
+        token, expires = fetch_token(
+            self._send_token,
+            registry=self.registry,
+            challenge=challenge,
+            wanted=challenge.params.get("scope") or scope,
+            credentials=self.credentials,
+            insecure=self.insecure,
+        )
+        self.tokens.put(scope, token, expires)
+
+    def secrets(self) -> list[str]:
+        found = self.tokens.values()
+        if self.credentials:
+            found += [self.credentials.password, self.credentials.basic_token()]
+        return [s for s in found if s]
+
+
 # -- the origin rule ---------------------------------------------------------------------------
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -265,6 +371,7 @@ class TokenCache:
 
 
 __all__ = [
+    "Authenticator",
     "Challenge",
     "Credentials",
     "Origin",

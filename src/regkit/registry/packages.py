@@ -364,12 +364,21 @@ class PackagesAPI:
             try:
                 self._request("DELETE", url, f"deleting version {version_id} of {repository}")
             except NotFoundError:
-                return False
+                gone = True
             except PermissionDeniedError as err:
                 raise PermissionDeniedError(f"{err.message}: {DELETE_PERMISSION_HINT}") from None
+            else:
+                gone = False
             finally:
                 self._last_write = time.monotonic()
-        return True
+        if gone and self.get_version(repository, version_id) is not None:
+            # GitHub answers 404 "Package not found." to a DELETE without admin rights, for a
+            # version it still lists: a refusal, not a version deleted meanwhile.
+            raise PermissionDeniedError(
+                f"GitHub API answered 404 to deleting version {version_id} of {repository}, "
+                f"which still exists: {DELETE_PERMISSION_HINT}"
+            )
+        return not gone
 
     # -- packages --------------------------------------------------------------------------
     def list_packages(self, owner: str) -> list[Package]:

@@ -92,11 +92,13 @@ def retrying(
     *,
     transient: Callable[[BaseException], bool] = lambda _err: False,
     notify: Callable[[str], None] | None = None,
+    already: Tries | None = None,
 ) -> T:
     """``attempt(n)`` until it returns; see the module doc. The exception that ends a call
-    that was tried more than once carries its ``Tries`` (``tries_of``)."""
-    started = time.monotonic()
-    n = 0
+    that was tried more than once carries its ``Tries`` (``tries_of``). ``already``: tries
+    made before, in another form (they count against the policy's attempts and time)."""
+    started = time.monotonic() - (already.seconds if already else 0.0)
+    n = already.count if already else 0
     while True:
         n += 1
         try:
@@ -141,7 +143,10 @@ def with_tries(err: E, tries: Tries | None) -> E:
         return err  # a retry inside a retry: the inner count is already there
     message = err.message
     head, sep, advice = message.partition("; ")
-    new = copy.copy(err)
+    try:
+        new = copy.copy(err)
+    except TypeError:  # a subclass whose constructor wants more than the message
+        return err
     new.args = (f"{head} {tries}{sep}{advice}",)
     return new
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -32,11 +33,7 @@ from regkit.dockerconfig import Credentials
 from regkit.errors import AuthenticationError, Hint, RegistryError, TLSError
 from regkit.reference import host_is_loopback
 from regkit.registry.auth import (
-    Challenge,
-    TokenCache,
-    auth_header,
-    fetch_token,
-    parse_challenge,
+    Authenticator,
     plain_http_allowed,
     same_origin,
     scope_for,
@@ -90,13 +87,12 @@ class Transport:
         self.http2 = self._pool.http2
         self._warmers: list[threading.Thread] = []
         self._scheme: str | None = None
-        self._challenge: Challenge | None = None
-        self.credentials_verified = False  # the registry answered 200 to our credentials
-        self._tokens = TokenCache()
+        self._auth = Authenticator(
+            host, credentials, insecure=insecure, send_token=self._send_token
+        )
         self._warned: set[str] = set()  # hosts warned about plain HTTP
         self._lock = threading.Lock()
         self._ping_lock = threading.RLock()
-        self.request_count = 0
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -160,16 +156,15 @@ class Transport:
         with self._ping_lock:  # one probe at a time; threads that wait reuse its answer
             self._ping()
 
-    def _ensure_scheme(self) -> None:
-        """Ping unless the scheme is known (a concurrent ping may have just found it)."""
+    def _ensure_scheme(self, already: Tries | None = None) -> None:
+        """Ping unless the scheme is known (a concurrent ping may have just found it).
+        ``already``: the first request timed out, a try that counts against the policy."""
         with self._ping_lock:
             if self._scheme is None:
-                self._ping()
+                self._ping(already)
 
-    def _ping(self) -> None:
-        preemptive = (
-            {"Authorization": f"Basic {self.credentials.basic_token()}"} if self.credentials else {}
-        )
+    def _ping(self, already: Tries | None = None) -> None:
+        preemptive = self._auth.preemptive()
         found: list[str] = []
 
         def probe() -> httpx.Response:
@@ -190,27 +185,22 @@ class Transport:
                     is_cert_error(err) or isinstance(err, httpx.ConnectError | httpx.ConnectTimeout)
                 )
             ),
+            already,
         )
         scheme = found[0]
         response.close()
         if scheme == "http":
             self._warn_plain_http(self.host)
+        if response.status_code not in (200, 401):
+            tries = tries_of(response)
+            raise RegistryError(
+                f"{self.host} answered {response.status_code} to GET /v2/"
+                f"{f' {tries}' if tries else ''}; "
+                "is this a Docker registry (distribution API v2)?",
+                status=response.status_code,
+            )
+        self._auth.after_probe(response.status_code, response.headers.get("www-authenticate"))
         with self._lock:
-            if response.status_code == 401:
-                self._challenge = parse_challenge(response.headers.get("www-authenticate"))
-            elif response.status_code == 200 and preemptive:
-                # Accepted (or not needed): keep sending them; a later 401 with a Bearer
-                # challenge still switches to tokens.
-                self._challenge = Challenge("basic")
-                self.credentials_verified = True
-            elif response.status_code != 200:
-                tries = tries_of(response)
-                raise RegistryError(
-                    f"{self.host} answered {response.status_code} to GET /v2/"
-                    f"{f' {tries}' if tries else ''}; "
-                    "is this a Docker registry (distribution API v2)?",
-                    status=response.status_code,
-                )
             self._scheme = scheme
 
     def _probe_schemes(self, headers: dict[str, str]) -> tuple[str, httpx.Response]:
@@ -241,7 +231,12 @@ class Transport:
     def auth_required(self) -> bool:
         if self._scheme is None:
             self._ensure_scheme()
-        return self._challenge is not None
+        return self._auth.required
+
+    @property
+    def credentials_verified(self) -> bool:
+        """The registry answered 200 to our credentials."""
+        return self._auth.verified
 
     # -- requests -----------------------------------------------------------------------
 
@@ -298,6 +293,7 @@ class Transport:
         what: str,
         policy: RetryPolicy,
         transient: Callable[[BaseException], bool],
+        already: Tries | None = None,
     ) -> httpx.Response:
         """``send()`` under ``policy`` (``regkit.registry.retry``): again after a transport
         error ``transient`` accepts or a 408/429/5xx answer (honouring ``Retry-After``). The
@@ -317,7 +313,9 @@ class Transport:
             return response
 
         try:
-            return retrying(attempt, policy, what, transient=transient, notify=self.notice)
+            return retrying(
+                attempt, policy, what, transient=transient, notify=self.notice, already=already
+            )
         except Again as again:
             assert isinstance(again.value, httpx.Response)
             mark(again.value, tries_of(again))
@@ -333,9 +331,6 @@ class Transport:
         finally:
             response.close()
 
-    def _auth_header(self, scope: str) -> str | None:
-        return auth_header(self._challenge, self.credentials, self._tokens, scope)
-
     def _send_authed(
         self,
         method: str,
@@ -348,34 +343,22 @@ class Transport:
         if self._scheme is None:
             first = self._first_request(method, url, headers, content, stream)
             if first is not None:
-                challenge = self._challenge
-                if (
-                    first.status_code != 401
-                    or _is_one_shot(content)
-                    or challenge is None
-                    or challenge.scheme != "bearer"
+                if _is_one_shot(content) or not self._auth.bearer_after_first(
+                    first.status_code, scope
                 ):
-                    return first  # a 401 to Basic credentials (or to none): nothing new to try
+                    return first
                 first.close()
-                self._fetch_token(challenge, challenge.params.get("scope") or scope, scope)
         url = self._rebase(url)  # guessed as HTTPS before the ping found plain HTTP
         for round_ in range(2):
-            auth = self._auth_header(scope)
+            auth = self._auth.header(scope)
             if auth:
                 headers["Authorization"] = auth
             response = self._follow(method, url, headers, content, stream)
             if response.status_code != 401 or round_ == 1 or _is_one_shot(content):
                 return response
-            challenge = parse_challenge(response.headers.get("www-authenticate"))
-            if challenge is None:
+            # A 401 here came from the registry's own origin (_follow refuses any other).
+            if not self._auth.answer(response.headers.get("www-authenticate"), scope, auth):
                 return response
-            with self._lock:
-                self._challenge = challenge
-            if challenge.scheme == "bearer":
-                self._tokens.drop(scope)
-                self._fetch_token(challenge, challenge.params.get("scope") or scope, scope)
-            elif challenge.scheme == "basic" and (not self.credentials or auth):
-                return response  # nothing new to try: credentials missing or refused
             response.close()
         return response
 
@@ -400,24 +383,25 @@ class Transport:
         if not url.startswith(f"https://{self.host}/") or _is_one_shot(content):
             self._ensure_scheme()
             return None
-        sent = dict(headers)
-        if self.credentials:
-            sent["Authorization"] = f"Basic {self.credentials.basic_token()}"
+        sent = {**headers, **self._auth.preemptive()}
+        started = time.monotonic()
         try:
             response = self._follow(method, url, sent, content, stream)
         except httpx.TransportError as err:
-            if isinstance(err, httpx.TimeoutException):  # a hung registry: say so at once
-                self.notice(f"{method} {shown(url, self.host)} failed ({type(err).__name__})")
-            self._ensure_scheme()
+            if not isinstance(err, httpx.TimeoutException):
+                self._ensure_scheme()  # e.g. a plain-HTTP loopback registry: the probe finds it
+                return None
+            # A hung registry: say so at once; this try counts against the probe's policy.
+            self.notice(
+                f"{method} {shown(url, self.host)} failed ({type(err).__name__}); probing "
+                f"GET /v2/ (try 2 of {self.retry.attempts})"
+            )
+            self._ensure_scheme(Tries(1, time.monotonic() - started))
             return None
         with self._lock:
             if self._scheme is None:
                 self._scheme = "https"
-            if response.status_code == 401:
-                self._challenge = parse_challenge(response.headers.get("www-authenticate"))
-            elif self.credentials and self._challenge is None:
-                self._challenge = Challenge("basic")
-                self.credentials_verified = True
+        self._auth.after_first(response.status_code, response.headers.get("www-authenticate"))
         return response
 
     def _rebase(self, url: str) -> str:
@@ -427,31 +411,16 @@ class Transport:
             return f"{self._scheme}://{self.host}/{url[len(guessed) :]}"
         return url
 
-    def _fetch_token(self, challenge: Challenge, wanted: str, cache_key: str) -> None:
-        realm_host = urlsplit(challenge.realm or "").netloc
-
-        def send(url: str, headers: dict[str, str]) -> httpx.Response:
-            try:
-                return self._send_raw("GET", url, headers, None)
-            except httpx.TransportError as err:
-                raise translate(err, realm_host) from None
-
-        token, expires = fetch_token(
-            send,
-            registry=self.host,
-            challenge=challenge,
-            wanted=wanted,
-            credentials=self.credentials,
-            insecure=self.insecure,
-        )
-        self._tokens.put(cache_key, token, expires)
+    def _send_token(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        """GET a token from a realm (checked by ``auth.fetch_token``): no redirects, no retry."""
+        try:
+            return self._send_raw("GET", url, headers, None)
+        except httpx.TransportError as err:
+            raise translate(err, urlsplit(url).netloc) from None
 
     def secrets(self) -> list[str]:
         """Every secret this transport holds (for leak scans and masking)."""
-        found = self._tokens.values()
-        if self.credentials:
-            found += [self.credentials.password, self.credentials.basic_token()]
-        return [s for s in found if s]
+        return self._auth.secrets()
 
     def _follow(
         self,
@@ -566,8 +535,6 @@ class Transport:
                 self._pool.drop()
                 raise httpx.RemoteProtocolError(f"HTTP/2 connection failed ({err!r})") from err
             raise
-        with self._lock:
-            self.request_count += 1
         if self.verbose:
             ms = (time.monotonic() - started) * 1000
             status = response.status_code
@@ -583,8 +550,11 @@ class Transport:
     def notice(self, line: str) -> None:
         """A line worth seeing while it happens (a retry): under ``-v``, or on a terminal.
         CI logs stay quiet; the final error still says how many tries were made."""
-        if self.verbose or _stderr_is_terminal():
+        if self.verbose:
             print(f"regkit: {line}", file=sys.stderr)
+        elif _stderr_is_terminal() and not os.environ.get("REGKIT_QUIET"):
+            # Erase a progress line being redrawn in place (regkit.progress), then the notice.
+            print(f"\r\x1b[2Kregkit: {line}", file=sys.stderr)
 
     def translate(
         self, err: BaseException, host: str | None = None, tries: Tries | None = None

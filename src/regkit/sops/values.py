@@ -30,10 +30,6 @@ class EncryptedValue:
     datatype: str
 
 
-def is_encrypted(text: str) -> bool:
-    return _ENC_RE.match(text) is not None
-
-
 def parse_enc(text: str, where: str) -> EncryptedValue:
     """Parse an ``ENC[...]`` string; ``where`` names its location for the error message."""
     m = _ENC_RE.match(text)

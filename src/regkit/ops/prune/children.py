@@ -6,26 +6,21 @@ manifest the repository lists, so those platform manifests, their configs and th
 would never be reclaimed (and ``--delete-untagged`` is unsafe for multi-platform images on
 distribution 2.8). So each platform manifest of a deleted index is deleted too, by digest, when
 no staying tag points at it and no manifest that stays (tagged or protected) lists it. Right
-before, the tags are read again: a tag pushed meanwhile onto such a manifest keeps it.
+before, the tags are read again: a tag pushed meanwhile onto such a manifest keeps it; and each
+DELETE is guarded like the prune's own (``regkit.ops.delete``): a tag pointed at the platform
+manifest while it was deleted is put back (or, when several went at once, named with the
+command that puts it back).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from regkit.errors import NotFoundError
+from regkit.errors import RegkitError
+from regkit.ops.delete import Lister, Windows, delete_listed_keeping, get_manifest_or_none
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import PrunePlan
 from regkit.registry import RegistryClient
-
-
-def _delete_digest(client: RegistryClient, repository: str, digest: str) -> bool:
-    """DELETE a manifest by digest; False when it was gone already (e.g. a retried DELETE)."""
-    try:
-        client.delete_manifest(repository, digest)
-    except NotFoundError:
-        return False
-    return True
 
 
 def orphaned_children(plan: PrunePlan, deleted: Iterable[str]) -> tuple[str, ...]:
@@ -65,8 +60,49 @@ def delete_orphaned_children(
                     "index (pushed since planning?); left it"
                 )
     ordered = sorted(wanted)
-    done = client.map(lambda d: _delete_digest(client, repo, d), ordered)
+    lister = Lister(client, repo)
+    windows = Windows()
+
+    def delete(digest: str) -> bool:
+        """False when it was gone already (e.g. a retried DELETE)."""
+        manifest = get_manifest_or_none(client, repo, digest)
+        if manifest is None:
+            return False
+        return delete_listed_keeping(
+            client,
+            repo,
+            manifest,
+            (),
+            warn=warn or (lambda _m: None),
+            windows=windows,
+            lister=lister,
+        ).deleted
+
+    done = client.map(delete, ordered)
     return tuple(d for d, ok in zip(ordered, done, strict=True) if ok)
 
 
-__all__ = ["delete_orphaned_children", "orphaned_children"]
+def delete_children_after(
+    client: RegistryClient,
+    plan: PrunePlan,
+    result: PruneResult,
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[str, ...]:
+    """``delete_orphaned_children`` after a run, complete or partial (a rerun plans from the
+    tags and cannot find the platform manifests of indexes this run deleted); a failure is a
+    warning, not an error: the prune itself is done."""
+    if not result.deleted_manifests:
+        return ()
+    try:
+        return delete_orphaned_children(client, plan, result, warn=warn)
+    except RegkitError as err:
+        if warn:
+            warn(
+                f"{plan.repository}: platform manifests of deleted indexes left ({err.message}); "
+                "'regkit check --storage DIR' on the registry host lists them"
+            )
+        return ()
+
+
+__all__ = ["delete_children_after", "delete_orphaned_children", "orphaned_children"]

@@ -39,6 +39,7 @@ from regkit.errors import (
 )
 from regkit.ops.delete import (
     Deletion,
+    Lister,
     Windows,
     delete_keeping,
     delete_listed_keeping,
@@ -168,6 +169,7 @@ class _Run:
     listed: frozenset[str] = frozenset()
     doomed: frozenset[str] = frozenset()
     windows: Windows = field(default_factory=Windows)
+    lister: Lister | None = None
 
     def warning(self, message: str) -> None:
         with self.lock:
@@ -206,6 +208,7 @@ class _Run:
                 warn=self.warning,
                 windows=self.windows,
                 stand_in=(entry.tag, named),
+                lister=self.lister,
             )
             with self.lock:
                 self.restored += [(t, entry.digest) for t in deletion.restored]
@@ -241,6 +244,7 @@ def execute_plan(
     workers = ThreadPoolExecutor(client.jobs, thread_name_prefix="regkit-prune")
     run = _Run(client, plan, say, on_delete or (lambda _r: None), tick or (lambda: None), side)
     run.doomed = frozenset(e.tag for e in removed)
+    run.lister = Lister(client, repo)
     try:
         return _execute(run, workers)
     finally:
@@ -423,13 +427,21 @@ def _delete_manifest(run: _Run, digest: str, entries: list[TagPlan]) -> list[Out
     """Re-check, DELETE by digest, put back any staying tag that went with it."""
     repo = run.plan.repository
     window: int | None = run.windows.open(digest)
+    assert run.lister is not None
+    mark = run.lister.mark()
     try:
-        # one round: the tags listed again, the manifest's bytes (to put a tag back), and
-        # each doomed tag resolved again
-        listing = run.side.submit(run.client.tags, repo)
-        reading = run.side.submit(get_manifest_or_none, run.client, repo, digest)
+        # one round: the tags listed again, each doomed tag resolved again, and the
+        # manifest's bytes (to put a tag back) unless the plan holds them
+        listing = run.side.submit(run.lister.after, mark)
+        known = run.plan.sources.get(digest)
+        reading = (
+            None
+            if known is not None
+            else run.side.submit(get_manifest_or_none, run.client, repo, digest)
+        )
         checks = [_check(run, e.tag, digest) for e in entries]
-        listed, manifest = set(listing.result()), reading.result()
+        listed = set(listing.result())
+        manifest: Manifest | None = known if reading is None else reading.result()
         if all(c is not None for c in checks) or manifest is None:
             gone: Status = "gone"
             return [
@@ -453,6 +465,7 @@ def _delete_manifest(run: _Run, digest: str, entries: list[TagPlan]) -> list[Out
                 warn=run.warning,
                 windows=run.windows,
                 window=handed,
+                lister=run.lister,
             )
     finally:
         if window is not None:

@@ -11,20 +11,21 @@ count as staying.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from regkit import imagemeta
 from regkit.errors import NotFoundError, RegistryError
 from regkit.ops.once import Once
 from regkit.ops.prune.plan import Blob, ImageRefs, TagInfo
 from regkit.registry import Manifest, RegistryClient
 from regkit.registry.manifest import pick_child
 from regkit.registry.throwaway import THROWAWAY_KEY, has_marker, is_throwaway
-from regkit.timeparse import CreatedTime, parse_created_time
+from regkit.timeparse import CreatedTime
 
-CREATED_LABEL = "org.opencontainers.image.created"
+CREATED_LABEL = imagemeta.CREATED_LABEL
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,32 +33,16 @@ class RepositoryState:
     repository: str
     tags: tuple[TagInfo, ...]
     untagged: tuple[ImageRefs, ...]  # protected manifests no tag points at
-
-
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+    manifests: Mapping[str, Manifest] = field(default_factory=dict, compare=False, repr=False)
 
 
 def created_of(
     manifest: Manifest, image: Manifest | None, config: dict[str, Any] | None
 ) -> CreatedTime | None:
     """The label ``org.opencontainers.image.created``, then the config's ``created``, then the
-    annotations of the manifest (the index for a multi-arch image)."""
-    cfg = config or {}
-    inner = cfg.get("config")
-    labels = inner.get("Labels") if isinstance(inner, dict) else None
-    labels = labels if isinstance(labels, dict) else {}
-    annotations = dict(image.annotations) if image is not None else {}
-    annotations.update(manifest.annotations)
-    for text in (
-        _str(labels.get(CREATED_LABEL)),
-        _str(cfg.get("created")),
-        annotations.get(CREATED_LABEL),
-    ):
-        parsed = parse_created_time(text)
-        if parsed is not None:
-            return parsed
-    return None
+    annotations of the image, then of the index (``regkit.imagemeta``, as overview)."""
+    index = manifest if manifest.is_index else None
+    return imagemeta.created_time(config, image if image is not None else manifest, index)
 
 
 def image_blobs(manifest: Manifest) -> list[Blob]:
@@ -187,7 +172,7 @@ def fetch_repository(
             )
         )
     untagged = tuple(refs_of(m, children) for m in protected.values())
-    return RepositoryState(repository, tuple(infos), untagged)
+    return RepositoryState(repository, tuple(infos), untagged, manifests)
 
 
 __all__ = [

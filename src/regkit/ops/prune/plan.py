@@ -221,6 +221,9 @@ class PrunePlan:
     repository: str = ""
     policy: PrunePolicy = field(default_factory=PrunePolicy)
     refs: Mapping[str, ImageRefs] = field(default_factory=dict, compare=False, repr=False)
+    # The manifests as fetched for planning, by digest (to put back a tag that went with a
+    # DELETE without reading the manifest again); empty when the plan was built without them.
+    sources: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def removed(self) -> tuple[TagPlan, ...]:
@@ -229,9 +232,6 @@ class PrunePlan:
     @property
     def kept(self) -> tuple[TagPlan, ...]:
         return tuple(e for e in self.entries if not e.removed)
-
-    def tags_of(self, digest: str) -> tuple[TagPlan, ...]:
-        return tuple(e for e in self.entries if e.digest == digest)
 
     def to_json(self) -> dict[str, Any]:
         return {

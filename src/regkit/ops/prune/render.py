@@ -118,8 +118,8 @@ def render_result(registry: str, result: PruneResult) -> str:
             lines.append(escape(f"  {o.tag}: {o.status}{f' ({o.detail})' if o.detail else ''}"))
     for tag, digest in result.restored:
         lines.append(escape(f"  {tag}: put back on {digest} (it went with a DELETE of this prune)"))
-    for tag, digest in result.lost:
-        lines.append(escape(f"  {tag}: went with the DELETE of {digest} and was not put back"))
+    for tag, _ in result.lost:
+        lines.append(escape(f"  {tag}: went with a DELETE of this prune and was not put back"))
     return "\n".join(lines) + "\n"
 
 
@@ -147,10 +147,10 @@ def interrupted_report(
     if left:
         lines.append(f"not deleted: {', '.join(sorted(left))}")
     lines += [
-        f"{t}: went with the DELETE of {d} and was not put back"
-        for _, rs in done
+        f"{reg}/{r.repository}:{t}: went with a DELETE of this prune and was not put back"
+        for reg, rs in done
         for r in rs
-        for t, d in r.lost
+        for t, _ in r.lost
     ]
     lines.append("the registry is consistent; run the same command again to finish")
     return [escape(line) for line in lines]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -119,9 +120,10 @@ def plan_target(
                 raise
             continue  # listed in the catalog, gone since (or never had a tag)
         repo_policy = with_protection(repo_policy, marker_protection(state.tags))
-        plans.append(
-            plan_prune(list(state.tags), repo_policy, now, untagged=state.untagged, repository=name)
+        plan = plan_prune(
+            list(state.tags), repo_policy, now, untagged=state.untagged, repository=name
         )
+        plans.append(dataclasses.replace(plan, sources=state.manifests))
     return plans
 
 
@@ -133,12 +135,16 @@ def execute_plans(
     on_delete: Hook | None = None,
     tick: Callable[[], None] | None = None,
 ) -> list[PruneResult]:
-    """Each plan in turn. Ctrl-C raises ``PruneInterrupted`` with the results so far (the
-    interrupted repository's included) and the plans not started."""
+    """Each plan in turn, then the platform manifests of the indexes it deleted that nothing
+    uses (``regkit.ops.prune.children``). Ctrl-C raises ``PruneInterrupted`` with the results so
+    far (the interrupted repository's included) and the plans not started."""
+    from regkit.ops.prune.children import delete_children_after
+
     results: list[PruneResult] = []
     for i, plan in enumerate(plans):
         try:
             results.append(execute_plan(client, plan, warn=warn, on_delete=on_delete, tick=tick))
+            delete_children_after(client, plan, results[-1], warn=warn)
         except PruneAbandoned:
             raise
         except PruneInterrupted as stop:

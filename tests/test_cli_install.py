@@ -1,0 +1,64 @@
+"""The CLI installed alone, as README says: `uv tool install` from the repository, behind the
+loopback package mirror of tests/test_install_runner.py (no request leaves the machine), then
+run from the tool's own bin directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.runner import ROOT
+from tests.test_install_runner import _behind_a_mirror, mirror, wheelhouse  # noqa: F401
+
+
+def _uv() -> str:
+    uv = Path(sys.executable).parent / "uv"
+    found = str(uv) if uv.exists() else shutil.which("uv")
+    if found is None:
+        pytest.skip("uv is not installed (it comes with requirements-dev.lock)")
+    return found
+
+
+def test_uv_tool_install_from_the_repository(
+    tmp_path: Path,
+    mirror: tuple[str, list[str]],  # noqa: F811
+) -> None:
+    index, seen = mirror
+    tools, bins = tmp_path / "tools", tmp_path / "bin"
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "UV_TOOL_DIR": str(tools),
+        "UV_TOOL_BIN_DIR": str(bins),
+        "UV_PYTHON_DOWNLOADS": "never",
+        **_behind_a_mirror(index),
+    }
+    out = subprocess.run(
+        [_uv(), "tool", "install", "--index-url", index, "--python", sys.executable, str(ROOT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert any(p.startswith("/simple/argcomplete") for p in seen)  # dependencies from the index
+    regkit = bins / "regkit"
+    version = subprocess.run(
+        [str(regkit), "version"], env={**env, "PATH": str(bins)}, capture_output=True, check=False
+    )
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith(b"regkit ")
+    script = subprocess.run(
+        [str(regkit), "completion", "bash"], env=env, capture_output=True, check=False
+    )
+    assert b"_python_argcomplete" in script.stdout
+    # the JSON Schemas are package data: shipped with the tool
+    found = list(tools.rglob("regkit/schemas/inspect.schema.json"))
+    assert found, "schemas missing from the installed package"
+    assert os.access(regkit, os.X_OK)
