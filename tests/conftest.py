@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.rig import RIG_PARAMS, Rig, Shape, Version, parse_rig_param, require_registry, start_rig
+# Helper modules with assertions that test modules load as plugins (pytest_plugins): rewrite
+# their asserts too (registered before anything imports them).
+pytest.register_assert_rewrite("tests.runner", "tests.ghcr_fixtures")
+
+from tests.rig import RIG_PARAMS, Rig, Shape, Version, parse_rig_param, require_registry, start_rig  # noqa: E402
 
 # regkit's content cache (regkit.registry.cache) is off in every test and subprocess: a cache
 # filled by one test would change the requests another one counts, and nothing may be written

@@ -52,7 +52,7 @@ ISSUE_OUTPUTS = {
 }  # fmt: skip
 # `regkit action overview` (composite: actions/registry-overview) and the JSON files (issue 14).
 OVERVIEW_OUTPUTS = {"repositories", "tags", "json-file"}
-ISSUE_OUTPUTS = ISSUE_OUTPUTS | {"plan-file"}
+ISSUE_OUTPUTS = ISSUE_OUTPUTS | {"plan-file", "record-file"}  # record-file: issue 16
 # Inputs whose default the Docker action may not copy from the composite action, and why.
 DEFAULT_EXCEPTIONS = {
     "docker-config": "the Docker action always writes under RUNNER_TEMP (regkit.dockerpaths)",

@@ -92,6 +92,11 @@ def test_prune_action_deletes_reports_and_leaks_nothing(
     outputs = dict(step.outputs)
     plan = json.loads(Path(outputs["plan-file"]).read_text())
     assert sorted(plan["deleted"]) == sorted(json.loads(outputs["deleted"]))
+    # the audit trail (issue 16): one JSON line per removed tag, as `prune --record` writes
+    record = [json.loads(line) for line in Path(outputs["record-file"]).read_text().splitlines()]
+    assert sorted(r["tag"] for r in record) == ["1111111", "2222222", "3333333"]
+    assert {r["repository"] for r in record} == {repo}
+    assert all(r["digest"] == before[r["tag"]] and r["action"] for r in record)
     host_repo = f"{rig.host}/{repo}"
     assert sorted(json.loads(outputs["deleted"])) == [
         f"{host_repo}:1111111",
@@ -132,6 +137,7 @@ def test_prune_action_is_a_dry_run_by_default(
     assert [r for r in rig.requests() if r.method not in ("GET", "HEAD")] == []
     outputs = dict(result.main.outputs)
     assert Path(outputs.pop("plan-file")).is_file()
+    assert outputs.pop("record-file") == ""  # a dry run removes nothing, so records nothing
     assert outputs == {
         "deleted": "[]",
         "deleted-count": "0",

@@ -328,7 +328,7 @@ EXPECTED_INTERFACE = {
             "jobs",
             "ca-file",
         ],
-        ["deleted", "deleted-count", "kept-count", "reclaimable-bytes", "plan-file"],
+        ["deleted", "deleted-count", "kept-count", "reclaimable-bytes", "plan-file", "record-file"],
     ),
     "registry-overview": (
         "overview",

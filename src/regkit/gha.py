@@ -514,11 +514,18 @@ summary = Summary()
 
 def temp_file(prefix: str, suffix: str, text: str) -> str:
     """Write ``text`` to a new file that later steps of the job can read (an output names it)
-    and return its path as those steps see it.
+    and return its path as those steps see it (see ``temp_file_paths``)."""
+    return temp_file_paths(prefix, suffix, text)[1]
 
-    On the runner: under ``RUNNER_TEMP`` (emptied when the job ends). Inside a Docker action:
-    under ``/github/home`` (the runner's ``<RUNNER_TEMP>/_github_home``), returning the host path.
-    Elsewhere: the system temp directory.
+
+def temp_file_paths(prefix: str, suffix: str, text: str) -> tuple[str, str]:
+    """Write ``text`` to a new file (mode 0600) that later steps of the job can read; return
+    (its path here, its path as later steps see it).
+
+    On the runner: under ``RUNNER_TEMP`` (emptied when the job ends), both paths the same.
+    Inside a Docker action: under ``/github/home`` (the runner's
+    ``<RUNNER_TEMP>/_github_home``), the second path being the host's. Elsewhere: the system
+    temp directory.
     """
     import tempfile
 
@@ -535,5 +542,5 @@ def temp_file(prefix: str, suffix: str, text: str) -> str:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     if docker is not None:
-        return str(docker.host_dir.parent / os.path.basename(path))
-    return path
+        return path, str(docker.host_dir.parent / os.path.basename(path))
+    return path, path

@@ -13,7 +13,9 @@ Outputs describe what happened: ``deleted`` (JSON list of ``host/repo:tag`` refe
 removed; empty in a dry run), ``deleted-count``, ``kept-count`` (tags still there), and
 ``reclaimable-bytes`` (what garbage collection can reclaim after this run), ``plan-file`` (the
 full plan and result as JSON, the CLI's ``prune --json`` document, in a file under
-``RUNNER_TEMP``). The job summary holds the plan table of every repository (with what became of
+``RUNNER_TEMP``), ``record-file`` (the audit trail of ``prune --record``: one JSON line per
+removed tag with its digest, action, created time, labels and reclaimable bytes; empty in a dry
+run). The job summary holds the plan table of every repository (with what became of
 each tag), at most ``gha.SUMMARY_ROWS`` rows in all: the runner drops a summary over 1 MiB.
 """
 
@@ -25,9 +27,10 @@ from regkit import gha
 from regkit.errors import RegkitError, UsageError
 from regkit.github import open_pull_request_head_shas
 from regkit.ops import DEFAULTS, ConnectOptions, connect, resolve_credentials
+from regkit.ops.audit import execute_recorded
 from regkit.ops.ghcr import is_ghcr
 from regkit.ops.prune import PrunePlan, PruneResult, render
-from regkit.ops.prune.run import Target, build_policy, execute_plans, plan_target
+from regkit.ops.prune.run import Target, build_policy, plan_target
 from regkit.reference import parse_repository, validate_host
 
 
@@ -104,6 +107,8 @@ def main(inputs: gha.Inputs) -> None:
     gha.summary.heading("Prune tags" + (" (dry run: nothing deleted)" if dry_run else ""), 2)
     documents: list[dict[str, object]] = []
     rows_left = gha.SUMMARY_ROWS
+    record: str | None = None  # the audit trail, made at the first real prune
+    record_output = ""
     for goal in goals:
         if is_ghcr(goal.registry):  # package versions through the GitHub API
             from regkit.actions.prune_ghcr import Totals, prune_goal
@@ -130,9 +135,17 @@ def main(inputs: gha.Inputs) -> None:
                 gha.info(render.render_plans(goal.registry, plans).rstrip("\n"))
             results: list[PruneResult] = []
             if not dry_run:
-                results = execute_plans(
-                    client, plans, warn=lambda m: gha.warning(m, "prune: tag left alone")
+                if record is None:
+                    record, record_output = gha.temp_file_paths(
+                        "regkit-prune-record-", ".jsonl", ""
+                    )
+                done = execute_recorded(
+                    client,
+                    plans,
+                    record=record,
+                    warn=lambda m: gha.warning(m, "prune: tag left alone"),
                 )
+                results = list(done.results)
                 for r in results:
                     gha.info(render.render_result(goal.registry, r).rstrip("\n"))
         deleted += render.deleted_references(goal.registry, results)
@@ -150,6 +163,7 @@ def main(inputs: gha.Inputs) -> None:
     plan_file = gha.temp_file("regkit-prune-plan-", ".json", render.render_json(documents))
     gha.info(f"the full plan (JSON): {plan_file}")
     gha.set_output("plan-file", plan_file)
+    gha.set_output("record-file", record_output)
     gha.set_output("deleted", deleted)
     gha.set_output("deleted-count", str(len(deleted)))
     gha.set_output("kept-count", str(kept))
