@@ -236,7 +236,12 @@ class Authenticator:
         with self._lock:
             self.challenge = challenge
         if challenge.scheme == "bearer":
-            self.tokens.drop(scope)
+            current = self.header(scope)
+            if current is not None and current != sent:
+                return True  # another thread renewed the token since this request was sent
+            # The refused token stays in the cache until the new one replaces it: a thread
+            # reading it meanwhile sends something rather than nothing (and a 401 to it finds
+            # the new one above), never a request without credentials.
             self.fetch(challenge, scope)
             return True
         if challenge.scheme == "basic":
