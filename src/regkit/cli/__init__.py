@@ -14,7 +14,19 @@ import sys
 from collections.abc import Sequence
 
 from regkit import __version__
-from regkit.cli import action, check, inspect, login, meta, overview, promote, prune, read, sync
+from regkit.cli import (
+    action,
+    check,
+    inspect,
+    login,
+    meta,
+    output,
+    overview,
+    promote,
+    prune,
+    read,
+    sync,
+)
 from regkit.cli.common import (
     COMMANDS,
     Handler,
@@ -23,7 +35,7 @@ from regkit.cli.common import (
     global_flags,
     platform_type,
 )
-from regkit.cli.output import OutputError, detach_stdout
+from regkit.cli.output import detach_stdout
 from regkit.errors import Hint, RegkitError, with_hint
 from regkit.textsafe import escape
 
@@ -80,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code = func(args)
-        _flush_stdout()
+        output.flush()
         return code
     except RegkitError as err:
         print(f"regkit: error: {escape(with_hint(err, HINTS))}", file=sys.stderr)
@@ -100,17 +112,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return 1
         raise
-
-
-def _flush_stdout() -> None:
-    """What print() left in stdout's buffer goes now, so a full disk is one error line."""
-    try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise
-    except OSError as err:
-        detach_stdout()
-        raise OutputError(
-            f"cannot write to standard output ({err.strerror or err}); "
-            "check the disk or the file it is redirected to"
-        ) from None

@@ -58,11 +58,25 @@ def write(data: bytes | str) -> None:
     except BrokenPipeError:
         raise
     except OSError as err:
-        detach_stdout()
-        raise OutputError(
-            f"cannot write to standard output ({err.strerror or err}); "
-            "check the disk or the file it is redirected to"
-        ) from None
+        raise _unwritable(err) from None
+
+
+def flush() -> None:
+    """What print() left in stdout's buffer goes now, so a full disk is one error line."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise _unwritable(err) from None
+
+
+def _unwritable(err: OSError) -> OutputError:
+    detach_stdout()
+    return OutputError(
+        f"cannot write to standard output ({err.strerror or err}); "
+        "check the disk or the file it is redirected to"
+    )
 
 
 def detach_stdout() -> None:
@@ -162,11 +176,7 @@ def short_digest(digest: str, args: argparse.Namespace | None = None) -> str:
 
 
 def human_size(size: int | None) -> str:
-    if size is None:
-        return "-"
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"  # pragma: no cover
+    """``1.5 MiB``; ``-`` when unknown (the overview's SIZE column, shared by every table)."""
+    from regkit.ops.overview import render_size
+
+    return render_size(size)
