@@ -377,6 +377,11 @@ def test_a_killed_test_process_leaves_no_server_behind(tmp_path: Path) -> None:
                     found.append(cmd.decode(errors="replace"))
         return found
 
+    # nginx opens its port before its master forks the worker: on a loaded machine the worker
+    # shows up a moment after the port answers
+    deadline = time.monotonic() + 10
+    while not any("nginx: worker" in s for s in servers()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert any("nginx: worker" in s for s in servers())
     child.send_signal(signal.SIGKILL)
     child.wait(10)
