@@ -80,6 +80,27 @@ def rig(request: pytest.FixtureRequest) -> Rig:
     return r
 
 
+def _pinned_shape(request: pytest.FixtureRequest, shape: Shape) -> Rig:
+    name = f"rig_{shape}" if request.param == "2.8" else f"rig_{shape}_v3"
+    r: Rig = request.getfixturevalue(name)
+    r.ensure_running()
+    r.mark()
+    return r
+
+
+@pytest.fixture(params=["2.8", "3"], ids=["v2.8", "v3"])
+def basic_rig(request: pytest.FixtureRequest) -> Rig:
+    """The plain (htpasswd) rig on both registry versions: for a test about one shape that
+    still talks to the registry (registry:3 skipped when not built)."""
+    return _pinned_shape(request, "basic")
+
+
+@pytest.fixture(params=["2.8", "3"], ids=["v2.8", "v3"])
+def tls_rig(request: pytest.FixtureRequest) -> Rig:
+    """The nginx TLS rig on both registry versions (see ``basic_rig``)."""
+    return _pinned_shape(request, "tls")
+
+
 _repo_counter = itertools.count(1)
 
 

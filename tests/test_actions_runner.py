@@ -239,21 +239,21 @@ def test_default_secrets_file_is_infra_then_the_older_name(
 
 
 def test_prune_summary_is_capped_and_the_full_plan_is_a_file(
-    job: MakeJob, rig_basic: Rig, repo_prefix: str
+    job: MakeJob, basic_rig: Rig, repo_prefix: str
 ) -> None:
     repo = f"{repo_prefix}/many"
-    image = rig_basic.pusher().push_image(repo, "0000000")
+    image = basic_rig.pusher().push_image(repo, "0000000")
     count = SUMMARY_ROWS + 200
     tags = [f"{i:07x}" for i in range(1, count)]
-    tag_on_disk(rig_basic.storage_dir, repo, image.digest, tags)
+    tag_on_disk(basic_rig.storage_dir, repo, image.digest, tags)
     j = job()
-    identity = _team_secrets(j.workspace, rig_basic)
+    identity = _team_secrets(j.workspace, basic_rig)
     login = j.run_action(
         "actions/registry-login", {"sops-age-key": identity, "secrets-file": "secrets/infra.yml"}
     )
     assert login.conclusion == "success", login.text
     prune = j.run_action(
-        "actions/prune-tags", {"images": repo, "registry": rig_basic.host, "keep": "3"}
+        "actions/prune-tags", {"images": repo, "registry": basic_rig.host, "keep": "3"}
     )
     assert prune.conclusion == "success", prune.text
     summary = prune.summary or ""
@@ -306,26 +306,26 @@ def test_registry_overview_action(job: MakeJob, rig: Rig, repo_prefix: str) -> N
 
 
 def test_docker_action_login_then_overview_on_the_host(
-    job: MakeJob, rig_basic: Rig, repo_prefix: str
+    job: MakeJob, basic_rig: Rig, repo_prefix: str
 ) -> None:
     repo = f"{repo_prefix}/app"
-    rig_basic.pusher().push_image(repo, "1a2b3c4")
+    basic_rig.pusher().push_image(repo, "1a2b3c4")
     j = job()
-    identity = _team_secrets(j.workspace, rig_basic)
+    identity = _team_secrets(j.workspace, basic_rig)
     login = j.run_action(".", {"command": "login", "sops-age-key": identity})
     assert login.conclusion == "success", login.text
     host_dir = Path(j.job_env["DOCKER_CONFIG"])
     assert host_dir == j.runner_temp / "_github_home" / ".docker"
-    assert login.outputs == {"registry": rig_basic.host}
-    listed = j.run_script(f"crane catalog {rig_basic.host}")
+    assert login.outputs == {"registry": basic_rig.host}
+    listed = j.run_script(f"crane catalog {basic_rig.host}")
     assert repo in listed.log
     overview = j.run_action(
-        ".", {"command": "overview", "registry": rig_basic.host, "images": repo}
+        ".", {"command": "overview", "registry": basic_rig.host, "images": repo}
     )
     assert overview.conclusion == "success", overview.text
     data = json.loads(Path(overview.outputs["json-file"]).read_text())
     assert data["repositories"][0]["name"] == repo
-    assert_no_secrets(_all_text(j), [*_secrets(rig_basic), identity])
+    assert_no_secrets(_all_text(j), [*_secrets(basic_rig), identity])
 
 
 # -- items 2, 3, 4, 5: the workflows -----------------------------------------------------------
@@ -358,9 +358,9 @@ def test_workflows_skip_with_a_notice_without_the_registry_secrets(
     assert ran == [result.steps[0].name, "Check for the registry credentials"]
 
 
-def test_promote_workflow_on_push_lowers_the_repository_name(job: MakeJob, rig_basic: Rig) -> None:
+def test_promote_workflow_on_push_lowers_the_repository_name(job: MakeJob, basic_rig: Rig) -> None:
     sha = "ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12"
-    image = rig_basic.pusher().push_image("example/hello-world", sha[:7])
+    image = basic_rig.pusher().push_image("example/hello-world", sha[:7])
     runs = "/repos/Example/Hello-World/actions/workflows/promote-image.yml/runs"
     with github_api({runs: "workflow-runs-promote-release-done.json"}) as gh:
         j = job(
@@ -368,16 +368,16 @@ def test_promote_workflow_on_push_lowers_the_repository_name(job: MakeJob, rig_b
             env={"GITHUB_API_URL": gh.url},
             uses=USES,
         )
-        identity = _team_secrets(j.workspace, rig_basic)
+        identity = _team_secrets(j.workspace, basic_rig)
         j.secrets["SOPS_AGE_KEY"] = identity
         result = j.run_workflow_job(WORKFLOWS / "promote-image.yml", "promote")
         # the push waited for no earlier release promotion (the only one is completed)
         assert [s.path for s in gh.seen] == [runs]
         assert gh.seen[0].query["event"] == ["release"]
     assert result.conclusion == "success", result.text
-    got = crane(rig_basic, "digest", rig_basic.ref("example/hello-world", "latest"))
+    got = crane(basic_rig, "digest", basic_rig.ref("example/hello-world", "latest"))
     assert got.stdout.decode().strip() == image.digest
-    assert_no_secrets(_all_text(j), [*_secrets(rig_basic), identity])
+    assert_no_secrets(_all_text(j), [*_secrets(basic_rig), identity])
 
 
 def _concurrency(workflow: str, github: dict[str, Any]) -> tuple[str, bool]:

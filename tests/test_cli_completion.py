@@ -1,12 +1,13 @@
 """Shell completion: the scripts of `regkit completion bash|zsh|fish` loaded by the real shell
-(bash here; zsh and fish are checked when installed), completions asked as the shell asks
-them: verbs, flags, and repositories and tags from the registry with the credentials at hand."""
+(bash and fish; zsh's is parsed by zsh), completions asked as the shell asks them: verbs,
+flags, and repositories and tags from the registry with the credentials at hand."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -96,3 +97,21 @@ def test_zsh_and_fish_scripts_load(shell: str) -> None:
     check = ["-n"] if shell == "zsh" else ["--no-execute"]
     out = subprocess.run([binary, *check], input=script.stdout, capture_output=True, check=False)
     assert out.returncode == 0, out.stderr.decode()
+
+
+def test_fish_completes_verbs_and_flags(tmp_path: Path) -> None:
+    """fish loads the script and answers ``complete -C`` as it does at a prompt (a candidate,
+    a tab, its help)."""
+    fish = shutil.which("fish")
+    if fish is None:
+        pytest.skip("fish is not installed")
+    script = tmp_path / "regkit.fish"
+    script.write_bytes(regkit("completion", "fish").stdout)
+    asked = f"source {script}; complete -C 'regkit ins'; complete -C 'regkit overview --no-t'"
+    out = subprocess.run(
+        [fish, "--no-config", "-c", asked], env=_env(), capture_output=True, check=False, timeout=60
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    lines = out.stdout.decode().splitlines()
+    assert [line.split("\t")[0] for line in lines] == ["inspect", "--no-trunc"]
+    assert lines[0].startswith("inspect\tdigest, tags, created")

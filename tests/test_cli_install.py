@@ -62,3 +62,40 @@ def test_uv_tool_install_from_the_repository(
     found = list(tools.rglob("regkit/schemas/inspect.schema.json"))
     assert found, "schemas missing from the installed package"
     assert os.access(regkit, os.X_OK)
+
+
+def test_pipx_install_from_the_repository(
+    tmp_path: Path,
+    mirror: tuple[str, list[str]],  # noqa: F811
+) -> None:
+    """README's other install line: ``pipx install`` from a checkout, with pipx's own venvs."""
+    pipx = Path(sys.executable).parent / "pipx"
+    if not pipx.exists():
+        pytest.skip("pipx is not installed (it comes with requirements-dev.lock)")
+    index, seen = mirror
+    home, bins = tmp_path / "pipx", tmp_path / "bin"
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PIPX_HOME": str(home),
+        "PIPX_BIN_DIR": str(bins),
+        "PIPX_MAN_DIR": str(tmp_path / "man"),
+        **_behind_a_mirror(index),
+    }
+    out = subprocess.run(
+        [str(pipx), "install", "--python", sys.executable, "--index-url", index, str(ROOT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert any(p.startswith("/simple/httpx") for p in seen)  # dependencies from the index
+    regkit = bins / "regkit"
+    version = subprocess.run(
+        [str(regkit), "version"], env={**env, "PATH": str(bins)}, capture_output=True, check=False
+    )
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith(b"regkit ")
+    assert list(home.rglob("regkit/schemas/prune.schema.json")), "schemas missing"

@@ -281,13 +281,13 @@ def test_usage_errors_exit_2() -> None:
     assert out.stdout.startswith(b"regkit ")
 
 
-def test_http2_on_request_gives_the_same_overview(rig_tls: Rig, repo_prefix: str) -> None:
+def test_http2_on_request_gives_the_same_overview(tls_rig: Rig, repo_prefix: str) -> None:
     """HTTP/2 is opt-in (REGKIT_HTTP2=1); with 16 threads it must be as correct as HTTP/1.1."""
-    pusher = rig_tls.pusher()
+    pusher = tls_rig.pusher()
     pusher.push_images(f"{repo_prefix}/app", [f"{i:07x}" for i in range(40)], "oci-index")
-    args = ("overview", rig_tls.host, "--repo", f"{repo_prefix}/app", "--format", "json")
-    h1 = regkit("-v", *args, env=rig_tls.env())
-    h2 = regkit("-v", *args, env={**rig_tls.env(), "REGKIT_HTTP2": "1"})
+    args = ("overview", tls_rig.host, "--repo", f"{repo_prefix}/app", "--format", "json")
+    h1 = regkit("-v", *args, env=tls_rig.env())
+    h2 = regkit("-v", *args, env={**tls_rig.env(), "REGKIT_HTTP2": "1"})
     assert h1.returncode == 0, h1.stderr.decode()
     assert h2.returncode == 0, h2.stderr.decode()
     assert h1.stdout == h2.stdout

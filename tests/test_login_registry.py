@@ -271,13 +271,13 @@ def test_docker_style_login_and_logout(tmp_path: Path, rig: Rig) -> None:
     assert_no_secrets(texts, [rig.password, auth])
 
 
-def test_docker_style_wrong_password(tmp_path: Path, rig_basic: Rig) -> None:
+def test_docker_style_wrong_password(tmp_path: Path, basic_rig: Rig) -> None:
     config = tmp_path / "cfg"
     cp = regkit(
         "login",
-        rig_basic.host,
+        basic_rig.host,
         "-u",
-        rig_basic.username,
+        basic_rig.username,
         "--password-stdin",
         "--docker-config",
         str(config),
@@ -286,7 +286,7 @@ def test_docker_style_wrong_password(tmp_path: Path, rig_basic: Rig) -> None:
     )
     assert cp.returncode == 1
     line = _one_error_line(cp)
-    assert f"refused the credentials of user {rig_basic.username!r}" in line
+    assert f"refused the credentials of user {basic_rig.username!r}" in line
     assert not config.exists()
     assert_no_secrets({"stderr": cp.stderr.decode()}, ["wrong-password-123"])
 

@@ -19,13 +19,13 @@ from tests.rig import Rig
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=2.0, total=10.0)
 
 
-def test_first_request_over_https_is_its_own_ping(rig_tls: Rig, repo_prefix: str) -> None:
-    image = rig_tls.pusher().push_image(f"{repo_prefix}/app", ["v1"], "oci-index")
-    rig_tls.mark()
-    out = regkit("digest", image.ref(rig_tls.host), env=rig_tls.env())
+def test_first_request_over_https_is_its_own_ping(tls_rig: Rig, repo_prefix: str) -> None:
+    image = tls_rig.pusher().push_image(f"{repo_prefix}/app", ["v1"], "oci-index")
+    tls_rig.mark()
+    out = regkit("digest", image.ref(tls_rig.host), env=tls_rig.env())
     assert out.returncode == 0, out.stderr.decode()
     assert out.stdout.decode().strip() == image.digest
-    requests = rig_tls.requests()
+    requests = tls_rig.requests()
     # one request in all: no GET /v2/ before it, no anonymous try answered 401
     assert [(r.method, r.path, r.status) for r in requests] == [
         ("HEAD", f"/v2/{repo_prefix}/app/manifests/v1", 200)

@@ -9,6 +9,7 @@ fault proxy, which holds a manifest DELETE while crane, an independent client, w
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -203,17 +204,19 @@ def _collect(stream: object, sink: list[str]) -> threading.Thread:
     return thread
 
 
-def test_ctrl_c_during_prune_reports_and_exits_130(eight: Setup) -> None:
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_ctrl_c_during_prune_reports_and_exits_130(eight: Setup, fmt: str) -> None:
     """--keep 5 deletes 3 manifests (one at a time with -j 1). SIGINT while the first DELETE is
     held: that deletion finishes, the other two do not start; the report names both sides and
-    says a rerun finishes; exit 130. The rerun deletes the rest."""
+    says a rerun finishes; exit 130. With -o json, stdout is still the JSON document: the
+    deleted tag, and the two not deleted with no result. The rerun deletes the rest."""
     rig, repo = eight.rig, eight.repo
     doomed = [i.tags[0] for i in eight.images[:3]]
     before = eight.state()
     gate = Gate()
     errors: list[str] = []
     with fault_proxy(rig.host, _hold_first_manifest_delete(gate)) as proxy:  # type: ignore[arg-type]
-        proc = _prune(proxy.host, eight, "--keep", "5", "--jobs", "1")
+        proc = _prune(proxy.host, eight, "--keep", "5", "--jobs", "1", "-o", fmt)
         pump = _collect(proc.stderr, errors)
         try:
             assert gate.arrived.wait(60), "the manifest DELETE reached the proxy"
@@ -249,7 +252,18 @@ def test_ctrl_c_during_prune_reports_and_exits_130(eight: Setup) -> None:
         "regkit: interrupted: the registry is consistent; run the same command again to finish\n"
     ), stderr
     assert "Traceback" not in stderr
-    assert f"{host_repo}\n" in out  # the plan was printed before the deletes
+    if fmt == "table":
+        assert f"{host_repo}\n" in out  # the plan was printed before the deletes
+    else:
+        doc = json.loads(out)
+        assert doc["registry"] == proxy.host and doc["dry_run"] is False
+        assert doc["deleted"] == [f"{host_repo}:{gone[0]}"]
+        (only,) = doc["repositories"]
+        removed = {e["tag"] for e in only["plan"]["tags"] if e["action"] != "keep"}
+        assert removed == set(doomed)
+        statuses = {o["tag"]: o["status"] for o in only["result"]["outcomes"]}
+        assert statuses[gone[0]] == "deleted"
+        assert all(statuses.get(t, "not-run") != "deleted" for t in stays), statuses
 
     rerun = subprocess.run(
         [sys.executable, "-m", "regkit", "prune", rig.ref(repo), "--keep", "5", "--yes"],

@@ -19,6 +19,7 @@ form. References may be given whole (``HOST/REPO:TAG``) or relative to the conne
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -439,6 +440,12 @@ def execute_prune(
     """Carry out ``plans``: the results, the audit lines written (``record``) and the platform
     manifests of deleted indexes deleted after them."""
     from regkit.ops.audit import execute_recorded
+
+    _refuse_ghcr(reg)
+    return execute_recorded(reg.client, plans, record=record, warn=warn, tick=tick)
+
+
+def _refuse_ghcr(reg: Registry) -> None:
     from regkit.ops.ghcr import is_ghcr
 
     if is_ghcr(reg.host):
@@ -446,7 +453,6 @@ def execute_prune(
             f"{reg.host} deletes through the GitHub API, not the registry: use "
             "regkit.api.prune_ghcr"
         )
-    return execute_recorded(reg.client, plans, record=record, warn=warn, tick=tick)
 
 
 def prune_ghcr(
@@ -547,25 +553,48 @@ def prune(
         argv = split_command(then) if isinstance(then, str) else tuple(then)
         if not argv:
             raise UsageError("then: empty command")
-    plans = plan_prune(
-        reg,
-        repositories,
-        all_repos=all_repos,
+    from regkit.ops.prune.run import Target, build_policy
+    from regkit.ops.prune.session import prune_targets
+
+    if not repositories and not all_repos:
+        raise UsageError("name at least one repository or pass all_repos=True")
+    if not dry_run:
+        _refuse_ghcr(reg)
+    policy = build_policy(
         match=match,
         keep=keep,
         older_than=older_than,
         protect_tags=protect_tags,
         protect_digests=protect_digests,
         protect_files=protect_files,
-        protect_dir=protect_dir,
     )
-    if dry_run:
-        return PruneReport(reg.host, plans, dry_run=True)
-    before = storage_bytes(storage) if storage is not None and argv is not None else None
-    done = execute_prune(reg, plans, record=record, warn=warn)
-    results, written = done.results, done.records
-    children = tuple(sorted(d for ds in done.children.values() for d in ds))
-    report = PruneReport(reg.host, plans, results, records=written, platform_manifests=children)
+    target = Target(
+        reg.host,
+        () if all_repos else tuple(dict.fromkeys(reg.repository(r) for r in repositories)),
+        all_repos,
+    )
+    measure = storage is not None and argv is not None and not dry_run
+    before = storage_bytes(storage) if measure and storage is not None else None
+    run = prune_targets(
+        [target],
+        policy,
+        lambda _host: contextlib.nullcontext(reg.client),
+        dry_run=dry_run,
+        record=record,
+        protect_dir=protect_dir,
+        warn=warn,
+    )
+    pruned = run.registries[0]
+    if not run.carried_out:
+        return PruneReport(reg.host, pruned.plans, dry_run=dry_run)
+    children = tuple(sorted(d for ds in pruned.children.values() for d in ds))
+    report = PruneReport(
+        reg.host,
+        pruned.plans,
+        pruned.results or (),
+        records=pruned.records,
+        platform_manifests=children,
+    )
     if not report.complete:
         raise RegkitError(
             "prune did not finish (see the results); the registry is consistent: run the same "
@@ -574,7 +603,7 @@ def prune(
     if argv is not None and report.deleted:
         then_result, check_report = after_prune(
             reg,
-            [p.repository for p in plans],
+            [p.repository for p in pruned.plans],
             argv,
             storage=storage,
             storage_before=before,

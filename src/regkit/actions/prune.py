@@ -27,10 +27,10 @@ from regkit import gha
 from regkit.errors import RegkitError, UsageError
 from regkit.github import open_pull_request_head_shas
 from regkit.ops import DEFAULTS, ConnectOptions, connect, resolve_credentials
-from regkit.ops.audit import execute_recorded
 from regkit.ops.ghcr import is_ghcr
 from regkit.ops.prune import PrunePlan, PruneResult, render
-from regkit.ops.prune.run import Target, build_policy, plan_target
+from regkit.ops.prune.run import Target, build_policy
+from regkit.ops.prune.session import RegistryPrune, prune_targets
 from regkit.reference import parse_repository, validate_host
 
 
@@ -103,61 +103,63 @@ def main(inputs: gha.Inputs) -> None:
     kept = 0
     reclaimable = 0
     incomplete: list[str] = []
-    any_removed = False
     gha.summary.heading("Prune tags" + (" (dry run: nothing deleted)" if dry_run else ""), 2)
     documents: list[dict[str, object]] = []
     rows_left = gha.SUMMARY_ROWS
-    record: str | None = None  # the audit trail, made at the first real prune
-    record_output = ""
-    for goal in goals:
-        if is_ghcr(goal.registry):  # package versions through the GitHub API
-            from regkit.actions.prune_ghcr import Totals, prune_goal
+    for goal in (g for g in goals if is_ghcr(g.registry)):  # package versions, GitHub API
+        from regkit.actions.prune_ghcr import Totals, prune_goal
 
-            totals = Totals()
-            prune_goal(
-                goal,
-                options,
-                token,
-                policy,
-                now,
-                dry_run=dry_run,
-                delete_untagged=inputs.get_bool("delete-untagged", False),
-                totals=totals,
-            )
-            deleted += totals.deleted
-            kept += totals.kept
-            incomplete += totals.incomplete
-            documents += totals.documents
-            continue
-        with connect(goal.registry, options) as client:
-            plans = plan_target(client, goal, policy, now)
-            with gha.group(f"plan for {goal.registry}"):
-                gha.info(render.render_plans(goal.registry, plans).rstrip("\n"))
-            results: list[PruneResult] = []
-            if not dry_run:
-                if record is None:
-                    record, record_output = gha.temp_file_paths(
-                        "regkit-prune-record-", ".jsonl", ""
-                    )
-                done = execute_recorded(
-                    client,
-                    plans,
-                    record=record,
-                    warn=lambda m: gha.warning(m, "prune: tag left alone"),
-                )
-                results = list(done.results)
-                for r in results:
-                    gha.info(render.render_result(goal.registry, r).rstrip("\n"))
-        deleted += render.deleted_references(goal.registry, results)
-        documents.append(render.to_json(goal.registry, plans, results or None, dry_run=dry_run))
-        for plan in plans:
-            result = next((r for r in results if r.repository == plan.repository), None)
+        totals = Totals()
+        prune_goal(
+            goal,
+            options,
+            token,
+            policy,
+            now,
+            dry_run=dry_run,
+            delete_untagged=inputs.get_bool("delete-untagged", False),
+            totals=totals,
+        )
+        deleted += totals.deleted
+        kept += totals.kept
+        incomplete += totals.incomplete
+        documents += totals.documents
+    distribution = [g for g in goals if not is_ghcr(g.registry)]
+    record: str | None = None  # the audit trail of a real prune
+    record_output = ""
+    if distribution and not dry_run:
+        record, record_output = gha.temp_file_paths("regkit-prune-record-", ".jsonl", "")
+
+    def show_plans(planned: RegistryPrune) -> None:
+        with gha.group(f"plan for {planned.registry}"):
+            gha.info(render.render_plans(planned.registry, planned.plans).rstrip("\n"))
+
+    def show_result(done: RegistryPrune) -> None:
+        for r in done.results or ():
+            gha.info(render.render_result(done.registry, r).rstrip("\n"))
+
+    run = prune_targets(
+        distribution,
+        policy,
+        lambda host: connect(host, options),
+        now=now,
+        dry_run=dry_run,
+        record=record,
+        warn=lambda m: gha.warning(m, "prune: tag left alone"),
+        on_plans=show_plans,
+        on_result=show_result,
+    )
+    documents += run.documents()
+    deleted += run.deleted
+    for pruned in run.registries:
+        for plan in pruned.plans:
+            result = pruned.result_of(plan)
             kept += _still_there(plan, result)
             reclaimable += result.reclaimable_bytes if result else 0
             if result is not None and not result.complete:
-                incomplete.append(f"{goal.registry}/{plan.repository}")
-            rows_left -= _summary(goal.registry, plan, result, dry_run, rows_left)
-        any_removed = any_removed or any(p.removed for p in plans)
+                incomplete.append(f"{pruned.registry}/{plan.repository}")
+            rows_left -= _summary(pruned.registry, plan, result, dry_run, rows_left)
+    any_removed = run.doomed > 0
     if any_removed:
         gha.summary.text(render.GC_GUIDANCE)
     plan_file = gha.temp_file("regkit-prune-plan-", ".json", render.render_json(documents))

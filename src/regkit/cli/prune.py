@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from regkit.cli import output
@@ -22,7 +24,7 @@ from regkit.progress import Progress
 from regkit.textsafe import escape
 
 if TYPE_CHECKING:
-    pass
+    from regkit.ops.prune.session import RegistryPrune
 
 
 @command
@@ -162,12 +164,10 @@ def _prune_keep(text: str) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
-    import contextlib
-    from datetime import UTC, datetime
-
     from regkit.ops.prune import render
-    from regkit.ops.prune.execute import PruneAbandoned, PruneInterrupted, PruneResult
-    from regkit.ops.prune.run import build_policy, plan_target, targets
+    from regkit.ops.prune.execute import PruneAbandoned
+    from regkit.ops.prune.run import build_policy, targets
+    from regkit.ops.prune.session import PruneRunInterrupted, prune_targets
 
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise UsageError(
@@ -188,112 +188,95 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 
         return prune_ghcr.run(args, policy, goals)
     then = _then_argv(args)
-    if args.record and not args.dry_run:
-        from regkit.ops.audit import check_record_path
 
-        check_record_path(args.record)
-    now = datetime.now(UTC)
-    documents: list[dict[str, Any]] = []
-    incomplete = False
-    lost: list[str] = []
-    with contextlib.ExitStack() as stack:
-        planned = []
-        for goal in goals:
-            client = stack.enter_context(client_for(args, goal.registry))
-            with Progress(f"reading {goal.registry}") as progress:
-                plans = plan_target(
-                    client, goal, policy, now, tick=progress.advance, protect_dir=args.protect_dir
-                )
-            planned.append((goal.registry, client, plans))
-            if args.output == "table":
-                _write(render.render_plans(goal.registry, plans))
-            elif args.output == "markdown":
-                _write(_markdown_plans(goal.registry, plans))
-        doomed = sum(len(p.removed) for _, _, ps in planned for p in ps)
-        if args.dry_run or doomed == 0:
-            for registry, _, plans in planned:
-                documents.append(render.to_json(registry, plans, None, dry_run=args.dry_run))
-            if args.output == "json":
-                _write(render.render_json(documents))
-            output.note("dry run: nothing deleted" if args.dry_run else "nothing to delete")
-            return 0
-        if not args.yes:
-            what = render.plural(doomed, "tag")
-            print(f"Delete {what}? [y/N] ", end="", file=sys.stderr, flush=True)
-            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-                print("nothing deleted", file=sys.stderr)
-                return 1
+    def show_plans(planned: RegistryPrune) -> None:
+        if args.output == "table":
+            _write(render.render_plans(planned.registry, planned.plans))
+        elif args.output == "markdown":
+            _write(_markdown_plans(planned.registry, planned.plans))
 
-        def warn(message: str) -> None:
-            print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
+    def confirm(doomed: int) -> bool:
+        if args.yes:
+            return True
+        print(f"Delete {render.plural(doomed, 'tag')}? [y/N] ", end="", file=sys.stderr, flush=True)
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
 
-        from regkit.ops.audit import execute_recorded
-
-        before = _storage_size(args) if then else None
-        deleted_any = False
-        finished: list[tuple[str, list[PruneResult]]] = []
-        at = 0
-        try:
-            for current, (registry, client, plans) in enumerate(planned):
-                at = current
-                with Progress(f"pruning {registry}") as progress:
-                    done = execute_recorded(
-                        client, plans, record=args.record, warn=warn, tick=progress.advance
-                    )
-                results = list(done.results)
-                finished.append((registry, results))
-                documents.append(render.to_json(registry, plans, results, dry_run=False))
-                children = {r: list(ds) for r, ds in done.children.items()}
-                documents[-1]["deleted_platform_manifests"] = children
-                incomplete = incomplete or not all(r.complete for r in results)
-                lost += [f"{registry}/{r.repository}:{t}" for r in results for t, _ in r.lost]
-                deleted_any = deleted_any or any(r.deleted_tags for r in results)
-                if args.output != "json":
-                    _write("".join(render.render_result(registry, r) for r in results))
-                    for repo, digests in children.items():
-                        _write(
-                            f"{registry}/{repo}: also deleted "
-                            f"{render.plural(len(digests), 'platform manifest')} of deleted "
-                            "indexes that nothing else uses\n"
-                        )
-        except PruneAbandoned:
-            print(
-                "regkit: interrupted again: stopped at once; a deletion in flight may or may not "
-                "have happened; the registry is consistent: run the same command again to "
-                "finish",
-                file=sys.stderr,
-                flush=True,
+    def show_result(done: RegistryPrune) -> None:
+        if args.output == "json":
+            return
+        _write("".join(render.render_result(done.registry, r) for r in done.results or ()))
+        for repo, digests in done.children.items():
+            _write(
+                f"{done.registry}/{repo}: also deleted "
+                f"{render.plural(len(digests), 'platform manifest')} of deleted "
+                "indexes that nothing else uses\n"
             )
-            sys.stdout.flush()
-            os._exit(130)  # the request in flight would hold the exit until it ends
-        except PruneInterrupted as stop:
-            registry = planned[at][0]
-            touched = [*finished, (registry, list(stop.results))]
-            pending = [(registry, list(stop.pending))]
-            pending += [(reg, list(ps)) for reg, _, ps in planned[at + 1 :]]
-            if args.output != "json":
-                _write("".join(render.render_result(registry, r) for r in stop.results))
-            for line in render.interrupted_report(touched, pending):
-                print(f"regkit: interrupted: {line}", file=sys.stderr)
-            return 130
-        failed_after = None
-        if then and deleted_any and not incomplete:
-            failed_after = _then_and_check(args, then, before, planned, documents)
-        elif then:
-            print(
-                "regkit: --then not run: "
-                + ("the prune did not finish" if incomplete else "nothing was deleted"),
-                file=sys.stderr,
-            )
+
+    def warn(message: str) -> None:
+        print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
+
+    before = _storage_size(args) if then and not args.dry_run else None
+    try:
+        run = prune_targets(
+            goals,
+            policy,
+            lambda host: client_for(args, host),
+            dry_run=args.dry_run,
+            confirm=confirm,
+            record=args.record if not args.dry_run else None,
+            protect_dir=args.protect_dir,
+            warn=warn,
+            on_plans=show_plans,
+            on_result=show_result,
+            progress=_progress,
+        )
+    except PruneAbandoned:
+        print(
+            "regkit: interrupted again: stopped at once; a deletion in flight may or may not "
+            "have happened; the registry is consistent: run the same command again to "
+            "finish",
+            file=sys.stderr,
+            flush=True,
+        )
+        sys.stdout.flush()
+        os._exit(130)  # the request in flight would hold the exit until it ends
+    except PruneRunInterrupted as stop:
+        stopped = stop.interrupted
+        if args.output == "json":
+            _write(render.render_json(stop.documents()))
+        else:
+            results = stopped.results or ()
+            _write("".join(render.render_result(stopped.registry, r) for r in results))
+        for line in stop.report():
+            print(f"regkit: interrupted: {line}", file=sys.stderr)
+        return 130
+    documents = run.documents()
+    if not run.carried_out:
+        if run.declined:
+            print("nothing deleted", file=sys.stderr)
+            return 1
+        if args.output == "json":
+            _write(render.render_json(documents))
+        output.note("dry run: nothing deleted" if args.dry_run else "nothing to delete")
+        return 0
+    failed_after = None
+    if then and run.deleted and run.complete:
+        failed_after = _then_and_check(args, then, before, run.registries, documents)
+    elif then:
+        print(
+            "regkit: --then not run: "
+            + ("the prune did not finish" if not run.complete else "nothing was deleted"),
+            file=sys.stderr,
+        )
     if args.output == "json":
         _write(render.render_json(documents))
-    if lost:
+    if run.lost:
         raise RegkitError(
-            f"{render.plural(len(lost), 'tag')} went with a DELETE and could not be put back: "
-            f"{', '.join(escape(t) for t in lost)}; put them back with the 'regkit tag' commands "
-            "in the warnings above before garbage collection runs"
+            f"{render.plural(len(run.lost), 'tag')} went with a DELETE and could not be put "
+            f"back: {', '.join(escape(t) for t in run.lost)}; put them back with the 'regkit tag' "
+            "commands in the warnings above before garbage collection runs"
         )
-    if incomplete:
+    if not run.complete:
         raise RegkitError(
             "prune did not finish (see above); the registry is consistent: run the same "
             "command again to finish"
@@ -301,6 +284,12 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     if failed_after:
         raise RegkitError(failed_after)
     return 0
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Callable[[], None]]:
+    with Progress(label) as progress:
+        yield progress.advance
 
 
 def _then_argv(args: argparse.Namespace) -> tuple[str, ...] | None:
@@ -328,7 +317,7 @@ def _then_and_check(
     args: argparse.Namespace,
     argv: tuple[str, ...],
     before: int | None,
-    planned: list[Any],
+    pruned: Sequence[RegistryPrune],
     documents: list[dict[str, Any]],
 ) -> str | None:
     """Run the --then command, then check what stayed; the error to raise, or None."""
@@ -356,18 +345,20 @@ def _then_and_check(
     lines = [f"--then: {' '.join(argv)} exited {result.exit_code}"]
     if shrunk is not None:
         lines.append(f"storage {args.storage} shrank by {plural(shrunk, 'byte')}")
-    for (registry, client, plans), doc in zip(planned, documents, strict=True):
-        repos = []
-        for plan in plans:
-            try:
-                client.tags(plan.repository)
-            except NotFoundError:
-                continue  # no tag stayed
-            repos.append(plan.repository)
-        with Progress(f"checking {registry}") as progress:
-            report = check_repositories(
-                client, repos, on_stage=progress.stage, tick=progress.advance
-            )
+    for pruned_here, doc in zip(pruned, documents, strict=True):
+        registry = pruned_here.registry
+        with client_for(args, registry) as client:
+            repos = []
+            for plan in pruned_here.plans:
+                try:
+                    client.tags(plan.repository)
+                except NotFoundError:
+                    continue  # no tag stayed
+                repos.append(plan.repository)
+            with Progress(f"checking {registry}") as progress:
+                report = check_repositories(
+                    client, repos, on_stage=progress.stage, tick=progress.advance
+                )
         doc["then"] = then_doc
         doc["check"] = report.to_json()
         lines.extend(render_text(report).splitlines())

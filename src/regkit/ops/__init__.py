@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from regkit import defaults
 from regkit.dockerconfig import Credentials, credentials_for
 from regkit.errors import NotFoundError, TLSError, UsageError
 from regkit.reference import host_is_loopback
@@ -25,8 +26,8 @@ class ConnectOptions:
 
     ca_file: str | None = None
     insecure: bool = False
-    jobs: int = 16
-    timeout: float = 30.0
+    jobs: int = defaults.JOBS
+    timeout: float = defaults.TIMEOUT
     verbose: int = 0
     username: str | None = None
     password: str | None = None
@@ -39,7 +40,7 @@ class ConnectOptions:
         )
 
 
-#: The defaults (timeout 30 s, 16 jobs), written once: every other place reads them from here.
+#: The defaults (``regkit.defaults``: timeout 30 s, 16 jobs) as connection options.
 DEFAULTS = ConnectOptions()
 
 

@@ -27,6 +27,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
+from regkit import defaults
 from regkit.dockerconfig import Credentials
 from regkit.errors import (
     AuthenticationError,
@@ -107,8 +108,8 @@ class RegistryClient:
         credentials: Credentials | None = None,
         ca_file: str | None = None,
         insecure: bool = False,
-        jobs: int = 16,
-        timeout: float = 30.0,
+        jobs: int = defaults.JOBS,
+        timeout: float = defaults.TIMEOUT,
         retry: RetryPolicy | None = None,
         verbose: int = 0,
         cache: ContentCache | None = None,

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
+from regkit import defaults
 from regkit.errors import AuthenticationError, ConnectionFailedError, NotFoundError, RegkitError
 
 if TYPE_CHECKING:
@@ -166,7 +167,7 @@ class PackagesAPI:
         token: str | None,
         *,
         base_url: str | None = None,
-        timeout: int = 30,
+        timeout: float = defaults.TIMEOUT,
         notify: Callable[[str], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -180,7 +181,7 @@ class PackagesAPI:
         self._gh = Github(
             auth=Auth.Token(token) if token else None,
             base_url=self.base_url,
-            timeout=timeout,
+            timeout=round(timeout),  # PyGithub takes whole seconds
             retry=None,  # rate limits are waited out here, and said so
             seconds_between_requests=None,
             seconds_between_writes=None,  # spaced here (write_interval)

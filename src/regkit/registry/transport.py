@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from regkit import defaults
 from regkit.dockerconfig import Credentials
 from regkit.errors import AuthenticationError, Hint, RegistryError, TLSError
 from regkit.reference import host_is_loopback
@@ -72,8 +73,8 @@ class Transport:
         credentials: Credentials | None = None,
         ca_file: str | None = None,
         insecure: bool = False,
-        jobs: int = 16,
-        timeout: float = 30.0,
+        jobs: int = defaults.JOBS,
+        timeout: float = defaults.TIMEOUT,
         retry: RetryPolicy | None = None,
         verbose: int = 0,
     ) -> None:

@@ -1,4 +1,4 @@
-"""The prune as the CLI and the action run it: targets, plans per repository, execution."""
+"""Targets, policy and plans per repository (the loop around them: ``regkit.ops.prune.session``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,6 @@ from datetime import datetime
 from regkit.errors import NotFoundError, RegkitError, UsageError
 from regkit.ops.prune.execute import (
     Hook,
-    PruneAbandoned,
-    PruneInterrupted,
-    PruneResult,
-    execute_plan,
 )
 from regkit.ops.prune.fetch import fetch_repository
 from regkit.ops.prune.plan import PrunePlan, PrunePolicy, plan_prune
@@ -127,33 +123,6 @@ def plan_target(
     return plans
 
 
-def execute_plans(
-    client: RegistryClient,
-    plans: Sequence[PrunePlan],
-    *,
-    warn: Callable[[str], None] | None = None,
-    on_delete: Hook | None = None,
-    tick: Callable[[], None] | None = None,
-) -> list[PruneResult]:
-    """Each plan in turn, then the platform manifests of the indexes it deleted that nothing
-    uses (``regkit.ops.prune.children``). Ctrl-C raises ``PruneInterrupted`` with the results so
-    far (the interrupted repository's included) and the plans not started."""
-    from regkit.ops.prune.children import delete_children_after
-
-    results: list[PruneResult] = []
-    for i, plan in enumerate(plans):
-        try:
-            results.append(execute_plan(client, plan, warn=warn, on_delete=on_delete, tick=tick))
-            delete_children_after(client, plan, results[-1], warn=warn)
-        except PruneAbandoned:
-            raise
-        except PruneInterrupted as stop:
-            raise PruneInterrupted([*results, *stop.results], plans[i + 1 :]) from None
-        except KeyboardInterrupt:  # before its first delete (while checking the tags again)
-            raise PruneInterrupted(results, plans[i:]) from None
-    return results
-
-
 def delete_reference(
     client: RegistryClient,
     text: str,
@@ -183,7 +152,6 @@ __all__ = [
     "Target",
     "build_policy",
     "delete_reference",
-    "execute_plans",
     "plan_target",
     "targets",
 ]
