@@ -36,6 +36,7 @@ from regkit.ops.ghcr_prune import GhcrPlan, GhcrResult
 from regkit.ops.inspect import Inspection
 from regkit.ops.overview import Overview, RepositoryOverview, TagRow
 from regkit.ops.prune import PrunePlan, PruneResult
+from regkit.ops.prune.run import Target
 from regkit.ops.sync import SyncItem
 from regkit.reference import Reference, parse_reference, validate_host
 from regkit.registry import RegistryClient
@@ -408,10 +409,9 @@ def plan_prune(
     tick: Callable[[], None] | None = None,
 ) -> tuple[PrunePlan, ...]:
     """The prune plan per repository; nothing is changed (``regkit prune --dry-run``)."""
-    from regkit.ops.prune.run import Target, build_policy, plan_target
+    from regkit.ops.prune.run import build_policy, plan_target
 
-    if not repositories and not all_repos:
-        raise UsageError("name at least one repository or pass all_repos=True")
+    target = _prune_target(reg, repositories, all_repos)
     policy = build_policy(
         match=match,
         keep=keep,
@@ -420,13 +420,16 @@ def plan_prune(
         protect_digests=protect_digests,
         protect_files=protect_files,
     )
-    target = Target(
-        reg.host,
-        () if all_repos else tuple(dict.fromkeys(reg.repository(r) for r in repositories)),
-        all_repos,
-    )
     when = now or datetime.now(UTC)
     return tuple(plan_target(reg.client, target, policy, when, tick=tick, protect_dir=protect_dir))
+
+
+def _prune_target(reg: Registry, repositories: Sequence[str], all_repos: bool) -> Target:
+    """The one target of an API prune: ``repositories`` (or the catalog), deduplicated."""
+    if not repositories and not all_repos:
+        raise UsageError("name at least one repository or pass all_repos=True")
+    names = () if all_repos else tuple(dict.fromkeys(reg.repository(r) for r in repositories))
+    return Target(reg.host, names, all_repos)
 
 
 def execute_prune(
@@ -553,11 +556,10 @@ def prune(
         argv = split_command(then) if isinstance(then, str) else tuple(then)
         if not argv:
             raise UsageError("then: empty command")
-    from regkit.ops.prune.run import Target, build_policy
+    from regkit.ops.prune.run import build_policy
     from regkit.ops.prune.session import prune_targets
 
-    if not repositories and not all_repos:
-        raise UsageError("name at least one repository or pass all_repos=True")
+    target = _prune_target(reg, repositories, all_repos)
     if not dry_run:
         _refuse_ghcr(reg)
     policy = build_policy(
@@ -567,11 +569,6 @@ def prune(
         protect_tags=protect_tags,
         protect_digests=protect_digests,
         protect_files=protect_files,
-    )
-    target = Target(
-        reg.host,
-        () if all_repos else tuple(dict.fromkeys(reg.repository(r) for r in repositories)),
-        all_repos,
     )
     measure = storage is not None and argv is not None and not dry_run
     before = storage_bytes(storage) if measure and storage is not None else None

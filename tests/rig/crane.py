@@ -65,7 +65,7 @@ def require_skopeo() -> str:
     return path
 
 
-def _run(
+def run_tool(
     argv: Sequence[str],
     env: Mapping[str, str],
     *,
@@ -73,6 +73,7 @@ def _run(
     input: bytes | None,
     timeout: float,
 ) -> subprocess.CompletedProcess[bytes]:
+    """Run a client tool; bytes stdout/stderr, ``ToolError`` on a non-zero exit with ``check``."""
     cp = subprocess.run(
         list(argv), env=dict(env), input=input, capture_output=True, timeout=timeout, check=False
     )
@@ -100,7 +101,7 @@ def crane(
     Skips the test when crane is missing. ``check=True`` raises ToolError on a non-zero exit.
     """
     exe = require_crane()
-    return _run([exe, *args], _env(rig, env), check=check, input=input, timeout=timeout)
+    return run_tool([exe, *args], _env(rig, env), check=check, input=input, timeout=timeout)
 
 
 def skopeo_flags(rig: Rig, prefix: str = "") -> list[str]:
@@ -139,4 +140,4 @@ def skopeo(
     elif subcommand in _ONE_SIDED and subcommand != "manifest-digest":
         flags = skopeo_flags(rig)
     argv = [exe, subcommand, *flags, *args]
-    return _run(argv, _env(rig, env), check=check, input=input, timeout=timeout)
+    return run_tool(argv, _env(rig, env), check=check, input=input, timeout=timeout)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from .crane import DEFAULT_TIMEOUT, ToolError
+from .crane import DEFAULT_TIMEOUT, run_tool
 from .tools import tool_path, tools_dir
 
 if TYPE_CHECKING:
@@ -62,9 +62,4 @@ def regctl(
     full_env = rig.env(REGCTL_CONFIG=str(rig.workdir / "regctl-config.json"))
     full_env.update(env or {})
     argv = [exe, *regctl_host_flags(rig), *args]
-    cp = subprocess.run(
-        argv, env=full_env, input=input, capture_output=True, timeout=timeout, check=False
-    )
-    if check and cp.returncode != 0:
-        raise ToolError(cp.returncode, cp.args, cp.stdout, cp.stderr)
-    return cp
+    return run_tool(argv, full_env, check=check, input=input, timeout=timeout)

@@ -7,24 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from regkit.ops.ghcr_prune import GhcrPlan, GhcrResult
-from regkit.ops.prune.render import plural, render_plan, short_digest
+from regkit.ops.prune.render import plural, render_plan, repositories_json, short_digest
 
 
 def ghcr_document(
     registry: str, plans: Sequence[GhcrPlan], results: Sequence[GhcrResult] | None, dry_run: bool
 ) -> dict[str, Any]:
     """The JSON document of a GHCR prune (``-o json``, the action's plan file)."""
-    by_repo = {r.repository: r for r in results or ()}
     return {
         "registry": registry,
         "dry_run": dry_run,
-        "repositories": [
-            {
-                "plan": p.to_json(),
-                "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
-            }
-            for p in plans
-        ],
+        "repositories": repositories_json(plans, results),
         "deleted": [
             f"{registry}/{r.repository}@{o.deletion.digest}"
             for r in results or ()

@@ -160,6 +160,19 @@ def deleted_references(registry: str, results: Sequence[PruneResult]) -> list[st
     return [f"{registry}/{r.repository}:{t}" for r in results for t in r.deleted_tags]
 
 
+def repositories_json(plans: Sequence[Any], results: Sequence[Any] | None) -> list[Any]:
+    """Each plan's JSON beside its result's (None where it has none), in plan order: the
+    ``repositories`` of a prune document, on distribution and on GHCR alike."""
+    by_repo = {r.repository: r for r in results or ()}
+    return [
+        {
+            "plan": p.to_json(),
+            "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
+        }
+        for p in plans
+    ]
+
+
 def to_json(
     registry: str,
     plans: Sequence[PrunePlan],
@@ -167,17 +180,10 @@ def to_json(
     *,
     dry_run: bool,
 ) -> dict[str, Any]:
-    by_repo = {r.repository: r for r in results or ()}
     return {
         "registry": registry,
         "dry_run": dry_run,
-        "repositories": [
-            {
-                "plan": p.to_json(),
-                "result": by_repo[p.repository].to_json() if p.repository in by_repo else None,
-            }
-            for p in plans
-        ],
+        "repositories": repositories_json(plans, results),
         "deleted": deleted_references(registry, results or ()),
         "reclaimable_bytes": sum(p.reclaimable_bytes for p in plans)
         if results is None
@@ -221,5 +227,6 @@ __all__ = [
     "render_plan",
     "render_plans",
     "render_result",
+    "repositories_json",
     "to_json",
 ]
