@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from regkit import gha
-from regkit.actions import ACTIONS, ActionSpec, load, run
+from regkit.actions import ACTIONS, ActionSpec, as_inputs, load, run
 from regkit.cli import main as cli_main
 from regkit.errors import UsageError
 
@@ -571,3 +571,46 @@ def test_every_registered_action_loads() -> None:
         main = load(spec)
         assert callable(main), spec.name
         assert list(inspect.signature(main).parameters) == ["inputs"], spec.name
+
+
+def test_action_errors_name_inputs_not_cli_flags(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An action's user has inputs, not flags: an error from the shared code that names a CLI
+    flag names the action's input instead (flags the action has no input for stay)."""
+    env = {"INPUT_IMAGES": "127.0.0.1:9/x", "INPUT_MATCH": "(", "RUNNER_TEMP": str(tmp_path)}
+    assert run("prune", environ=env) == 2
+    assert capsys.readouterr().out == (
+        "::error::invalid input 'match' pattern '(': missing ), unterminated subpattern at "
+        "position 0\n"
+    )
+    login = ACTIONS["login"]
+    assert as_inputs("fix it or pass --registry HOST or --registry-key KEY", login) == (
+        "fix it or set input 'registry' or input 'registry-key'"
+    )
+    assert as_inputs("check --registry-key / --password-key", login) == (
+        "check input 'registry-key' / input 'password-key'"
+    )
+    stdin = as_inputs("--password-stdin: nothing was read", login)
+    assert stdin == "input 'password': nothing was read"
+    # no input of that name: the flag stays
+    assert as_inputs("pass --force to move it", ACTIONS["promote"]) == "pass --force to move it"
+    assert as_inputs("--protect-tag v1", ACTIONS["prune"]) == "input 'protect-tags' v1"
+
+
+def test_every_action_spec_lists_the_inputs_of_its_action_yml() -> None:
+    """The dispatcher renames flags to inputs from ``ActionSpec.inputs``: it must not drift
+    from the action.yml the runner reads."""
+    from ruamel.yaml import YAML
+
+    root = Path(__file__).resolve().parent.parent
+    folders = {
+        "login": "registry-login",
+        "promote": "promote-image",
+        "prune": "prune-tags",
+        "overview": "registry-overview",
+    }
+    assert set(folders) == set(ACTIONS)
+    for name, folder in folders.items():
+        declared = YAML(typ="safe").load((root / "actions" / folder / "action.yml").read_text())
+        assert set(ACTIONS[name].inputs) == set(declared["inputs"]), name

@@ -13,6 +13,7 @@ from tests.ghcr_fixtures import READER, TOKEN, ghcr, pusher
 from tests.ghcr_images import push_history
 from tests.ghcrfake import FakeGHCR
 from tests.leakscan import assert_masked_first, assert_no_secrets
+from tests.rig import Rig, tag_on_disk
 from tests.rig.images import Pusher
 from tests.test_gha import command_files, parse_file_commands, raw, unescape_markdown
 
@@ -132,3 +133,29 @@ def test_promote_action_token_without_write_names_the_permission(
     assert "'permissions: packages: write'" in error
     assert "latest" not in _tags(ghcr)
     assert_no_secrets({"stdout": stdout, "stderr": stderr}, [readonly])
+
+
+def test_summary_rows_are_capped_across_ghcr_and_distribution(
+    ghcr: FakeGHCR, pusher: Pusher, rig_basic: Rig, repo_prefix: str, tmp_path: Path
+) -> None:
+    """One job summary for a GHCR package and a distribution repository: the rows of both
+    count against one cap (a summary over 1 MiB is dropped by the runner)."""
+    from regkit.gha import SUMMARY_ROWS
+
+    push_history(pusher, REPO, TAGS)
+    repo = f"{repo_prefix}/many"
+    image = rig_basic.pusher().push_image(repo, "0000000")
+    tag_on_disk(rig_basic.storage_dir, repo, image.digest, [f"{i:07x}" for i in range(1, 1005)])
+    files = command_files(tmp_path)
+    images = f"{ghcr.host}/{REPO}\n{rig_basic.host}/{repo}"
+    env = _env(ghcr, files, images=images, keep="1")
+    env["INPUT_GITHUB-TOKEN"] = TOKEN
+    env["DOCKER_CONFIG"] = rig_basic.env()["DOCKER_CONFIG"]
+    cp = regkit("action", "prune", env=env)
+    assert cp.returncode == 0, cp.stdout.decode() + cp.stderr.decode()
+    summary = unescape_markdown(raw(files["STEP_SUMMARY"]))
+    rows = [line for line in summary.splitlines() if line.startswith("| ") and "---" not in line]
+    headers = [line for line in rows if line.startswith("| TAG |")]
+    assert len(headers) == 2
+    assert len(rows) - len(headers) == SUMMARY_ROWS  # 3 GHCR rows, then the rest of the cap
+    assert f"{1005 - (SUMMARY_ROWS - len(TAGS))} more tags not shown" in summary

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from regkit import gha
 from regkit.errors import Hint, RegkitError, UsageError, with_hint
@@ -28,12 +29,18 @@ ActionMain = Callable[[gha.Inputs], None]
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """An action: its name, its secret inputs, and the module with its ``main``."""
+    """An action: its name, its secret inputs, and the module with its ``main``.
+
+    ``inputs`` are the inputs of its action.yml (a test keeps them equal): an error from the
+    shared code that names a CLI flag with an input of the same name (or ``flag_inputs``' name
+    for it) names that input instead."""
 
     name: str
     description: str
     secret_inputs: tuple[str, ...] = ()
     module_name: str | None = None  # default: regkit.actions.<name>
+    inputs: tuple[str, ...] = ()
+    flag_inputs: Mapping[str, str] = field(default_factory=dict)  # CLI flag -> input
 
     @property
     def module(self) -> str:
@@ -48,18 +55,38 @@ ACTIONS: dict[str, ActionSpec] = {
             "decrypt the SOPS secrets file (or take username and password), check the "
             "credentials, write the Docker config",
             secret_inputs=("sops-age-key", "password"),
+            inputs=(
+                "sops-age-key", "secrets-file", "username", "password", "registry",
+                "username-key", "password-key", "registry-key", "docker-config", "verify",
+                "ca-file",
+            ),
+            flag_inputs={"password-stdin": "password", "no-verify": "verify"},
         ),
         ActionSpec(
             "promote",
             "copy a tested tag to release tags and latest by digest",
             secret_inputs=("github-token",),
+            inputs=(
+                "image", "registry", "source", "targets", "expect-digest", "semver-aliases",
+                "latest", "require-checks", "github-token", "dry-run", "ca-file",
+            ),
         ),
         ActionSpec(
             "prune",
             "delete old SHA tags, keeping the newest and every protected tag",
             secret_inputs=("github-token",),
+            inputs=(
+                "images", "registry", "match", "keep", "older-than", "protect-tags",
+                "protect-digests", "protect-open-prs", "github-token", "delete-untagged",
+                "dry-run", "jobs", "ca-file",
+            ),
+            flag_inputs={"protect-tag": "protect-tags", "protect-digest": "protect-digests"},
         ),
-        ActionSpec("overview", "write every repository's tags to the job summary"),
+        ActionSpec(
+            "overview",
+            "write every repository's tags to the job summary",
+            inputs=("registry", "images", "jobs", "ca-file"),
+        ),
     )
 }
 
@@ -69,6 +96,26 @@ HINTS = {
     Hint.CA_FILE: "set the ca-file input to the PEM file of the registry's CA",
     Hint.INSECURE: "the actions use HTTPS only: serve the registry over TLS",
 }
+
+
+#: ``pass --flag METAVAR`` (the words before and after are optional)
+_FLAG = re.compile(
+    r"(?P<pass>\bpass )?(?<![\w-])--(?P<flag>[a-z][a-z0-9-]*)(?P<meta> [A-Z]{2,}\b)?"
+)
+
+
+def as_inputs(message: str, spec: ActionSpec) -> str:
+    """``message`` with each CLI flag the action has an input for named as that input:
+    "pass --registry HOST" becomes "set input 'registry'"."""
+
+    def rename(match: re.Match[str]) -> str:
+        flag = match["flag"]
+        name = spec.flag_inputs.get(flag, flag)
+        if name not in spec.inputs:
+            return match[0]
+        return ("set " if match["pass"] else "") + f"input '{name}'"
+
+    return _FLAG.sub(rename, message)
 
 
 def load(spec: ActionSpec) -> ActionMain:
@@ -105,7 +152,9 @@ def run(name: str, environ: Mapping[str, str] | None = None) -> int:
             inputs.get_secret(secret_input)  # masks first, before any other output
         load(spec)(inputs)
     except RegkitError as err:
-        gha.error(with_hint(err, HINTS))
+        spec_here = ACTIONS.get(name)
+        message = with_hint(err, HINTS)
+        gha.error(as_inputs(message, spec_here) if spec_here is not None else message)
         return err.exit_code
     except KeyboardInterrupt:
         gha.error(f"regkit action {name}: interrupted")

@@ -24,6 +24,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from regkit import gha
+from regkit.actions.prune_ghcr import Totals, prune_goal
 from regkit.errors import RegkitError, UsageError
 from regkit.github import open_pull_request_head_shas
 from regkit.ops import DEFAULTS, ConnectOptions, connect, resolve_credentials
@@ -99,17 +100,9 @@ def main(inputs: gha.Inputs) -> None:
     )
     now = datetime.now(UTC)
 
-    deleted: list[str] = []
-    kept = 0
-    reclaimable = 0
-    incomplete: list[str] = []
     gha.summary.heading("Prune tags" + (" (dry run: nothing deleted)" if dry_run else ""), 2)
-    documents: list[dict[str, object]] = []
-    rows_left = gha.SUMMARY_ROWS
+    totals = Totals()  # GHCR's, and the summary rows left for every repository
     for goal in (g for g in goals if is_ghcr(g.registry)):  # package versions, GitHub API
-        from regkit.actions.prune_ghcr import Totals, prune_goal
-
-        totals = Totals()
         prune_goal(
             goal,
             options,
@@ -120,10 +113,8 @@ def main(inputs: gha.Inputs) -> None:
             delete_untagged=inputs.get_bool("delete-untagged", False),
             totals=totals,
         )
-        deleted += totals.deleted
-        kept += totals.kept
-        incomplete += totals.incomplete
-        documents += totals.documents
+    deleted, kept, incomplete = list(totals.deleted), totals.kept, list(totals.incomplete)
+    documents, rows_left, reclaimable = list(totals.documents), totals.rows_left, 0
     distribution = [g for g in goals if not is_ghcr(g.registry)]
     record: str | None = None  # the audit trail of a real prune
     record_output = ""
