@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from regkit import imagemeta
 from regkit.ops import ConnectOptions, connect
-from regkit.ops.promote import image_labels
+from regkit.ops.promote import image_facts
 from regkit.ops.prune.fetch import created_of as prune_created_of
 from regkit.registry.manifest import OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
 from tests.cli import regkit
@@ -106,5 +106,6 @@ def test_promote_labels_are_those_overview_shows(rig: Rig, repo_prefix: str) -> 
     )
     with connect(rig.host, options) as client:
         top = client.get_manifest(repo, "v1")
-        labels = image_labels(client, repo, top)
-    assert labels[imagemeta.CREATED_LABEL] == "2026-02-02T00:00:00Z"
+        facts = image_facts(client, repo, top)
+    assert facts.created is not None
+    assert facts.created.strftime("%Y-%m-%dT%H:%M:%SZ") == "2026-02-02T00:00:00Z"

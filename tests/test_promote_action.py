@@ -7,10 +7,12 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from tests.cli import regkit
 from tests.githubfake import (
     FIXTURES,
     PROMOTE_RUN_ID,
@@ -149,14 +151,14 @@ class Action:
 
 @pytest.fixture
 def action(
-    rig_basic: Rig,
+    basic_rig: Rig,
     gh: RecordedGitHub,
     tmp_path: Path,
     repo_prefix: str,
     installed: Path,
 ) -> Action:
-    rig_basic.ensure_running()
-    return Action(rig_basic, gh, tmp_path, f"{repo_prefix}/app", installed)
+    """The action on both registry versions (plain rig; the TLS shape has its own test)."""
+    return Action(basic_rig, gh, tmp_path, f"{repo_prefix}/app", installed)
 
 
 def digest_of(rig: Rig, ref: str) -> str | None:
@@ -303,6 +305,23 @@ def test_push_to_main_moves_latest(action: Action) -> None:
     assert run.rc == 0, run.stdout
     assert digest_of(rig, f"{rig.host}/{action.repo}:latest") == image.digest
     assert action.gh.seen == []  # no GitHub question on push without require-checks
+
+
+def test_summary_created_is_overviews_when_the_image_has_no_created_label(
+    action: Action,
+) -> None:
+    """An image whose time is only the config's ``created`` (no label): the summary says the
+    time overview says, not "-"."""
+    rig = action.rig
+    when = datetime(2024, 3, 4, 5, 6, 7, tzinfo=UTC)
+    rig.pusher().push_image(action.repo, SHORT, "oci-index", created=when, label_created=None)
+    run = action({"latest": "auto"}, event="push", payload="event-push-main.json")
+    assert run.rc == 0, run.stdout
+    assert "| Created | 2024-03-04T05:06:07Z |" in run.summary.replace("\\", "")
+    overview = regkit("overview", rig.ref(action.repo), "-o", "json", env=rig.env())
+    rows = [t for r in json.loads(overview.stdout)["repositories"] for t in r["tags"]]
+    assert {t["created"] for t in rows} == {"2024-03-04T05:06:07Z"}
+    assert rows[0]["created"] == "2024-03-04T05:06:07Z"
 
 
 def test_push_without_an_image_succeeds_and_says_so(action: Action) -> None:

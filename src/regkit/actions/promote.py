@@ -48,8 +48,6 @@ from regkit.reference import (
 )
 
 LATEST_CHOICES = ("false", "true", "auto")
-CREATED_LABEL = "org.opencontainers.image.created"
-DESCRIPTION_LABEL = "org.opencontainers.image.description"
 
 
 @dataclass
@@ -256,22 +254,22 @@ def main(inputs: gha.Inputs) -> None:
 
     for line in result.lines():
         gha.info(line)
-    labels = _labels(repo, result, options)
+    facts = _facts(repo, result, options)
     gha.set_output("digest", result.digest)
     gha.set_output("promoted", "true" if result.promoted else "false")
     gha.set_output("targets", result.to_json()["targets"])
-    write_summary(result, labels, ctx.notes)
+    write_summary(result, facts, ctx.notes)
 
 
-def _labels(repo: Reference, result: pr.PromotionResult, options: ConnectOptions) -> dict[str, str]:
+def _facts(repo: Reference, result: pr.PromotionResult, options: ConnectOptions) -> pr.ImageFacts:
     if result.manifest is None:
-        return {}
+        return pr.ImageFacts()
     try:
         with connect(repo.registry, options) as client:
-            return pr.image_labels(client, repo.repository, result.manifest)
+            return pr.image_facts(client, repo.repository, result.manifest)
     except RegkitError as err:  # the summary is a courtesy; the promotion already happened
-        gha.warning(f"could not read the image labels for the summary: {err.message}")
-        return {}
+        gha.warning(f"could not read the image's labels for the summary: {err.message}")
+        return pr.ImageFacts()
 
 
 def _short(digest: str | None) -> str:
@@ -290,18 +288,18 @@ def summary_rows(result: pr.PromotionResult) -> list[list[str]]:
     ]
 
 
-def write_summary(result: pr.PromotionResult, labels: Mapping[str, str], notes: list[str]) -> None:
+def write_summary(result: pr.PromotionResult, facts: pr.ImageFacts, notes: list[str]) -> None:
     s = gha.summary
     title = "Promotion plan (dry run, nothing written)" if result.dry_run else "Promoted image"
     s.heading(title, 2)
     s.table(["Target", "Result", "Old digest", "New digest"], summary_rows(result))
-    facts: list[list[Any]] = [
+    rows: list[list[Any]] = [
         ["Source", str(result.plan.source)],
         ["Digest", result.digest],
         ["Platforms", ", ".join(result.platforms) or "single platform"],
-        ["Created", labels.get(CREATED_LABEL, "-")],
-        ["Description", labels.get(DESCRIPTION_LABEL, "-")],
+        ["Created", facts.created.strftime("%Y-%m-%dT%H:%M:%SZ") if facts.created else "-"],
+        ["Description", facts.description or "-"],
     ]
-    s.table(["Image", ""], facts)
+    s.table(["Image", ""], rows)
     for note in notes:
         s.text(note)

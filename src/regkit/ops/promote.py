@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -401,20 +402,33 @@ def _platforms(top: Manifest) -> list[str]:
     return Image(top).platforms
 
 
-def image_labels(client: RegistryClient, repository: str, top: Manifest) -> dict[str, str]:
-    """The config labels of an image; of an index, those of the platform that stands for it
-    (``regkit.imagemeta.pick_platform``: linux/amd64, else the first), as overview shows."""
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What a promotion's summary says of the image, read as overview reads it."""
+
+    created: datetime | None = None
+    description: str | None = None
+
+
+def image_facts(client: RegistryClient, repository: str, top: Manifest) -> ImageFacts:
+    """Created and description of an image (``regkit.imagemeta``: the label, then the
+    config's ``created``, then the annotations); of an index, those of the platform that stands
+    for it (linux/amd64, else the first), as overview shows."""
+    index = top if top.is_index else None
     manifest = top
-    if top.is_index:
-        child = imagemeta.pick_platform(top)
+    if index is not None:
+        child = imagemeta.pick_platform(index)
         if child is None:
-            return {}
+            return ImageFacts()
         manifest = client.get_manifest(repository, child.digest)
-    cfg = manifest.config
-    if cfg is None:
-        return {}
-    try:
-        data = json.loads(client.get_blob(repository, cfg.digest))
-    except ValueError:
-        return {}
-    return imagemeta.labels_of(data if isinstance(data, dict) else None)
+    config: dict[str, Any] | None = None
+    if manifest.config is not None:
+        try:
+            data = json.loads(client.get_blob(repository, manifest.config.digest))
+        except ValueError:
+            data = None
+        config = data if isinstance(data, dict) else None
+    return ImageFacts(
+        imagemeta.created_of(config, manifest, index),
+        imagemeta.description_of(config, manifest, index),
+    )
