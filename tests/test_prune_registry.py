@@ -481,3 +481,25 @@ def test_usage_errors_exit_2_before_any_request(capsys: pytest.CaptureFixture[st
     assert "not images" in capsys.readouterr().err
     assert main(["prune", "--dry-run"]) == 2
     assert "name at least one repository" in capsys.readouterr().err
+
+
+def test_prune_reads_each_manifest_once_and_shares_tag_listings(
+    rig: Rig, repo_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 multi-platform images, keep 2: every manifest is read once (at planning; the
+    platform manifests deleted after their index are not read again), and the deletes that run
+    side by side share their tag listings (one before and one after each DELETE, taken apart,
+    were two per DELETE)."""
+    repo = f"{repo_prefix}/app"
+    rig.pusher().push_images(repo, short_sha_tags(20, seed=20), "oci-index", jobs=8)
+    monkeypatch.setenv("DOCKER_CONFIG", str(rig.docker_config))
+    ca = ["--ca-file", str(rig.ca_file)] if rig.ca_file else []
+    rig.mark()
+    assert main([*ca, "prune", rig.ref(repo), "--keep", "2", "--yes", "-q"]) == 0
+    requests = rig.requests()
+    by_digest = [r.path for r in requests if r.method == "GET" and "/manifests/sha256:" in r.path]
+    deletes = [r for r in requests if r.method == "DELETE"]
+    listings = [r for r in requests if r.method == "GET" and "/tags/list" in r.path]
+    assert len(deletes) == 18 * 3  # 18 indexes, then their 36 platform manifests
+    assert sorted(by_digest) == sorted(set(by_digest)) and len(by_digest) == 40
+    assert len(listings) < len(deletes), len(listings)

@@ -171,6 +171,57 @@ def test_lister_shares_a_listing_only_when_it_was_asked_for_after_the_mark() -> 
     assert lister.after(mark) == frozenset({"t2"}) and fake.calls == 2  # newer is fine
 
 
+def test_lister_callers_during_a_listing_share_the_next_one() -> None:
+    """Deletes that end while a listing is in flight (it started before their DELETE) all wait
+    for one next listing, started when that one ends: one listing per round, not per delete."""
+    import threading
+    import time
+
+    from regkit.ops.delete import Lister
+
+    class Tags:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.in_flight = 0
+            self.most_at_once = 0
+            self.lock = threading.Lock()
+            self.started = threading.Event()
+            self.release = threading.Event()
+
+        def tags(self, _repository: str) -> list[str]:
+            with self.lock:
+                self.calls += 1
+                self.in_flight += 1
+                self.most_at_once = max(self.most_at_once, self.in_flight)
+                n = self.calls
+            self.started.set()
+            if n == 1:
+                self.release.wait(10)
+            else:
+                time.sleep(0.05)
+            with self.lock:
+                self.in_flight -= 1
+            return [f"t{n}"]
+
+    fake = Tags()
+    lister = Lister(fake, "app")  # type: ignore[arg-type]
+    got: list[frozenset[str]] = []
+    first = threading.Thread(target=lambda: lister.after(lister.mark()))
+    first.start()
+    assert fake.started.wait(10)
+    marks = [lister.mark() for _ in range(8)]  # eight DELETEs ended after listing 1 started
+    waiters = [threading.Thread(target=lambda m=m: got.append(lister.after(m))) for m in marks]
+    for w in waiters:
+        w.start()
+    time.sleep(0.2)
+    assert fake.calls == 1  # nobody started a listing while one was in flight
+    fake.release.set()
+    for w in [first, *waiters]:
+        w.join(10)
+    assert got == [frozenset({"t2"})] * 8  # all eight got listing 2, started after their marks
+    assert fake.calls == 2 and fake.most_at_once == 1
+
+
 def test_prune_text_escapes_what_the_registry_sent() -> None:
     """A registry that lists a tag with control characters (distribution would refuse such a
     tag; a hostile or broken one need not): text and Markdown escape it, JSON keeps it."""

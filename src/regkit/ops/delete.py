@@ -23,7 +23,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections.abc import Callable, Collection
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -74,8 +74,13 @@ class Windows:
 
 class Lister:
     """The tag list of one repository, shared by concurrent deletes: ``after(mark())`` gives a
-    listing requested after the mark was taken (joining one in flight, or starting one), so
-    deletes that run side by side share their listings instead of sending one each."""
+    listing requested after the mark was taken, so deletes that run side by side share their
+    listings instead of sending one each.
+
+    One listing is in flight at a time. A caller whose mark is older than the listing in
+    flight joins it; a caller that needs a newer one waits for the next, which starts when the
+    one in flight ends and serves everyone who asked meanwhile (as a group commit does): with
+    16 deletes in flight, a listing per round trip instead of one per delete."""
 
     def __init__(self, client: RegistryClient, repository: str) -> None:
         self.client = client
@@ -83,19 +88,33 @@ class Lister:
         self._lock = threading.Lock()
         self._seq = 0
         self._latest: tuple[int, Future[frozenset[str]]] | None = None
+        self._next: Future[frozenset[str]] | None = None  # starts when _latest ends
 
     def mark(self) -> int:
         with self._lock:
             return self._seq
 
     def after(self, mark: int) -> frozenset[str]:
+        waiting_for: Future[frozenset[str]] | None = None
         with self._lock:
-            if self._latest is not None and self._latest[0] > mark:
-                future, mine = self._latest[1], False
+            latest = self._latest
+            if latest is not None and latest[0] > mark:
+                future, mine = latest[1], False  # started after the mark
+            elif self._next is not None:
+                future, mine = self._next, False  # will start after the mark
+            elif latest is not None and not latest[1].done():
+                self._next = future = Future()  # next in line, once the one in flight ends
+                mine, waiting_for = True, latest[1]
             else:
                 self._seq += 1
                 future, mine = Future(), True
                 self._latest = (self._seq, future)
+        if waiting_for is not None:
+            wait([waiting_for])  # its outcome is its callers'; this one lists anew
+            with self._lock:
+                self._seq += 1
+                self._latest = (self._seq, future)
+                self._next = None
         if mine:
             try:
                 future.set_result(frozenset(self.client.tags(self.repository)))

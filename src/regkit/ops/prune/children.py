@@ -65,7 +65,8 @@ def delete_orphaned_children(
 
     def delete(digest: str) -> bool:
         """False when it was gone already (e.g. a retried DELETE)."""
-        manifest = get_manifest_or_none(client, repo, digest)
+        # the bytes (to put back a tag that went with it) as planning read them, else read now
+        manifest = plan.sources.get(digest) or get_manifest_or_none(client, repo, digest)
         if manifest is None:
             return False
         return delete_listed_keeping(

@@ -172,7 +172,8 @@ def fetch_repository(
             )
         )
     untagged = tuple(refs_of(m, children) for m in protected.values())
-    return RepositoryState(repository, tuple(infos), untagged, manifests)
+    # every manifest read, platform manifests too: what a put-back or a child's DELETE needs
+    return RepositoryState(repository, tuple(infos), untagged, {**children, **every})
 
 
 __all__ = [
