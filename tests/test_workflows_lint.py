@@ -23,6 +23,8 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from regkit.actions import ACTIONS
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted(
     [
@@ -345,6 +347,8 @@ def test_composite_action_contract(action: str) -> None:
     assert doc["runs"]["using"] == "composite"
     assert list(doc["inputs"]) == inputs
     assert list(doc["outputs"]) == outputs
+    # the dispatcher names these inputs in errors instead of CLI flags (regkit.actions)
+    assert ACTIONS[command].inputs == tuple(inputs)
     install, step = doc["runs"]["steps"]
     assert install["run"] == 'bash "$GITHUB_ACTION_PATH/../install.sh"'
     assert step["run"] == f'"$REGKIT" action {command}'
