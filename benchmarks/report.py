@@ -47,6 +47,12 @@ def _crane_version(meta: dict[str, Any]) -> str:
     return raw
 
 
+def _registry_name(meta: dict[str, Any]) -> str:
+    """The registry the run measured (runs before registry:3 was measured name no version:
+    those were distribution 2.8)."""
+    return "registry:3" if meta.get("registry_version") == "3" else "distribution 2.8"
+
+
 def header_lines(meta: dict[str, Any]) -> list[str]:
     m = meta["machine"]
     v = meta["versions"]
@@ -62,13 +68,14 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
         + ".",
         "",
         f"- Machine: {m['nproc']} CPUs ({m['cpu']}), {m['kernel']}, Python {m['python']}.",
-        f"- Network: registry (distribution 2.8 behind nginx, TLS, HTTP/2, basic auth) reached "
-        f"through a userspace latency proxy on loopback, {meta['delay_ms']:g} ms one way "
+        f"- Network: registry ({_registry_name(meta)} behind nginx, TLS, HTTP/2, basic auth) "
+        f"reached through a userspace latency proxy on loopback, {meta['delay_ms']:g} ms one way "
         f"({meta['rtt_ms']:g} ms round trip){connect}.",
         f"- Median of {meta['repeat']} runs per tool (scaling scenarios: see runs), tools "
         f"alternating; regkit `--jobs {meta['jobs']}`.",
         f"- Versions: {v['regkit']}; crane {_crane_version(meta)}; "
-        f"{v['skopeo']}; {v['registry']}; {v['nginx']}; {v['jq']}.",
+        + (f"regctl {v['regctl']}; " if v.get("regctl") else "")
+        + f"{v['skopeo']}; {v['registry']}; {v['nginx']}; {v['jq']}.",
         f"- Process start-up (median of 5: `regkit --version`, `crane version`, "
         f"`skopeo --version`): {startup}.",
         f"- The rig alone (no added latency, 16 requests at once, manifest GETs) answers "

@@ -1,9 +1,10 @@
 """regkit against crane, regctl, skopeo and the team's current scripts, side by side, in one run.
 
-Starts the production-shape rig (distribution 2.8 behind nginx TLS + basic auth, from
-``tests/rig``) behind a latency proxy on loopback (``benchmarks/latency.py``, default 20 ms one
-way = 40 ms round trip), seeds each scenario's images, runs every tool ``--repeat`` times in
-alternating order, and writes ``benchmarks/results/latest.{md,json,png}``.
+Starts the production-shape rig (registry:3 behind nginx TLS + basic auth, distribution 2.8
+where registry:3 is not built; from ``tests/rig``) behind a latency proxy on loopback
+(``benchmarks/latency.py``, default 20 ms one way = 40 ms round trip), seeds each scenario's
+images, runs every tool ``--repeat`` times in alternating order, and writes
+``benchmarks/results/latest.{md,json,png}``.
 
 Run it with ``benchmarks/run`` (``--quick`` for a smoke run, ``--help`` for the options).
 """
@@ -865,6 +866,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "startup_s": bench.startup,
                 "server_rps": round(probe),
                 "proxy": {"connections": proxy.stats.snapshot()[0]},
+                "registry_version": version,
                 "versions": {
                     "regkit": tool_version([str(REGKIT), "--version"]),
                     "crane": tool_version([bench.crane, "version"]),

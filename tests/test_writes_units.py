@@ -222,6 +222,33 @@ def test_lister_callers_during_a_listing_share_the_next_one() -> None:
     assert fake.calls == 2 and fake.most_at_once == 1
 
 
+def test_lister_reuses_a_workers_listing_after_its_delete_before_its_next() -> None:
+    """The listing a worker took after its DELETE is the one before its next DELETE (no
+    second listing); another worker's first DELETE still gets a listing of its own."""
+    import threading
+
+    from regkit.ops.delete import Lister
+
+    class Tags:
+        calls = 0
+
+        def tags(self, _repository: str) -> list[str]:
+            self.calls += 1
+            return [f"t{self.calls}"]
+
+    fake = Tags()
+    lister = Lister(fake, "app")  # type: ignore[arg-type]
+    assert lister.after(lister.recent_mark()) == {"t1"}  # before the first DELETE
+    # ... DELETE ...
+    assert lister.after(lister.mark()) == {"t2"}  # after it
+    assert lister.after(lister.recent_mark()) == {"t2"} and fake.calls == 2  # before the next
+    got: list[frozenset[str]] = []
+    other = threading.Thread(target=lambda: got.append(lister.after(lister.recent_mark())))
+    other.start()
+    other.join(10)
+    assert got == [frozenset({"t3"})] and fake.calls == 3  # a fresh listing on its first
+
+
 def test_prune_text_escapes_what_the_registry_sent() -> None:
     """A registry that lists a tag with control characters (distribution would refuse such a
     tag; a hostile or broken one need not): text and Markdown escape it, JSON keeps it."""

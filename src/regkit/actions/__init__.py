@@ -31,9 +31,9 @@ ActionMain = Callable[[gha.Inputs], None]
 class ActionSpec:
     """An action: its name, its secret inputs, and the module with its ``main``.
 
-    ``inputs`` are the inputs of its action.yml (test_workflows_lint keeps them equal): an error from the
-    shared code that names a CLI flag with an input of the same name (or ``flag_inputs``' name
-    for it) names that input instead."""
+    ``inputs`` are the inputs of its action.yml (test_workflows_lint keeps them equal): an
+    error from the shared code that names a CLI flag with an input of the same name (or
+    ``flag_inputs``' name for it) names that input instead."""
 
     name: str
     description: str

@@ -80,7 +80,9 @@ class Lister:
     One listing is in flight at a time. A caller whose mark is older than the listing in
     flight joins it; a caller that needs a newer one waits for the next, which starts when the
     one in flight ends and serves everyone who asked meanwhile (as a group commit does): with
-    16 deletes in flight, a listing per round trip instead of one per delete."""
+    16 deletes in flight, a listing per round trip instead of one per delete. A listing taken
+    before a DELETE may be the one that followed the same worker's previous DELETE
+    (``recent_mark``): each DELETE then waits for one listing, not two."""
 
     def __init__(self, client: RegistryClient, repository: str) -> None:
         self.client = client
@@ -89,12 +91,21 @@ class Lister:
         self._seq = 0
         self._latest: tuple[int, Future[frozenset[str]]] | None = None
         self._next: Future[frozenset[str]] | None = None  # starts when _latest ends
+        self._local = threading.local()  # per worker: the newest mark it listed after
 
     def mark(self) -> int:
         with self._lock:
             return self._seq
 
+    def recent_mark(self) -> int:
+        """The mark for a listing taken *before* a DELETE: the newest mark this thread listed
+        after (the one taken after its previous DELETE), so the listing that followed that
+        DELETE serves as this one's; a fresh mark on a thread's first DELETE."""
+        last: int | None = getattr(self._local, "mark", None)
+        return self.mark() if last is None else last
+
     def after(self, mark: int) -> frozenset[str]:
+        self._local.mark = max(mark, getattr(self._local, "mark", mark))
         waiting_for: Future[frozenset[str]] | None = None
         with self._lock:
             latest = self._latest
@@ -225,7 +236,7 @@ def delete_listed_keeping(
     staying (the delete verb and the throw-away path use this)."""
     window = windows.open(manifest.digest) if windows is not None else None
     try:
-        listed = set(lister.after(lister.mark()) if lister else client.tags(repository))
+        listed = set(lister.after(lister.recent_mark()) if lister else client.tags(repository))
     except BaseException:
         if windows is not None and window is not None:
             windows.close(window)

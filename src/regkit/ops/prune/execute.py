@@ -428,7 +428,7 @@ def _delete_manifest(run: _Run, digest: str, entries: list[TagPlan]) -> list[Out
     repo = run.plan.repository
     window: int | None = run.windows.open(digest)
     assert run.lister is not None
-    mark = run.lister.mark()
+    mark = run.lister.recent_mark()  # the listing after this worker's previous DELETE serves
     try:
         # one round: the tags listed again, each doomed tag resolved again, and the
         # manifest's bytes (to put a tag back) unless the plan holds them
