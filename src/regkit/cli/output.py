@@ -180,3 +180,10 @@ def human_size(size: int | None) -> str:
     from regkit.ops.overview import render_size
 
     return render_size(size)
+
+
+def confirm(question: str) -> bool:
+    """Ask ``question [y/N]`` on stderr and read the answer from stdin: yes only for y/yes.
+    Callers check first that stdin is a terminal (or that --yes was given)."""
+    print(f"{question} [y/N] ", end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")

@@ -198,8 +198,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     def confirm(doomed: int) -> bool:
         if args.yes:
             return True
-        print(f"Delete {render.plural(doomed, 'tag')}? [y/N] ", end="", file=sys.stderr, flush=True)
-        return sys.stdin.readline().strip().lower() in ("y", "yes")
+        return output.confirm(f"Delete {render.plural(doomed, 'tag')}?")
 
     def show_result(done: RegistryPrune) -> None:
         if args.output == "json":
@@ -474,13 +473,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
                         "terminal to confirm: pass --yes to delete, or --dry-run to see what "
                         "would go"
                     )
-                print(
-                    f"Delete {target} and its tags {tags}? [y/N] ",
-                    end="",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+                if not output.confirm(f"Delete {target} and its tags {tags}?"):
                     print("nothing deleted", file=sys.stderr)
                     return 1
         elif args.dry_run:

@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from regkit.cli import output
 from regkit.cli.common import client_for
 from regkit.cli.common import write as _write
 from regkit.errors import RegkitError, UsageError
@@ -88,16 +89,9 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
                 file=sys.stderr,
             )
             return 0
-        if not args.yes:
-            print(
-                f"Delete {work} package versions and tags? [y/N] ",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-            if sys.stdin.readline().strip().lower() not in ("y", "yes"):
-                print("nothing deleted", file=sys.stderr)
-                return 1
+        if not args.yes and not output.confirm(f"Delete {work} package versions and tags?"):
+            print("nothing deleted", file=sys.stderr)
+            return 1
         for registry, client, api, plans in planned:
             results = []
             with Progress(f"pruning {registry}") as progress:
