@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import inspect as pyinspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import ParamSpec, TypeVar
 
-from regkit.errors import NotFoundError, RegkitError, UsageError
+from regkit.errors import NotFoundError, RegkitError, UsageError, rename_flags
 from regkit.ops import DEFAULTS, ConnectOptions
 from regkit.ops import connect as _connect_client
 from regkit.ops.audit import Executed
@@ -42,6 +45,8 @@ from regkit.reference import Reference, parse_reference, validate_host
 from regkit.registry import RegistryClient
 
 Callback = Callable[[str], None]
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 # -- connecting ---------------------------------------------------------------------------------
@@ -647,6 +652,52 @@ def _exists(reg: Registry, repository: str) -> bool:
     except NotFoundError:
         return False  # every tag went: nothing stayed to check
     return True
+
+
+# -- errors in the API's words ------------------------------------------------------------------
+
+
+#: CLI flags whose keyword argument has another name
+_FLAG_KEYWORDS = {"password-stdin": "password"}
+
+
+def _in_keywords(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """``fn`` whose errors name its keyword arguments where the shared code names a CLI flag
+    ("invalid --match pattern" becomes "invalid match= pattern"); the error is the same
+    object, of the same type, with the same hint."""
+    params = set(pyinspect.signature(fn).parameters)
+
+    def rename(flag: str) -> str | None:
+        name = _FLAG_KEYWORDS.get(flag, flag.replace("-", "_"))
+        for candidate in (name, f"{name}s"):
+            if candidate in params:
+                return f"{candidate}="
+        return None
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return fn(*args, **kwargs)
+        except RegkitError as err:
+            err.args = (rename_flags(err.message, rename, imperative="pass"), *err.args[1:])
+            raise
+
+    return wrapper
+
+
+connect = _in_keywords(connect)
+overview = _in_keywords(overview)
+inspect = _in_keywords(inspect)
+check = _in_keywords(check)
+check_targets = _in_keywords(check_targets)
+promote = _in_keywords(promote)
+delete = _in_keywords(delete)
+sync = _in_keywords(sync)
+plan_prune = _in_keywords(plan_prune)
+execute_prune = _in_keywords(execute_prune)
+prune_ghcr = _in_keywords(prune_ghcr)
+prune = _in_keywords(prune)
+after_prune = _in_keywords(after_prune)
 
 
 __all__ = [

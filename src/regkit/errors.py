@@ -6,7 +6,8 @@ contain a secret: callers build messages from hosts, paths, key names and status
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 
 
@@ -37,6 +38,27 @@ def with_hint(err: RegkitError, hints: Mapping[Hint, str]) -> str:
     """The error's one line, followed by the adapter's words for its hint (if it has one)."""
     extra = hints.get(err.hint) if err.hint is not None else None
     return f"{err.message}; {extra}" if extra else err.message
+
+
+#: ``--flag``, with "pass " before it and a METAVAR after it when they are there
+_FLAG = re.compile(
+    r"(?P<pass>\bpass )?(?<![\w-])--(?P<flag>[a-z][a-z0-9-]*)(?P<meta> [A-Z]{2,}\b)?"
+)
+
+
+def rename_flags(message: str, rename: Callable[[str], str | None], *, imperative: str) -> str:
+    """``message`` in an adapter's words: each CLI ``--flag`` that ``rename`` has a name for
+    becomes that name ("pass --registry HOST" becomes ``imperative`` + the name); a flag it has
+    none for stays. The shared code words its errors for the CLI; the actions and the Python
+    API say them in their own terms with this."""
+
+    def one(match: re.Match[str]) -> str:
+        name = rename(match["flag"])
+        if name is None:
+            return match[0]
+        return (f"{imperative} " if match["pass"] else "") + name
+
+    return _FLAG.sub(one, message)
 
 
 class UsageError(RegkitError):

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import re
 import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from regkit import gha
-from regkit.errors import Hint, RegkitError, UsageError, with_hint
+from regkit.errors import Hint, RegkitError, UsageError, rename_flags, with_hint
 
 ActionMain = Callable[[gha.Inputs], None]
 
@@ -125,24 +124,15 @@ HINTS = {
 }
 
 
-#: ``pass --flag METAVAR`` (the words before and after are optional)
-_FLAG = re.compile(
-    r"(?P<pass>\bpass )?(?<![\w-])--(?P<flag>[a-z][a-z0-9-]*)(?P<meta> [A-Z]{2,}\b)?"
-)
-
-
 def as_inputs(message: str, spec: ActionSpec) -> str:
     """``message`` with each CLI flag the action has an input for named as that input:
     "pass --registry HOST" becomes "set input 'registry'"."""
 
-    def rename(match: re.Match[str]) -> str:
-        flag = match["flag"]
+    def rename(flag: str) -> str | None:
         name = spec.flag_inputs.get(flag, flag)
-        if name not in spec.inputs:
-            return match[0]
-        return ("set " if match["pass"] else "") + f"input '{name}'"
+        return f"input '{name}'" if name in spec.inputs else None
 
-    return _FLAG.sub(rename, message)
+    return rename_flags(message, rename, imperative="set")
 
 
 def load(spec: ActionSpec) -> ActionMain:
