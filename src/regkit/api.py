@@ -34,6 +34,7 @@ from regkit.ops import DEFAULTS, ConnectOptions
 from regkit.ops import connect as _connect_client
 from regkit.ops.audit import Executed
 from regkit.ops.check import CheckReport, Damage, ImageCheck, Orphan
+from regkit.ops.check import check_targets as _check_targets
 from regkit.ops.gc import ThenResult
 from regkit.ops.ghcr_prune import GhcrPlan, GhcrResult
 from regkit.ops.inspect import Inspection
@@ -170,27 +171,6 @@ def check(
 
     repos = [reg.repository(r) for r in repositories] if repositories else None
     return check_repositories(reg.client, repos, storage=storage, on_stage=on_stage, tick=tick)
-
-
-def check_targets(
-    repos: Sequence[str], all_repos: Sequence[str] = ()
-) -> list[tuple[str, tuple[str, ...]]]:
-    """``HOST/REPO`` arguments and ``--all-repos`` hosts grouped as (host, repositories); an
-    empty tuple means the whole catalog."""
-    grouped: dict[str, list[str]] = {}
-    whole = {validate_host(h) for h in all_repos}
-    for text in repos:
-        ref = parse_reference(text)
-        if ref.tag or ref.digest:
-            raise UsageError(f"check takes repositories: drop the tag or digest from {text!r}")
-        names = grouped.setdefault(ref.registry, [])
-        if ref.repository not in names:
-            names.append(ref.repository)
-    out = [(h, tuple(r)) for h, r in grouped.items() if h not in whole]
-    out += [(h, ()) for h in dict.fromkeys(validate_host(h) for h in all_repos)]
-    if not out:
-        raise UsageError("name at least one repository (HOST/REPO) or pass --all-repos HOST")
-    return out
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -689,7 +669,7 @@ connect = _in_keywords(connect)
 overview = _in_keywords(overview)
 inspect = _in_keywords(inspect)
 check = _in_keywords(check)
-check_targets = _in_keywords(check_targets)
+check_targets = _in_keywords(_check_targets)
 promote = _in_keywords(promote)
 delete = _in_keywords(delete)
 sync = _in_keywords(sync)

@@ -1,4 +1,4 @@
-"""check (regkit.ops.check through regkit.api)."""
+"""check (regkit.ops.check)."""
 
 from __future__ import annotations
 
@@ -56,19 +56,19 @@ def _add_check(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from regkit import api
-    from regkit.ops.check import render_text
+    from regkit.ops import connect
+    from regkit.ops.check import check_repositories, check_targets, render_text
     from regkit.progress import Progress
 
-    goals = api.check_targets(args.repos, args.all_repos)
-    options = connect_options(args)
+    goals = check_targets(args.repos, args.all_repos)
+    options = connect_options(args)  # once: --password-stdin reads stdin
     reports = []
     for host, repos in goals:
-        with api.connect(host, options=options) as reg, Progress(f"checking {host}") as progress:
+        with connect(host, options) as client, Progress(f"checking {host}") as progress:
             reports.append(
-                api.check(
-                    reg,
-                    repos or None,
+                check_repositories(
+                    client,
+                    list(repos) or None,
                     storage=args.storage,
                     on_stage=progress.stage,
                     tick=progress.advance,

@@ -33,6 +33,7 @@ from regkit.errors import (
     UsageError,
 )
 from regkit.ops.once import Once
+from regkit.reference import parse_reference, validate_host
 from regkit.registry import Manifest, RegistryClient
 from regkit.textsafe import escape
 
@@ -428,6 +429,27 @@ def render_text(report: CheckReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def check_targets(
+    repos: Sequence[str], all_repos: Sequence[str] = ()
+) -> list[tuple[str, tuple[str, ...]]]:
+    """``HOST/REPO`` arguments and ``--all-repos`` hosts grouped as (host, repositories); an
+    empty tuple means the whole catalog (``regkit check``)."""
+    grouped: dict[str, list[str]] = {}
+    whole = {validate_host(h) for h in all_repos}
+    for text in repos:
+        ref = parse_reference(text)
+        if ref.tag or ref.digest:
+            raise UsageError(f"check takes repositories: drop the tag or digest from {text!r}")
+        names = grouped.setdefault(ref.registry, [])
+        if ref.repository not in names:
+            names.append(ref.repository)
+    out = [(h, tuple(r)) for h, r in grouped.items() if h not in whole]
+    out += [(h, ()) for h in dict.fromkeys(validate_host(h) for h in all_repos)]
+    if not out:
+        raise UsageError("name at least one repository (HOST/REPO) or pass --all-repos HOST")
+    return out
+
+
 __all__ = [
     "CheckError",
     "CheckReport",
@@ -435,6 +457,7 @@ __all__ = [
     "ImageCheck",
     "Orphan",
     "check_repositories",
+    "check_targets",
     "find_orphans",
     "judge_image",
     "render_text",
