@@ -6,6 +6,7 @@ every mistake here is caught before a request (127.0.0.1:9 would refuse one anyw
 from __future__ import annotations
 
 import argparse
+import os
 
 import pytest
 
@@ -122,3 +123,16 @@ def test_regkit_registry_needs_a_host_or_says_what_to_set() -> None:
     out = regkit("ls", "team/api")
     assert out.returncode == 2
     assert b"no registry host" in out.stderr
+
+
+def test_quiet_lasts_one_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-q`` quiets the call it was given to, not every later call in the same process (an
+    embedding program, or a test, that runs ``main`` twice)."""
+    from regkit.cli import main
+
+    monkeypatch.delenv("REGKIT_QUIET", raising=False)
+    assert main(["prune", "-q"]) == 2  # parsed, then refused: no repository
+    capsys.readouterr()
+    assert "REGKIT_QUIET" not in os.environ

@@ -84,8 +84,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         autocomplete(parser)
     args = parser.parse_args(argv)
-    if getattr(args, "quiet", False):
-        os.environ["REGKIT_QUIET"] = "1"  # read by regkit.progress and cli.output.note
+    if not getattr(args, "quiet", False):
+        return _run(parser, args)
+    # read by regkit.progress, cli.output.note and the transport: for this call only
+    before = os.environ.get("REGKIT_QUIET")
+    os.environ["REGKIT_QUIET"] = "1"
+    try:
+        return _run(parser, args)
+    finally:
+        if before is None:
+            os.environ.pop("REGKIT_QUIET", None)
+        else:
+            os.environ["REGKIT_QUIET"] = before
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     func: Handler | None = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
