@@ -162,3 +162,26 @@ def test_prune_then_json_carries_the_command_and_the_check(
         (images[2].tags[0], images[2].digest)
     ]
     assert doc["deleted_platform_manifests"] == {}
+
+
+def test_prune_with_password_stdin_runs_then_and_its_check(
+    rig_factory: Callable[..., Rig], tmp_path: Path
+) -> None:
+    """--password-stdin is read once: the prune, the --then command and the check after it
+    all use that one password (no Docker config to fall back on)."""
+    rig = rig_factory("basic")
+    tags = short_sha_tags(4, seed=7)
+    rig.pusher().push_images("team/app", tags, "oci", start=T0)
+    marker = tmp_path / "ran"
+    env = {**rig.env(), "DOCKER_CONFIG": str(tmp_path / "no-docker-config")}
+    done = regkit(
+        "prune", rig.ref("team/app"), "--keep", "2", "--yes",
+        "--username", rig.username, "--password-stdin", "--then", f"touch {marker}",
+        env=env, input=f"{rig.password}\n".encode(),
+    )  # fmt: skip
+    out, err = done.stdout.decode(), done.stderr.decode()
+    assert done.returncode == 0, err
+    assert marker.exists()
+    assert tags_of(rig, "team/app") == set(tags[2:])
+    assert out.endswith(f"2 tags in 1 repository of {rig.host}: every image is whole\n"), out
+    assert_no_secrets({"stdout": out, "stderr": err}, [rig.password])

@@ -19,7 +19,6 @@ form. References may be given whole (``HOST/REPO:TAG``) or relative to the conne
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import inspect as pyinspect
@@ -560,7 +559,7 @@ def prune(
     run = prune_targets(
         [target],
         policy,
-        lambda _host: contextlib.nullcontext(reg.client),
+        lambda _host: reg.client,
         dry_run=dry_run,
         record=record,
         protect_dir=protect_dir,

@@ -24,10 +24,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from regkit import gha
-from regkit.actions.prune_ghcr import Totals, prune_goal
 from regkit.errors import RegkitError, UsageError
 from regkit.github import open_pull_request_head_shas
-from regkit.ops import DEFAULTS, ConnectOptions, connect, resolve_credentials
+from regkit.ops import DEFAULTS, Connections, ConnectOptions, resolve_credentials
 from regkit.ops.ghcr import is_ghcr
 from regkit.ops.prune import PrunePlan, PruneResult, render
 from regkit.ops.prune.run import Target, build_policy
@@ -101,20 +100,29 @@ def main(inputs: gha.Inputs) -> None:
     now = datetime.now(UTC)
 
     gha.summary.heading("Prune tags" + (" (dry run: nothing deleted)" if dry_run else ""), 2)
-    totals = Totals()  # GHCR's, and the summary rows left for every repository
-    for goal in (g for g in goals if is_ghcr(g.registry)):  # package versions, GitHub API
-        prune_goal(
-            goal,
-            options,
-            token,
-            policy,
-            now,
-            dry_run=dry_run,
-            delete_untagged=inputs.get_bool("delete-untagged", False),
-            totals=totals,
-        )
-    deleted, kept, incomplete = list(totals.deleted), totals.kept, list(totals.incomplete)
-    documents, rows_left, reclaimable = list(totals.documents), totals.rows_left, 0
+    deleted: list[str] = []
+    kept = reclaimable = 0
+    incomplete: list[str] = []
+    documents: list[dict[str, object]] = []
+    rows_left = gha.SUMMARY_ROWS  # for every repository, GHCR's included
+    ghcr_goals = [g for g in goals if is_ghcr(g.registry)]
+    if ghcr_goals:  # package versions through the GitHub API
+        from regkit.actions.prune_ghcr import Totals, prune_goal
+
+        totals = Totals(rows_left=rows_left)
+        for goal in ghcr_goals:
+            prune_goal(
+                goal,
+                options,
+                token,
+                policy,
+                now,
+                dry_run=dry_run,
+                delete_untagged=inputs.get_bool("delete-untagged", False),
+                totals=totals,
+            )
+        deleted, kept, incomplete = totals.deleted, totals.kept, totals.incomplete
+        documents, rows_left = totals.documents, totals.rows_left
     distribution = [g for g in goals if not is_ghcr(g.registry)]
     record: str | None = None  # the audit trail of a real prune
     record_output = ""
@@ -129,17 +137,18 @@ def main(inputs: gha.Inputs) -> None:
         for r in done.results or ():
             gha.info(render.render_result(done.registry, r).rstrip("\n"))
 
-    run = prune_targets(
-        distribution,
-        policy,
-        lambda host: connect(host, options),
-        now=now,
-        dry_run=dry_run,
-        record=record,
-        warn=lambda m: gha.warning(m, "prune: tag left alone"),
-        on_plans=show_plans,
-        on_result=show_result,
-    )
+    with Connections(options) as clients:
+        run = prune_targets(
+            distribution,
+            policy,
+            clients,
+            now=now,
+            dry_run=dry_run,
+            record=record,
+            warn=lambda m: gha.warning(m, "prune: tag left alone"),
+            on_plans=show_plans,
+            on_result=show_result,
+        )
     documents += run.documents()
     deleted += run.deleted
     for pruned in run.registries:

@@ -13,6 +13,7 @@ from regkit.cli import output
 from regkit.cli.common import (
     client_for,
     command,
+    connect_options,
     parse_ref_arg,
     verb_help,
 )
@@ -20,10 +21,13 @@ from regkit.cli.common import (
     write as _write,
 )
 from regkit.errors import RegkitError, UsageError
+from regkit.ops import Connections
 from regkit.progress import Progress
 from regkit.textsafe import escape
 
 if TYPE_CHECKING:
+    from regkit.ops.prune.plan import PrunePolicy
+    from regkit.ops.prune.run import Target
     from regkit.ops.prune.session import RegistryPrune
 
 
@@ -164,10 +168,7 @@ def _prune_keep(text: str) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
-    from regkit.ops.prune import render
-    from regkit.ops.prune.execute import PruneAbandoned
     from regkit.ops.prune.run import build_policy, targets
-    from regkit.ops.prune.session import PruneRunInterrupted, prune_targets
 
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise UsageError(
@@ -188,6 +189,22 @@ def _cmd_prune(args: argparse.Namespace) -> int:
 
         return prune_ghcr.run(args, policy, goals)
     then = _then_argv(args)
+    before = _storage_size(args) if then and not args.dry_run else None
+    with Connections(connect_options(args)) as clients:  # one password read, one per registry
+        return _prune(args, goals, policy, clients, then, before)
+
+
+def _prune(
+    args: argparse.Namespace,
+    goals: Sequence[Target],
+    policy: PrunePolicy,
+    clients: Connections,
+    then: tuple[str, ...] | None,
+    before: int | None,
+) -> int:
+    from regkit.ops.prune import render
+    from regkit.ops.prune.execute import PruneAbandoned
+    from regkit.ops.prune.session import PruneRunInterrupted, prune_targets
 
     def show_plans(planned: RegistryPrune) -> None:
         if args.output == "table":
@@ -214,12 +231,11 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     def warn(message: str) -> None:
         print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
 
-    before = _storage_size(args) if then and not args.dry_run else None
     try:
         run = prune_targets(
             goals,
             policy,
-            lambda host: client_for(args, host),
+            clients,
             dry_run=args.dry_run,
             confirm=confirm,
             record=args.record if not args.dry_run else None,
@@ -260,7 +276,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         return 0
     failed_after = None
     if then and run.deleted and run.complete:
-        failed_after = _then_and_check(args, then, before, run.registries, documents)
+        failed_after = _then_and_check(args, then, before, run.registries, documents, clients)
     elif then:
         print(
             "regkit: --then not run: "
@@ -318,6 +334,7 @@ def _then_and_check(
     before: int | None,
     pruned: Sequence[RegistryPrune],
     documents: list[dict[str, Any]],
+    clients: Connections,
 ) -> str | None:
     """Run the --then command, then check what stayed; the error to raise, or None."""
     from regkit.errors import NotFoundError
@@ -346,18 +363,18 @@ def _then_and_check(
         lines.append(f"storage {args.storage} shrank by {plural(shrunk, 'byte')}")
     for pruned_here, doc in zip(pruned, documents, strict=True):
         registry = pruned_here.registry
-        with client_for(args, registry) as client:
-            repos = []
-            for plan in pruned_here.plans:
-                try:
-                    client.tags(plan.repository)
-                except NotFoundError:
-                    continue  # no tag stayed
-                repos.append(plan.repository)
-            with Progress(f"checking {registry}") as progress:
-                report = check_repositories(
-                    client, repos, on_stage=progress.stage, tick=progress.advance
-                )
+        client = clients(registry)  # the prune's own connection
+        repos = []
+        for plan in pruned_here.plans:
+            try:
+                client.tags(plan.repository)
+            except NotFoundError:
+                continue  # no tag stayed
+            repos.append(plan.repository)
+        with Progress(f"checking {registry}") as progress:
+            report = check_repositories(
+                client, repos, on_stage=progress.stage, tick=progress.advance
+            )
         doc["then"] = then_doc
         doc["check"] = report.to_json()
         lines.extend(render_text(report).splitlines())

@@ -88,6 +88,33 @@ def connect(host: str, options: ConnectOptions) -> RegistryClient:
     )
 
 
+class Connections:
+    """Clients by host, each opened at its first use and all closed together: a command that
+    comes back to a registry (a prune, then the check after its ``--then``) reuses the
+    connection and the credentials it resolved::
+
+        with Connections(options) as clients:
+            clients("registry.example.com").tags("team/app")
+    """
+
+    def __init__(self, options: ConnectOptions) -> None:
+        self.options = options
+        self._clients: dict[str, RegistryClient] = {}
+
+    def __call__(self, host: str) -> RegistryClient:
+        if host not in self._clients:
+            self._clients[host] = connect(host, self.options)
+        return self._clients[host]
+
+    def __enter__(self) -> Connections:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+
 def resolve_platform(
     client: RegistryClient, ref: Reference, manifest: Manifest, platform: str | None
 ) -> Manifest:

@@ -3,8 +3,9 @@
 ``regkit prune``, the prune-tags action and ``regkit.api.prune`` differ only in how they show
 plans and results, and in whether they ask before deleting; they all call ``prune_targets``::
 
-    run = prune_targets(targets(["registry.example.com/team/api"]), policy, connect_to,
-                        confirm=ask, on_plans=show_plan, on_result=show_result)
+    with Connections(options) as clients:
+        run = prune_targets(targets(["registry.example.com/team/api"]), policy, clients,
+                            confirm=ask, on_plans=show_plan, on_result=show_result)
     run.complete, run.deleted, run.documents()
 
 Every target is planned before anything is deleted (one question for all of them), then each
@@ -148,7 +149,7 @@ def _no_progress(_label: str) -> AbstractContextManager[Callable[[], None]]:
 def prune_targets(
     goals: Sequence[Target],
     policy: PrunePolicy,
-    connect: Callable[[str], AbstractContextManager[RegistryClient]],
+    client_for: Callable[[str], RegistryClient],
     *,
     now: datetime | None = None,
     dry_run: bool = False,
@@ -160,8 +161,9 @@ def prune_targets(
     on_result: Callable[[RegistryPrune], None] | None = None,
     progress: ProgressFactory = _no_progress,
 ) -> PruneRun:
-    """Plan ``goals`` (one connection per registry, ``connect(host)``), then, unless
-    ``dry_run``, nothing is doomed or ``confirm(doomed_tags)`` says no, carry the plans out.
+    """Plan ``goals`` (``client_for(host)``: the caller's open client for a registry, e.g.
+    ``regkit.ops.Connections``), then, unless ``dry_run``, nothing is doomed or
+    ``confirm(doomed_tags)`` says no, carry the plans out.
 
     ``on_plans`` sees each registry's plans as they are made, ``on_result`` its results as they
     land. ``record``: the audit file (``regkit.ops.audit``). Raises ``PruneRunInterrupted`` on
@@ -171,43 +173,42 @@ def prune_targets(
     if record is not None and not dry_run:
         check_record_path(record)  # a wrong path is refused before the first request
     when = now or datetime.now(UTC)
-    with contextlib.ExitStack() as stack:
-        planned: list[tuple[RegistryClient, RegistryPrune]] = []
-        for goal in goals:
-            client = stack.enter_context(connect(goal.registry))
-            with progress(f"reading {goal.registry}") as tick:
-                plans = plan_target(client, goal, policy, when, tick=tick, protect_dir=protect_dir)
-            planned.append((client, RegistryPrune(goal.registry, tuple(plans))))
-            if on_plans is not None:
-                on_plans(planned[-1][1])
-        run = PruneRun(tuple(p for _, p in planned), dry_run=dry_run, carried_out=False)
-        if dry_run or run.doomed == 0:
-            return run
-        if confirm is not None and not confirm(run.doomed):
-            return replace(run, declined=True)
-        finished: list[RegistryPrune] = []
-        for at, (client, planned_here) in enumerate(planned):
-            try:
-                with progress(f"pruning {planned_here.registry}") as tick:
-                    done = execute_recorded(
-                        client, planned_here.plans, record=record, warn=warn, tick=tick
-                    )
-            except PruneInterrupted as stop:
-                touched = replace(planned_here, results=stop.results)
-                pending = [(planned_here.registry, stop.pending)]
-                pending += [(p.registry, p.plans) for _, p in planned[at + 1 :]]
-                raise PruneRunInterrupted([*finished, touched], pending) from None
-            finished.append(
-                replace(
-                    planned_here,
-                    results=done.results,
-                    children=done.children,
-                    records=done.records,
+    planned: list[tuple[RegistryClient, RegistryPrune]] = []
+    for goal in goals:
+        client = client_for(goal.registry)
+        with progress(f"reading {goal.registry}") as tick:
+            plans = plan_target(client, goal, policy, when, tick=tick, protect_dir=protect_dir)
+        planned.append((client, RegistryPrune(goal.registry, tuple(plans))))
+        if on_plans is not None:
+            on_plans(planned[-1][1])
+    run = PruneRun(tuple(p for _, p in planned), dry_run=dry_run, carried_out=False)
+    if dry_run or run.doomed == 0:
+        return run
+    if confirm is not None and not confirm(run.doomed):
+        return replace(run, declined=True)
+    finished: list[RegistryPrune] = []
+    for at, (client, planned_here) in enumerate(planned):
+        try:
+            with progress(f"pruning {planned_here.registry}") as tick:
+                done = execute_recorded(
+                    client, planned_here.plans, record=record, warn=warn, tick=tick
                 )
+        except PruneInterrupted as stop:
+            touched = replace(planned_here, results=stop.results)
+            pending = [(planned_here.registry, stop.pending)]
+            pending += [(p.registry, p.plans) for _, p in planned[at + 1 :]]
+            raise PruneRunInterrupted([*finished, touched], pending) from None
+        finished.append(
+            replace(
+                planned_here,
+                results=done.results,
+                children=done.children,
+                records=done.records,
             )
-            if on_result is not None:
-                on_result(finished[-1])
-        return PruneRun(tuple(finished), dry_run=False, carried_out=True)
+        )
+        if on_result is not None:
+            on_result(finished[-1])
+    return PruneRun(tuple(finished), dry_run=False, carried_out=True)
 
 
 __all__ = ["PruneRun", "PruneRunInterrupted", "RegistryPrune", "prune_targets"]
