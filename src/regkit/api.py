@@ -11,7 +11,8 @@
         api.check(reg).raise_for_damage()
 
 Every function raises the CLI's errors (``regkit.errors.RegkitError`` and its subclasses, each
-with a one-line message that says what to do); none prints anything unless given a callback
+with a one-line message that says what to do, naming keyword arguments where the CLI names its
+flags); none prints anything unless given a callback
 (``warn``, ``echo``). Results are frozen dataclasses with ``to_json()`` where the CLI has a JSON
 form. References may be given whole (``HOST/REPO:TAG``) or relative to the connected registry
 (``REPO:TAG``).
