@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from regkit.cli import output
-from regkit.cli.common import client_for
+from regkit.cli.common import connect_options
 from regkit.cli.common import write as _write
 from regkit.errors import RegkitError, UsageError
+from regkit.ops import Connections
 from regkit.ops.audit import append_records, prune_records, snapshot_labels
 from regkit.ops.ghcr import packages_api
 from regkit.ops.ghcr_prune import (
@@ -56,9 +57,10 @@ def run(args: argparse.Namespace, policy: PrunePolicy, goals: list[Target]) -> i
     interrupted = False
     incomplete = False
     with contextlib.ExitStack() as stack:
+        clients = stack.enter_context(Connections(connect_options(args)))  # stdin read once
         planned = []
         for goal in goals:
-            client = stack.enter_context(client_for(args, goal.registry))
+            client = clients(goal.registry)
             api = stack.enter_context(packages_api(client, notify=_stderr))
             with Progress(f"reading {goal.registry}") as progress:
                 plans = [
