@@ -116,28 +116,100 @@ def _from_auths(config: dict[str, Any], host: str) -> Credentials | None:
     return None
 
 
-def _helper_store(name: str) -> Any:
-    from docker.credentials import Store  # lazy: docker is heavy to import
+#: Longest wait for one credential-helper call (a keychain prompt included).
+HELPER_TIMEOUT = 120.0
 
-    return Store(name)
+
+class _HelperFailed(Exception):
+    """A helper call failed: ``status`` is its exit status (None: it could not be run)."""
+
+    def __init__(self, status: int | None, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class _NotFound(Exception):
+    """The helper holds no entry for the server asked about."""
+
+
+class _Helper:
+    """``docker-credential-<name>``, called the way docker does (the docker-credential-helpers
+    protocol: ``store``/``get``/``erase``/``list``, the request on stdin, the answer on stdout).
+
+    Both of its streams are always captured and never passed on: a helper that echoes its
+    input prints the secret (JSON-escaped, past any mask of the raw value). Nothing of its
+    output goes into an error either: only the helper's name and exit status.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.program = f"docker-credential-{name}"
+
+    def _run(self, action: str, data: bytes | None) -> bytes:
+        import shutil
+        import subprocess
+
+        exe = shutil.which(self.program)
+        if exe is None:
+            raise _HelperFailed(None, "missing")
+        try:
+            done = subprocess.run(
+                [exe, action],
+                input=data if data is not None else b"",
+                capture_output=True,  # stdout AND stderr: nothing of the helper is shown
+                timeout=HELPER_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise _HelperFailed(None, f"no answer within {HELPER_TIMEOUT:.0f} s") from None
+        except OSError as err:
+            raise _HelperFailed(None, f"it could not be run ({err.strerror})") from None
+        if done.returncode != 0:
+            said = (done.stdout + done.stderr).lower()
+            if action in ("get", "erase") and b"credentials not found" in said:
+                raise _NotFound
+            raise _HelperFailed(done.returncode, "status")
+        return done.stdout
+
+    def get(self, server: str) -> dict[str, Any]:
+        answer = json.loads(self._run("get", server.encode()).decode("utf-8"))
+        if not isinstance(answer, dict):
+            raise ValueError("not an object")
+        if not answer.get("Username") and not answer.get("Secret"):
+            raise _NotFound  # docker-credential-pass answers an empty entry
+        return answer
+
+    def store(self, server: str, username: str, secret: str) -> None:
+        payload = {"ServerURL": server, "Username": username, "Secret": secret}
+        self._run("store", json.dumps(payload).encode("utf-8"))
+
+    def erase(self, server: str) -> None:
+        self._run("erase", server.encode())
+
+    def list(self) -> dict[str, Any]:
+        answer = json.loads(self._run("list", None).decode("utf-8"))
+        return answer if isinstance(answer, dict) else {}
+
+
+def _helper_store(name: str) -> _Helper:
+    return _Helper(name)
 
 
 def _from_helper(name: str, host: str) -> Credentials | None:
-    from docker.credentials import errors as cred_errors
-
     try:
         store = _helper_store(name)
         for server in (host, f"https://{host}"):
             try:
                 got = store.get(server)
-            except cred_errors.CredentialsNotFound:
+            except _NotFound:
                 continue
             user, secret = got.get("Username"), got.get("Secret")
             if isinstance(user, str) and isinstance(secret, str) and user:
                 return Credentials(user, secret)
-    except cred_errors.StoreError as err:
+    except _HelperFailed as err:
         raise DockerConfigError(_helper_error(name, host, err)) from None
-    except ValueError:  # not JSON: its output is not shown either
+    except ValueError:  # not JSON (UnicodeDecodeError too): its output is not shown either
         raise DockerConfigError(
             f"credential helper docker-credential-{name} (named in the Docker config) answered "
             f"for {host} with something that is not JSON; install or fix the helper"
@@ -270,21 +342,17 @@ def _host_keys(auths: dict[str, Any], host: str) -> list[str]:
     return [key for key in auths if _normalise_host(str(key)) == host]
 
 
-def _helper_error(name: str, host: str, err: Exception) -> str:
+def _helper_error(name: str, host: str, err: _HelperFailed) -> str:
     """What went wrong with a credential helper, never with its output: a helper that echoes
     its input prints the secret (JSON-escaped, past any redaction of the raw value)."""
-    import subprocess
-
-    cause = err.__cause__
-    if isinstance(cause, subprocess.CalledProcessError):
+    if err.status is not None:
         detail = (
-            f"it exited with status {cause.returncode} (its output is not shown: it may hold "
-            "the secret)"
+            f"it exited with status {err.status} (its output is not shown: it may hold the secret)"
         )
-    elif "not installed or not available in PATH" in str(err):
+    elif err.reason == "missing":
         detail = f"docker-credential-{name} is not installed or not on PATH"
     else:
-        detail = f"it could not be run ({type(cause or err).__name__})"
+        detail = err.reason
     return (
         f"credential helper docker-credential-{name} (named in the Docker config) failed for "
         f"{host}: {detail}; install or fix the helper, or remove 'credsStore'/'credHelpers' "
@@ -302,8 +370,6 @@ def store_credentials(
     config names a credential helper for ``host`` (``credHelpers`` or ``credsStore``), the
     secret goes to the helper and ``auths`` keeps an empty entry, exactly like ``docker login``.
     """
-    import warnings
-
     if ":" in creds.username:
         raise DockerConfigError(
             f"the username for {host} contains ':', which HTTP Basic auth cannot carry"
@@ -314,14 +380,9 @@ def store_credentials(
         path = _config_file(directory_path)
         helper = helper_for(config, host)
         if helper:
-            from docker.credentials import errors as cred_errors
-
             try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")  # Store() warns when not on PATH
-                    store = _helper_store(helper)
-                store.store(host, creds.username, creds.password)
-            except cred_errors.StoreError as err:
+                _helper_store(helper).store(host, creds.username, creds.password)
+            except _HelperFailed as err:
                 raise DockerConfigError(_helper_error(helper, host, err)) from None
             entry: dict[str, Any] = {}
         else:
@@ -339,7 +400,6 @@ def store_credentials(
 
 def remove_credentials(host: str, directory: str | os.PathLike[str] | None = None) -> RemoveResult:
     """Log ``host`` out: drop its ``auths`` entries and erase it from the credential helper."""
-    import warnings
 
     directory_path = config_dir(directory)
     path = _config_file(directory_path)
@@ -350,17 +410,13 @@ def remove_credentials(host: str, directory: str | os.PathLike[str] | None = Non
         helper = helper_for(config, host)
         erased: str | None = None
         if helper:
-            from docker.credentials import errors as cred_errors
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                store = _helper_store(helper)
+            store = _helper_store(helper)
             for server in (host, f"https://{host}"):
                 try:
                     store.erase(server)
-                except cred_errors.CredentialsNotFound:
+                except _NotFound:
                     continue
-                except cred_errors.StoreError as err:
+                except _HelperFailed as err:
                     raise DockerConfigError(_helper_error(helper, host, err)) from None
                 erased = helper
         auths = config.get("auths")
