@@ -14,7 +14,17 @@ import pytest
 # their asserts too (registered before anything imports them).
 pytest.register_assert_rewrite("tests.runner", "tests.ghcr_fixtures")
 
-from tests.rig import RIG_PARAMS, Rig, Shape, Version, parse_rig_param, require_registry, start_rig  # noqa: E402
+from tests.rig import (  # noqa: E402
+    RIG_PARAMS,
+    CraneRig,
+    Rig,
+    Shape,
+    Version,
+    parse_rig_param,
+    require_registry,
+    start_crane_rig,
+    start_rig,
+)
 
 # regkit's content cache (regkit.registry.cache) is off in every test and subprocess: a cache
 # filled by one test would change the requests another one counts, and nothing may be written
@@ -99,6 +109,18 @@ def basic_rig(request: pytest.FixtureRequest) -> Rig:
 def tls_rig(request: pytest.FixtureRequest) -> Rig:
     """The nginx TLS rig on both registry versions (see ``basic_rig``)."""
     return _pinned_shape(request, "tls")
+
+
+@pytest.fixture(scope="session")
+def rig_crane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CraneRig]:
+    """go-containerregistry's registry (``crane registry serve``), plain HTTP, no auth: a
+    registry that is not distribution (tests/rig/cranereg.py). Skips when crane is not built.
+    A test that stops it gets it back empty (``rig_crane.ensure_running()``)."""
+    r = start_crane_rig(tmp_path_factory.mktemp("rig-crane"))
+    try:
+        yield r
+    finally:
+        r.close()
 
 
 _repo_counter = itertools.count(1)

@@ -3,11 +3,13 @@
 Fixtures live in ``tests/conftest.py``: ``rig_basic``, ``rig_tls`` (session, 2.8),
 ``rig_basic_v3``, ``rig_tls_v3`` (session, registry:3), ``rig`` (parametrised over all four, ids
 "basic"/"tls"/"basic-v3"/"tls-v3"), ``repo_prefix`` (unique repository prefix per test) and
-``rig_factory`` (private rigs with options, stopped after the test).
+``rig_factory`` (private rigs with options, stopped after the test); ``rig_crane`` (session):
+go-containerregistry's registry (``crane registry serve``), a ``CraneRig``.
 """
 
 from .accesslog import AccessRecord, Request
 from .crane import ToolError, crane, crane_path, require_crane
+from .cranereg import CraneRegistryProcess, CraneRig, RigFeatureUnavailable, start_crane_rig
 from .images import (
     ACCEPT,
     DOCKER_LIST,
@@ -46,6 +48,8 @@ __all__ = [
     "VERSIONS",
     "AccessRecord",
     "Blob",
+    "CraneRegistryProcess",
+    "CraneRig",
     "Kind",
     "PlatformManifest",
     "PushError",
@@ -53,6 +57,7 @@ __all__ = [
     "Pusher",
     "Request",
     "Rig",
+    "RigFeatureUnavailable",
     "Shape",
     "ToolError",
     "Version",
@@ -71,6 +76,7 @@ __all__ = [
     "short_sha_tags",
     "skopeo",
     "skopeo_flags",
+    "start_crane_rig",
     "start_rig",
     "tag_on_disk",
     "team_time",
