@@ -68,7 +68,7 @@ http {{
             auth_basic "{realm}";
             auth_basic_user_file {htpasswd};
             add_header 'Docker-Distribution-Api-Version' $docker_distribution_api_version always;
-
+{write_block}
             proxy_pass http://docker-registry;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -104,6 +104,7 @@ class NginxProcess:
         realm: str = "regkit-test",
         http2: bool = True,
         forwarded_proto: bool = True,
+        write_block: bool = False,
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -117,6 +118,10 @@ class NginxProcess:
         # False: no ``X-Forwarded-Proto`` (a common misconfiguration): the registry then builds
         # its ``Location`` headers as ``http://HOST:PORT/...`` (tests/test_origin_rig.py).
         self.forwarded_proto = forwarded_proto
+        # True: a write block (``limit_except GET HEAD { deny all; }``), as production proxies
+        # use for a read-only entry point: every write is answered 403 by nginx itself.
+        # Set it and ``restart()`` to switch it on a running rig (tests/test_proxy_words.py).
+        self.write_block = write_block
         self.conf_path = workdir / "nginx.conf"
         self.access_log = workdir / "access.log"
         self.error_log = workdir / "error.log"
@@ -155,6 +160,11 @@ class NginxProcess:
             forwarded_proto=(
                 "            proxy_set_header X-Forwarded-Proto $scheme;\n"
                 if self.forwarded_proto
+                else ""
+            ),
+            write_block=(
+                "            limit_except GET HEAD {\n                deny all;\n            }\n"
+                if self.write_block
                 else ""
             ),
         )

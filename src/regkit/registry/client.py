@@ -48,6 +48,7 @@ from regkit.registry.manifest import (
 )
 from regkit.registry.retry import Again, RetryPolicy, retrying, tries_of, with_tries
 from regkit.registry.throwaway import throwaway_image
+from regkit.registry.translate import forbidden
 from regkit.registry.transport import Transport
 
 T = TypeVar("T")
@@ -202,11 +203,14 @@ class RegistryClient:
                 status=status,
                 code=code,
             )
-        if status == 403:
-            return AuthenticationError(
-                f"{host} denied access ({what}); the user lacks permission",
-                status=status,
+        if status == 403:  # often a proxy's rule (a write block), not the registry: both named
+            errs = _registry_errors(response)
+            return forbidden(
+                host,
+                what,
+                method=response.request.method,
                 code=code,
+                detail=str(errs[0].get("message") or "") if errs else "",
             )
         if status == 404:
             detail = {

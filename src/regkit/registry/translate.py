@@ -11,7 +11,7 @@ import ssl
 
 import httpx
 
-from regkit.errors import ConnectionFailedError, Hint, RegistryError, TLSError
+from regkit.errors import AuthenticationError, ConnectionFailedError, Hint, RegistryError, TLSError
 from regkit.registry.retry import Tries, with_tries
 
 
@@ -87,9 +87,50 @@ def _translate(err: BaseException, host: str) -> RegistryError:
     )
 
 
+WRITE_METHODS = frozenset({"PUT", "POST", "PATCH", "DELETE"})
+
+
+def forbidden(
+    host: str, what: str, *, method: str | None, code: str | None, detail: str = ""
+) -> AuthenticationError:
+    """A 403. Behind a reverse proxy (the production shape: nginx or Traefik doing TLS and
+    Basic auth) it is most often the proxy's own rule, a write block (nginx ``limit_except GET
+    HEAD { deny all; }``, a Traefik middleware) or an address allow-list, not the registry:
+    distribution with htpasswd auth does not answer 403. So the message names both and what to
+    check, never "the user lacks permission". ``detail``: the registry's own error message
+    (data, shortened; the CLI escapes control characters)."""
+    said = f" {code}" if code else ""
+    said += f": {short(detail)}" if detail else ""
+    head = (
+        f"{host} denied access ({what}): 403 Forbidden{said}, from the registry or a proxy in "
+        "front of it (nginx, Traefik)"
+    )
+    if (method or "").upper() in WRITE_METHODS:
+        return AuthenticationError(
+            f"{head}; if the proxy blocks writes (a write block: nginx 'limit_except GET HEAD', "
+            "a Traefik middleware), write through an entry point that allows them; else check "
+            "the user's write rights on the registry",
+            status=403,
+            code=code,
+        )
+    return AuthenticationError(
+        f"{head}; check the proxy's access rules (allowed addresses, methods and paths) and "
+        "the user's rights on the registry",
+        status=403,
+        code=code,
+    )
+
+
 def short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) < 160 else text[:157] + "..."
 
 
-__all__ = ["is_cert_error", "is_plain_http_answer", "plain_http_refused", "short", "translate"]
+__all__ = [
+    "forbidden",
+    "is_cert_error",
+    "is_plain_http_answer",
+    "plain_http_refused",
+    "short",
+    "translate",
+]
