@@ -136,7 +136,7 @@ def _cmd_login(args: argparse.Namespace) -> int:
             secrets_file=None,
             docker_config=args.docker_config,
             verify_credentials=not args.no_verify,
-            ca_file=args.ca_file or _remembered(host),
+            ca_file=args.ca_file,  # else the CA remembered for the host (finish_login)
             insecure=args.insecure,
             timeout=_timeout(args),
         )
@@ -149,7 +149,7 @@ def _cmd_login(args: argparse.Namespace) -> int:
             registry_key=args.registry_key or ops_login.DEFAULT_REGISTRY_KEY,
             docker_config=args.docker_config,
             verify_credentials=not args.no_verify,
-            ca_file=args.ca_file or (_remembered(registry) if registry else None),
+            ca_file=args.ca_file,  # else the CA remembered for the host, from the file too
             insecure=args.insecure,
             timeout=_timeout(args),
         )
@@ -190,13 +190,6 @@ def _ask_password() -> str:
         return getpass.getpass("Password: ")
     except EOFError:
         return ""
-
-
-def _remembered(host: str) -> str | None:
-    from regkit.ops import login as ops_login
-    from regkit.userconfig import remembered_ca
-
-    return remembered_ca(ops_login.normalise_host(host))
 
 
 def _timeout(args: argparse.Namespace) -> float:

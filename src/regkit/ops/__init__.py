@@ -17,7 +17,7 @@ from regkit.reference import host_is_loopback
 
 if TYPE_CHECKING:
     from regkit.reference import Reference
-    from regkit.registry import Manifest, RegistryClient
+    from regkit.registry import Descriptor, Manifest, RegistryClient
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +120,21 @@ def resolve_platform(
 ) -> Manifest:
     """Of an index, the manifest of ``platform`` (``os/arch[/variant]``, chosen as
     ``regkit.imagemeta.pick_platform`` does); any other manifest, or no platform: itself."""
+    child = platform_child(ref, manifest, platform)
+    if child is None:
+        return manifest
+    return client.get_manifest(ref.repository, child.digest)
+
+
+def platform_child(ref: Reference, manifest: Manifest, platform: str | None) -> Descriptor | None:
+    """Of an index, the child of ``platform`` (``NotFoundError`` naming the platforms it has when
+    there is none); any other manifest, or no platform: None."""
     from regkit import imagemeta
 
     if not manifest.is_index or platform is None:
-        return manifest
+        return None
     child = imagemeta.pick_platform(manifest, platform)
     if child is None:
         have = ", ".join(imagemeta.platforms_of(manifest)) or "none"
         raise NotFoundError(f"{ref} has no platform {platform} (it has: {have})")
-    return client.get_manifest(ref.repository, child.digest)
+    return child

@@ -221,18 +221,33 @@ def execute_recorded(
 
 def check_record_path(path: str | os.PathLike[str]) -> None:
     """Refuse, before anything is deleted, a record file that cannot be appended to."""
+    import stat
+
     target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"--record {target} is a directory; pass a file path")
     parent = target.parent if str(target.parent) else Path(".")
-    if target.exists():
-        writable = os.access(target, os.W_OK)
-    else:
-        writable = parent.is_dir() and os.access(parent, os.W_OK)
-    if not writable:
+    problem = None
+    try:
+        mode: int | None = os.stat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as err:  # e.g. a path through a regular file, or no permission to look
+        mode, problem = None, f"cannot look at it ({err.strerror or err})"
+    if problem is not None:
+        pass  # already known
+    elif mode is not None and stat.S_ISDIR(mode):
+        problem = "it is a directory"
+    elif mode is not None and not stat.S_ISREG(mode):
+        problem = "it is not a regular file"
+    elif mode is not None and not os.access(target, os.W_OK):
+        problem = "it is not writable"
+    elif mode is None and not parent.is_dir():
+        problem = f"its directory {parent} does not exist"
+    elif mode is None and not os.access(parent, os.W_OK):
+        problem = f"its directory {parent} is not writable"
+    if problem is not None:
         raise UsageError(
-            f"cannot append to the record file {target}: not writable (or its directory does "
-            "not exist); nothing was deleted"
+            f"cannot append to the record file {target}: {problem}; pass a writable file path "
+            "to --record (nothing was deleted)"
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from regkit import imagemeta
 from regkit.errors import NotFoundError
+from regkit.ops import platform_child
 from regkit.reference import Reference
 from regkit.registry import Descriptor, Manifest, RegistryClient
 
@@ -210,6 +211,7 @@ def inspect(
     first: list[Callable[[], object]] = [read_top, list_tags]
     top, listed = client.map(_call, first)
     assert isinstance(top, Manifest)
+    platform_child(ref, top, platform)  # a platform the index lacks: the error config gives
     tags = [str(t) for t in listed] if isinstance(listed, list) else []
 
     def head(tag: str) -> str | None:

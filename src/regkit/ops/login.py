@@ -396,8 +396,16 @@ def finish_login(
     insecure: bool = False,
     timeout: float = _DEFAULT_TIMEOUT,
 ) -> LoginResult:
-    """Verify (unless told not to), then write the Docker config."""
+    """Verify (unless told not to), then write the Docker config.
+
+    Without ``ca_file`` (and without ``insecure``), the CA remembered for the target's host by
+    ``regkit login HOST --ca-file`` is trusted, as every other command does
+    (``regkit.ops.connect``): the host may come from the secrets file."""
     checked: VerifyResult | None = None
+    if not ca_file and not insecure:
+        from regkit.userconfig import remembered_ca
+
+        ca_file = remembered_ca(target.host)
     if verify_credentials:
         what = (
             f"the credentials from {secrets_file} ({key_description(target)})"
