@@ -52,18 +52,18 @@ def plain_http_refused(host: str) -> TLSError:
     )
 
 
-def translate(err: BaseException, host: str, tries: Tries | None = None) -> RegistryError:
-    """A transport exception as the RegistryError a user can act on."""
-    return with_tries(_translate(err, host), tries)
+def translate(
+    err: BaseException, host: str, tries: Tries | None = None, *, ca_file: str | None = None
+) -> RegistryError:
+    """A transport exception as the RegistryError a user can act on. ``ca_file``: the CA file
+    the user gave (a failed verification then names it instead of asking for one)."""
+    return with_tries(_translate(err, host, ca_file), tries)
 
 
-def _translate(err: BaseException, host: str) -> RegistryError:
+def _translate(err: BaseException, host: str, ca_file: str | None = None) -> RegistryError:
     text = str(err) or type(err).__name__
     if is_cert_error(err):
-        return TLSError(
-            f"TLS verification failed for {host}: the certificate is not trusted ({short(text)})",
-            hint=Hint.CA_FILE,
-        )
+        return cert_refused(host, text, ca_file)
     if isinstance(err, httpx.ConnectError) and ("SSL" in text or "TLS" in text):
         return TLSError(f"TLS handshake with {host} failed ({short(text)})")
     if isinstance(err, httpx.TimeoutException):
@@ -84,6 +84,37 @@ def _translate(err: BaseException, host: str) -> RegistryError:
         )
     return ConnectionFailedError(
         f"connection to {host} failed ({type(err).__name__}: {short(text)})"
+    )
+
+
+def cert_refused(host: str, text: str, ca_file: str | None) -> TLSError:
+    """The server's certificate failed verification. Only an untrusted issuer with no CA file
+    given carries ``Hint.CA_FILE`` (the adapters say "pass --ca-file"/"set the ca-file input"):
+    a certificate for another name, or one that expired, is not fixed by a CA; and when a CA
+    file was given, asking for one is no help: the certificate does not match the host or that
+    CA, and the message names the file."""
+    why = f"({short(text)})"
+    lowered = text.lower()
+    if "mismatch" in lowered or "not valid for" in lowered:
+        return TLSError(
+            f"TLS verification failed for {host}: its certificate is not valid for this host "
+            f"name {why}; connect with a name the certificate lists, or fix the server's "
+            "certificate"
+        )
+    if "expired" in lowered:
+        return TLSError(
+            f"TLS verification failed for {host}: its certificate has expired {why}; renew the "
+            "server's certificate"
+        )
+    if ca_file:
+        return TLSError(
+            f"TLS verification failed for {host}: its certificate does not match the host or "
+            f"the CA in {ca_file} {why}; check that {ca_file} holds the CA that signed the "
+            f"server's certificate (openssl s_client -connect {host} -CAfile {ca_file})"
+        )
+    return TLSError(
+        f"TLS verification failed for {host}: the certificate is not trusted {why}",
+        hint=Hint.CA_FILE,
     )
 
 
@@ -127,6 +158,7 @@ def short(text: str) -> str:
 
 
 __all__ = [
+    "cert_refused",
     "forbidden",
     "is_cert_error",
     "is_plain_http_answer",

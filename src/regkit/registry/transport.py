@@ -84,6 +84,7 @@ class Transport:
         self.insecure = insecure
         self.retry = retry or RetryPolicy()
         self.verbose = verbose
+        self._ca_file = ca_file  # named by a failed verification (translate.cert_refused)
         self._pool = ClientPool(ca_file=ca_file, insecure=insecure, timeout=timeout, jobs=jobs)
         self.http2 = self._pool.http2
         self._warmers: list[threading.Thread] = []
@@ -417,7 +418,7 @@ class Transport:
         try:
             return self._send_raw("GET", url, headers, None)
         except httpx.TransportError as err:
-            raise translate(err, urlsplit(url).netloc) from None
+            raise translate(err, urlsplit(url).netloc, ca_file=self._ca_file) from None
 
     def secrets(self) -> list[str]:
         """Every secret this transport holds (for leak scans and masking)."""
@@ -561,7 +562,7 @@ class Transport:
         self, err: BaseException, host: str | None = None, tries: Tries | None = None
     ) -> RegistryError:
         """A transport exception as the RegistryError a user can act on."""
-        return translate(err, host or self.host, tries)
+        return translate(err, host or self.host, tries, ca_file=self._ca_file)
 
 
 def _stderr_is_terminal() -> bool:
