@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from regkit import patterns
 from regkit.errors import NotFoundError, UsageError
 from regkit.ops.copy import CopyStats, copy_image, fetch_image
 from regkit.reference import Reference
@@ -103,17 +104,14 @@ class SyncResult:
 
 
 def compile_match(pattern: str | None) -> re.Pattern[str] | None:
-    if pattern is None:
-        return None
-    try:
-        return re.compile(pattern)
-    except re.error as err:
-        raise UsageError(f"--match {pattern[:80]!r} is not a regular expression: {err}") from None
+    """``pattern`` compiled with prune's guards (``regkit.patterns``); None without one."""
+    return None if pattern is None else patterns.compile_match(pattern)
 
 
 def select_tags(tags: Sequence[str], match: re.Pattern[str] | None) -> list[str]:
-    """The tags ``match`` finds (``re.search``), sorted by name; all without one."""
-    return sorted(t for t in tags if match is None or match.search(t))
+    """The tags ``match`` finds (``re.search``, within ``regkit.patterns``' time budget),
+    sorted by name; all without one."""
+    return sorted(tags if match is None else patterns.matching_tags(match, tags))
 
 
 def plan_sync(source: Mapping[str, str], destination: Mapping[str, str | None]) -> list[SyncItem]:
