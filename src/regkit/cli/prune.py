@@ -74,14 +74,40 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="only delete tags created earlier than this, e.g. 30d, 12h, 2w, 1d12h",
     )
-    p.add_argument("--protect-tag", action="append", default=[], metavar="TAG")
-    p.add_argument("--protect-digest", action="append", default=[], metavar="DIGEST")
+    p.add_argument(
+        "--protect-tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="a tag that stays, with every tag on its digest (exact name); repeatable",
+    )
+    p.add_argument(
+        "--protect-digest",
+        action="append",
+        default=[],
+        metavar="DIGEST",
+        help="a manifest digest that stays (sha256:...), with every tag on it; repeatable",
+    )
     p.add_argument(
         "--protect-file",
         action="append",
         default=[],
         metavar="PATH",
         help="a deploy-info.yml (or deploy-history.yml): its image.tag and image.digest stay",
+    )
+    p.add_argument(
+        "--unprotect",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="take TAG out of the built-in protection (latest, release tags and aliases, "
+        "deployed-*), by exact name; repeatable",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="allow --keep 0 with the default --match and no --older-than (deletes every "
+        "short-SHA tag, the newest build included)",
     )
     p.add_argument(
         "--all-repos",
@@ -127,8 +153,11 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 _PRUNE_EXAMPLES = """\
-Tags matching ^deployed- (deploy markers, e.g. written by 'regkit promote SRC deployed-prod' at
-deploy time) are always kept, with every tag on their digest. The team's --then command:
+Always kept, whatever --match, --keep and --older-than say: latest, release tags (v1.2.3,
+1.2.3, v2.0.0-rc.1) and their aliases (v1, v1.2, 1.2), deploy markers (deployed-*, e.g. written
+by 'regkit promote SRC deployed-prod' at deploy time), what --protect-* and the deploy files
+name, and every tag on the digest of any of them. The REASON column names the rule;
+--unprotect TAG lifts a built-in rule for one tag. The team's --then command:
 'docker exec registry registry garbage-collect /etc/distribution/config.yml'.
 
 examples:
@@ -175,6 +204,10 @@ def _cmd_prune(args: argparse.Namespace) -> int:
             "prune deletes tags and there is no terminal to confirm: pass --yes to delete, "
             "or --dry-run to print the plan only"
         )
+    if args.record is not None:  # refused before anything is planned, in a dry run too
+        from regkit.ops.audit import check_record_path
+
+        check_record_path(args.record)
     policy = build_policy(
         match=args.match,
         keep=args.keep,
@@ -182,6 +215,8 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         protect_tags=args.protect_tag,
         protect_digests=args.protect_digest,
         protect_files=args.protect_file,
+        unprotect=args.unprotect,
+        force=args.force,
     )
     goals = targets(args.repos, args.all_repos)
     if _ghcr_goals(goals, args):  # ghcr.io: package versions through the GitHub API
@@ -312,9 +347,9 @@ def _then_argv(args: argparse.Namespace) -> tuple[str, ...] | None:
         raise UsageError("--storage goes with --then (it measures what the --then command freed)")
     if args.then is None:
         return None
-    from regkit.ops.gc import split_command
+    from regkit.ops.prune.then import resolve_then
 
-    argv = split_command(args.then)
+    argv = resolve_then(args.then)  # a missing command is refused before anything is planned
     if args.storage:  # a wrong --storage is refused before anything is deleted
         from regkit.ops.check import storage_repositories_root
 

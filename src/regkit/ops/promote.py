@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +27,7 @@ from typing import Any
 from regkit import imagemeta
 from regkit.errors import DigestMismatchError, InvalidReferenceError, NotFoundError, RegkitError
 from regkit.ops.copy import CopyStats, Image, copy_image, fetch_image
+from regkit.ops.prune.rules import is_release_tag
 from regkit.reference import Reference, parse_reference, validate_digest, validate_tag
 from regkit.registry import Descriptor, Manifest, RegistryClient
 
@@ -42,12 +42,6 @@ class ReleaseTagMoveError(RegkitError):
     """An existing exact release tag would move to another digest (nothing was written)."""
 
 
-_RELEASE_TAG = re.compile(r"v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?")
-
-
-def is_release_tag(tag: str) -> bool:
-    """``v1.2.3`` or ``1.2.3`` (optionally ``-rc.1``): an exact version, published once."""
-    return _RELEASE_TAG.fullmatch(tag) is not None
 
 
 class TargetAction(StrEnum):

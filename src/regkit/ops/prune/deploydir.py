@@ -9,7 +9,8 @@ read, or that names no image, stops the prune before anything is deleted.
 Deploy markers: a tag matching ``DEPLOYED_PATTERN`` (``deployed-prod``, ``deployed-staging``,
 written by ``regkit promote SRC deployed-prod`` at deploy time) is always kept, and so is every
 other tag on its digest: CI, which cannot read the server's deploy files, still never prunes
-what runs.
+what runs. The plan itself applies that rule (``regkit.ops.prune.plan``, built-in protection);
+``marker_protection`` turns it into an explicit protection for callers that want one.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ def deploy_dir_protection(protect_dir: str | Path, repository: str) -> Protectio
                 f"cannot read {path} (protects {repository}): {why}; fix its permissions or "
                 "content, nothing was deleted"
             ) from None
-        found = found | parse_deploy_info(text, str(path))
+        source = f"deploy file {app_name(repository)}/{name}"
+        found = found | parse_deploy_info(text, str(path)).because(source)
     return found
 
 
@@ -73,6 +75,7 @@ def with_protection(policy: PrunePolicy, extra: Protection) -> PrunePolicy:
         policy,
         protect_tags=policy.protect_tags | extra.tags,
         protect_digests=policy.protect_digests | extra.digests,
+        protect_reasons={**policy.protect_reasons, **extra.reasons},
     )
 
 

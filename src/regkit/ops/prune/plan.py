@@ -2,7 +2,11 @@
 
 Rules, in order (the first that applies decides):
 
-1. A tag that is protected (``--protect-tag``) or points at a protected digest stays.
+1. A tag that is protected stays, whatever the pattern, ``keep`` and ``older_than`` say: named
+   by ``--protect-tag`` or a deploy file; pointing at a protected digest; protected by a
+   built-in rule (``latest``, release tags and aliases, ``deployed-*`` markers:
+   ``regkit.ops.prune.rules``) unless named in ``unprotect``; or sharing a digest with any
+   tag protected by name (``same image as latest``). The REASON names the rule.
 2. A tag pointing at a throw-away manifest left by an interrupted prune goes (it points at
    nothing of value; the tag was already doomed by the run that made it).
 3. A tag that does not match the pattern stays.
@@ -34,6 +38,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from regkit.errors import UsageError
+from regkit.ops.prune.rules import builtin_rule
 from regkit.timeparse import CreatedTime, format_duration
 
 Action = Literal["keep", "delete-manifest", "untag"]
@@ -85,6 +90,11 @@ class PrunePolicy:
     protect_tags: frozenset[str] = frozenset()
     protect_digests: frozenset[str] = frozenset()
     older_than_text: str | None = None  # as typed ("30d"): echoed back, not "4w2d"
+    #: tags taken out of the built-in protection (``latest``, releases, deploy markers) by name
+    unprotect: frozenset[str] = frozenset()
+    #: why a protected tag or digest is protected (its REASON), by tag or digest; default
+    #: "protected tag" / "protected digest"
+    protect_reasons: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.keep < 0:
@@ -109,6 +119,7 @@ class PrunePolicy:
             "older_than": self.older_than_shown(),
             "protect_tags": sorted(self.protect_tags),
             "protect_digests": sorted(self.protect_digests),
+            "unprotect": sorted(self.unprotect),
         }
 
 
@@ -292,12 +303,17 @@ def plan_prune(
     infos = _unique(tags)
     matched = matching_tags(policy.pattern(), (info.tag for info in infos))
     decided: dict[str, tuple[Action | None, str]] = {}  # tag -> (KEEP or None=doomed, reason)
+    protected = _protected_by_name(infos, policy)
+    same_image = _same_image(infos, protected)
     dated: list[TagInfo] = []
     for info in infos:
-        if info.tag in policy.protect_tags:
-            decided[info.tag] = (KEEP, "protected tag")
+        if info.tag in protected:
+            decided[info.tag] = (KEEP, protected[info.tag])
         elif info.digest in policy.protect_digests:
-            decided[info.tag] = (KEEP, "protected digest")
+            source = policy.protect_reasons.get(info.digest)
+            decided[info.tag] = (KEEP, _explicit("protected digest", source))
+        elif info.digest in same_image:
+            decided[info.tag] = (KEEP, same_image[info.digest])
         elif info.throwaway:
             decided[info.tag] = (None, "throw-away manifest left by an interrupted prune")
         elif info.dangling:
@@ -386,6 +402,46 @@ def plan_prune(
         policy=policy,
         refs=refs,
     )
+
+
+def _protected_by_name(infos: Iterable[TagInfo], policy: PrunePolicy) -> dict[str, str]:
+    """Tag -> REASON for the tags protected by name: ``--protect-tag`` and deploy files first,
+    then the built-in rules (``regkit.ops.prune.rules``) for tags not in ``policy.unprotect``."""
+    out: dict[str, str] = {}
+    for info in infos:
+        if info.tag in policy.protect_tags:
+            out[info.tag] = _explicit("protected tag", policy.protect_reasons.get(info.tag))
+        elif info.tag not in policy.unprotect:
+            rule = builtin_rule(info.tag)
+            if rule is not None:
+                out[info.tag] = rule
+    return out
+
+
+def _explicit(what: str, source: str | None) -> str:
+    """"protected tag", or with where it comes from: "protected tag (deploy file app/x.yml)"."""
+    return f"{what} ({source})" if source else what
+
+
+def _same_image(infos: Iterable[TagInfo], protected: Mapping[str, str]) -> dict[str, str]:
+    """Digest -> REASON for every digest a protected tag points at: each other tag on it stays
+    ("same image as latest", "same image as v1.0.0 (release tag)"), named after the strongest
+    rule on that digest (explicit protection, latest, release, deploy marker, alias)."""
+    out: dict[str, str] = {}
+    strength = ("protected", "latest", "release tag", "deploy marker", "release alias")
+
+    def rank(info: TagInfo) -> tuple[int, str]:
+        reason = protected.get(info.tag, "")
+        first = [i for i, word in enumerate(strength) if reason.startswith(word)]
+        return (first[0] if first else len(strength), info.tag)
+
+    for info in sorted(infos, key=rank):
+        reason = protected.get(info.tag)
+        if reason is None or info.dangling or info.throwaway or info.digest in out:
+            continue
+        why = "" if reason == info.tag else f" ({reason})"
+        out[info.digest] = f"same image as {info.tag}{why}"
+    return out
 
 
 def reclaimable_bytes(refs: Mapping[str, ImageRefs], deleted: Iterable[str]) -> int:

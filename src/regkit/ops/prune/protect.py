@@ -8,7 +8,8 @@ file, naming the entry: a silently dropped entry would let its image be pruned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +22,23 @@ from regkit.reference import validate_digest, validate_tag
 
 @dataclass(frozen=True, slots=True)
 class Protection:
+    """Tags and digests to keep, with why (by tag or digest; a plan's REASON shows it)."""
+
     tags: frozenset[str] = frozenset()
     digests: frozenset[str] = frozenset()
+    reasons: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __or__(self, other: Protection) -> Protection:
-        return Protection(self.tags | other.tags, self.digests | other.digests)
+        return Protection(
+            self.tags | other.tags, self.digests | other.digests, {**self.reasons, **other.reasons}
+        )
+
+    def because(self, source: str) -> Protection:
+        """The same protection, each tag and digest kept 'because' of ``source`` (e.g.
+        ``deploy file hello-world/deploy-info.yml``)."""
+        return Protection(
+            self.tags, self.digests, {name: source for name in self.tags | self.digests}
+        )
 
 
 def parse_deploy_info(text: str, source: str = "deploy-info.yml") -> Protection:

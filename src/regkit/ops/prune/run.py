@@ -32,8 +32,14 @@ def build_policy(
     protect_tags: Iterable[str] = (),
     protect_digests: Iterable[str] = (),
     protect_files: Iterable[str] = (),
+    unprotect: Iterable[str] = (),
+    force: bool = False,
 ) -> PrunePolicy:
-    """A policy from user input, every value checked (UsageError naming the bad one)."""
+    """A policy from user input, every value checked (UsageError naming the bad one).
+
+    ``unprotect``: tags taken out of the built-in protection (``latest``, release tags and
+    aliases, ``deployed-*``), by exact name. ``force``: allow ``keep`` 0 with the default
+    ``match`` and no ``older_than`` (every short-SHA tag would go, the newest build included)."""
     from regkit.ops.prune.plan import DEFAULT_KEEP, DEFAULT_MATCH
     from regkit.timeparse import parse_duration
 
@@ -42,7 +48,13 @@ def build_policy(
         frozenset(validate_digest(d) for d in protect_digests),
     )
     for path in protect_files:
-        protection = protection | load_protect_file(path)
+        protection = protection | load_protect_file(path).because(f"deploy file {path}")
+    if keep == 0 and match is None and not older_than and not force:
+        raise UsageError(
+            "--keep 0 with the default --match deletes every short-SHA tag, the newest build "
+            "included; keep at least 1, add --older-than or a narrower --match, or pass "
+            "--force to delete them all"
+        )
     return PrunePolicy(
         match=DEFAULT_MATCH if match is None else match,
         keep=DEFAULT_KEEP if keep is None else keep,
@@ -50,6 +62,8 @@ def build_policy(
         older_than_text=older_than.strip() if older_than else None,
         protect_tags=protection.tags,
         protect_digests=protection.digests,
+        protect_reasons=protection.reasons,
+        unprotect=frozenset(validate_tag(t) for t in unprotect),
     )
 
 
@@ -90,13 +104,10 @@ def plan_target(
 ) -> list[PrunePlan]:
     """One plan per repository of ``target``, in catalog (or argument) order.
 
-    Per repository, the policy also protects what ``protect_dir`` names for it and every deploy
-    marker tag (``deployed-*``) with its digest (``regkit.ops.prune.deploydir``)."""
-    from regkit.ops.prune.deploydir import (
-        deploy_dir_protection,
-        marker_protection,
-        with_protection,
-    )
+    Per repository, the policy also protects what ``protect_dir`` names for it
+    (``regkit.ops.prune.deploydir``); the plan adds the built-in protection (``latest``,
+    releases, ``deployed-*`` markers, and every tag on their digests)."""
+    from regkit.ops.prune.deploydir import deploy_dir_protection, with_protection
 
     names = list(target.repositories)
     if target.all_repos:
@@ -115,7 +126,6 @@ def plan_target(
             if not target.all_repos:
                 raise
             continue  # listed in the catalog, gone since (or never had a tag)
-        repo_policy = with_protection(repo_policy, marker_protection(state.tags))
         plan = plan_prune(
             list(state.tags), repo_policy, now, untagged=state.untagged, repository=name
         )
