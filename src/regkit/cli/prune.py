@@ -535,7 +535,8 @@ def _cmd_delete(args: argparse.Namespace) -> int:
             return 0
         result = execute_delete(client, plan, warn=warn)
     if plan.kind == "manifest":
-        went = f"tags removed with it: {tags}" if tags else "no tag pointed at it"
+        gone = ", ".join(escape(t) for t in result.removed_tags)  # not those moved meanwhile
+        went = f"tags removed with it: {gone}" if gone else "no tag pointed at it"
         emit(f"deleted {target} ({went})\n")
     else:
         emit(_delete_line(plan, name, done=True))

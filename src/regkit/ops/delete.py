@@ -16,6 +16,14 @@ it), and deletes the manifest with it when it was its only tag, so nothing is le
 A deleted index takes its platform manifests with it when nothing else uses them (as prune
 does): distribution keeps them otherwise, untagged, and garbage-collect without
 --delete-untagged never reclaims them.
+
+Not every registry takes the tags with a manifest DELETE by digest: go-containerregistry's
+(``crane registry serve``) removes the digest only and keeps every tag, still serving the
+deleted manifest (an index's tags then name an index whose platform manifests are gone). So
+the tags meant to go are checked in the listing after the DELETE: one still there and still
+naming the deleted manifest is removed by tag (``remove_leftovers``), one moved elsewhere
+meanwhile is left alone and not reported as removed, and one the registry keeps anyway is an
+error naming it (the manifest is gone, the tag is not).
 """
 
 from __future__ import annotations
@@ -141,6 +149,11 @@ class Deletion:
     deleted: bool  # False: it was gone already
     restored: tuple[str, ...] = ()  # tags that went with it though they should stay: put back
     lost: tuple[str, ...] = ()  # ... and could not be put back (see the warning)
+    # Of the tags meant to go (``going``): still listed after the DELETE
+    untagged: tuple[str, ...] = ()  # ... on the deleted manifest, then removed by tag
+    moved: tuple[str, ...] = ()  # ... on another manifest (moved meanwhile): left alone
+    stuck: tuple[str, ...] = ()  # ... on the deleted manifest, and the registry kept them
+    stuck_reason: str = ""  # why they could not be removed
 
 
 def get_manifest_or_none(client: RegistryClient, repository: str, digest: str) -> Manifest | None:
@@ -161,10 +174,15 @@ def delete_keeping(
     window: int | None = None,
     stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
     lister: Lister | None = None,
+    going: Collection[str] = (),
 ) -> Deletion:
     """DELETE ``manifest`` by digest, then put back any tag of ``staying`` (listed just before,
     not meant to go) that vanished with it. ``window`` (from ``windows.open``, taken before the
     tags were listed) is closed here.
+
+    ``going``: the tags meant to go with it. Any still listed after the DELETE (a registry that
+    keeps tags on a digest delete) is removed by tag when it still names the deleted manifest
+    (``remove_leftovers``); the result says which went that way, moved or stuck.
 
     ``stand_in``: ``manifest`` is a throw-away standing in for a tag, (that tag, a reader of
     the manifest it named). A tag copied from that tag meanwhile got the throw-away; it is put
@@ -218,7 +236,54 @@ def delete_keeping(
             continue
         warn(how)
         restored.append(tag)
-    return Deletion(digest, True, tuple(restored), tuple(lost))
+    leftovers = sorted(set(going) & after)
+    if not leftovers:
+        return Deletion(digest, True, tuple(restored), tuple(lost))
+    untagged, moved, stuck, reason = remove_leftovers(client, repository, digest, leftovers, warn)
+    return Deletion(
+        digest, True, tuple(restored), tuple(lost), untagged, moved, stuck, stuck_reason=reason
+    )
+
+
+def remove_leftovers(
+    client: RegistryClient, repository: str, digest: str, tags: Collection[str], warn: Warn
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], str]:
+    """Tags meant to go with ``digest`` that are still listed after its DELETE: (removed by tag,
+    moved to another manifest and left alone, kept by the registry, why they were kept).
+
+    A tag still naming ``digest`` (or nothing) is removed by a DELETE by tag, not by
+    ``RegistryClient.delete_tag``: its fallback for registries without tag deletes (a
+    throw-away manifest deleted by digest) relies on a digest DELETE taking the tag, which is
+    what failed here. The tags are listed once more to confirm."""
+    removed: list[str] = []
+    moved: list[str] = []
+    stuck: list[str] = []
+    reason = ""
+    for tag in sorted(tags):
+        desc = client.resolve(repository, tag)
+        if desc is not None and desc.digest != digest:
+            warn(
+                f"{repository}:{tag} was moved to {desc.digest} while {digest} was being "
+                "deleted; it stays there"
+            )
+            moved.append(tag)
+            continue
+        try:
+            client.delete_manifest(repository, tag)
+        except NotFoundError:
+            pass  # gone meanwhile
+        except RegkitError as err:  # 405, 400 (no tag delete), a connection lost...
+            stuck.append(tag)
+            reason = reason or err.message
+            continue
+        removed.append(tag)
+    if removed:
+        still = set(client.tags(repository)) & set(removed)
+        if still:
+            stuck.extend(sorted(still))
+            removed = [t for t in removed if t not in still]
+            reason = reason or f"{client.registry} answered the DELETE by tag but kept the tag"
+    return tuple(removed), tuple(moved), tuple(sorted(stuck)), reason
 
 
 def delete_listed_keeping(
@@ -251,6 +316,7 @@ def delete_listed_keeping(
         window=window,
         stand_in=stand_in,
         lister=lister,
+        going=going,
     )
 
 
@@ -276,6 +342,14 @@ class DeleteResult:
     how: str = ""
     warnings: tuple[str, ...] = field(default_factory=tuple)
     children: tuple[str, ...] = ()  # platform manifests of a deleted index, deleted with it
+
+    @property
+    def removed_tags(self) -> tuple[str, ...]:
+        """The tags of the plan that are gone now (not those moved away meanwhile)."""
+        if self.deletion is None:
+            return self.plan.tags
+        kept = {*self.deletion.moved, *self.deletion.stuck}
+        return tuple(t for t in self.plan.tags if t not in kept)
 
 
 def _usage(
@@ -375,6 +449,13 @@ def execute_delete(client: RegistryClient, plan: DeletePlan, *, warn: Warn) -> D
             f"{plan.reference.registry} (deleted meanwhile?)"
         )
     assert manifest is not None
+    if deletion.stuck:
+        raise RegkitError(
+            f"deleted {plan.reference.name}@{plan.digest}, but {plan.reference.registry} kept "
+            f"its tags {', '.join(deletion.stuck)} and would not remove them by tag "
+            f"({deletion.stuck_reason}); they name a deleted manifest: remove them on the "
+            "registry itself"
+        )
     children = delete_unused_children(client, repo, manifest)
     return DeleteResult(plan, deletion, "by digest", tuple(said), children)
 
@@ -419,4 +500,5 @@ __all__ = [
     "execute_delete",
     "get_manifest_or_none",
     "plan_delete",
+    "remove_leftovers",
 ]

@@ -155,7 +155,8 @@ def delete_reference(
             f"tags {', '.join(result.deletion.lost)} of {repo} went with {plan.digest} and were "
             "not put back (see the warnings)"
         )
-    return ("tag" if plan.kind == "tag" else "manifest"), plan.digest, list(plan.tags)
+    kind = "tag" if plan.kind == "tag" else "manifest"
+    return kind, plan.digest, list(result.removed_tags)  # not a tag moved away meanwhile
 
 
 __all__ = [
