@@ -508,9 +508,8 @@ class Transport:
             if netloc in self._warned:
                 return
             self._warned.add(netloc)
-        print(
-            f"regkit: warning: plain HTTP to {netloc}: requests and credentials travel unencrypted",
-            file=sys.stderr,
+        _say(
+            f"regkit: warning: plain HTTP to {netloc}: requests and credentials travel unencrypted"
         )
 
     def _send_raw(
@@ -547,22 +546,37 @@ class Transport:
 
     def _log(self, line: str) -> None:
         if self.verbose:
-            print(f"regkit: {line}", file=sys.stderr)
+            _say(f"regkit: {line}")
 
     def notice(self, line: str) -> None:
         """A line worth seeing while it happens (a retry): under ``-v``, or on a terminal.
         CI logs stay quiet; the final error still says how many tries were made."""
         if self.verbose:
-            print(f"regkit: {line}", file=sys.stderr)
+            _say(f"regkit: {line}")
         elif _stderr_is_terminal() and not os.environ.get("REGKIT_QUIET"):
             # Erase a progress line being redrawn in place (regkit.progress), then the notice.
-            print(f"\r\x1b[2Kregkit: {line}", file=sys.stderr)
+            _say(f"\r\x1b[2Kregkit: {line}")
 
     def translate(
         self, err: BaseException, host: str | None = None, tries: Tries | None = None
     ) -> RegistryError:
         """A transport exception as the RegistryError a user can act on."""
         return translate(err, host or self.host, tries, ca_file=self._ca_file)
+
+
+_STDERR = threading.Lock()
+
+
+def _say(line: str) -> None:
+    """``line`` on stderr whole: one write under a lock. ``print`` writes the text and the
+    newline separately, so lines from parallel requests ran into each other under ``-v``
+    ("...(33 ms)regkit: GET ...")."""
+    with _STDERR:
+        try:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass  # stderr closed (a pipe gone): a log line is not worth failing a request
 
 
 def _stderr_is_terminal() -> bool:
