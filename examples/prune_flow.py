@@ -11,6 +11,7 @@ a plain function (``python examples/prune_flow.py registry.example.com``).
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,7 @@ except ImportError:  # Prefect not installed: the flow is a plain function
 
 
 GC = "docker exec registry registry garbage-collect /etc/distribution/config.yml"
+log = logging.getLogger("registry-prune")
 
 
 @flow(name="registry-prune")
@@ -41,10 +43,17 @@ def prune_registry(
             reg, all_repos=True, match=".*", keep=6, protect_dir=deploy_dir,
             record=record, then=gc, storage=storage, echo=print,
         )  # fmt: skip
+    log.info("%s", report.to_text())  # the plan table and the results, as the CLI prints them
+    for gone in report.pruned:  # the pruned snapshot: what each removed tag was
+        log.info(
+            "pruned %s: %s (revision %s, created %s, source %s)",
+            gone.reference, gone.description, gone.revision, gone.created, gone.source,
+        )  # fmt: skip
     report.raise_for_problems()  # the GC failed, or check found a broken image
     return report
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)  # regkit: a line per operation; requests at DEBUG
     done = prune_registry(sys.argv[1])
     print(f"removed {len(done.deleted)} tags; storage shrank by {done.shrunk_bytes} bytes")

@@ -255,13 +255,7 @@ def _prune(
     def show_result(done: RegistryPrune) -> None:
         if args.output == "json":
             return
-        _write("".join(render.render_result(done.registry, r) for r in done.results or ()))
-        for repo, digests in done.children.items():
-            _write(
-                f"{done.registry}/{repo}: also deleted "
-                f"{render.plural(len(digests), 'platform manifest')} of deleted "
-                "indexes that nothing else uses\n"
-            )
+        _write(render.render_results(done.registry, done.results or (), done.children))
 
     def warn(message: str) -> None:
         print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)

@@ -32,6 +32,7 @@ import httpx
 from regkit import defaults
 from regkit.dockerconfig import Credentials
 from regkit.errors import AuthenticationError, Hint, RegistryError, TLSError
+from regkit.log import sending
 from regkit.reference import host_is_loopback
 from regkit.registry.auth import (
     Authenticator,
@@ -525,7 +526,8 @@ class Transport:
         request = client.build_request(method, url, headers=headers, content=content)
         started = time.monotonic()
         try:
-            response = client.send(request, stream=stream)
+            with sending():  # httpx's line for this request: DEBUG (regkit.log)
+                response = client.send(request, stream=stream)
         except httpx.HTTPError:
             raise
         except Exception as err:

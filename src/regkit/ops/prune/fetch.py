@@ -34,6 +34,9 @@ class RepositoryState:
     tags: tuple[TagInfo, ...]
     untagged: tuple[ImageRefs, ...]  # protected manifests no tag points at
     manifests: Mapping[str, Manifest] = field(default_factory=dict, compare=False, repr=False)
+    #: digest -> OCI labels of the image a tag points at (``oci_labels``), from the configs
+    #: already read for the created time: no request of its own
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
 
 def created_of(
@@ -43,6 +46,22 @@ def created_of(
     annotations of the image, then of the index (``regkit.imagemeta``, as overview)."""
     index = manifest if manifest.is_index else None
     return imagemeta.created_time(config, image if image is not None else manifest, index)
+
+
+def oci_labels(
+    config: dict[str, Any] | None, image: Manifest | None, index: Manifest | None
+) -> dict[str, str]:
+    """The ``org.opencontainers.image.*`` labels of an image as ``regkit.imagemeta`` reads
+    them: the config's labels, else the image manifest's annotations, else the index's."""
+    found = {
+        k: v for k, v in imagemeta.labels_of(config).items() if k.startswith(imagemeta.LABEL_PREFIX)
+    }
+    for m in (image, index):
+        if m is not None:
+            for key, value in m.annotations.items():
+                if key.startswith(imagemeta.LABEL_PREFIX) and value and key not in found:
+                    found[key] = value
+    return found
 
 
 def image_blobs(manifest: Manifest) -> list[Blob]:
@@ -146,6 +165,7 @@ def fetch_repository(
         return children.get(picked.digest) if picked else None
 
     infos: list[TagInfo] = []
+    labels: dict[str, dict[str, str]] = {}
     missing = [tag for tag, m in tagged.items() if m is None]
     if missing:
         # Deleted since the listing, or dangling: still listed, its manifest gone (the registry
@@ -158,6 +178,8 @@ def fetch_repository(
         image = image_of(m)
         cfg = configs.get(image.config.digest) if image and image.config else None
         refs = refs_of(m, children)
+        if m.digest not in labels:
+            labels[m.digest] = oci_labels(cfg, image, m if m.is_index else None)
         # Only the exact throw-away of this repository and tag is a prune's leftover; an image
         # that merely carries the key is an image like any other.
         leftover = has_marker(m) and is_throwaway(m, cfg, repository, tag)
@@ -173,7 +195,7 @@ def fetch_repository(
         )
     untagged = tuple(refs_of(m, children) for m in protected.values())
     # every manifest read, platform manifests too: what a put-back or a child's DELETE needs
-    return RepositoryState(repository, tuple(infos), untagged, {**children, **every})
+    return RepositoryState(repository, tuple(infos), untagged, {**children, **every}, labels)
 
 
 __all__ = [
@@ -184,5 +206,6 @@ __all__ = [
     "fetch_repository",
     "image_blobs",
     "is_throwaway",
+    "oci_labels",
     "refs_of",
 ]

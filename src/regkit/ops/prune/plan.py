@@ -235,6 +235,9 @@ class PrunePlan:
     # The manifests as fetched for planning, by digest (to put back a tag that went with a
     # DELETE without reading the manifest again); empty when the plan was built without them.
     sources: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # The OCI labels (``org.opencontainers.image.*``) of each tag's image, by digest, as read
+    # for planning (``regkit.ops.prune.fetch.oci_labels``): what a removed tag was.
+    labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def removed(self) -> tuple[TagPlan, ...]:

@@ -6,7 +6,7 @@ Tags and reasons come from the registry: every text and Markdown cell is escaped
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from regkit.ops.prune.execute import PruneResult
@@ -123,6 +123,24 @@ def render_result(registry: str, result: PruneResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_results(
+    registry: str,
+    results: Sequence[PruneResult],
+    children: Mapping[str, Sequence[str]] | None = None,
+) -> str:
+    """What was carried out on one registry, as the CLI prints it after the plans: each
+    result (``render_result``), then the platform manifests of deleted indexes deleted after
+    them, a line per repository."""
+    out = "".join(render_result(registry, r) for r in results)
+    for repo, digests in (children or {}).items():
+        out += (
+            escape(f"{registry}/{repo}")
+            + f": also deleted {plural(len(digests), 'platform manifest')} of deleted "
+            "indexes that nothing else uses\n"
+        )
+    return out
+
+
 def interrupted_report(
     done: Sequence[tuple[str, Sequence[PruneResult]]],
     pending: Sequence[tuple[str, Sequence[PrunePlan]]],
@@ -227,6 +245,7 @@ __all__ = [
     "render_plan",
     "render_plans",
     "render_result",
+    "render_results",
     "repositories_json",
     "to_json",
 ]

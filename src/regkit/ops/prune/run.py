@@ -129,7 +129,7 @@ def plan_target(
         plan = plan_prune(
             list(state.tags), repo_policy, now, untagged=state.untagged, repository=name
         )
-        plans.append(dataclasses.replace(plan, sources=state.manifests))
+        plans.append(dataclasses.replace(plan, sources=state.manifests, labels=state.labels))
     return plans
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from regkit import imagemeta
 from regkit.ops.prune import render
 from regkit.ops.prune.execute import PruneInterrupted, PruneResult
 from regkit.ops.prune.plan import PrunePlan, PrunePolicy
@@ -32,6 +33,79 @@ from regkit.registry import RegistryClient
 #: A progress display for one stage ("reading HOST", "pruning HOST"): a context manager whose
 #: value is called once per unit of work.
 ProgressFactory = Callable[[str], AbstractContextManager[Callable[[], None]]]
+
+
+#: ``PrunedTag`` field -> the OCI label it shows
+SNAPSHOT_LABELS = {
+    "description": imagemeta.DESCRIPTION_LABEL,
+    "revision": imagemeta.REVISION_LABEL,
+    "created": imagemeta.CREATED_LABEL,
+    "source": imagemeta.SOURCE_LABEL,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PrunedTag:
+    """A tag a prune removed (or, on a dry run, would remove) and what its image was: the OCI
+    labels read while planning (``org.opencontainers.image.*``; config labels, else the
+    manifest's annotations). ``created`` is the label, else the image's created time."""
+
+    reference: str  # HOST/REPO:TAG
+    repository: str
+    tag: str
+    digest: str  # "" for a tag whose manifest was already gone
+    action: str  # delete-manifest or untag
+    description: str | None
+    revision: str | None
+    created: str | None
+    source: str | None
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reference": self.reference,
+            "repository": self.repository,
+            "tag": self.tag,
+            "digest": self.digest or None,
+            "action": self.action,
+            "description": self.description,
+            "revision": self.revision,
+            "created": self.created,
+            "source": self.source,
+            "labels": dict(self.labels),
+        }
+
+
+def pruned_tags(
+    registry: str, plans: Sequence[PrunePlan], results: Sequence[PruneResult] | None
+) -> tuple[PrunedTag, ...]:
+    """The tags removed, in plan order: with ``results``, those whose outcome is ``deleted``;
+    without (a dry run, or not carried out), those the plans remove."""
+    done = None if results is None else {r.repository: set(r.deleted_tags) for r in results}
+    out = []
+    for plan in plans:
+        for entry in plan.removed:
+            if done is not None and entry.tag not in done.get(plan.repository, set()):
+                continue
+            labels = dict(plan.labels.get(entry.digest, {})) if entry.digest else {}
+            created = labels.get(SNAPSHOT_LABELS["created"])
+            if created is None and entry.created is not None:
+                created = entry.created.when.strftime("%Y-%m-%dT%H:%M:%SZ")
+            out.append(
+                PrunedTag(
+                    reference=f"{registry}/{plan.repository}:{entry.tag}",
+                    repository=plan.repository,
+                    tag=entry.tag,
+                    digest=entry.digest,
+                    action=entry.action,
+                    description=labels.get(SNAPSHOT_LABELS["description"]),
+                    revision=labels.get(SNAPSHOT_LABELS["revision"]),
+                    created=created,
+                    source=labels.get(SNAPSHOT_LABELS["source"]),
+                    labels=labels,
+                )
+            )
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +138,17 @@ class RegistryPrune:
         """``host/repo:tag`` of tags that went with a DELETE and could not be put back."""
         results = self.results or ()
         return [f"{self.registry}/{r.repository}:{t}" for r in results for t, _ in r.lost]
+
+    @property
+    def pruned(self) -> tuple[PrunedTag, ...]:
+        """The tags removed (planned for removal while not carried out), with their labels."""
+        return pruned_tags(self.registry, self.plans, self.results)
+
+    def text(self) -> str:
+        """Plans and results as the CLI prints them (its table, its result lines)."""
+        return render.render_plans(self.registry, self.plans) + render.render_results(
+            self.registry, self.results or (), self.children
+        )
 
     def result_of(self, plan: PrunePlan) -> PruneResult | None:
         return next((r for r in self.results or () if r.repository == plan.repository), None)
@@ -211,4 +296,12 @@ def prune_targets(
     return PruneRun(tuple(finished), dry_run=False, carried_out=True)
 
 
-__all__ = ["PruneRun", "PruneRunInterrupted", "RegistryPrune", "prune_targets"]
+__all__ = [
+    "SNAPSHOT_LABELS",
+    "PruneRun",
+    "PruneRunInterrupted",
+    "PrunedTag",
+    "RegistryPrune",
+    "prune_targets",
+    "pruned_tags",
+]
