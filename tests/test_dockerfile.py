@@ -45,6 +45,7 @@ ISSUE_INPUTS = {
     "keep", "older-than", "protect-tags", "protect-digests", "protect-open-prs", "jobs",
     "username", "password",  # issue 14 item 10: registry-login without SOPS
     "delete-untagged",  # issue 17: prune on GHCR
+    "unprotect", "force",  # issue 20: the opt-out of built-in protection, keep 0
 }  # fmt: skip
 ISSUE_OUTPUTS = {
     "registry", "digest", "promoted", "targets", "deleted", "deleted-count", "kept-count",

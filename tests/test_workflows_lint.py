@@ -323,6 +323,8 @@ EXPECTED_INTERFACE = {
             "older-than",
             "protect-tags",
             "protect-digests",
+            "unprotect",
+            "force",
             "protect-open-prs",
             "github-token",
             "delete-untagged",

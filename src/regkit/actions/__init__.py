@@ -99,6 +99,8 @@ ACTIONS: dict[str, ActionSpec] = {
                 "older-than",
                 "protect-tags",
                 "protect-digests",
+                "unprotect",
+                "force",
                 "protect-open-prs",
                 "github-token",
                 "delete-untagged",

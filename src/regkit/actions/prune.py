@@ -96,6 +96,8 @@ def main(inputs: gha.Inputs) -> None:
         older_than=inputs.get("older-than"),
         protect_tags=protect_tags,
         protect_digests=inputs.get_list("protect-digests"),
+        unprotect=inputs.get_list("unprotect"),
+        force=inputs.get_bool("force", False),
     )
     now = datetime.now(UTC)
 

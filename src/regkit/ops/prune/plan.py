@@ -28,17 +28,22 @@ The plan does not depend on the order of ``tags``.
 from __future__ import annotations
 
 import re
-import signal
-import threading
-import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from regkit.errors import UsageError
 from regkit.ops.prune.rules import builtin_rule
+
+# The pattern guards (length cap, clean errors, a time budget on any thread) live in
+# regkit.patterns, shared by every verb that takes --match; re-exported from here.
+from regkit.patterns import (
+    MATCH_BUDGET,
+    MAX_MATCH_LENGTH,
+    compile_match,
+    matching_tags,
+)
 from regkit.timeparse import CreatedTime, format_duration
 
 Action = Literal["keep", "delete-manifest", "untag"]
@@ -121,78 +126,6 @@ class PrunePolicy:
             "protect_digests": sorted(self.protect_digests),
             "unprotect": sorted(self.unprotect),
         }
-
-
-#: Longest --match pattern accepted (a tag is at most 128 characters).
-MAX_MATCH_LENGTH = 1024
-#: Seconds that matching every tag of one repository may take. Python's ``re`` backtracks, so a
-#: pattern such as ``(a+)+$`` takes exponential time on a tag like ``aaaa...a!``; past this budget
-#: the pattern is refused instead of hanging the prune (a normal pattern needs milliseconds for
-#: ten thousand tags).
-MATCH_BUDGET = 2.0
-
-
-def _shown(pattern: str, limit: int = 80) -> str:
-    return repr(pattern if len(pattern) <= limit else pattern[: limit - 3] + "...")
-
-
-def compile_match(pattern: str) -> re.Pattern[str]:
-    if len(pattern) > MAX_MATCH_LENGTH:
-        raise UsageError(
-            f"invalid --match pattern {_shown(pattern)}: longer than {MAX_MATCH_LENGTH} characters"
-        )
-    try:
-        with warnings.catch_warnings():  # "possible nested set" FutureWarnings are not errors
-            warnings.simplefilter("ignore")
-            return re.compile(pattern)
-    except re.error as err:
-        raise UsageError(f"invalid --match pattern {_shown(pattern)}: {err}") from None
-    except RecursionError:
-        raise UsageError(f"invalid --match pattern {_shown(pattern)}: nested too deeply") from None
-    except (OverflowError, ValueError) as err:  # a{99999999999}: "repetition number too large"
-        raise UsageError(f"invalid --match pattern {_shown(pattern)}: {err}") from None
-
-
-class _MatchTimeout(Exception):
-    pass
-
-
-@contextmanager
-def _deadline(seconds: float) -> Iterator[None]:
-    """Raise ``_MatchTimeout`` inside the block after ``seconds`` (SIGALRM; ``re`` checks for
-    signals while it backtracks). Only the main thread can take signals: elsewhere the block
-    runs without a deadline."""
-    usable = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable:
-        yield
-        return
-
-    def expired(_signum: int, _frame: object) -> None:
-        raise _MatchTimeout
-
-    previous = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def matching_tags(
-    pattern: re.Pattern[str], tags: Iterable[str], budget: float = MATCH_BUDGET
-) -> frozenset[str]:
-    """The tags that ``pattern`` finds (``re.search``), refused (UsageError) past ``budget``."""
-    names = list(tags)
-    try:
-        with _deadline(budget):
-            return frozenset(tag for tag in names if pattern.search(tag))
-    except _MatchTimeout:
-        raise UsageError(
-            f"--match pattern {_shown(pattern.pattern)} takes more than {budget:g} s to match "
-            f"{len(names)} tags: it backtracks catastrophically (nested repetition such as "
-            "(a+)+ or (.*)*); simplify it"
-        ) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,7 +355,7 @@ def _protected_by_name(infos: Iterable[TagInfo], policy: PrunePolicy) -> dict[st
 
 
 def _explicit(what: str, source: str | None) -> str:
-    """"protected tag", or with where it comes from: "protected tag (deploy file app/x.yml)"."""
+    """ "protected tag", or with where it comes from: "protected tag (deploy file app/x.yml)"."""
     return f"{what} ({source})" if source else what
 
 
