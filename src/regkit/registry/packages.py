@@ -176,7 +176,7 @@ class PackagesAPI:
     ) -> None:
         from github import Auth, Github  # lazy: PyGithub costs start-up time
 
-        self.base_url = (base_url or DEFAULT_API_URL).rstrip("/")
+        self.base_url = _checked_base_url(base_url or DEFAULT_API_URL)
         self._token = token or ""
         self._gh = Github(
             auth=Auth.Token(token) if token else None,
@@ -400,6 +400,24 @@ class PackagesAPI:
                 )
             )
         return sorted(out, key=lambda p: p.name)
+
+
+def _checked_base_url(url: str) -> str:
+    """``url`` without its trailing slash when it is HTTPS (plain HTTP: loopback only, the
+    tests' fake); anything else carries no token."""
+    from regkit.reference import host_is_loopback
+
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    ok = bool(parts.netloc) and (
+        scheme == "https" or (scheme == "http" and host_is_loopback(parts.netloc))
+    )
+    if not ok:
+        raise GitHubPackagesError(
+            f"GitHub API URL {url.strip()[:100]!r} is not an https:// URL; a GitHub token goes "
+            "over HTTPS only"
+        )
+    return url.strip().rstrip("/")
 
 
 def _next_link(headers: dict[str, str], base_url: str) -> str | None:

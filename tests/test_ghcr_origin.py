@@ -1,0 +1,174 @@
+"""Each GHCR registry is tied to its own GitHub; no token crosses from one GitHub to another.
+
+- ghcr.io <-> https://api.github.com; a GitHub Enterprise Server container registry
+  ``containers.HOST`` <-> ``https://HOST/api/v3``; any other host: refused (cannot tell).
+- The Packages REST API of a registry is always its own GitHub's. ``GITHUB_API_URL`` only says
+  which GitHub GITHUB_TOKEN / GH_TOKEN / github-token belong to (default github.com): such a
+  token is used for a registry of that GitHub only, and as its registry password only then.
+- HTTPS only. Test setting: a loopback GHCR (REGKIT_GHCR_HOST on 127.0.0.1) pairs with a
+  loopback GITHUB_API_URL (http allowed there), and only with one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from regkit.dockerconfig import Credentials
+from regkit.errors import RegkitError
+from regkit.ops import ConnectOptions
+from regkit.ops.ghcr import packages_api, token_login
+from regkit.registry import RegistryClient
+from regkit.registry.packages import PackagesAPI
+from tests.fakeserver import FakeServer, Seen, serve
+
+PAT = "ghp_githubDotComPersonalToken0123456789ab"  # a github.com token, the ghcr.io login
+GHES_TOKEN = "ghs_enterpriseRunnerToken0123456789abcd"  # an Enterprise runner's GITHUB_TOKEN
+GHES_API = "https://ghes.example.test/api/v3"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GITHUB_API_URL",
+        "REGKIT_GHCR_HOST",
+        "REGISTRY_USERNAME",
+        "REGISTRY_PASSWORD",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))
+
+
+@pytest.fixture
+def fake_enterprise() -> Iterator[FakeServer]:
+    """A plain-HTTP "GitHub Enterprise" API on loopback that records what it is sent."""
+
+    def answer(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        if seen.path.startswith("/users/"):
+            return 200, {"Content-Type": "application/json"}, b'{"login":"acme","type":"User"}'
+        return 200, {"Content-Type": "application/json"}, b"[]"
+
+    with serve(answer) as fake:
+        yield fake
+
+
+def test_each_registry_has_its_own_github(monkeypatch: pytest.MonkeyPatch) -> None:
+    from regkit.ops.ghcr import github_of
+
+    assert github_of("ghcr.io") == "https://api.github.com"
+    assert github_of("GHCR.IO") == "https://api.github.com"
+    assert github_of("containers.ghes.example.test") == GHES_API
+    with pytest.raises(RegkitError, match="cannot tell which GitHub"):
+        github_of("registry.example.test")
+    # GITHUB_API_URL never changes which GitHub ghcr.io belongs to.
+    monkeypatch.setenv("GITHUB_API_URL", GHES_API)
+    assert github_of("ghcr.io") == "https://api.github.com"
+
+
+def test_a_ghcr_login_password_never_goes_to_another_github(
+    monkeypatch: pytest.MonkeyPatch, fake_enterprise: FakeServer
+) -> None:
+    """GITHUB_API_URL on a plain-HTTP "Enterprise" API, no GITHUB_TOKEN, the ghcr.io login a
+    github.com PAT: the PAT goes nowhere but github.com."""
+    monkeypatch.setenv("GITHUB_API_URL", fake_enterprise.url)
+    with RegistryClient("ghcr.io", credentials=Credentials("me", PAT)) as client:
+        try:
+            with packages_api(client) as api:
+                if api.base_url == "https://api.github.com":  # its own GitHub: fine
+                    assert api.secrets() == [PAT]
+                else:  # elsewhere: what does it send there?
+                    api.list_versions("acme/app")
+        except RegkitError as err:  # refused: fine too, as long as nothing was sent
+            assert "\n" not in str(err) and PAT not in str(err)
+    sent = [s for s in fake_enterprise.seen if any(PAT in v for v in s.headers.values())]
+    assert not sent, "the ghcr.io login's token reached another GitHub"
+
+
+def test_the_login_password_is_used_on_its_own_github_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On an Enterprise runner (GITHUB_API_URL, GITHUB_TOKEN of that GitHub), pruning ghcr.io
+    with a ghcr.io login: the REST API is github.com's, the token the login's."""
+    monkeypatch.setenv("GITHUB_API_URL", GHES_API)
+    monkeypatch.setenv("GITHUB_TOKEN", GHES_TOKEN)
+    with RegistryClient("ghcr.io", credentials=Credentials("me", PAT)) as client:
+        with packages_api(client) as api:
+            assert api.base_url == "https://api.github.com"
+            assert api.secrets() == [PAT]  # never the Enterprise token
+        with packages_api(client, token=GHES_TOKEN) as api:  # the action's github-token
+            assert api.secrets() == [PAT]
+
+
+def test_another_githubs_token_without_a_login_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", GHES_API)
+    monkeypatch.setenv("GITHUB_TOKEN", GHES_TOKEN)
+    with RegistryClient("ghcr.io") as client, pytest.raises(RegkitError) as caught:
+        packages_api(client)
+    message = str(caught.value)
+    assert "\n" not in message and GHES_TOKEN not in message
+    assert "ghcr.io" in message and "https://api.github.com" in message and GHES_API in message
+
+
+def test_another_githubs_token_is_never_the_ghcr_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", GHES_API)
+    with pytest.raises(RegkitError) as caught:
+        token_login(ConnectOptions(), "ghcr.io", GHES_TOKEN)
+    message = str(caught.value)
+    assert "\n" not in message and GHES_TOKEN not in message
+    assert "ghcr.io" in message and GHES_API in message and "https://api.github.com" in message
+    # Its own GitHub's token: used as before.
+    monkeypatch.setenv("GITHUB_API_URL", "https://api.github.com/")
+    logged = token_login(ConnectOptions(), "ghcr.io", PAT)
+    assert logged.password == PAT
+
+
+def test_an_enterprise_registry_pairs_with_its_enterprise_api(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("REGKIT_GHCR_HOST", "containers.ghes.example.test")
+    monkeypatch.setenv("GITHUB_API_URL", GHES_API)
+    monkeypatch.setenv("GITHUB_TOKEN", GHES_TOKEN)
+    with RegistryClient("containers.ghes.example.test") as client, packages_api(client) as api:
+        assert api.base_url == GHES_API and api.secrets() == [GHES_TOKEN]
+    logged = token_login(ConnectOptions(), "containers.ghes.example.test", GHES_TOKEN)
+    assert logged.password == GHES_TOKEN
+    # github.com's token (GITHUB_API_URL unset: github.com) is not the Enterprise's.
+    monkeypatch.delenv("GITHUB_API_URL")
+    with RegistryClient("containers.ghes.example.test") as client, pytest.raises(RegkitError):
+        packages_api(client)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://api.github.com", "http://ghes.example.test/api/v3", "ftp://x/api/v3"]
+)
+def test_plain_http_github_api_is_refused(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", url)
+    monkeypatch.setenv("GITHUB_TOKEN", PAT)
+    with RegistryClient("ghcr.io") as client, pytest.raises(RegkitError, match="https"):
+        packages_api(client)
+    with pytest.raises(RegkitError, match="https"):
+        PackagesAPI(PAT, base_url=url)
+
+
+def test_loopback_ghcr_pairs_with_a_loopback_api_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test setting: a local GHCR on loopback and its fake REST API on loopback."""
+    monkeypatch.setenv("REGKIT_GHCR_HOST", "127.0.0.1:5999")
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:6001")
+    monkeypatch.setenv("GITHUB_TOKEN", PAT)
+    with RegistryClient("127.0.0.1:5999") as client, packages_api(client) as api:
+        assert api.base_url == "http://127.0.0.1:6001"
+    monkeypatch.setenv("GITHUB_API_URL", "https://api.github.com")
+    with RegistryClient("127.0.0.1:5999") as client, pytest.raises(RegkitError, match="loopback"):
+        packages_api(client)
+    # ghcr.io never pairs with a loopback API.
+    monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:6001")
+    with RegistryClient("ghcr.io") as client, pytest.raises(RegkitError):
+        packages_api(client)
