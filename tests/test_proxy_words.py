@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 import ssl
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import trustme
 
+from regkit.dockerconfig import Credentials
+from regkit.registry import RegistryClient
 from tests.cli import regkit
 from tests.fakeserver import Seen, json_answer, serve
 from tests.rig import Rig
@@ -117,6 +120,34 @@ def test_overview_sends_no_anonymous_requests_to_a_basic_auth_proxy(
     # credentials once they were accepted: nothing for fail2ban or CrowdSec to count
     assert statuses.count(401) == 0, statuses
     assert len(statuses) > 20
+
+
+def test_warm_ups_wait_for_the_first_answer_then_carry_the_accepted_credentials() -> None:
+    seen_auth: list[str | None] = []
+
+    def route(seen: Seen):  # type: ignore[no-untyped-def]
+        if seen.path == "/v2/":
+            seen_auth.append(seen.headers.get("authorization"))
+            time.sleep(0.3)  # a slow answer must not hold the caller
+            if seen.headers.get("authorization") is None:
+                return json_answer(401, b"{}", **{"WWW-Authenticate": 'Basic realm="x"'})
+            return json_answer(200, b"{}")
+        return json_answer(200, b'{"name":"app","tags":["a"]}')
+
+    with serve(route) as fake:
+        client = RegistryClient(fake.host, credentials=Credentials("u", "pw-x"), jobs=8)
+        with client:
+            started = time.monotonic()
+            client.warm(4)  # before the first answer: nothing sent yet
+            assert time.monotonic() - started < 0.2
+            assert seen_auth == []
+            # the first request (on plain HTTP here, so the ping): its answer starts them
+            assert client.tags("app") == ["a"]
+            deadline = time.monotonic() + 5
+            while len(seen_auth) < 5 and time.monotonic() < deadline:
+                time.sleep(0.02)
+    assert len(seen_auth) == 5  # the ping and the four warm-ups
+    assert None not in seen_auth  # never an anonymous request answered 401
 
 
 def test_no_warm_up_with_a_wrong_password(rig_tls: Rig, repo_prefix: str) -> None:
