@@ -36,18 +36,20 @@ def info(tag: str, n: int, hours: int) -> TagInfo:
     )
 
 
-def test_latest_tied_with_its_sha_tag_at_the_keep_cut_stays() -> None:
-    # Seven SHA tags, latest rolled back onto the 2nd oldest: latest and 0000002 share a digest
+def test_edge_tied_with_its_sha_tag_at_the_keep_cut_stays() -> None:
+    # Seven SHA tags, edge rolled back onto the 2nd oldest: edge and 0000002 share a digest
     # and a created time, and the cut of keep=6 falls between them (sorted by name).
+    # "edge", not "latest": no built-in rule protects it, so only the tie at the cut keeps it
+    # (latest is always kept now and would take no slot of the 6).
     tags = [info(f"000000{i}", i, i) for i in range(1, 8)]
-    tags.append(info("latest", 2, 2))
+    tags.append(info("edge", 2, 2))
     plan = plan_prune(tags, PrunePolicy(match=".*", keep=6), NOW)
     actions = {e.tag: e.action for e in plan.entries}
-    assert actions["latest"] == KEEP, [e for e in plan.entries if e.tag == "latest"]
+    assert actions["edge"] == KEEP, [e for e in plan.entries if e.tag == "edge"]
     assert actions["0000002"] == KEEP
     assert [e.tag for e in plan.removed] == ["0000001"]
     assert plan.delete_digests == (digest(1),)
-    reason = next(e.reason for e in plan.entries if e.tag == "latest")
+    reason = next(e.reason for e in plan.entries if e.tag == "edge")
     assert reason == "same image as 0000002, among the newest"
 
 

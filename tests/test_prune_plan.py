@@ -72,19 +72,22 @@ def test_keeps_newest_n_and_deletes_the_rest_by_digest() -> None:
     assert plan.reclaimable_bytes == 4 * 10_600
 
 
-def test_shared_digest_with_latest_is_untagged_not_deleted() -> None:
+def test_shared_digest_with_a_staying_tag_is_untagged_not_deleted() -> None:
+    # "edge" and "stable", not latest and v1.0.0: those are always kept with every tag on their
+    # digest now; these stay only because the pattern does not match them, so the SHA tags on
+    # their digests still take the untag path.
     tags = [image(f"{i:07x}", f"img{i}", hours_ago=100 - i) for i in range(5)]
-    tags.append(image("latest", "img0", hours_ago=100))  # a rollback: latest on the oldest
-    tags.append(image("v1.0.0", "img1", hours_ago=99))
+    tags.append(image("edge", "img0", hours_ago=100))  # a rollback: edge on the oldest
+    tags.append(image("stable", "img1", hours_ago=99))
     plan = plan_prune(tags, PrunePolicy(keep=1), NOW)
     a = actions(plan)
-    assert a["latest"] == KEEP and a["v1.0.0"] == KEEP
+    assert a["edge"] == KEEP and a["stable"] == KEEP
     assert a["0000000"] == UNTAG and a["0000001"] == UNTAG
     assert a["0000002"] == DELETE_MANIFEST and a["0000003"] == DELETE_MANIFEST
     assert a["0000004"] == KEEP
     assert dg("img0") not in plan.delete_digests and dg("img1") not in plan.delete_digests
-    assert reasons(plan)["0000000"] == "older than the 1 newest; manifest stays: also tagged latest"
-    assert reasons(plan)["latest"] == "does not match ^[0-9a-f]{7}$"
+    assert reasons(plan)["0000000"] == "older than the 1 newest; manifest stays: also tagged edge"
+    assert reasons(plan)["edge"] == "does not match ^[0-9a-f]{7}$"
     assert plan.reclaimable_bytes == 2 * 10_600  # untagged images free nothing
 
 
@@ -222,15 +225,16 @@ def test_render_table_exact() -> None:
     plan = plan_prune(tags, PrunePolicy(keep=0), NOW, repository="app")
     text = render_plans("reg.test", [plan])
     a, b = dg("a")[:19], dg("b")[:19]
+    # latest always stays, and so does every tag on its digest: ccccccc is kept, and REASON
+    # names the rule (issue 20 §1; it was "untag ... manifest stays: also tagged latest")
     expected_head = (
         "reg.test/app\n"
         "TAG      DIGEST               CREATED               ACTION           REASON\n"
         f"aaaaaaa  {a}  2026-03-01 11:00:00   delete-manifest  matches ^[0-9a-f]{{7}}$ (keep 0)\n"
         f"bbbbbbb  {a}  2026-03-01 11:00:00   delete-manifest  matches ^[0-9a-f]{{7}}$ (keep 0)\n"
-        f"ccccccc  {b}  2026-02-28 06:00:00*  untag            matches ^[0-9a-f]{{7}}$ (keep 0); "
-        "manifest stays: also tagged latest\n"
-        f"latest   {b}  2026-02-28 06:00:00*  keep             does not match ^[0-9a-f]{{7}}$\n"
-        "3 of 4 tags to delete: 2 by deleting 1 manifest, 1 alone (manifest stays); 1 kept; "
+        f"ccccccc  {b}  2026-02-28 06:00:00*  keep             same image as latest\n"
+        f"latest   {b}  2026-02-28 06:00:00*  keep             latest\n"
+        "2 of 4 tags to delete: 2 by deleting 1 manifest, 0 alone (manifest stays); 2 kept; "
         "about 10.4 KiB reclaimable (10600 bytes)\n"
         "\n* CREATED times written without a zone (YYYY-MM-DD HH:MM:SS) are read as UTC.\n"
     )
@@ -241,6 +245,34 @@ def test_render_table_exact() -> None:
         '"Garbage collection".\n'
     )
     assert text.count(gc) == 1
+
+
+def test_render_table_exact_with_an_untag_row() -> None:
+    # The table above before issue 20 §1, with "edge" where latest was: no built-in rule
+    # protects edge (it stays because the pattern does not match it), so ccccccc still takes
+    # the untag path and the table still shows an untag row and "1 alone (manifest stays)".
+    tags = [
+        image("aaaaaaa", "a", 1),
+        TagInfo("bbbbbbb", dg("a"), at(1)),
+        TagInfo("edge", dg("b"), at(30, zoneless=True)),
+        TagInfo("ccccccc", dg("b"), at(30, zoneless=True)),
+    ]
+    plan = plan_prune(tags, PrunePolicy(keep=0), NOW, repository="app")
+    text = render_plans("reg.test", [plan])
+    a, b = dg("a")[:19], dg("b")[:19]
+    expected_head = (
+        "reg.test/app\n"
+        "TAG      DIGEST               CREATED               ACTION           REASON\n"
+        f"aaaaaaa  {a}  2026-03-01 11:00:00   delete-manifest  matches ^[0-9a-f]{{7}}$ (keep 0)\n"
+        f"bbbbbbb  {a}  2026-03-01 11:00:00   delete-manifest  matches ^[0-9a-f]{{7}}$ (keep 0)\n"
+        f"ccccccc  {b}  2026-02-28 06:00:00*  untag            matches ^[0-9a-f]{{7}}$ (keep 0); "
+        "manifest stays: also tagged edge\n"
+        f"edge     {b}  2026-02-28 06:00:00*  keep             does not match ^[0-9a-f]{{7}}$\n"
+        "3 of 4 tags to delete: 2 by deleting 1 manifest, 1 alone (manifest stays); 1 kept; "
+        "about 10.4 KiB reclaimable (10600 bytes)\n"
+        "\n* CREATED times written without a zone (YYYY-MM-DD HH:MM:SS) are read as UTC.\n"
+    )
+    assert text.startswith(expected_head)
 
 
 # -- properties ----------------------------------------------------------------------------------
