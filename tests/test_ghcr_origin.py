@@ -172,3 +172,101 @@ def test_loopback_ghcr_pairs_with_a_loopback_api_only(monkeypatch: pytest.Monkey
     monkeypatch.setenv("GITHUB_API_URL", "http://127.0.0.1:6001")
     with RegistryClient("ghcr.io") as client, pytest.raises(RegkitError):
         packages_api(client)
+
+
+# -- pagination of the Packages API: a list is whole, or an error ------------------------------
+
+
+def _version(n: int) -> dict[str, object]:
+    return {"id": n, "name": f"sha256:{n:064x}", "metadata": {"container": {"tags": [f"t{n}"]}}}
+
+
+@pytest.fixture
+def paged_api() -> Iterator[tuple[FakeServer, dict[str, object]]]:
+    """A GitHub API on loopback whose version pages link as ``plan['link'](page, url)`` says."""
+    plan: dict[str, object] = {}
+
+    def answer(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        import json
+
+        headers = {"Content-Type": "application/json"}
+        if seen.path == "/users/acme":
+            return 200, headers, b'{"login":"acme","type":"User"}'
+        page = int((seen.query.get("page") or ["1"])[0])
+        link = plan["link"](page, fake.url)  # type: ignore[operator]
+        if link:
+            headers["Link"] = f'<{link}>; rel="next"'
+        return 200, headers, json.dumps([_version(page)]).encode()
+
+    with serve(answer) as fake:
+        yield fake, plan
+
+
+def _versions_url(base: str, page: int) -> str:
+    return f"{base}/users/acme/packages/container/app/versions?per_page=100&page={page}"
+
+
+def test_a_next_page_on_another_origin_is_an_error_not_the_end(
+    paged_api: tuple[FakeServer, dict[str, object]],
+) -> None:
+    from regkit.registry.packages import GitHubPackagesError
+
+    fake, plan = paged_api
+    plan["link"] = lambda page, base: (
+        _versions_url(base.replace("127.0.0.1", "127.0.0.2"), 2) if page == 1 else None
+    )
+    with PackagesAPI(PAT, base_url=fake.url) as api:
+        with pytest.raises(GitHubPackagesError) as caught:
+            api.list_versions("acme/app")
+        message = str(caught.value)
+        assert "\n" not in message and "127.0.0.2" in message and "partial" in message
+        with pytest.raises(GitHubPackagesError):
+            api.find_version("acme/app", "sha256:" + "f" * 64)  # not on page 1: page 2 needed
+    assert all(s.headers.get("host", "").startswith("127.0.0.1") for s in fake.seen)
+
+
+def test_a_plain_http_next_page_from_an_https_api_is_refused() -> None:
+    from regkit.registry.packages import GitHubPackagesError, next_page_url
+
+    base = "https://api.github.com"
+    current = f"{base}/users/acme/packages/container/app/versions?per_page=100"
+    with pytest.raises(GitHubPackagesError, match="partial"):
+        next_page_url(
+            '<http://api.github.com/x?page=2>; rel="next"', current, base, "listing versions"
+        )
+    assert (
+        next_page_url(f'<{base}/x?page=2>; rel="next"', current, base, "listing versions")
+        == f"{base}/x?page=2"
+    )
+    assert next_page_url(f'<{base}/x?page=9>; rel="last"', current, base, "listing") is None
+    assert next_page_url(None, current, base, "listing") is None
+
+
+def test_a_page_loop_is_an_error(paged_api: tuple[FakeServer, dict[str, object]]) -> None:
+    from regkit.registry.packages import GitHubPackagesError
+
+    fake, plan = paged_api
+    plan["link"] = lambda page, base: _versions_url(base, 2) if len(fake.seen) < 40 else None
+    with PackagesAPI(PAT, base_url=fake.url) as api, pytest.raises(GitHubPackagesError) as caught:
+        api.list_versions("acme/app")
+    assert "\n" not in str(caught.value) and "again" in str(caught.value)
+    assert len(fake.seen) <= 4
+
+
+def test_pages_are_capped(
+    paged_api: tuple[FakeServer, dict[str, object]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from regkit import defaults
+    from regkit.errors import LimitExceededError
+
+    fake, plan = paged_api
+    monkeypatch.setattr(defaults, "MAX_PAGES", 5)
+    plan["link"] = lambda page, base: _versions_url(base, page + 1) if page < 30 else None
+    with PackagesAPI(PAT, base_url=fake.url) as api, pytest.raises(LimitExceededError) as caught:
+        api.list_versions("acme/app")
+    assert "5 pages" in str(caught.value) and "\n" not in str(caught.value)
+    assert len(fake.seen) <= 7  # /users/acme and 5 pages (one more asked at most)
+    # A whole list under the cap is read whole.
+    plan["link"] = lambda page, base: _versions_url(base, page + 1) if page < 4 else None
+    with PackagesAPI(PAT, base_url=fake.url) as api:
+        assert [v.id for v in api.list_versions("acme/app")] == [1, 2, 3, 4]

@@ -22,16 +22,23 @@ This module knows nothing of Actions or the CLI: ``token`` and ``base_url`` are 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from regkit import defaults
-from regkit.errors import AuthenticationError, ConnectionFailedError, NotFoundError, RegkitError
+from regkit.errors import (
+    AuthenticationError,
+    ConnectionFailedError,
+    LimitExceededError,
+    NotFoundError,
+    RegkitError,
+)
 
 if TYPE_CHECKING:
     from github.Requester import Requester
@@ -82,7 +89,9 @@ class PackageVersion:
         return cls(
             id=int(data["id"]),
             digest=str(data.get("name") or ""),
-            tags=tuple(sorted(t for t in (tags or []) if isinstance(t, str))),
+            tags=tuple(sorted(t for t in tags if isinstance(t, str)))
+            if isinstance(tags, list)
+            else (),
             created_at=_time(data.get("created_at")),
         )
 
@@ -305,15 +314,19 @@ class PackagesAPI:
         owner, name = split_package(repository)
         return f"{self.owner_path(owner)}/packages/container/{quote(name, safe='')}/versions"
 
+    def _absolute(self, url: str) -> str:
+        return url if "://" in url else f"{self.base_url}{url}"
+
     def _pages(self, url: str, what: str) -> list[Any]:
         out: list[Any] = []
-        next_url: str | None = url
-        while next_url:
-            headers, data = self._request("GET", next_url, what)
+        walk = _PageWalk(self._absolute(url), self.base_url, what)
+        while walk.next:
+            page_url = walk.next
+            headers, data = self._request("GET", page_url, what)
             if not isinstance(data, list):
                 raise GitHubPackagesError(f"GitHub API: {what}: expected a list")
             out.extend(data)
-            next_url = _next_link(headers, self.base_url)
+            walk.take(page_url, headers, len(data))
         return out
 
     # -- versions --------------------------------------------------------------------------
@@ -328,20 +341,22 @@ class PackagesAPI:
                 f"package {repository} not found on GitHub, or the token cannot read it (needs "
                 "read access to the package: 'permissions: packages: read')"
             ) from None
-        return [PackageVersion.from_json(v) for v in data]
+        return parse_page(data, what)
 
     def find_version(self, repository: str, digest: str) -> PackageVersion | None:
         """The version named ``digest``, looking through the newest pages first (a manifest
         just pushed is on the first page)."""
         what = f"looking for {digest} in {repository}"
-        next_url: str | None = f"{self._versions_url(repository)}?per_page={PER_PAGE}"
-        while next_url:
-            headers, data = self._request("GET", next_url, what)
-            for item in data if isinstance(data, list) else []:
-                version = PackageVersion.from_json(item)
+        first = f"{self._versions_url(repository)}?per_page={PER_PAGE}"
+        walk = _PageWalk(self._absolute(first), self.base_url, what)
+        while walk.next:
+            page_url = walk.next
+            headers, data = self._request("GET", page_url, what)
+            versions = parse_page(data, what)
+            for version in versions:
                 if version.digest == digest:
                     return version
-            next_url = _next_link(headers, self.base_url)
+            walk.take(page_url, headers, len(versions))
         return None
 
     def get_version(self, repository: str, version_id: int) -> PackageVersion | None:
@@ -420,21 +435,94 @@ def _checked_base_url(url: str) -> str:
     return url.strip().rstrip("/")
 
 
-def _next_link(headers: dict[str, str], base_url: str) -> str | None:
-    """The ``rel="next"`` URL of a GitHub answer; None at the end or when it leaves the API."""
-    link = next((v for k, v in headers.items() if k.lower() == "link"), None)
+_LINK_RE = re.compile(r"<([^>]*)>\s*((?:;[^;,<]*)*)")
+_REL_RE = re.compile(r"""\brel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
+
+
+def next_page_url(link: str | None, current_url: str, base_url: str, what: str) -> str | None:
+    """The ``rel="next"`` URL of a ``Link`` header, or None at the end of the list. Pure.
+
+    The next page must be on the API's own origin (scheme, host, port) and under its path: a
+    page elsewhere is an error, not the end of the list (a partial list is not safe to prune
+    from), and the token never goes there. A relative link is read against ``current_url``.
+    """
+    from regkit.registry.auth import origin_of
+    from regkit.textsafe import escape
+
     if not link:
         return None
-    for part in link.split(","):
-        url, _, params = part.partition(";")
-        if 'rel="next"' in params:
-            target = url.strip().strip("<>")
-            base = urlsplit(base_url)
-            t = urlsplit(target)
-            if (t.scheme, t.netloc) != (base.scheme, base.netloc):
-                return None  # never send the token to another origin
-            return target
+    for match in _LINK_RE.finditer(link):
+        rels = {
+            rel.lower()
+            for m in _REL_RE.finditer(match.group(2))
+            for rel in (m.group(1) if m.group(1) is not None else m.group(2)).split()
+        }
+        if "next" not in rels:
+            continue
+        try:
+            target: str = urljoin(current_url, str(match.group(1)).strip())
+            theirs, ours = origin_of(target), origin_of(base_url)
+            path = urlsplit(target).path
+        except ValueError:
+            raise GitHubPackagesError(
+                f"GitHub API: {what}: the next-page link is not a URL; a partial list is not "
+                "safe to act on"
+            ) from None
+        base_path = urlsplit(base_url).path.rstrip("/")
+        if theirs != ours or not (path == base_path or path.startswith(base_path + "/")):
+            where = escape(f"{theirs.scheme}://{theirs.host}:{theirs.port}")[:100]
+            raise GitHubPackagesError(
+                f"GitHub API: {what}: the next page is on {where}, not on the API at "
+                f"{ours}{base_path}; regkit follows pages on the API's own origin only, and a "
+                "partial list is not safe to act on"
+            )
+        return target
     return None
+
+
+def parse_page(data: Any, what: str) -> list[PackageVersion]:
+    """One page of ``.../versions``: a JSON list of versions. Pure; any other shape is one
+    ``GitHubPackagesError``."""
+    if not isinstance(data, list):
+        raise GitHubPackagesError(f"GitHub API: {what}: expected a list")
+    return [PackageVersion.from_json(item) for item in data]
+
+
+class _PageWalk:
+    """The pages of one list: the bounds (``defaults.MAX_PAGES`` pages, ``defaults.MAX_ITEMS``
+    items) and no page asked for twice (a loop)."""
+
+    def __init__(self, first: str, base_url: str, what: str) -> None:
+        self.next: str | None = first
+        self.base_url, self.what = base_url, what
+        self.seen: set[str] = set()
+        self.items = 0
+
+    def take(self, url: str, headers: dict[str, str], count: int) -> None:
+        self.items += count
+        if self.items > defaults.MAX_ITEMS:
+            raise LimitExceededError(
+                f"GitHub API: {self.what}: more than {defaults.MAX_ITEMS} items, regkit's limit "
+                "on one list; a partial list is not safe to act on",
+                limit="items in one list",
+                value=defaults.MAX_ITEMS,
+            )
+        link = next((v for k, v in headers.items() if k.lower() == "link"), None)
+        target = next_page_url(link, url, self.base_url, self.what)
+        if target is not None and target in self.seen | {url}:
+            raise GitHubPackagesError(
+                f"GitHub API: {self.what}: the next page is a page already read again (a page "
+                "loop); a partial list is not safe to act on"
+            )
+        if target is not None and len(self.seen) + 1 >= defaults.MAX_PAGES:
+            raise LimitExceededError(
+                f"GitHub API: {self.what}: more than {defaults.MAX_PAGES} pages, regkit's limit "
+                "on one list; a partial list is not safe to act on",
+                limit="pages of one list",
+                value=defaults.MAX_PAGES,
+            )
+        self.seen.add(url)
+        self.next = target
 
 
 __all__ = [
@@ -446,6 +534,8 @@ __all__ = [
     "PackagesAPI",
     "PermissionDeniedError",
     "RateLimitedError",
+    "next_page_url",
+    "parse_page",
     "rate_limit_wait",
     "split_package",
 ]
