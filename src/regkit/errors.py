@@ -111,5 +111,16 @@ class DigestMismatchError(RegistryError):
     """Content did not hash to the digest the registry or the caller claimed."""
 
 
+class LimitExceededError(RegistryError):
+    """What a registry sent passed one of regkit's bounds (``regkit.defaults``: body sizes,
+    pages, names, JSON nesting, the request deadline); ``limit`` names the bound, ``value``
+    is its number."""
+
+    def __init__(self, message: str, *, limit: str, value: float) -> None:
+        super().__init__(message, code="LIMIT")
+        self.limit = limit
+        self.value = value
+
+
 class SopsError(RegkitError):
     """A SOPS file could not be decrypted."""

@@ -49,7 +49,7 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     host = registry_arg(args.registry, "catalog")
     with client_for(args, host) as client:
         client.ping()
-        repos = client.catalog()
+        repos = client.catalog(invalid="warn")  # shown only: a bad name is left out
     if not repos:
         output.note(f"no repositories on {host} (an empty registry, or a user who may not list it)")
     if args.output == "json":
@@ -93,7 +93,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     ref = parse_repo_arg(args.repository)
     with client_for(args, ref.registry) as client:
         client.ping()
-        tags = client.tags(ref.repository)
+        tags = client.tags(ref.repository, invalid="warn")  # shown only
     if args.omit_digest_tags:
         tags = [t for t in tags if not t.startswith("sha256-")]
     if not tags:

@@ -204,7 +204,7 @@ def inspect(
 
     def list_tags() -> list[str]:
         try:
-            return client.tags(repo)
+            return client.tags(repo, invalid="warn")  # shown only
         except NotFoundError:
             return []
 

@@ -164,13 +164,13 @@ def collect(
     # The workers will all be busy at once: their connections open while the catalog and
     # the tag lists are read, not after.
     client.warm(client.jobs - 1)
-    names = list(repositories) if repositories else client.catalog()
+    names = list(repositories) if repositories else client.catalog(invalid="warn")
 
     stage("listing tags", len(names))
 
     def list_tags(repo: str) -> tuple[str, list[str]]:
         try:
-            found = client.tags(repo)
+            found = client.tags(repo, invalid="warn")  # shown only
         except NotFoundError:
             if repositories:
                 raise NotFoundError(

@@ -5,6 +5,16 @@ and ``registry:3`` are handled where they show, each fallback named:
 
 - ``tags/list`` ignores ``n``/``last`` on 2.8 (one page), paginates on v3; ``"tags": null`` is
   an empty list; a v3.1.0 400 for ``n`` above its maximum is retried without ``n``.
+- Pagination without ``Link`` (go-containerregistry's registry): a full page (as many names as
+  the ``n`` asked; without ``n``, as many as the first page, when that held at least
+  ``EVIDENT_PAGE``) asks for the next with ``last=<its last name>``. An empty page, or one
+  whose names were all seen (ggcr starts over after the last page), ends the list; a page that
+  mixes seen and new names under our ``last`` means the registry ignores ``last`` (ggcr's
+  catalog): an error, as a partial list is not safe to act on. ``MAX_PAGES`` and ``MAX_ITEMS``
+  (``regkit.defaults``) bound every list.
+- Names that break the grammar (a tag, ``reference.validate_tag``; a repository,
+  ``validate_repository``) are never acted on: an error by default, a warning and left out for
+  a caller that only shows the list (``invalid="warn"``).
 - A HEAD without ``Docker-Content-Digest`` falls back to GET and hashes the body.
 - Manifest bodies are always hashed; a digest that does not match is an error.
 - DELETE by tag is refused by 2.8 (400 ``DIGEST_INVALID``): ``delete_tag`` then falls back
@@ -16,14 +26,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, TypeVar
-from urllib.parse import quote, urljoin, urlsplit
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import httpx
 
@@ -32,10 +43,14 @@ from regkit.dockerconfig import Credentials
 from regkit.errors import (
     AuthenticationError,
     DigestMismatchError,
+    InvalidReferenceError,
+    LimitExceededError,
     NotFoundError,
     RegistryError,
     UnsupportedError,
 )
+from regkit.reference import validate_repository, validate_tag
+from regkit.registry import deadline
 from regkit.registry.auth import same_host
 from regkit.registry.cache import ContentCache
 from regkit.registry.manifest import (
@@ -43,18 +58,22 @@ from regkit.registry.manifest import (
     OCI_MANIFEST,
     Descriptor,
     Manifest,
+    json_depth,
     media_type_of,
+    parse_json,
     sha256_digest,
 )
 from regkit.registry.retry import Again, RetryPolicy, retrying, tries_of, with_tries
 from regkit.registry.throwaway import throwaway_image
 from regkit.registry.translate import forbidden
 from regkit.registry.transport import Transport
+from regkit.textsafe import escape
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 PAGE_SIZE = 1000
+EVIDENT_PAGE = 100  # without n, a first page this long is taken for a page, not the whole list
 CHUNK_SIZE = 4 * 1024 * 1024  # PATCH size of a chunked upload
 STREAM_CHUNK = 256 * 1024  # read size of a streamed blob: memory per stream stays small
 _LINK_RE = re.compile(r'<([^>]*)>\s*;[^,]*?rel="?next"?')
@@ -62,8 +81,8 @@ _LINK_RE = re.compile(r'<([^>]*)>\s*;[^,]*?rel="?next"?')
 
 def _registry_errors(response: httpx.Response) -> list[dict[str, Any]]:
     try:
-        data = json.loads(response.content or b"{}")
-    except ValueError:
+        data = parse_json(response.content or b"{}", "error answer")
+    except (RegistryError, httpx.ResponseNotRead):
         return []
     errors = data.get("errors") if isinstance(data, dict) else None
     return [e for e in errors if isinstance(e, dict)] if isinstance(errors, list) else []
@@ -97,6 +116,92 @@ def next_link(response: httpx.Response, current_url: str, what: str = "list") ->
             "act on"
         )
     return target
+
+
+def _show(name: str) -> str:
+    return repr(name if len(name) <= 40 else name[:37] + "...")
+
+
+class PageWalk:
+    """The pages of one list, walked: which URL comes next, what was read, the bounds. Pure
+    (no I/O): ``take`` gets each page's body and ``Link`` target, returns the next URL."""
+
+    def __init__(self, path: str, key: str, what: str, host: str) -> None:
+        self.path, self.key, self.what, self.host = path, key, what, host
+        self.asked: int | None = PAGE_SIZE  # the n sent; None once the registry refused it
+        self.evident: int | None = None  # without n: the first page's length
+        self.items: list[str] = []
+        self.pages = 0
+        self._seen: set[str] = set()
+        self._ours = False  # the page being read is one we asked for with last=
+
+    def first_url(self) -> str:
+        return f"{self.path}?n={PAGE_SIZE}"
+
+    def without_n(self) -> str:
+        self.asked = None
+        self.pages -= 1  # the refused page does not count
+        return self.path
+
+    def count_page(self) -> None:
+        if self.pages >= defaults.MAX_PAGES:
+            raise LimitExceededError(
+                f"{self.what}: {self.host} sent more than {defaults.MAX_PAGES} pages, regkit's "
+                "limit on one list; a partial list is not safe to act on",
+                limit="pages of one list",
+                value=defaults.MAX_PAGES,
+            )
+        self.pages += 1
+
+    def take(self, body: bytes, link: str | None) -> str | None:
+        """Read one page; the URL of the next page, or None at the end of the list."""
+        names = page_names(body, self.key, f"{self.what}: {self.host}")
+        ours, self._ours = self._ours, False
+        new = [n for n in dict.fromkeys(names) if n not in self._seen]
+        if not new:
+            return None  # an empty page, or a page seen before: the end of the list
+        if ours and len(new) < len(names):
+            raise RegistryError(
+                f"{self.what}: {self.host} ignores last= (a page asked after "
+                f"{_show(self.items[-1])} repeats earlier names); the list cannot be read "
+                "whole, and a partial list is not safe to act on"
+            )
+        self.items.extend(new)
+        self._seen.update(new)
+        if len(self.items) > defaults.MAX_ITEMS:
+            raise LimitExceededError(
+                f"{self.what}: {self.host} listed more than {defaults.MAX_ITEMS} names, "
+                "regkit's limit on one list; a partial list is not safe to act on",
+                limit="names in one list",
+                value=defaults.MAX_ITEMS,
+            )
+        if link is not None:
+            return link
+        if self.asked is None and self.evident is None:
+            self.evident = len(names) if len(names) >= EVIDENT_PAGE else 0
+        size = self.asked if self.asked is not None else self.evident
+        if not size or len(names) != size:
+            # Shorter: the last page. Longer than the n asked: the registry ignores n and
+            # answered the whole list (distribution 2.8).
+            return None
+        # A full page without Link (go-containerregistry): ask for the names after its last.
+        self._ours = True
+        query = {"n": str(self.asked)} if self.asked is not None else {}
+        return f"{self.path}?{urlencode({**query, 'last': names[-1]})}"
+
+
+def page_names(body: bytes, key: str, what: str) -> list[str]:
+    """The names of one page of a tag list or catalog: ``{key: [str, ...]}``, ``null`` or
+    absent for none; anything else is one ``RegistryError``."""
+    data = parse_json(body, what)
+    if not isinstance(data, dict):
+        raise RegistryError(f"{what} sent a list that is not a JSON object")
+    names = data.get(key)
+    if names is None:
+        return []  # "tags": null is an empty list
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise RegistryError(f"{what} sent {key!r} that is not a list of names")
+    return names
 
 
 class RegistryClient:
@@ -249,41 +354,80 @@ class RegistryClient:
                 raise self._fail(response, "GET /v2/")
 
     def _paginate(self, path: str, key: str, repository: str | None, what: str) -> list[str]:
-        items: list[str] = []
-        url: str | None = f"{path}?n={PAGE_SIZE}"  # absolute after the first answer
+        """Every name of a paginated list (see the module doc for the rules)."""
+        walk = PageWalk(path, key, what, self.registry)
+        url: str | None = walk.first_url()
         retried_without_n = False
-        seen: set[str] = set()
+        seen_urls: set[str] = set()
         while url:
-            if url in seen:
+            if url in seen_urls:
                 break  # a registry that links a page to itself must not loop us forever
-            seen.add(url)
-            response = self.transport.request("GET", url, repository=repository)
+            seen_urls.add(url)
+            walk.count_page()
+            response = self.transport.request(
+                "GET",
+                url,
+                repository=repository,
+                limit=(defaults.MAX_LIST_BYTES, "a page of a tag list or catalog"),
+            )
             if (
                 response.status_code == 400
                 and _first_code(response) == "PAGINATION_NUMBER_INVALID"
                 and not retried_without_n
             ):
                 retried_without_n = True  # registry:3.1.0 refused n above its maximum
-                url = path
+                url = walk.without_n()
                 continue
             if response.status_code != 200:
                 raise self._fail(response, what)
+            link = next_link(response, str(response.request.url), what)
+            url = walk.take(response.content, link)
+        return walk.items
+
+    def catalog(self, *, invalid: Literal["error", "warn"] = "error") -> list[str]:
+        """Every repository (paginated, bounded); names that break the repository grammar: an
+        error, or with ``invalid="warn"`` a warning on stderr and left out."""
+        names = self._paginate("/v2/_catalog", "repositories", None, "list repositories")
+        return self._valid(names, validate_repository, "repository names", "", invalid)
+
+    def tags(self, repository: str, *, invalid: Literal["error", "warn"] = "error") -> list[str]:
+        """Every tag of ``repository`` (paginated, bounded). A tag that breaks the tag grammar
+        is never acted on: an error (the default: a caller deciding from the list must not see
+        part of it), or with ``invalid="warn"`` (a caller only showing it) a warning on stderr
+        and left out."""
+        what = f"list tags of {repository}"
+        names = self._paginate(f"/v2/{repository}/tags/list", "tags", repository, what)
+        return self._valid(names, validate_tag, "tags", f" in {repository}", invalid)
+
+    def _valid(
+        self,
+        names: list[str],
+        validate: Callable[[str], str],
+        kind: str,
+        where: str,
+        invalid: str,
+    ) -> list[str]:
+        bad: list[str] = []
+        good: list[str] = []
+        for name in names:
             try:
-                data = response.json()
-            except ValueError:
-                raise RegistryError(f"{what}: {self.registry} sent no JSON") from None
-            page = data.get(key) if isinstance(data, dict) else None
-            items.extend(str(x) for x in page or [])  # "tags": null is an empty list
-            url = next_link(response, str(response.request.url), what)
-        return items
-
-    def catalog(self) -> list[str]:
-        return self._paginate("/v2/_catalog", "repositories", None, "list repositories")
-
-    def tags(self, repository: str) -> list[str]:
-        return self._paginate(
-            f"/v2/{repository}/tags/list", "tags", repository, f"list tags of {repository}"
+                good.append(validate(name))
+            except InvalidReferenceError:
+                bad.append(name)
+        if not bad:
+            return good
+        shown = ", ".join(_show(b) for b in bad[:3]) + (", ..." if len(bad) > 3 else "")
+        said = (
+            f"{self.registry} lists {len(bad)} {kind}{where} that break the grammar ({shown}); "
+            "regkit never acts on them"
         )
+        if invalid != "warn":
+            raise RegistryError(
+                f"{said}, and a list without them is not safe to act on; remove them on the "
+                "registry's side"
+            )
+        print(f"regkit: warning: {escape(said)}", file=sys.stderr)
+        return good
 
     # -- manifests ------------------------------------------------------------------------
 
@@ -325,6 +469,7 @@ class RegistryClient:
             self._manifest_url(repository, ref),
             repository=repository,
             headers={"Accept": ACCEPT},
+            limit=(defaults.MAX_MANIFEST_BYTES, "a manifest"),
         )
         if response.status_code != 200:
             raise self._fail(response, f"get manifest {what}")
@@ -443,8 +588,12 @@ class RegistryClient:
 
     # -- blobs ----------------------------------------------------------------------------
 
-    def get_blob(self, repository: str, digest: str, *, limit: int = 64 * 1024 * 1024) -> bytes:
-        """A small blob (a config) in memory, verified against its digest.
+    def get_blob(
+        self, repository: str, digest: str, *, limit: int = defaults.MAX_CONFIG_BYTES
+    ) -> bytes:
+        """A small blob (a config) in memory, verified against its digest, at most ``limit``
+        bytes; a JSON blob nested deeper than ``MAX_JSON_DEPTH`` is refused (a caller parses
+        it with ``json.loads``).
 
         A body cut short (connection reset, truncated answer) is fetched again, within the
         transport's retry policy.
@@ -473,6 +622,10 @@ class RegistryClient:
                 DigestMismatchError(f"blob {repository}@{digest} from {self.registry} is corrupt"),
                 tries_of(again),
             ) from None
+        if data.lstrip()[:1] in (b"{", b"[") and json_depth(data, defaults.MAX_JSON_DEPTH) > (
+            defaults.MAX_JSON_DEPTH
+        ):
+            parse_json(data, f"blob {repository}@{digest}")  # raises, naming the limit
         if self.cache is not None:
             self.cache.put(digest, "application/octet-stream", data)
         return data
@@ -482,16 +635,9 @@ class RegistryClient:
             "GET", f"/v2/{repository}/blobs/{digest}", repository=repository
         ) as response:
             if response.status_code != 200:
-                response.read()
+                self.transport.read_body(response)
                 raise self._fail(response, f"get blob {repository}@{digest}")
-            chunks: list[bytes] = []
-            total = 0
-            for chunk in response.iter_bytes():
-                total += len(chunk)
-                if total > limit:
-                    raise RegistryError(f"blob {digest} is larger than {limit} bytes; not a config")
-                chunks.append(chunk)
-        return b"".join(chunks)
+            return self.transport.read_body(response, (limit, "a config blob"))
 
     @contextmanager
     def open_blob(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
@@ -500,13 +646,20 @@ class RegistryClient:
             "GET", f"/v2/{repository}/blobs/{digest}", repository=repository
         ) as response:
             if response.status_code != 200:
-                response.read()
+                self.transport.read_body(response)
                 raise self._fail(response, f"get blob {repository}@{digest}")
 
             def chunks() -> Iterator[bytes]:
+                # No deadline for the whole stream, but it must keep moving: each
+                # STREAM_CHUNK (or the end) within the timeout, however slow it trickles.
                 h = hashlib.sha256()
+                pieces = response.iter_bytes(STREAM_CHUNK)
                 try:
-                    for chunk in response.iter_bytes(STREAM_CHUNK):
+                    while True:
+                        with deadline.until(time.monotonic() + self.transport.timeout):
+                            chunk = next(pieces, None)
+                        if chunk is None:
+                            break
                         h.update(chunk)
                         yield chunk
                 except httpx.TransportError as err:

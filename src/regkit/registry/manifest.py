@@ -1,14 +1,22 @@
-"""Manifests: media types, digests, index children, configs. Pure data, no I/O."""
+"""Manifests: media types, digests, index children, configs. Pure data, no I/O.
+
+Every JSON document from a registry is read with ``parse_json``: its nesting is checked
+against ``regkit.defaults.MAX_JSON_DEPTH`` before it is parsed (Python's parser would raise
+``RecursionError`` on a document 100,000 deep), and whatever is wrong with it ends in one
+``RegistryError``.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from regkit.errors import RegistryError
+from regkit import defaults
+from regkit.errors import LimitExceededError, RegistryError
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -25,6 +33,62 @@ MANIFEST_TYPES = INDEX_TYPES | IMAGE_TYPES
 #: Every manifest type regkit understands, in the Accept header of every manifest request.
 #: Distribution converts or refuses when one is missing (registry-facts.md, "Manifests and Accept").
 ACCEPT = ", ".join((OCI_INDEX, OCI_MANIFEST, DOCKER_LIST, DOCKER_MANIFEST))
+
+
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(sorted(set(range(256)) - set(b"[]{}")))
+
+
+def json_depth(raw: bytes, limit: int | None = None) -> int:
+    """How deep arrays and objects nest in ``raw`` (brackets inside strings do not count);
+    counting stops once past ``limit``."""
+    brackets = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKETS)
+    opening = brackets.count(b"[") + brackets.count(b"{")
+    if limit is not None and opening <= limit:
+        return opening  # at most that deep: the usual document needs no walk
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if limit is not None and deepest > limit:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+def parse_json(raw: bytes | str, what: str) -> Any:
+    """``raw`` parsed, or one ``RegistryError`` naming ``what`` (not JSON, not UTF-8, or nested
+    deeper than ``MAX_JSON_DEPTH``: a ``LimitExceededError``)."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else bytes(raw)
+    limit = defaults.MAX_JSON_DEPTH
+    if json_depth(data, limit) > limit:
+        raise LimitExceededError(
+            f"{what}: JSON nested deeper than {limit} levels, regkit's limit on a document "
+            "from a registry; refusing to read it",
+            limit="JSON nesting depth",
+            value=limit,
+        )
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as err:
+        raise RegistryError(f"{what}: not JSON ({_short(str(err))})") from None
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) < 120 else text[:117] + "..."
+
+
+def _list(value: Any, what: str) -> list[Any]:
+    """A JSON array field (absent or null: empty); anything else is malformed."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise RegistryError(f"malformed manifest: {what} is not a list")
+    return value
 
 
 def sha256_digest(data: bytes) -> str:
@@ -85,10 +149,7 @@ class Manifest:
 
     @cached_property
     def json(self) -> dict[str, Any]:
-        try:
-            data = json.loads(self.raw)
-        except ValueError as err:
-            raise RegistryError(f"malformed manifest {self.digest}: not JSON ({err})") from None
+        data = parse_json(self.raw, f"malformed manifest {self.digest}")
         if not isinstance(data, dict):
             raise RegistryError(f"malformed manifest {self.digest}: not a JSON object")
         return data
@@ -102,7 +163,7 @@ class Manifest:
         """The platform manifests of an index (empty for an image manifest)."""
         if not self.is_index:
             return []
-        return [Descriptor.from_json(m) for m in self.json.get("manifests") or []]
+        return [Descriptor.from_json(m) for m in _list(self.json.get("manifests"), "manifests")]
 
     @property
     def config(self) -> Descriptor | None:
@@ -114,7 +175,7 @@ class Manifest:
     def layers(self) -> list[Descriptor]:
         if self.is_index:
             return []
-        return [Descriptor.from_json(m) for m in self.json.get("layers") or []]
+        return [Descriptor.from_json(m) for m in _list(self.json.get("layers"), "layers")]
 
     @property
     def annotations(self) -> dict[str, str]:
@@ -138,8 +199,10 @@ def media_type_of(raw: bytes, header: str | None) -> str:
         if value and value != "application/json":
             return value
     try:
-        data = json.loads(raw)
-    except ValueError:
+        data = parse_json(raw, "manifest")
+    except LimitExceededError:
+        raise
+    except RegistryError:
         return header or ""
     if isinstance(data, dict):
         mt = data.get("mediaType")

@@ -22,6 +22,7 @@ import threading
 import httpx
 
 from regkit.errors import TLSError, UsageError
+from regkit.registry.deadline import install as install_deadline
 
 
 def ssl_context(ca_file: str | None, insecure: bool) -> ssl.SSLContext | bool:
@@ -87,6 +88,10 @@ class ClientPool:
         return client
 
     def _new(self, limits: httpx.Limits) -> httpx.Client:
+        # Each socket operation honours the calling thread's request deadline (deadline.py).
+        return install_deadline(self._client(limits))
+
+    def _client(self, limits: httpx.Limits) -> httpx.Client:
         return httpx.Client(
             http2=self.http2,
             verify=self._verify,

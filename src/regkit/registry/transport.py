@@ -31,9 +31,17 @@ import httpx
 
 from regkit import defaults
 from regkit.dockerconfig import Credentials
-from regkit.errors import AuthenticationError, Hint, RegistryError, TLSError
+from regkit.errors import (
+    AuthenticationError,
+    ConnectionFailedError,
+    Hint,
+    LimitExceededError,
+    RegistryError,
+    TLSError,
+)
 from regkit.log import sending
 from regkit.reference import host_is_loopback
+from regkit.registry import deadline
 from regkit.registry.auth import (
     Authenticator,
     plain_http_allowed,
@@ -52,6 +60,7 @@ from regkit.registry.retry import (
     parse_retry_after,
     retrying,
     tries_of,
+    with_tries,
 )
 from regkit.registry.translate import (
     is_cert_error,
@@ -61,6 +70,8 @@ from regkit.registry.translate import (
 )
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_DEADLINE = "_regkit_deadline"  # on a response: the deadline of its request (read_body)
+_reading = threading.local()  # .limit: the body bound of the request this thread is sending
 MAX_REDIRECTS = 5
 
 
@@ -84,13 +95,12 @@ class Transport:
         self.credentials = credentials
         self.insecure = insecure
         self.retry = retry or RetryPolicy()
+        self.timeout = timeout  # the deadline of one request (deadline.py), and the idle limit
         self.verbose = verbose
         self._ca_file = ca_file  # named by a failed verification (translate.cert_refused)
         self._pool = ClientPool(ca_file=ca_file, insecure=insecure, timeout=timeout, jobs=jobs)
         self.http2 = self._pool.http2
         self._warmers: list[threading.Thread] = []
-        self._warm_wanted = 0  # warm-ups asked for before the first answer (see warm)
-        self._settled = False  # the first answer came: scheme and credentials known
         self._scheme: str | None = None
         self._auth = Authenticator(
             host, credentials, insecure=insecure, send_token=self._send_token
@@ -114,52 +124,21 @@ class Transport:
     def warm(self, connections: int) -> None:
         """Open up to ``connections`` more keep-alive connections in the background.
 
-        Each is one ``GET /v2/`` never waited for: by the time an operation fans out, its
-        requests find open connections instead of paying the TCP and TLS handshakes (two round
-        trips) each. Never a request that can only be answered 401: behind a Basic-auth proxy
-        every 401 is a failed login in its log, which fail2ban or CrowdSec count against the
-        runner's address (anonymous warm-ups made 15 per overview). So a warm-up carries the
-        credentials the registry accepted (or none, to a registry that asks for none), and waits
-        for the first answer to know that: asked for earlier, it starts right after it. With a
-        challenge not met (wrong password, none given) or a Bearer registry, there is none.
-        Failures are ignored; the operation's own requests report them. HTTP/1.1 only: with
-        HTTP/2 each thread has its own connection.
+        Each is one anonymous ``GET /v2/``, started now and never waited for: by the time an
+        operation fans out, its requests find open connections instead of paying the TCP and
+        TLS handshakes (two round trips) each. Anonymous, so no credentials travel and the
+        server answers at once (a 401 from a Basic-auth proxy costs it no password check; the
+        connection stays open). Failures are ignored; the operation's own requests report them.
+        Before the scheme is known, HTTPS is tried. HTTP/1.1 only: with HTTP/2 each thread has
+        its own connection.
         """
         if self.http2 or connections <= 0:
-            return
-        with self._lock:
-            if not self._settled:
-                self._warm_wanted = max(self._warm_wanted, connections)
-                return
-        self._start_warm(connections)
-
-    def _settle(self) -> None:
-        """The first answer came (scheme and credentials known): start the warm-ups asked for
-        before it."""
-        with self._lock:
-            self._settled = True
-            wanted, self._warm_wanted = self._warm_wanted, 0
-        if wanted:
-            self._start_warm(wanted)
-
-    def _warm_headers(self) -> dict[str, str] | None:
-        """What a warm-up sends: the accepted Basic credentials, nothing to a registry that
-        wants none, or None (no warm-up) while a challenge is not met."""
-        if self._auth.verified:
-            return self._auth.preemptive()
-        if not self._auth.required and not self.credentials:
-            return {}
-        return None
-
-    def _start_warm(self, connections: int) -> None:
-        headers = self._warm_headers()
-        if headers is None:
             return
         url = f"{self._scheme or 'https'}://{self.host}/v2/"
 
         def one() -> None:
             with contextlib.suppress(Exception):
-                self._send_raw("GET", url, headers, None).close()
+                self._send_raw("GET", url, {}, None).close()
 
         threads = [
             threading.Thread(target=one, name="regkit-warm", daemon=True)
@@ -238,7 +217,6 @@ class Transport:
         self._auth.after_probe(response.status_code, response.headers.get("www-authenticate"))
         with self._lock:
             self._scheme = scheme
-        self._settle()
 
     def _probe_schemes(self, headers: dict[str, str]) -> tuple[str, httpx.Response]:
         """GET /v2/ over HTTPS, then (loopback or --insecure) plain HTTP when HTTPS is refused
@@ -289,8 +267,15 @@ class Transport:
         retry: bool | None = None,
         stream: bool = False,
         scope: str | None = None,
+        limit: tuple[int, str] | None = None,
     ) -> httpx.Response:
         """Send a request; ``repository`` names the token scope (None = catalog).
+
+        Bounded (``regkit.defaults``): the request, its answer's head and (without ``stream``)
+        its body read into memory end by the deadline (``timeout`` seconds); that body is read
+        counted, at most ``limit`` = (bytes, what the bound is called) or ``MAX_BODY_BYTES``
+        (``LimitExceededError`` past it); an error answer's body is cut at
+        ``MAX_ERROR_BYTES``. With ``stream``, the caller reads the body (``read_body``).
 
         ``scope`` overrides the token scope, e.g. a mount needs pull on the source repository
         too: ``"repository:to:pull,push repository:from:pull"``.
@@ -310,19 +295,23 @@ class Transport:
         can_retry = (retry if retry is not None else method in IDEMPOTENT) and not _is_one_shot(
             content
         )
-        return self._retried(
-            lambda: self._send_authed(
-                method,
-                url,
-                scope or scope_for(repository, method),
-                dict(headers or {}),
-                content,
-                stream,
-            ),
-            f"{method} {self._shown(url)}",
-            self.retry if can_retry else dataclasses.replace(self.retry, attempts=1),
-            lambda err: isinstance(err, httpx.TransportError),
-        )
+        _reading.limit = limit  # for _send_raw: the bound of this request's body
+        try:
+            return self._retried(
+                lambda: self._send_authed(
+                    method,
+                    url,
+                    scope or scope_for(repository, method),
+                    dict(headers or {}),
+                    content,
+                    stream,
+                ),
+                f"{method} {self._shown(url)}",
+                self.retry if can_retry else dataclasses.replace(self.retry, attempts=1),
+                lambda err: isinstance(err, httpx.TransportError),
+            )
+        finally:
+            _reading.limit = None
 
     def _retried(
         self,
@@ -340,7 +329,7 @@ class Transport:
         def attempt(_n: int) -> httpx.Response:
             response = send()
             if response.status_code in RETRY_STATUSES:
-                response.read()  # small; kept for the caller's error message if no try remains
+                self.read_body(response)  # kept, cut short, for the error message
                 response.close()
                 raise Again(
                     f"answered {response.status_code}",
@@ -439,7 +428,6 @@ class Transport:
             if self._scheme is None:
                 self._scheme = "https"
         self._auth.after_first(response.status_code, response.headers.get("www-authenticate"))
-        self._settle()
         return response
 
     def _rebase(self, url: str) -> str:
@@ -560,9 +548,15 @@ class Transport:
         client = self._pool.client
         request = client.build_request(method, url, headers=headers, content=content)
         started = time.monotonic()
+        # The deadline covers the head and (without ``stream``) the body; not a streamed
+        # upload (a one-shot body), which each write's timeout bounds instead.
+        at = None if _is_one_shot(content) else started + self.timeout
         try:
-            with sending():  # httpx's line for this request: DEBUG (regkit.log)
-                response = client.send(request, stream=stream)
+            with sending(), deadline.until(at):  # httpx's line: DEBUG (regkit.log)
+                response = client.send(request, stream=True)
+                setattr(response, _DEADLINE, at)
+                if not stream:
+                    self.read_body(response, getattr(_reading, "limit", None))
         except httpx.HTTPError:
             raise
         except Exception as err:
@@ -581,6 +575,58 @@ class Transport:
             )
         return response
 
+    def read_body(self, response: httpx.Response, limit: tuple[int, str] | None = None) -> bytes:
+        """The body of ``response`` read into memory (``response.content``), counted as it
+        comes, within the deadline of its request: at most ``limit`` = (bytes, what the bound
+        is called), else ``MAX_BODY_BYTES`` (``LimitExceededError`` past it, the rest unread);
+        an error answer's (3xx and up) is cut at ``MAX_ERROR_BYTES``. Already read: as it is."""
+        if response.is_stream_consumed or response.request.method == "HEAD":
+            try:
+                return response.content
+            except httpx.ResponseNotRead:
+                return b""
+        truncate = response.status_code >= 300
+        cap, name = (
+            (defaults.MAX_ERROR_BYTES, "an error answer")
+            if truncate
+            else (limit or (defaults.MAX_BODY_BYTES, "an answer"))
+        )
+        declared = response.headers.get("content-length", "")
+        if not truncate and declared.isdigit() and int(declared) > cap:
+            response.close()
+            raise self._too_large(response, cap, name)
+        chunks: list[bytes] = []
+        total = 0
+        done = False
+        try:
+            with deadline.until(getattr(response, _DEADLINE, None)):
+                for chunk in response.iter_bytes():
+                    if total + len(chunk) > cap:
+                        if not truncate:
+                            raise self._too_large(response, cap, name)
+                        chunks.append(chunk[: cap - total])
+                        break
+                    total += len(chunk)
+                    chunks.append(chunk)
+                else:
+                    done = True
+        finally:
+            if not done:
+                response.close()  # the rest stays unread; the connection is dropped
+        data = b"".join(chunks)
+        response._content = data
+        return data
+
+    def _too_large(self, response: httpx.Response, cap: int, name: str) -> LimitExceededError:
+        request = response.request
+        return LimitExceededError(
+            f"{request.method} {self._shown(str(request.url))}: {self.host} sent more than "
+            f"{defaults.size_text(cap)}, regkit's limit on {name}; refusing to read further "
+            "(a broken or hostile registry?)",
+            limit=name,
+            value=cap,
+        )
+
     def _log(self, line: str) -> None:
         if self.verbose:
             _say(f"regkit: {line}")
@@ -598,6 +644,16 @@ class Transport:
         self, err: BaseException, host: str | None = None, tries: Tries | None = None
     ) -> RegistryError:
         """A transport exception as the RegistryError a user can act on."""
+        if deadline.is_deadline(err):
+            return with_tries(
+                ConnectionFailedError(
+                    f"{host or self.host} did not finish its answer within the {self.timeout:g} s "
+                    "deadline of one request (the timeout); the registry or the network is too "
+                    "slow, or the server trickles its answer; allow a longer timeout or check "
+                    "the registry"
+                ),
+                tries,
+            )
         return translate(err, host or self.host, tries, ca_file=self._ca_file)
 
 
