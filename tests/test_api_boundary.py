@@ -268,3 +268,19 @@ def count_requests(reg: api.Registry) -> dict[str, int]:
 
         setattr(client, name, wrapped)
     return counts
+
+
+def test_then_is_checked_before_planning_and_runs_after(basic_rig: Rig, repo_prefix: str) -> None:
+    repo = f"{repo_prefix}/app"
+    tags, _ = push(basic_rig, repo)
+    with connect(basic_rig) as reg:
+        for then in ("no-such-gc-program --now", ["/nonexistent/gc"]):
+            with pytest.raises(UsageError) as caught:
+                api.prune(reg, [repo], match=".*", keep=3, then=then)
+            assert "nothing was deleted" in caught.value.message
+            assert "--then" not in caught.value.message  # the API's words: then=
+        assert set(crane(basic_rig, "ls", basic_rig.ref(repo)).stdout.decode().split()) == set(tags)
+        report = api.prune(reg, [repo], match=".*", keep=3, then=["true"])
+    assert report.then is not None and report.then.exit_code == 0
+    assert report.check is not None and report.check.ok and len(report.check.images) == 3
+    assert report.ok and report.to_json()["then"]["exit_code"] == 0
