@@ -22,7 +22,12 @@ from pathlib import Path
 
 from regkit.errors import UsageError
 from regkit.ops.prune.plan import PrunePolicy, TagInfo
-from regkit.ops.prune.protect import Protection, parse_deploy_info
+from regkit.ops.prune.protect import (
+    DeployFileError,
+    Protection,
+    parse_deploy_info,
+    read_deploy_file,
+)
 
 DEPLOY_FILES = ("deploy-info.yml", "deploy-history.yml")
 #: Tags written at deploy time to mark what runs; every prune keeps them and their digests.
@@ -46,10 +51,10 @@ def deploy_dir_protection(protect_dir: str | Path, repository: str) -> Protectio
     for name in DEPLOY_FILES:
         path = base / app_name(repository) / name
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_deploy_file(path)
         except FileNotFoundError:
             continue
-        except (OSError, UnicodeDecodeError) as err:
+        except (OSError, DeployFileError) as err:
             why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
             raise UsageError(
                 f"cannot read {path} (protects {repository}): {why}; fix its permissions or "

@@ -15,6 +15,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent
 
 from regkit.errors import InvalidReferenceError, UsageError
 from regkit.reference import validate_digest, validate_tag
@@ -42,12 +43,16 @@ class Protection:
 
 
 def parse_deploy_info(text: str, source: str = "deploy-info.yml") -> Protection:
-    """The tags and digests named by a deploy-info (or deploy-history) document."""
+    """The tags and digests named by a deploy-info (or deploy-history) document (at most
+    ``MAX_DEPLOY_FILE_BYTES``, ``MAX_DEPLOY_DEPTH`` levels deep, no anchors or aliases)."""
     try:
+        _check_shape(text, source)
         data: Any = YAML(typ="base", pure=True).load(text)
     except YAMLError as err:
         first = str(err).splitlines()[0] if str(err) else "not YAML"
         raise UsageError(f"cannot read {source}: {first}") from None
+    except RecursionError:  # past _check_shape, only a parser change could get here
+        raise UsageError(f"cannot read {source}: nested too deeply") from None
     history = isinstance(data, list)
     blocks = data if history else [data]
     tags: set[str] = set()
@@ -116,15 +121,78 @@ def _kind(value: object) -> str:
     )
 
 
+#: Largest deploy file read (``--protect-file``, ``--protect-dir``'s deploy-*.yml), in bytes.
+MAX_DEPLOY_FILE_BYTES = 1 << 20
+#: Deepest nesting of mappings and sequences in a deploy file (a real one has 2 or 3).
+MAX_DEPLOY_DEPTH = 32
+
+
+class DeployFileError(ValueError):
+    """A deploy file that is not read at all: too large, or not UTF-8 (one line, no content)."""
+
+
+def read_deploy_file(path: str | Path) -> str:
+    """The text of a deploy file, reading at most ``MAX_DEPLOY_FILE_BYTES`` + 1 bytes (a pipe
+    or ``/dev/zero`` ends there too). ``OSError`` as the system says it; ``DeployFileError``
+    when it is larger than the cap or not UTF-8."""
+    with open(path, "rb") as handle:
+        raw = handle.read(MAX_DEPLOY_FILE_BYTES + 1)
+    if len(raw) > MAX_DEPLOY_FILE_BYTES:
+        raise DeployFileError(
+            f"larger than {MAX_DEPLOY_FILE_BYTES >> 20} MiB, too large for a deploy file"
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DeployFileError(f"not UTF-8 (byte {err.start})") from None
+
+
+def _check_shape(text: str, source: str) -> None:
+    """Refuse, from the parser's events (no document is built), a deploy file that is larger
+    than the cap, nested deeper than ``MAX_DEPLOY_DEPTH`` or uses anchors and aliases (an
+    alias bomb expands into billions of values; a deploy file has no need for them)."""
+    if len(text) > MAX_DEPLOY_FILE_BYTES or len(text.encode()) > MAX_DEPLOY_FILE_BYTES:
+        raise UsageError(
+            f"cannot read {source}: larger than {MAX_DEPLOY_FILE_BYTES >> 20} MiB, too large "
+            "for a deploy file"
+        )
+    depth = 0
+    for event in YAML(typ="base", pure=True).parse(text):
+        line = event.start_mark.line + 1 if event.start_mark is not None else 0
+        if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
+            raise UsageError(
+                f"cannot read {source}: it uses YAML anchors and aliases (line {line}), which "
+                "a deploy file does not need; write the values out"
+            )
+        if isinstance(event, CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPLOY_DEPTH:
+                raise UsageError(
+                    f"cannot read {source}: nested deeper than {MAX_DEPLOY_DEPTH} levels "
+                    f"(line {line}); is it a deploy-info.yml?"
+                )
+        elif isinstance(event, CollectionEndEvent):
+            depth -= 1
+
+
 def load_protect_file(path: str) -> Protection:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as err:
+        text = read_deploy_file(path)
+    except (OSError, DeployFileError) as err:
+        why = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         raise UsageError(
-            f"cannot read protect file {path}: {err.strerror or err}; "
+            f"cannot read protect file {path}: {why}; "
             "pass the deploy-info.yml of the running deployment"
         ) from None
     return parse_deploy_info(text, path)
 
 
-__all__ = ["Protection", "load_protect_file", "parse_deploy_info"]
+__all__ = [
+    "MAX_DEPLOY_DEPTH",
+    "MAX_DEPLOY_FILE_BYTES",
+    "DeployFileError",
+    "Protection",
+    "load_protect_file",
+    "parse_deploy_info",
+    "read_deploy_file",
+]

@@ -1,0 +1,170 @@
+"""Local files a prune reads (``--protect-file``, ``--protect-dir``) and the audit file it writes
+(``--record``): every bad file is one error line, quickly, never a traceback or a MemoryError;
+the audit file is never written through a symlink."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from regkit.errors import RegkitError, UsageError
+from regkit.ops.prune import deploydir, protect
+from tests.cli import regkit
+
+GOOD = "image:\n  tag: 1a2b3c4\n  digest: sha256:" + "a" * 64 + "\n"
+BOMB = "\n".join(
+    ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    + ["image: {tag: *a8}"]
+)
+DEEP_FLOW = "image: " + "[" * 20_000 + "]" * 20_000 + "\n"
+DEEP_BLOCK = "- " * 20_000 + "x\n"
+DEEP_MAP = "".join(" " * i + f"k{i}:\n" for i in range(40)) + " " * 40 + "tag: v1\n"
+
+
+def _one_line(err: BaseException) -> str:
+    message = str(err)
+    assert message and "\n" not in message, repr(message)
+    return message
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"image:\n  tag: \xff\xfe\n", "UTF-8"),
+        (BOMB.encode(), "anchors and aliases"),
+        (DEEP_FLOW.encode(), "nested deeper than 32"),
+        (DEEP_BLOCK.encode(), "nested deeper than 32"),
+        (DEEP_MAP.encode(), "nested deeper than 32"),
+        (b"image:\n  tag: " + b"x" * (1 << 20) + b"\n", "larger than 1 MiB"),
+    ],
+    ids=["not-utf8", "alias-bomb", "deep-flow", "deep-block", "deep-map", "huge"],
+)
+def test_a_bad_protect_file_is_one_line(tmp_path: Path, content: bytes, why: str) -> None:
+    path = tmp_path / "deploy-info.yml"
+    path.write_bytes(content)
+    started = time.monotonic()
+    with pytest.raises(UsageError) as err:
+        protect.load_protect_file(str(path))
+    assert time.monotonic() - started < 5
+    message = _one_line(err.value)
+    assert str(path) in message and why in message, message
+
+
+def test_the_protect_file_on_the_command_line_is_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "deploy-info.yml"
+    bad.write_bytes(b"image:\n  tag: \xff\n")
+    out = regkit(
+        "prune", "localhost:1/app", "--protect-file", str(bad), "--dry-run",
+        env={"REGISTRY_USERNAME": "u", "REGISTRY_PASSWORD": "p", "DOCKER_CONFIG": "/nonexistent"},
+    )  # fmt: skip
+    stderr = out.stderr.decode()
+    assert out.returncode == 2, stderr
+    assert stderr.count("\n") == 1 and "Traceback" not in stderr
+    assert stderr.startswith(f"regkit: error: cannot read protect file {bad}: not UTF-8")
+
+
+def test_a_protect_file_that_never_ends_is_refused(tmp_path: Path) -> None:
+    """/dev/zero (or a huge log passed by mistake) is read up to the cap, not to the end."""
+    started = time.monotonic()
+    with pytest.raises(UsageError, match="larger than 1 MiB"):
+        protect.load_protect_file("/dev/zero")
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"image:\n  tag: \xff\n", "UTF-8"),
+        (BOMB.encode(), "anchors and aliases"),
+        (DEEP_BLOCK.encode(), "nested deeper than 32"),
+        (b"x" * ((1 << 20) + 1), "larger than 1 MiB"),
+    ],
+    ids=["not-utf8", "alias-bomb", "deep", "huge"],
+)
+def test_a_bad_deploy_dir_file_is_one_line(tmp_path: Path, content: bytes, why: str) -> None:
+    app = tmp_path / "hello-world"
+    app.mkdir()
+    (app / "deploy-info.yml").write_text(GOOD)
+    (app / "deploy-history.yml").write_bytes(content)
+    started = time.monotonic()
+    with pytest.raises(UsageError) as err:
+        deploydir.deploy_dir_protection(tmp_path, "team/hello-world")
+    assert time.monotonic() - started < 5
+    message = _one_line(err.value)
+    assert "deploy-history.yml" in message and why in message, message
+
+
+def test_good_deploy_files_still_protect(tmp_path: Path) -> None:
+    app = tmp_path / "hello-world"
+    app.mkdir()
+    (app / "deploy-info.yml").write_text(GOOD)
+    (app / "deploy-history.yml").write_text("- " + GOOD.replace("\n", "\n  ").rstrip() + "\n")
+    found = deploydir.deploy_dir_protection(tmp_path, "team/hello-world")
+    assert found.tags == {"1a2b3c4"} and found.digests == {"sha256:" + "a" * 64}
+
+
+def test_nesting_up_to_the_limit_is_fine() -> None:
+    nested = "image: {tag: v1, x: " + "[" * 29 + "]" * 29 + "}\n"
+    assert protect.parse_deploy_info(nested).tags == {"v1"}
+
+
+# -- the audit file (--record) ---------------------------------------------------------------
+
+
+def test_the_record_path_is_refused_when_it_is_a_symlink(tmp_path: Path) -> None:
+    from regkit.ops import audit
+
+    target = tmp_path / "elsewhere"
+    target.write_text("precious\n")
+    link = tmp_path / "prune.jsonl"
+    link.symlink_to(target)
+    with pytest.raises(RegkitError) as err:
+        audit.check_record_path(str(link))
+    message = _one_line(err.value)
+    assert "symlink" in message and str(link) in message
+    assert target.read_text() == "precious\n"
+
+
+def test_a_dangling_symlink_does_not_create_its_target(tmp_path: Path) -> None:
+    from regkit.ops import audit
+
+    link = tmp_path / "prune.jsonl"
+    link.symlink_to(tmp_path / "created-elsewhere")
+    with pytest.raises(RegkitError) as err:
+        audit.check_record_path(str(link))
+    assert "symlink" in _one_line(err.value)
+    with pytest.raises(RegkitError):
+        audit.append_records(str(link), [{"event": "test"}])
+    assert not (tmp_path / "created-elsewhere").exists()
+
+
+def test_the_record_is_not_written_through_a_symlink_made_later(tmp_path: Path) -> None:
+    """The check is not enough (the link can appear between check and write): the open itself
+    refuses to follow a symlink at the last component."""
+    from regkit.ops import audit
+
+    target = tmp_path / "elsewhere"
+    target.write_text("precious\n")
+    link = tmp_path / "prune.jsonl"
+    audit.check_record_path(str(link))
+    link.symlink_to(target)
+    with pytest.raises(RegkitError) as err:
+        audit.append_records(str(link), [{"event": "test"}])
+    assert "symlink" in _one_line(err.value)
+    assert target.read_text() == "precious\n"
+
+
+def test_the_record_still_appends_to_a_plain_file(tmp_path: Path) -> None:
+    from regkit.ops import audit
+
+    path = tmp_path / "prune.jsonl"
+    audit.check_record_path(str(path))
+    audit.append_records(str(path), [{"event": "one"}])
+    audit.append_records(str(path), [{"event": "two"}])
+    lines = path.read_text().splitlines()
+    assert len(lines) == 2 and '"one"' in lines[0] and '"two"' in lines[1]
+    assert os.stat(path).st_mode & 0o027 == 0  # 0640 when created
