@@ -101,6 +101,8 @@ class Transport:
         self._pool = ClientPool(ca_file=ca_file, insecure=insecure, timeout=timeout, jobs=jobs)
         self.http2 = self._pool.http2
         self._warmers: list[threading.Thread] = []
+        self._warm_wanted = 0  # warm-ups asked for before the first answer (see warm)
+        self._settled = False  # the first answer came: scheme and credentials known
         self._scheme: str | None = None
         self._auth = Authenticator(
             host, credentials, insecure=insecure, send_token=self._send_token
@@ -124,21 +126,52 @@ class Transport:
     def warm(self, connections: int) -> None:
         """Open up to ``connections`` more keep-alive connections in the background.
 
-        Each is one anonymous ``GET /v2/``, started now and never waited for: by the time an
-        operation fans out, its requests find open connections instead of paying the TCP and
-        TLS handshakes (two round trips) each. Anonymous, so no credentials travel and the
-        server answers at once (a 401 from a Basic-auth proxy costs it no password check; the
-        connection stays open). Failures are ignored; the operation's own requests report them.
-        Before the scheme is known, HTTPS is tried. HTTP/1.1 only: with HTTP/2 each thread has
-        its own connection.
+        Each is one ``GET /v2/`` never waited for: by the time an operation fans out, its
+        requests find open connections instead of paying the TCP and TLS handshakes (two round
+        trips) each. Never a request that can only be answered 401: behind a Basic-auth proxy
+        every 401 is a failed login in its log, which fail2ban or CrowdSec count against the
+        runner's address (anonymous warm-ups made 15 per overview). So a warm-up carries the
+        credentials the registry accepted (or none, to a registry that asks for none), and waits
+        for the first answer to know that: asked for earlier, it starts right after it. With a
+        challenge not met (wrong password, none given) or a Bearer registry, there is none.
+        Failures are ignored; the operation's own requests report them. HTTP/1.1 only: with
+        HTTP/2 each thread has its own connection.
         """
         if self.http2 or connections <= 0:
+            return
+        with self._lock:
+            if not self._settled:
+                self._warm_wanted = max(self._warm_wanted, connections)
+                return
+        self._start_warm(connections)
+
+    def _settle(self) -> None:
+        """The first answer came (scheme and credentials known): start the warm-ups asked for
+        before it."""
+        with self._lock:
+            self._settled = True
+            wanted, self._warm_wanted = self._warm_wanted, 0
+        if wanted:
+            self._start_warm(wanted)
+
+    def _warm_headers(self) -> dict[str, str] | None:
+        """What a warm-up sends: the accepted Basic credentials, nothing to a registry that
+        wants none, or None (no warm-up) while a challenge is not met."""
+        if self._auth.verified:
+            return self._auth.preemptive()
+        if not self._auth.required and not self.credentials:
+            return {}
+        return None
+
+    def _start_warm(self, connections: int) -> None:
+        headers = self._warm_headers()
+        if headers is None:
             return
         url = f"{self._scheme or 'https'}://{self.host}/v2/"
 
         def one() -> None:
             with contextlib.suppress(Exception):
-                self._send_raw("GET", url, {}, None).close()
+                self._send_raw("GET", url, headers, None).close()
 
         threads = [
             threading.Thread(target=one, name="regkit-warm", daemon=True)
@@ -217,6 +250,7 @@ class Transport:
         self._auth.after_probe(response.status_code, response.headers.get("www-authenticate"))
         with self._lock:
             self._scheme = scheme
+        self._settle()
 
     def _probe_schemes(self, headers: dict[str, str]) -> tuple[str, httpx.Response]:
         """GET /v2/ over HTTPS, then (loopback or --insecure) plain HTTP when HTTPS is refused
@@ -428,6 +462,7 @@ class Transport:
             if self._scheme is None:
                 self._scheme = "https"
         self._auth.after_first(response.status_code, response.headers.get("www-authenticate"))
+        self._settle()
         return response
 
     def _rebase(self, url: str) -> str:
