@@ -18,10 +18,16 @@ The labels are read before anything is deleted (``snapshot_labels``), the record
 after, for the tags that actually went (``prune_records``, pure). ``append_records`` appends
 each line with a single ``write`` on a file opened ``O_APPEND`` (mode 0640 when created), so
 concurrent writers never interleave within a line.
+
+The record file is never written through a symlink: its last path component is opened with
+``O_NOFOLLOW`` (and ``check_record_path`` refuses a symlink, dangling or not, before anything is
+deleted), so a link planted where the record goes cannot make a prune append to (or create)
+another file. Directories on the way are the caller's choice and are followed.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -143,8 +149,10 @@ def append_records(path: str | os.PathLike[str], records: Sequence[Mapping[str, 
         return
     target = Path(path)
     try:
-        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | _NOFOLLOW, 0o640)
     except OSError as err:
+        if err.errno == errno.ELOOP or target.is_symlink():
+            raise _symlink_refused(target, before=False) from None
         raise UsageError(
             f"cannot open the record file {target}: {err.strerror or err}; pass a writable "
             "path to --record"
@@ -219,6 +227,18 @@ def execute_recorded(
     return Executed(tuple(results), written, children)
 
 
+#: Open flag that refuses a symlink as the last path component (0 where the system has none).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _symlink_refused(target: Path, *, before: bool) -> UsageError:
+    when = "nothing was deleted" if before else "the records of this run were not written"
+    return UsageError(
+        f"refusing to write the record file {target}: it is a symlink; pass the path of the "
+        f"file itself to --record ({when})"
+    )
+
+
 def check_record_path(path: str | os.PathLike[str]) -> None:
     """Refuse, before anything is deleted, a record file that cannot be appended to."""
     import stat
@@ -226,6 +246,8 @@ def check_record_path(path: str | os.PathLike[str]) -> None:
     target = Path(path)
     parent = target.parent if str(target.parent) else Path(".")
     problem = None
+    if target.is_symlink():
+        raise _symlink_refused(target, before=True)
     try:
         mode: int | None = os.stat(target).st_mode
     except FileNotFoundError:
