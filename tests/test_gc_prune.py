@@ -234,22 +234,24 @@ def reclaimable(doc: dict) -> int:  # type: ignore[type-arg]
 
 
 def test_rollback_with_shared_digests(gc: tuple[Rig, GcMode], repo_prefix: str) -> None:
-    """Six single-platform SHA tags; ``latest`` rolled back to the second, ``v1.0.0`` on the
-    first. keep 2: the first two go as tags alone (their manifests stay for latest and v1.0.0),
+    """Six single-platform SHA tags; ``edge`` rolled back to the second, ``stable`` on the
+    first. keep 2: the first two go as tags alone (their manifests stay for edge and stable),
     the third and fourth manifests are deleted by digest."""
     rig, mode = gc
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
     shas = short_sha_tags(6, seed=11)
     images = pusher.push_images(repo, shas, "oci", start=T0)
-    pusher.tag(images[1], ["latest"])
-    pusher.tag(images[0], ["v1.0.0"])
+    # edge/stable, not latest/v1.0.0: no built-in rule protects them (they stay because the
+    # default pattern does not match them), so the SHA tags on their digests are untagged
+    pusher.tag(images[1], ["edge"])
+    pusher.tag(images[0], ["stable"])
     doc = prune(rig, repo, "--keep", "2")
     expected = {
         shas[4]: images[4].digest,
         shas[5]: images[5].digest,
-        "latest": images[1].digest,
-        "v1.0.0": images[0].digest,
+        "edge": images[1].digest,
+        "stable": images[0].digest,
     }
     proof = prove(rig, mode, repo, images, expected)
     # single-platform images: the estimate is exactly what GC frees
@@ -264,17 +266,18 @@ def throwaway_bytes(proof: Proof, images: Iterable[PushedImage]) -> int:
 
 
 def test_multi_arch(gc: tuple[Rig, GcMode], repo_prefix: str) -> None:
-    """Five multi-platform SHA tags (OCI indexes, two platforms each) and ``latest`` on the
+    """Five multi-platform SHA tags (OCI indexes, two platforms each) and ``edge`` on the
     fourth. keep 1: three indexes are deleted by digest with their platform manifests; the
-    fourth stays for latest, whole (registry:3's --delete-untagged keeps its children)."""
+    fourth stays for edge, whole (registry:3's --delete-untagged keeps its children)."""
     rig, mode = gc
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
     shas = short_sha_tags(5, seed=12)
     images = pusher.push_images(repo, shas, "oci-index", start=T0)
-    pusher.tag(images[3], ["latest"])
+    # edge, not latest: no built-in rule protects it, so the fourth SHA tag is still untagged
+    pusher.tag(images[3], ["edge"])
     doc = prune(rig, repo, "--keep", "1")
-    expected = {shas[4]: images[4].digest, "latest": images[3].digest}
+    expected = {shas[4]: images[4].digest, "edge": images[3].digest}
     proof = prove(rig, mode, repo, images, expected)
     freed = sum(proof.freed.values()) - throwaway_bytes(proof, images)
     # prune deleted the indexes' platform manifests too: GC frees exactly the estimate, with
@@ -331,7 +334,8 @@ def test_interrupted_then_resumed(gc: tuple[Rig, GcMode], repo_prefix: str) -> N
     pusher = rig.pusher()
     shas = short_sha_tags(6, seed=14)
     images = pusher.push_images(repo, shas, "oci-index", start=T0)
-    pusher.tag(images[0], ["v1.0.0"])
+    # stable, not v1.0.0: no built-in rule protects it, so the first SHA tag is still untagged
+    pusher.tag(images[0], ["stable"])
     doomed = images[2].digest
 
     def plan(req: Request) -> Fault | None:
@@ -347,7 +351,7 @@ def test_interrupted_then_resumed(gc: tuple[Rig, GcMode], repo_prefix: str) -> N
     assert "prune did not finish" in first.stderr.decode()
     assert pusher.manifest_status(repo, doomed) == 200
     prune(rig, repo, "--keep", "2")
-    expected = {shas[4]: images[4].digest, shas[5]: images[5].digest, "v1.0.0": images[0].digest}
+    expected = {shas[4]: images[4].digest, shas[5]: images[5].digest, "stable": images[0].digest}
     prove(rig, mode, repo, images, expected)
 
 
