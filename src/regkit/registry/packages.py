@@ -462,7 +462,8 @@ def next_page_url(link: str | None, current_url: str, base_url: str, what: str) 
         try:
             target: str = urljoin(current_url, str(match.group(1)).strip())
             theirs, ours = origin_of(target), origin_of(base_url)
-            path = urlsplit(target).path
+            parts = urlsplit(target)
+            path, _port = parts.path, parts.port  # a port out of range is no URL
         except ValueError:
             raise GitHubPackagesError(
                 f"GitHub API: {what}: the next-page link is not a URL; a partial list is not "
