@@ -134,7 +134,9 @@ def test_scenario_keep_3(
     assert code == 0, err
 
     newest = sc.order[-3:]
-    expected_kept = {*newest, sc.deployed, "latest", "v1.0.0"}
+    # issue 20 §1: the SHA tags sharing latest's and v1.0.0's digests stay too (they were
+    # untagged before)
+    expected_kept = {*newest, sc.deployed, "latest", "v1.0.0", sc.latest, sc.release}
     after = state(rig, repo)
     assert set(after) == expected_kept
     # everything that stays resolves to what it did before (crane)
@@ -159,30 +161,27 @@ def test_scenario_keep_3(
 
     # the plan as printed
     lines = {line.split()[0]: line for line in out.splitlines() if line[:7] in before}
-    assert " untag " in lines[sc.latest] and "also tagged latest" in lines[sc.latest]
-    assert " untag " in lines[sc.release] and "also tagged v1.0.0" in lines[sc.release]
+    assert " keep " in lines[sc.latest] and "same image as latest" in lines[sc.latest]
+    assert " keep " in lines[sc.release]
+    assert "same image as v1.0.0 (release tag)" in lines[sc.release]
     assert " keep " in lines[sc.deployed] and "protected tag" in lines[sc.deployed]
-    assert "16 of 22 tags to delete: 14 by deleting 14 manifests, 2 alone" in out
+    assert "14 of 22 tags to delete: 14 by deleting 14 manifests, 0 alone" in out
     # the garbage-collection note: one short line pointing to the README section
     gc = (
         "Disk space returns only after garbage collection on the server: see the README, "
         '"Garbage collection".\n'
     )
     assert out.count(gc) == 1
-    assert "deleted 16 tags (14 manifests by digest)" in out
+    assert "deleted 14 tags (14 manifests by digest)" in out
     tag_deletes = [
         r for r in rig.requests() if r.method == "DELETE" and "/manifests/sha256:" not in r.path
     ]
     manifest_puts = [r for r in rig.requests() if r.method == "PUT" and "/manifests/" in r.path]
-    if rig.version == "2.8":
-        # 2.8 refused the tag DELETE once, and was not asked again: the throw-away path did the
-        # rest (one throw-away manifest per untagged tag)
-        assert [r.status for r in tag_deletes] == [400]
-        assert len(manifest_puts) == 2
-    else:
-        # registry:3 deletes each of the 2 tags alone; nothing is written
-        assert [r.status for r in tag_deletes] == [202, 202]
-        assert manifest_puts == []
+    # no tag goes alone any more (its manifest staying for latest or v1.0.0): on 2.8 and
+    # registry:3 alike, no tag DELETE is sent and nothing is written (the untag path on both
+    # versions is exercised in test_gc_prune and test_interrupted_prune_rerun_...)
+    assert tag_deletes == []
+    assert manifest_puts == []
 
 
 def test_dry_run_leaves_registry_byte_identical(
@@ -236,7 +235,13 @@ def test_interrupted_prune_rerun_reaches_the_planned_state(
     repo = f"{repo_prefix}/app"
     sc = push_scenario(rig, repo, tmp_path)
     before = state_fast(rig, repo)
-    policy = PrunePolicy(keep=3, protect_digests=frozenset({sc.images[sc.deployed].digest}))
+    # latest and v1.0.0 unprotected: they still stay (the default pattern does not match them)
+    # but the SHA tags on their digests are untagged, so the run has both kinds of removal
+    policy = PrunePolicy(
+        keep=3,
+        protect_digests=frozenset({sc.images[sc.deployed].digest}),
+        unprotect=frozenset({"latest", "v1.0.0"}),
+    )
     now = datetime.now(UTC)
 
     with client_for(rig, retry=RetryPolicy(attempts=1), jobs=4) as client:
@@ -340,30 +345,32 @@ def test_dangling_tags_left_by_a_registry_stopped_mid_delete_are_removed(
 
 
 def test_a_push_during_the_prune_is_respected(rig: Rig, repo_prefix: str) -> None:
-    """latest moves onto a manifest planned for deletion after planning: the manifest stays,
+    """edge moves onto a manifest planned for deletion after planning: the manifest stays,
     the old tag goes alone; a doomed tag that moved is left alone with a warning."""
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
     imgs = pusher.push_images(repo, ["aaaaaaa", "bbbbbbb", "ccccccc", "ddddddd"], "oci")
-    pusher.tag(imgs[3], ["latest"])
+    # edge, not latest: no built-in rule protects it (it stays because the default pattern
+    # does not match it), so ddddddd is kept by keep=1 alone and the rest is planned to go
+    pusher.tag(imgs[3], ["edge"])
     with client_for(rig) as client:
         fetched = fetch_repository(client, repo)
         plan = plan_prune(
             list(fetched.tags), PrunePolicy(keep=1), datetime.now(UTC), repository=repo
         )
         assert set(plan.delete_digests) == {imgs[0].digest, imgs[1].digest, imgs[2].digest}
-        pusher.tag(imgs[0], ["latest"])  # a rollback, meanwhile
+        pusher.tag(imgs[0], ["edge"])  # a rollback, meanwhile
         pusher.tag(imgs[3], ["bbbbbbb"])  # and someone re-pushed bbbbbbb
         warnings: list[str] = []
         result = execute_plan(client, plan, warn=warnings.append)
     statuses = {o.tag: o.status for o in result.outcomes}
     assert statuses == {"aaaaaaa": "deleted", "bbbbbbb": "skipped", "ccccccc": "deleted"}
     assert state_fast(rig, repo) == {
-        "latest": imgs[0].digest,
+        "edge": imgs[0].digest,
         "bbbbbbb": imgs[3].digest,
         "ddddddd": imgs[3].digest,
     }
-    assert any("latest now points at" in w for w in warnings)
+    assert any("edge now points at" in w for w in warnings)
     assert any("bbbbbbb moved" in w for w in warnings)
 
 
