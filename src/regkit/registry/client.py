@@ -107,9 +107,16 @@ def next_link(response: httpx.Response, current_url: str, what: str = "list") ->
     match = _LINK_RE.search(header)
     if not match:
         return None
-    target: str = urljoin(current_url, match.group(1))
     current = urlsplit(current_url)
-    if not same_host(target, current.netloc, current.scheme):
+    try:  # text from the registry: "<http://[abc/...>" is not a URL (urlsplit: ValueError)
+        target: str = urljoin(current_url, match.group(1))
+        elsewhere = not same_host(target, current.netloc, current.scheme)
+    except ValueError:
+        raise RegistryError(
+            f"{what}: {current.netloc} links the next page to an invalid URL; a partial list "
+            "is not safe to act on"
+        ) from None
+    if elsewhere:
         raise RegistryError(
             f"{what}: {current.netloc} links the next page to {urlsplit(target).netloc}; regkit "
             f"follows pagination on {current.netloc} only, and a partial list is not safe to "
@@ -157,24 +164,25 @@ class PageWalk:
         """Read one page; the URL of the next page, or None at the end of the list."""
         names = page_names(body, self.key, f"{self.what}: {self.host}")
         ours, self._ours = self._ours, False
-        new = [n for n in dict.fromkeys(names) if n not in self._seen]
+        unique = list(dict.fromkeys(names))
+        new = [n for n in unique if n not in self._seen]
         if not new:
             return None  # an empty page, or a page seen before: the end of the list
-        if ours and len(new) < len(names):
+        if ours and len(new) < len(unique):
             raise RegistryError(
                 f"{self.what}: {self.host} ignores last= (a page asked after "
                 f"{_show(self.items[-1])} repeats earlier names); the list cannot be read "
                 "whole, and a partial list is not safe to act on"
             )
-        self.items.extend(new)
-        self._seen.update(new)
-        if len(self.items) > defaults.MAX_ITEMS:
+        if len(self.items) + len(new) > defaults.MAX_ITEMS:
             raise LimitExceededError(
                 f"{self.what}: {self.host} listed more than {defaults.MAX_ITEMS} names, "
                 "regkit's limit on one list; a partial list is not safe to act on",
                 limit="names in one list",
                 value=defaults.MAX_ITEMS,
             )
+        self.items.extend(new)
+        self._seen.update(new)
         if link is not None:
             return link
         if self.asked is None and self.evident is None:
