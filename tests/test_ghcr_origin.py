@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -270,3 +271,97 @@ def test_pages_are_capped(
     plan["link"] = lambda page, base: _versions_url(base, page + 1) if page < 4 else None
     with PackagesAPI(PAT, base_url=fake.url) as api:
         assert [v.id for v in api.list_versions("acme/app")] == [1, 2, 3, 4]
+
+
+# -- actions/wait-for-runs.py: the job's token stays on the GitHub API -------------------------
+
+WAIT_TOKEN = "ghs_waitForRunsToken0123456789abcdef"
+RUNS = "/repos/acme/hello-world/actions/workflows/prune-tags.yml/runs"
+
+
+def _wait_module() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parent.parent / "actions" / "wait-for-runs.py"
+    spec = importlib.util.spec_from_file_location("wait_for_runs", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _wait(
+    api: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    module = _wait_module()
+    monkeypatch.setattr(module.time, "sleep", lambda _s: None)
+    monkeypatch.setenv("GITHUB_API_URL", api)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/hello-world")
+    monkeypatch.setenv("GITHUB_RUN_ID", "13000000100")
+    monkeypatch.setenv("GH_TOKEN", WAIT_TOKEN)
+    code = module.main(["--workflow", "prune-tags.yml", "--timeout-minutes", "0"])
+    out = capsys.readouterr().out
+    return code, out
+
+
+def _runs_body() -> bytes:
+    return (Path(__file__).parent / "fixtures/github/workflow-runs-prune-done.json").read_bytes()
+
+
+def test_wait_for_runs_drops_the_token_on_a_redirect_to_another_origin(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    json_headers = {"Content-Type": "application/json"}
+    with serve(lambda _s: (200, json_headers, _runs_body()), bind="127.0.0.2") as elsewhere:
+
+        def redirect(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+            return 302, {"Location": f"{elsewhere.url}{seen.path}"}, b""
+
+        with serve(redirect) as api:
+            code, out = _wait(api.url, monkeypatch, capsys)
+    assert api.seen and WAIT_TOKEN in api.seen[0].headers.get("authorization", "")
+    carried = [s for s in elsewhere.seen if "authorization" in s.headers]
+    assert not carried, "the token followed a redirect to another origin"
+    assert WAIT_TOKEN not in out
+    assert code in (0, 1)
+
+
+def test_wait_for_runs_is_https_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _wait("http://api.github.invalid", monkeypatch, capsys)
+    assert code == 1
+    errors = [line for line in out.splitlines() if line.startswith("::error::")]
+    assert len(errors) == 1 and "https" in errors[0]
+    assert "actions: read" not in errors[0]
+
+
+def test_wait_for_runs_retries_a_server_error_and_hints_only_on_403_404(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    json_headers = {"Content-Type": "application/json"}
+    answers: list[int] = [502, 503]
+
+    def flaky(_seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        if answers:
+            return answers.pop(0), json_headers, b'{"message":"Server Error"}'
+        return 200, json_headers, _runs_body()
+
+    with serve(flaky) as api:
+        code, out = _wait(api.url, monkeypatch, capsys)
+        assert code == 0, out
+        assert len(api.seen) == 3
+
+    with serve(lambda _s: (500, json_headers, b'{"message":"boom"}')) as api:
+        code, out = _wait(api.url, monkeypatch, capsys)
+        assert code == 1
+        assert 2 <= len(api.seen) <= 5  # retried, a bounded number of times
+    errors = [line for line in out.splitlines() if line.startswith("::error::")]
+    assert len(errors) == 1 and "500" in errors[0] and "actions: read" not in errors[0]
+
+    for status in (403, 404):
+        with serve(lambda _s, st=status: (st, json_headers, b'{"message":"no"}')) as api:
+            code, out = _wait(api.url, monkeypatch, capsys)
+            assert code == 1 and len(api.seen) == 1  # a refusal is not retried
+        errors = [line for line in out.splitlines() if line.startswith("::error::")]
+        assert len(errors) == 1 and "give the job 'actions: read'" in errors[0]
