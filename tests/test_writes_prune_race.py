@@ -1,7 +1,7 @@
 """Prune against other writers (issue 12 §2), on the real registry (distribution 2.8) behind the
 fault proxy, which holds a manifest DELETE while crane, an independent client, writes:
 
-- a rollback points ``latest`` at the manifest being deleted: the tag is put back, and said;
+- a rollback points ``edge`` at the manifest being deleted: the tag is put back, and said;
   on the 2.8 throw-away path, a rollback that copies the doomed tag gets the real image back;
 - Ctrl-C (a real SIGINT) while a DELETE is held: the deletion in flight finishes, nothing more
   starts, the output says what was deleted and what was not, exit 130; a rerun finishes.
@@ -41,14 +41,17 @@ class Setup:
 
 @pytest.fixture
 def eight(rig_basic: Rig, repo_prefix: str) -> Iterator[Setup]:
-    """8 SHA tags an hour apart, ``latest`` on the newest."""
+    """8 SHA tags an hour apart, ``edge`` on the newest."""
     rig = rig_basic
     rig.ensure_running()
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
     tags = short_sha_tags(8, seed=sum(map(ord, repo)))
     images = pusher.push_images(repo, tags, "oci", start=T0, step=timedelta(hours=1))
-    pusher.tag(images[-1], ["latest"])
+    # edge, not latest: no built-in rule protects it (it stays because the default pattern
+    # does not match it), so the newest SHA tag still counts in --keep and the rollbacks
+    # below move a tag that only the race guard puts back
+    pusher.tag(images[-1], ["edge"])
     env = dict(os.environ)
     env.update(
         REGISTRY_USERNAME=rig.username,
@@ -84,8 +87,8 @@ def _prune(host: str, setup: Setup, *extra: str) -> subprocess.Popen[bytes]:
 
 
 def test_prune_racing_a_rollback_puts_the_tag_back(eight: Setup) -> None:
-    """--keep 7 deletes the oldest manifest; while its DELETE is held, crane points latest at
-    it (a rollback). The DELETE takes latest with it: regkit puts latest back from the deleted
+    """--keep 7 deletes the oldest manifest; while its DELETE is held, crane points edge at
+    it (a rollback). The DELETE takes edge with it: regkit puts edge back from the deleted
     manifest's bytes and says so."""
     rig, repo, oldest = eight.rig, eight.repo, eight.images[0]
     before = eight.state()
@@ -94,7 +97,7 @@ def test_prune_racing_a_rollback_puts_the_tag_back(eight: Setup) -> None:
         proc = _prune(proxy.host, eight, "--keep", "7")
         try:
             assert gate.arrived.wait(60), "the manifest DELETE reached the proxy"
-            crane(rig, "tag", rig.ref(repo, oldest.digest), "latest")
+            crane(rig, "tag", rig.ref(repo, oldest.digest), "edge")
             gate.release.set()
             out, err = proc.communicate(timeout=120)
         finally:
@@ -105,12 +108,12 @@ def test_prune_racing_a_rollback_puts_the_tag_back(eight: Setup) -> None:
     stdout, stderr = out.decode(), err.decode()
     assert proc.returncode == 0, stderr
     expected = {t: d for t, d in before.items() if t != oldest.tags[0]}
-    expected["latest"] = oldest.digest
-    assert eight.state() == expected  # latest is there, on the rollback's digest
+    expected["edge"] = oldest.digest
+    assert eight.state() == expected  # edge is there, on the rollback's digest
     host_repo = f"{proxy.host}/{repo}"
     assert f"{host_repo}: deleted 1 tag (1 manifest by digest, since put back for 1 tag);" in stdout
-    assert f"  latest: put back on {oldest.digest}" in stdout
-    assert f"{repo}:latest pointed at {oldest.digest} when it was deleted" in stderr
+    assert f"  edge: put back on {oldest.digest}" in stdout
+    assert f"{repo}:edge pointed at {oldest.digest} when it was deleted" in stderr
 
 
 def test_rollback_copying_a_tag_on_the_throwaway_path_gets_the_real_image(
@@ -118,8 +121,8 @@ def test_rollback_copying_a_tag_on_the_throwaway_path_gets_the_real_image(
 ) -> None:
     """Distribution 2.8, throw-away path: the oldest SHA tag shares its manifest with
     ``stable``, so it is removed alone (pointed at a throw-away, which is then deleted). While
-    that DELETE is held, a rollback copies the SHA tag to ``latest`` with crane (by name: it
-    gets the throw-away). The DELETE takes latest with it: regkit puts latest back on the image
+    that DELETE is held, a rollback copies the SHA tag to ``edge`` with crane (by name: it
+    gets the throw-away). The DELETE takes edge with it: regkit puts edge back on the image
     the SHA tag named, not on the empty throw-away."""
     rig, repo, oldest = eight.rig, eight.repo, eight.images[0]
     sha = oldest.tags[0]
@@ -131,7 +134,7 @@ def test_rollback_copying_a_tag_on_the_throwaway_path_gets_the_real_image(
         try:
             assert gate.arrived.wait(60), "the throw-away DELETE reached the proxy"
             assert crane(rig, "digest", rig.ref(repo, sha)).stdout.decode().strip() != oldest.digest
-            crane(rig, "tag", rig.ref(repo, sha), "latest")
+            crane(rig, "tag", rig.ref(repo, sha), "edge")
             gate.release.set()
             out, err = proc.communicate(timeout=120)
         finally:
@@ -142,14 +145,14 @@ def test_rollback_copying_a_tag_on_the_throwaway_path_gets_the_real_image(
     stdout, stderr = out.decode(), err.decode()
     assert proc.returncode == 0, stderr
     expected = {t: d for t, d in before.items() if t != sha}
-    expected["latest"] = oldest.digest
+    expected["edge"] = oldest.digest
     assert eight.state() == expected
-    assert f"  latest: put back on {oldest.digest}" in stdout
-    assert f"{repo}:latest pointed at the throw-away manifest standing in for {sha}" in stderr
+    assert f"  edge: put back on {oldest.digest}" in stdout
+    assert f"{repo}:edge pointed at the throw-away manifest standing in for {sha}" in stderr
 
 
 def test_a_tag_that_cannot_be_attributed_fails_the_prune_with_the_fix(eight: Setup) -> None:
-    """--keep 6 deletes two manifests at once; both DELETEs are held while crane points latest
+    """--keep 6 deletes two manifests at once; both DELETEs are held while crane points edge
     at one of them. The tag went with one of two concurrent DELETEs: regkit does not guess,
     it exits 1 naming the tag, with the commands that put it back on either digest."""
     rig, repo = eight.rig, eight.repo
@@ -170,7 +173,7 @@ def test_a_tag_that_cannot_be_attributed_fails_the_prune_with_the_fix(eight: Set
                 threading.Event().wait(0.05)
             held = sum(1 for _r, f in proxy.seen if f is not None and f.kind == "hold")
             assert held == 2, proxy.seen
-            crane(rig, "tag", rig.ref(repo, doomed[1].digest), "latest")
+            crane(rig, "tag", rig.ref(repo, doomed[1].digest), "edge")
             gate.release.set()
             out, err = proc.communicate(timeout=120)
         finally:
@@ -180,16 +183,16 @@ def test_a_tag_that_cannot_be_attributed_fails_the_prune_with_the_fix(eight: Set
                 proc.wait()
     stdout, stderr = out.decode(), err.decode()
     assert proc.returncode == 1, stderr
-    assert "latest" not in eight.state()  # gone, and said so: not put back on a guess
+    assert "edge" not in eight.state()  # gone, and said so: not put back on a guess
     a, b = sorted(i.digest for i in doomed)
-    assert f"{repo}:latest vanished while {a}, {b} were being deleted" in stderr
-    assert f"'regkit tag REGISTRY/{repo}@DIGEST latest'" in stderr
+    assert f"{repo}:edge vanished while {a}, {b} were being deleted" in stderr
+    assert f"'regkit tag REGISTRY/{repo}@DIGEST edge'" in stderr
     assert stderr.rstrip().endswith(
-        f"1 tag went with a DELETE and could not be put back: {proxy.host}/{repo}:latest; put "
+        f"1 tag went with a DELETE and could not be put back: {proxy.host}/{repo}:edge; put "
         "them back with the 'regkit tag' commands in the warnings above before garbage "
         "collection runs"
     ), stderr
-    assert "  latest: went with a DELETE of this prune and was not put back\n" in stdout
+    assert "  edge: went with a DELETE of this prune and was not put back\n" in stdout
 
 
 def _collect(stream: object, sink: list[str]) -> threading.Thread:
