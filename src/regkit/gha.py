@@ -45,6 +45,7 @@ from actions_toolkit.command import issue_command
 from actions_toolkit.file_command import prepare_key_value_message
 
 from regkit.errors import UsageError
+from regkit.textsafe import escape_markdown
 
 __all__ = [
     "SUMMARY_LIMIT",
@@ -403,25 +404,8 @@ def add_path(directory: str) -> None:
 
 # --- job summary -------------------------------------------------------------------------------
 
-# Characters that open Markdown or HTML constructs inside a line. CommonMark lets a backslash
-# escape any ASCII punctuation, so an escaped value shows literally and cannot open a link or an
-# image (``[``), an HTML tag or autolink (``<``), an entity (``&``), emphasis, code, strike-through
-# or a table cell. At the start of a line ``#``, ``+``, ``-``, ``=`` and ``>`` would also open a
-# block (heading, list, quote), so a leading one is escaped too.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
-_MARKDOWN_LINE_START = re.compile(r"^([#+\-=>]|[0-9]{1,9}(?=[.)](?:\s|$)))")
-
-
-def _escape_line_start(match: re.Match[str]) -> str:
-    text = match.group(1)
-    return text + "\\" if text[0].isdigit() else "\\" + text  # "1\." and "\#"
-
-
-def escape_markdown(text: object) -> str:
-    """``text`` as literal Markdown on one line: punctuation escaped, line breaks as ``<br>``."""
-    value = _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
-    value = _MARKDOWN_LINE_START.sub(_escape_line_start, value)
-    return value.replace("\r\n", "<br>").replace("\r", "<br>").replace("\n", "<br>")
+# escape_markdown (Markdown made inert) lives in regkit.textsafe, shared with the CLI's
+# -o markdown; imported above.
 
 
 def markdown_table(headers: Sequence[object], rows: Iterable[Sequence[object]]) -> str:

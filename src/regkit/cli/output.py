@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from regkit.errors import RegkitError
-from regkit.textsafe import escape
+from regkit.textsafe import escape, escape_markdown
 
 FORMATS = ("table", "json", "markdown")
 ELLIPSIS = "…"
@@ -158,11 +158,15 @@ def table(
 
 
 def markdown_cell(text: str) -> str:
-    return one_line(text).replace("|", "\\|")
+    """Registry text for one Markdown cell: control characters escaped (``one_line``), then
+    Markdown made inert as the actions' job summary does (``textsafe.escape_markdown``), so
+    ``regkit ... -o markdown >> $GITHUB_STEP_SUMMARY`` shows a label such as
+    ``[x](https://evil.example)`` or ``<img ...>`` literally."""
+    return escape_markdown(one_line(text))
 
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    out = ["| " + " | ".join(markdown_cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
     out += ["| " + " | ".join(markdown_cell(c) for c in r) + " |" for r in rows]
     return out
 

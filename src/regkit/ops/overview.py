@@ -18,7 +18,7 @@ from regkit import imagemeta
 from regkit.errors import NotFoundError
 from regkit.ops.once import Once
 from regkit.registry import Manifest, RegistryClient
-from regkit.textsafe import escape
+from regkit.textsafe import escape, escape_markdown
 
 CREATED_LABEL = imagemeta.CREATED_LABEL
 DESCRIPTION_LABEL = imagemeta.DESCRIPTION_LABEL
@@ -294,7 +294,8 @@ def render_table(overview: Overview) -> str:
 
 
 def _md(cell: str) -> str:
-    return cell.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """One cell, Markdown made inert as the job summary does (a label is data, not a link)."""
+    return escape_markdown(cell.replace("\n", " "))
 
 
 def render_markdown(overview: Overview) -> str:
