@@ -32,6 +32,23 @@ def _show(value: str) -> str:
     return repr(value if len(value) <= 80 else value[:77] + "...")
 
 
+#: ``http://``, ``https://``, ``docker://``...: a URL where a reference or host belongs
+_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def _refuse_scheme(text: str, what: str, example: str) -> None:
+    """A reference or host written as a URL: say to drop the scheme (regkit picks HTTPS, and
+    plain HTTP only for loopback or with --insecure)."""
+    match = _SCHEME_RE.match(text)
+    if match:
+        rest = text[match.end() :].rstrip("/") or example
+        rest = rest if len(rest) <= 80 else rest[:77] + "..."
+        raise InvalidReferenceError(
+            f"invalid {what} {_show(text)}: drop the scheme {_show(match.group(1))}: write "
+            f"{rest} (regkit uses HTTPS; plain HTTP for localhost or with --insecure)"
+        )
+
+
 def validate_tag(tag: str) -> str:
     if not TAG_RE.match(tag):
         if len(tag) > 128:
@@ -71,6 +88,7 @@ def validate_repository(repository: str) -> str:
 
 
 def validate_host(host: str) -> str:
+    _refuse_scheme(host, "registry host", "registry.example.com")
     if not host or not HOST_RE.match(host):
         raise InvalidReferenceError(
             f"invalid registry host {_show(host)}: expected host[:port], e.g. registry.example.com"
@@ -162,6 +180,7 @@ def parse_reference(
         raise InvalidReferenceError("invalid reference: it is empty")
     if text != text.strip() or any(c.isspace() for c in text):
         raise InvalidReferenceError(f"invalid reference {_show(text)}: it contains white space")
+    _refuse_scheme(text, "reference", "HOST/REPOSITORY[:TAG]")
     rest = text
     digest: str | None = None
     if "@" in rest:

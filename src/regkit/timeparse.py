@@ -93,6 +93,11 @@ def parse_duration(text: str) -> timedelta:
     hint = "use a number and a unit (w, d, h, m, s), e.g. 30d, 12h or 1d12h"
     if not value:
         raise UsageError(f"invalid duration {_shown(text)}: it is empty; {hint}")
+    if value.startswith("-"):
+        raise UsageError(
+            f"invalid duration {_shown(text)}: a duration cannot be negative (it is a time back "
+            f"from now); write {_shown(value.lstrip('-').strip() or '30d')}"
+        )
     pos = 0
     total = timedelta()
     last_unit = -1

@@ -52,6 +52,8 @@ class Parser(argparse.ArgumentParser):
             close = difflib.get_close_matches(wrong, verbs, n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
             message = f"unknown command '{wrong}'{hint} ('{self.prog} help' lists the commands)"
+        elif message.startswith(_UNRECOGNIZED):
+            message += _flag_hint(self, message[len(_UNRECOGNIZED) :].split())
         self.print_usage(sys.stderr)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -62,6 +64,8 @@ class VerbParser(Parser):
     def parse_known_args(  # type: ignore[override]
         self, args: Any = None, namespace: Any = None
     ) -> tuple[argparse.Namespace, list[str]]:
+        if args is not None:
+            args = _glue_dash_values(self, list(args))
         parsed, extras = super().parse_known_args(args, namespace)
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
@@ -69,6 +73,52 @@ class VerbParser(Parser):
 
 
 _INVALID_CHOICE = re.compile(r"argument COMMAND: invalid choice: '([^']*)'")
+_UNRECOGNIZED = "unrecognized arguments: "
+#: A value that starts like a negative number (``-5d``, ``-1``): argparse takes it for a flag.
+_DASH_VALUE = re.compile(r"^-[0-9.]")
+
+
+def _flag_hint(parser: argparse.ArgumentParser, extras: list[str]) -> str:
+    """For the first unknown ``--flag`` close to one of ``parser``'s: "; did you mean
+    '--keep'?" (as an unknown command gets one), else nothing."""
+    names = [f[2:] for f in parser._option_string_actions if f.startswith("--")]
+    for extra in extras:
+        if not extra.startswith("--") or extra == "--":
+            continue
+        wrong = extra[2:].split("=", 1)[0]
+        # an abbreviation (refused: allow_abbrev is off) names its flags; else the closest name
+        close = [n for n in names if n.startswith(wrong)][:3] if len(wrong) > 0 else []
+        close = close or difflib.get_close_matches(wrong, names, n=1, cutoff=0.6)
+        if close:
+            return f"; did you mean {' or '.join(repr('--' + c) for c in close)}?"
+    return ""
+
+
+def _glue_dash_values(parser: argparse.ArgumentParser, args: list[str]) -> list[str]:
+    """``--older-than -5d`` as ``--older-than=-5d``: a flag that takes one value gets a value
+    that starts with a minus and a digit, so it is checked (and refused in words) as a value,
+    not reported as "expected one argument"."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "--":
+            return out + args[i:]
+        action = parser._option_string_actions.get(arg)
+        following = args[i + 1] if i + 1 < len(args) else None
+        if (
+            action is not None
+            and action.nargs is None
+            and following is not None
+            and _DASH_VALUE.match(following)
+        ):
+            out.append(f"{arg}={following}")
+            i += 2
+            continue
+        out.append(arg)
+        i += 1
+    return out
+
 
 #: Verbs that exist but are not listed in --help (the GitHub Actions entry point).
 HIDDEN_VERBS = frozenset({"action", "__complete"})

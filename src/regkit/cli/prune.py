@@ -291,8 +291,11 @@ def _prune(
         else:
             results = stopped.results or ()
             _write("".join(render.render_result(stopped.registry, r) for r in results))
-        for line in stop.report():
-            print(f"regkit: interrupted: {line}", file=sys.stderr)
+        touched = [(r.registry, r.results or ()) for r in stop.done]
+        report = render.interrupted_report(touched, stop.pending, one_per_line=True)
+        for line in report:  # a list of references: a heading, then one reference a line
+            shown = line if line.startswith("  ") else f"regkit: interrupted: {line}"
+            print(shown, file=sys.stderr)
         return 130
     documents = run.documents()
     if not run.carried_out:

@@ -144,8 +144,19 @@ def render_results(
 def interrupted_report(
     done: Sequence[tuple[str, Sequence[PruneResult]]],
     pending: Sequence[tuple[str, Sequence[PrunePlan]]],
+    *,
+    one_per_line: bool = False,
 ) -> list[str]:
-    """What an interrupted prune did and did not do, one line each (references sorted)."""
+    """What an interrupted prune did and did not do, one line each (references sorted).
+
+    ``one_per_line``: a list of more than one reference is a heading line ("not deleted (58
+    tags):") followed by a line per reference, indented by two spaces (a terminal's report)."""
+
+    def listed(what: str, refs: list[str]) -> list[str]:
+        if one_per_line and len(refs) > 1:
+            return [f"{what}:", *(f"  {r}" for r in refs)]
+        return [f"{what}: {', '.join(refs)}"]
+
     deleted = sorted(
         f"{reg}/{r.repository}:{t}" for reg, rs in done for r in rs for t in r.deleted_tags
     )
@@ -157,13 +168,11 @@ def interrupted_report(
         if o.status in ("not-run", "failed")
     ]
     left += [f"{reg}/{p.repository}:{e.tag}" for reg, ps in pending for p in ps for e in p.removed]
-    lines = [
-        f"deleted {plural(len(deleted), 'tag')}: {', '.join(deleted)}"
-        if deleted
-        else "nothing was deleted"
-    ]
+    lines = listed(f"deleted {plural(len(deleted), 'tag')}", deleted) if deleted else []
+    lines = lines or ["nothing was deleted"]
     if left:
-        lines.append(f"not deleted: {', '.join(sorted(left))}")
+        many = f" ({plural(len(left), 'tag')})" if one_per_line and len(left) > 1 else ""
+        lines += listed(f"not deleted{many}", sorted(left))
     lines += [
         f"{reg}/{r.repository}:{t}: went with a DELETE of this prune and was not put back"
         for reg, rs in done
