@@ -168,3 +168,85 @@ def test_the_record_still_appends_to_a_plain_file(tmp_path: Path) -> None:
     lines = path.read_text().splitlines()
     assert len(lines) == 2 and '"one"' in lines[0] and '"two"' in lines[1]
     assert os.stat(path).st_mode & 0o027 == 0  # 0640 when created
+
+
+# -- check --storage ---------------------------------------------------------------------------
+
+HEX = "b" * 64
+
+
+def _storage(tmp_path: Path) -> tuple[Path, Path]:
+    """A filesystem-driver storage under tmp_path/storage and, next to it, a directory laid
+    out like a repository that is not in it (what a ``..`` name or a symlink would reach)."""
+    storage = tmp_path / "storage"
+    repos = storage / "docker/registry/v2/repositories"
+    (repos / "team/app/_manifests/revisions/sha256" / ("a" * 64)).mkdir(parents=True)
+    (repos / "team/app/_manifests/revisions/sha256" / ("a" * 64) / "link").write_text("x")
+    outside = tmp_path / "outside"
+    (outside / "_manifests/revisions/sha256" / HEX).mkdir(parents=True)
+    (outside / "_manifests/revisions/sha256" / HEX / "link").write_text("secret")
+    return storage, outside
+
+
+def test_storage_reads_stay_inside_the_storage(tmp_path: Path) -> None:
+    from regkit.ops.check import stored_manifests
+
+    storage, _outside = _storage(tmp_path)
+    assert stored_manifests(storage, "team/app") == ["sha256:" + "a" * 64]
+    for name in ("../../../../../outside", "team/../../../../../../outside", "/abs", "a//b"):
+        with pytest.raises(RegkitError) as err:
+            stored_manifests(storage, name)
+        assert "invalid repository" in _one_line(err.value)
+
+
+def test_a_symlink_out_of_the_storage_is_refused(tmp_path: Path) -> None:
+    from regkit.ops.check import stored_manifests
+
+    storage, outside = _storage(tmp_path)
+    repos = storage / "docker/registry/v2/repositories"
+    (repos / "team/evil").symlink_to(outside)
+    (repos / "team/deep/_manifests").mkdir(parents=True)
+    (repos / "team/deep/_manifests/revisions").symlink_to(outside / "_manifests/revisions")
+    for name in ("team/evil", "team/deep"):
+        with pytest.raises(RegkitError) as err:
+            stored_manifests(storage, name)
+        message = _one_line(err.value)
+        assert "outside the storage" in message and name in message
+
+
+def test_only_digest_shaped_entries_are_read(tmp_path: Path) -> None:
+    """Directory names become digests in requests to the registry: only sha256:<64 hex>."""
+    from regkit.ops.check import stored_manifests
+
+    storage, _ = _storage(tmp_path)
+    revisions = storage / "docker/registry/v2/repositories/team/app/_manifests/revisions"
+    for odd in ("sha256/zz?x=1", "sha256/" + "A" * 64, "md5/" + "c" * 32, "sha256/" + "d" * 10):
+        (revisions / odd).mkdir(parents=True)
+        (revisions / odd / "link").write_text("x")
+    assert stored_manifests(storage, "team/app") == ["sha256:" + "a" * 64]
+
+
+def test_check_with_storage_refuses_a_catalog_name_that_climbs(tmp_path: Path) -> None:
+    """A registry (or anything answering as one) lists ``../../outside``: one error line, and
+    nothing from outside the storage is sent to it."""
+    import json
+
+    from tests.fakeserver import Seen, serve
+
+    storage, _ = _storage(tmp_path)
+
+    def route(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        if seen.path == "/v2/":
+            return 200, {"Content-Type": "application/json"}, b"{}"
+        if seen.path == "/v2/_catalog":
+            body = {"repositories": ["../../../../../outside"]}
+            return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+        return 404, {"Content-Type": "application/json"}, b'{"errors": []}'
+
+    with serve(route) as server:
+        out = regkit("check", "--all-repos", server.host, "--storage", str(storage), timeout=60)
+        sent = [s.path for s in server.seen]
+    stderr = out.stderr.decode()
+    assert out.returncode != 0 and stderr.count("\n") == 1, stderr
+    assert "Traceback" not in stderr
+    assert not any(HEX in path for path in sent), sent

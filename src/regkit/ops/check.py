@@ -33,7 +33,7 @@ from regkit.errors import (
     UsageError,
 )
 from regkit.ops.once import Once
-from regkit.reference import parse_reference, validate_host
+from regkit.reference import DIGEST_RE, parse_reference, validate_host, validate_repository
 from regkit.registry import Manifest, RegistryClient
 from regkit.textsafe import escape
 
@@ -254,15 +254,42 @@ def storage_repositories_root(storage: str | Path) -> Path:
     )
 
 
+def _inside(base: Path, path: Path, repository: str) -> Path:
+    """``path`` resolved (symlinks followed), refused unless it stays under ``base``."""
+    resolved = path.resolve()
+    if not resolved.is_relative_to(base.resolve()):
+        raise UsageError(
+            f"the storage directory of {repository} leads outside the storage (a symlink to "
+            f"{resolved}); nothing was read from it: remove the link from the registry's storage"
+        )
+    return resolved
+
+
 def stored_manifests(storage: str | Path, repository: str) -> list[str]:
-    """Digests of every manifest revision ``repository`` holds in storage (sorted)."""
-    root = storage_repositories_root(storage) / repository / "_manifests" / "revisions"
+    """Digests of every manifest revision ``repository`` holds in storage (sorted).
+
+    ``repository`` must follow the repository grammar (no ``..``, no absolute path), every
+    directory read must resolve to a place inside the storage (no symlink out of it), and
+    only entries shaped like a digest (``sha256:<64 hex>``) are returned: they are sent to
+    the registry."""
+    validate_repository(repository)
+    repos = storage_repositories_root(storage)
+    root = repos / repository / "_manifests" / "revisions"
     out: list[str] = []
     try:
+        if not root.exists():
+            return []
+        _inside(repos, root, repository)
         for algorithm in sorted(p for p in root.iterdir() if p.is_dir()):
+            if algorithm.name != "sha256":
+                continue
             for entry in sorted(algorithm.iterdir()):
-                if (entry / "link").is_file():
-                    out.append(f"{algorithm.name}:{entry.name}")
+                digest = f"{algorithm.name}:{entry.name}"
+                if not DIGEST_RE.match(digest):
+                    continue
+                link = entry / "link"
+                if link.is_file() and _inside(repos, link, repository):
+                    out.append(digest)
     except FileNotFoundError:
         return []
     except OSError as err:
@@ -291,6 +318,8 @@ def check_repositories(
         storage_repositories_root(storage)  # refuse a wrong directory before any request
     explicit = repositories is not None and len(repositories) > 0
     names = list(repositories) if explicit and repositories else client.catalog()
+    for name in names:  # a name becomes a request path, and a path under the storage
+        validate_repository(name)
     stage("listing tags", len(names))
 
     def list_tags(repo: str) -> list[str]:
