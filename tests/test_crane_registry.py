@@ -327,6 +327,40 @@ def test_delete_says_so_when_the_registry_keeps_the_tags(
     assert sorted(state(cr, repo)) == ["latest", "v1"]
 
 
+def test_tag_delete_says_so_when_the_throwaway_path_leaves_the_tag(
+    cr: CraneRig,
+    repo_prefix: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No DELETE by tag (distribution 2.8's 400) on a registry that keeps tags on a digest
+    DELETE: the throw-away fallback cannot remove the tag, and regkit must not say it did."""
+    from regkit.errors import UnsupportedError
+    from regkit.registry import RegistryClient
+
+    repo = f"{repo_prefix}/app"
+    image = cr.pusher().push_image(repo, ["aaaaaaa", "latest"], "oci")
+    real = RegistryClient.delete_manifest
+
+    def like_28(self: RegistryClient, repository: str, ref: str) -> None:
+        if not ref.startswith("sha256:"):
+            raise UnsupportedError("cannot delete a tag by name", status=400, code="DIGEST_INVALID")
+        real(self, repository, ref)
+
+    monkeypatch.setattr(RegistryClient, "delete_manifest", like_28)
+    code, out, err = run(capsys, "delete", cr.ref(repo, "latest"), "--yes")
+    assert code == 1
+    assert out == ""
+    assert err == (
+        f"regkit: error: {cr.host}/{repo}:latest still names the throw-away manifest that stood "
+        f"in for it: {cr.host} kept the tag when regkit deleted that manifest and would not "
+        "remove it by tag (cannot delete a tag by name); remove it on the registry itself\n"
+    )
+    after = state(cr, repo)
+    assert after["aaaaaaa"] == image.digest
+    assert after["latest"] != image.digest  # the throw-away, as the error says
+
+
 def test_api_delete_reports_what_went(cr: CraneRig, repo_prefix: str) -> None:
     from regkit import api
 

@@ -174,15 +174,16 @@ def delete_keeping(
     window: int | None = None,
     stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
     lister: Lister | None = None,
-    going: Collection[str] = (),
+    with_it: Collection[str] = (),
 ) -> Deletion:
     """DELETE ``manifest`` by digest, then put back any tag of ``staying`` (listed just before,
     not meant to go) that vanished with it. ``window`` (from ``windows.open``, taken before the
     tags were listed) is closed here.
 
-    ``going``: the tags meant to go with it. Any still listed after the DELETE (a registry that
-    keeps tags on a digest delete) is removed by tag when it still names the deleted manifest
-    (``remove_leftovers``); the result says which went that way, moved or stuck.
+    ``with_it``: tags that named ``manifest`` and are meant to go with it. Any still listed after
+    the DELETE (a registry that keeps tags on a digest delete) is removed by tag when it still
+    names the deleted manifest (``remove_leftovers``); the result says which went that way,
+    moved or stuck. (Prune passes none: its own check after the deletes finishes such tags.)
 
     ``stand_in``: ``manifest`` is a throw-away standing in for a tag, (that tag, a reader of
     the manifest it named). A tag copied from that tag meanwhile got the throw-away; it is put
@@ -236,7 +237,7 @@ def delete_keeping(
             continue
         warn(how)
         restored.append(tag)
-    leftovers = sorted(set(going) & after)
+    leftovers = sorted(set(with_it) & after)
     if not leftovers:
         return Deletion(digest, True, tuple(restored), tuple(lost))
     untagged, moved, stuck, reason = remove_leftovers(client, repository, digest, leftovers, warn)
@@ -296,9 +297,10 @@ def delete_listed_keeping(
     windows: Windows | None = None,
     stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
     lister: Lister | None = None,
+    with_it: Collection[str] = (),
 ) -> Deletion:
     """List the tags, then ``delete_keeping`` with every listed tag not in ``going`` as
-    staying (the delete verb and the throw-away path use this)."""
+    staying (the delete verb and the throw-away path use this); ``with_it``: see there."""
     window = windows.open(manifest.digest) if windows is not None else None
     try:
         listed = set(lister.after(lister.recent_mark()) if lister else client.tags(repository))
@@ -316,7 +318,7 @@ def delete_listed_keeping(
         window=window,
         stand_in=stand_in,
         lister=lister,
-        going=going,
+        with_it=with_it,
     )
 
 
@@ -415,18 +417,32 @@ def execute_delete(client: RegistryClient, plan: DeletePlan, *, warn: Warn) -> D
 
     repo = plan.reference.repository
     if plan.kind == "tag":
-        how = client.delete_tag(
-            repo,
-            plan.tags[0],
-            delete_digest=lambda m: delete_listed_keeping(
+        throwaway: list[Deletion] = []
+
+        def named() -> Manifest | None:
+            return get_manifest_or_none(client, repo, plan.digest)
+
+        def delete_throwaway(m: Manifest) -> Deletion:
+            deletion = delete_listed_keeping(
                 client,
                 repo,
                 m,
                 plan.tags,
                 warn=note,
-                stand_in=(plan.tags[0], lambda: get_manifest_or_none(client, repo, plan.digest)),
-            ),
-        )
+                stand_in=(plan.tags[0], named),
+                with_it=plan.tags,
+            )
+            throwaway.append(deletion)
+            return deletion
+
+        how = client.delete_tag(repo, plan.tags[0], delete_digest=delete_throwaway)
+        if throwaway and throwaway[-1].stuck:
+            raise RegkitError(
+                f"{plan.reference} still names the throw-away manifest that stood in for it: "
+                f"{plan.reference.registry} kept the tag when regkit deleted that manifest and "
+                f"would not remove it by tag ({throwaway[-1].stuck_reason}); remove it on the "
+                "registry itself"
+            )
         return DeleteResult(plan, None, how, tuple(said))
     if plan.kind == "tag-and-manifest":
         desc = client.resolve(repo, plan.tags[0])
@@ -439,7 +455,7 @@ def execute_delete(client: RegistryClient, plan: DeletePlan, *, warn: Warn) -> D
             )
     manifest = get_manifest_or_none(client, repo, plan.digest)
     deletion = (
-        delete_listed_keeping(client, repo, manifest, plan.tags, warn=note)
+        delete_listed_keeping(client, repo, manifest, plan.tags, warn=note, with_it=plan.tags)
         if manifest is not None
         else None
     )
