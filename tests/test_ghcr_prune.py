@@ -34,12 +34,14 @@ class Scenario:
 
 
 def scenario(fake: FakeGHCR, pusher: Pusher) -> Scenario:
-    """Six buildx builds (5 versions each), ``latest`` sharing the digest of the second build,
+    """Six buildx builds (5 versions each), ``edge`` sharing the digest of the second build,
     cosign signatures of the oldest and the newest build, one old untagged orphan."""
     orphan = push_build(pusher, REPO, "orphan", _t(0), seed=99)
     _untag_on_disk(fake, "orphan")  # its index and children are now untagged versions
     builds = push_history(pusher, REPO, TAGS)
-    pusher.put_manifest(REPO, "latest", *pusher.get_manifest(REPO, builds[1].index)[:2])
+    # edge, not latest: no built-in rule protects it (it stays because the default pattern
+    # does not match it), so the SHA tag sharing its digest is still removed alone
+    pusher.put_manifest(REPO, "edge", *pusher.get_manifest(REPO, builds[1].index)[:2])
     sig_old = sign(pusher, REPO, builds[0].index, seed=1)
     sig_new = sign(pusher, REPO, builds[5].index, seed=2)
     fake.space_out(REPO)
@@ -81,13 +83,13 @@ def test_prune_keeps_the_newest_images_whole(
     assert "GitHub API rate limit (HTTP 429)" in err and "waiting 1 s" in err
     assert "GitHub API rate limit (HTTP 403)" in err
 
-    # Tags: the 3 newest SHA tags, latest, the newest build's signature.
-    assert _tags(ghcr) == {TAGS[3], TAGS[4], TAGS[5], "latest", referrer_tag(b[5].index)}
-    # Versions: exactly the manifests of builds 1 (latest), 3, 4, 5 and the kept signature.
+    # Tags: the 3 newest SHA tags, edge, the newest build's signature.
+    assert _tags(ghcr) == {TAGS[3], TAGS[4], TAGS[5], "edge", referrer_tag(b[5].index)}
+    # Versions: exactly the manifests of builds 1 (edge), 3, 4, 5 and the kept signature.
     staying = {d for i in (1, 3, 4, 5) for d in b[i].manifests} | {s.sig_new}
     assert _digests(ghcr) == staying
-    # The shared SHA tag went alone: latest still names build 1's index.
-    assert ghcr.tags_by_digest(REPO)[b[1].index] == ["latest"]
+    # The shared SHA tag went alone: edge still names build 1's index.
+    assert ghcr.tags_by_digest(REPO)[b[1].index] == ["edge"]
 
     cfg = docker_config(tmp_path / "docker", ghcr.host)
     for tag in _tags(ghcr):
@@ -98,7 +100,7 @@ def test_prune_keeps_the_newest_images_whole(
     result = doc["repositories"][0]["result"]
     assert result["complete"] is True
     roles = sorted(v["role"] for v in result["versions"] if v["status"] == "deleted")
-    # builds 0 and 2 (build 1 stays under latest) with their 8 children, build 0's signature,
+    # builds 0 and 2 (build 1 stays under edge) with their 8 children, build 0's signature,
     # and the 5 untagged versions of the orphaned build (--delete-untagged)
     assert roles.count("image") == 2
     assert roles.count("child") == 8
@@ -252,7 +254,9 @@ def test_record_writes_one_audit_line_per_removed_tag_and_then_is_refused(
     ghcr: FakeGHCR, pusher: Pusher, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     builds = push_history(pusher, REPO, TAGS[:3])
-    pusher.put_manifest(REPO, "latest", *pusher.get_manifest(REPO, builds[0].index)[:2])
+    # edge, not latest: no built-in rule protects it, so TAGS[0] on its digest is untagged
+    # (and recorded as such) instead of staying as "same image as latest"
+    pusher.put_manifest(REPO, "edge", *pusher.get_manifest(REPO, builds[0].index)[:2])
     ref = f"{ghcr.host}/{REPO}"
     assert main(["prune", ref, "--keep", "1", "--yes", "--then", "true"]) == 2
     assert "--then and --storage are for a self-hosted registry" in capsys.readouterr().err
@@ -330,7 +334,8 @@ def test_delete_on_ghcr_points_to_prune(
     assert _digests(ghcr) == set(builds[1].manifests)
     # GitHub refuses to delete a package's last version: said, and the run is incomplete
     capsys.readouterr()
-    assert main(["prune", ref, "--keep", "0", "-y"]) == 1
+    # --force: --keep 0 with the default pattern is refused without it (9f90a8d)
+    assert main(["prune", ref, "--keep", "0", "--force", "-y"]) == 1
     out, err = capsys.readouterr()
     assert "You cannot delete the last version of a package" in out
     assert err.count("regkit: error:") == 1
