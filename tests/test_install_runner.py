@@ -299,3 +299,76 @@ def test_python_without_venv_names_the_packages(tmp_path: Path) -> None:
     assert len(errors) == 1
     assert f"install the packages python{version}-venv and python3-pip" in errors[0]
     assert "actions/setup-python" in errors[0]
+
+
+# -- uv from the runner's tool cache is checked against the lock (issue 21, item 5) ----------
+
+
+def _uv_wheel(path: Path, says: str) -> str:
+    """A wheel laid out like uv's (the executable in ``uv-V.data/scripts/uv``); its sha256."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("uv-0.13.9.data/scripts/uv", f"#!/bin/sh\necho {says}\n")
+        zf.writestr("uv-0.13.9.dist-info/METADATA", "Name: uv\nVersion: 0.13.9\n")
+        zf.writestr("uv-0.13.9.dist-info/WHEEL", "Wheel-Version: 1.0\nTag: py3-none-any\n")
+        zf.writestr("uv-0.13.9.dist-info/RECORD", "")
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_uv_in_the_tool_cache_is_verified_against_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A persistent self-hosted tool cache: one job plants a uv there for the next. The next
+    job runs only a uv whose wheel matches a hash of the lock (here a lock made for the test,
+    and a local "index" holding the genuine wheel)."""
+    install = _load_install()
+    links = tmp_path / "links"
+    links.mkdir()
+    digest = _uv_wheel(links / "uv-0.13.9-py3-none-any.whl", "genuine")
+    lock = tmp_path / "dev.lock"
+    lock.write_text(f"uv==0.13.9 \\\n    --hash=sha256:{digest}\n")
+    monkeypatch.setattr(install, "DEV_LOCK", lock)
+    tool_cache = tmp_path / "toolcache"
+    tool_cache.mkdir()
+    monkeypatch.setenv("RUNNER_TOOL_CACHE", str(tool_cache))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no uv on PATH
+    env = {
+        **install.cache_env(),  # type: ignore[attr-defined]
+        "PIP_NO_INDEX": "1",
+        "PIP_FIND_LINKS": str(links),
+        "PIP_NO_CACHE_DIR": "1",
+    }
+
+    def says(uv: str | None) -> str | None:
+        if uv is None:
+            return None
+        out = subprocess.run([uv], capture_output=True, text=True, check=False)
+        return out.stdout.strip()
+
+    # The old layout's uv, planted by an earlier job.
+    planted = tool_cache / "regkit" / "regkit-uv-0.13.9" / "bin" / "uv"
+    planted.parent.mkdir(parents=True)
+    planted.write_text("#!/bin/sh\necho planted\n")
+    planted.chmod(0o755)
+    job_temp = tmp_path / "job1"
+    job_temp.mkdir()
+    assert says(install.find_uv(job_temp, env)) == "genuine"  # type: ignore[attr-defined]
+
+    # Everything in the tool cache replaced: every wheel and every 'uv' file.
+    for path in tool_cache.rglob("*"):
+        if path.is_file() and path.name.endswith(".whl"):
+            _uv_wheel(path, "planted")
+        elif path.is_file() and path.name == "uv":
+            path.write_text("#!/bin/sh\necho planted\n")
+    job_temp = tmp_path / "job2"
+    job_temp.mkdir()
+    assert says(install.find_uv(job_temp, env)) in ("genuine", None)  # type: ignore[attr-defined]
+
+    # Without any way to the genuine wheel: no uv (install with pip), never the planted one.
+    env["PIP_FIND_LINKS"] = str(tmp_path / "nowhere")
+    job_temp = tmp_path / "job3"
+    job_temp.mkdir()
+    for path in tool_cache.rglob("*.whl"):
+        _uv_wheel(path, "planted")
+    assert says(install.find_uv(job_temp, env)) is None  # type: ignore[attr-defined]
