@@ -365,3 +365,12 @@ def test_wait_for_runs_retries_a_server_error_and_hints_only_on_403_404(
             assert code == 1 and len(api.seen) == 1  # a refusal is not retried
         errors = [line for line in out.splitlines() if line.startswith("::error::")]
         assert len(errors) == 1 and "give the job 'actions: read'" in errors[0]
+
+
+@pytest.mark.parametrize("url", ["http://api.github.com", "http://ghes.example.test/api/v3"])
+def test_the_releases_and_checks_client_is_https_only(url: str) -> None:
+    from regkit.github import GitHubAPI
+
+    with pytest.raises(RegkitError, match="https"):
+        GitHubAPI(PAT, "acme/hello-world", base_url=url)
+    GitHubAPI(PAT, "acme/hello-world", base_url="http://127.0.0.1:9").close()  # tests' fake

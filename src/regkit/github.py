@@ -208,6 +208,25 @@ def _run_id_of(details_url: str | None) -> str | None:
 # -- the API -----------------------------------------------------------------------------------
 
 
+def _https_only(url: str) -> str:
+    """``url`` without its trailing slash when it is https:// (plain http: a loopback host
+    only, the tests' fake GitHub); the token goes nowhere else."""
+    from urllib.parse import urlsplit
+
+    from regkit.reference import host_is_loopback
+
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if not parts.netloc or not (
+        scheme == "https" or (scheme == "http" and host_is_loopback(parts.netloc))
+    ):
+        raise UsageError(
+            f"GitHub API URL {url.strip()[:100]!r} (GITHUB_API_URL) is not an https:// URL; a "
+            "GitHub token goes over HTTPS only"
+        )
+    return url.strip().rstrip("/")
+
+
 class GitHubAPI:
     """Read-only questions about one repository (``owner/name``)."""
 
@@ -226,7 +245,7 @@ class GitHubAPI:
         self.repository = repository
         self._gh = Github(
             auth=Auth.Token(token) if token else None,
-            base_url=(base_url or DEFAULT_API_URL).rstrip("/"),
+            base_url=_https_only(base_url or DEFAULT_API_URL),
             timeout=timeout,
             retry=2,
             seconds_between_requests=None,  # reads only; GitHub asks to throttle writes
