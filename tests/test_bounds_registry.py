@@ -500,3 +500,49 @@ def test_prune_never_acts_on_a_repository_listing_invalid_tags() -> None:
     line = _error_line(out.stderr.decode())
     assert "grammar" in line, line
     assert writes == []
+
+
+def test_the_answer_to_a_streamed_upload_is_bound_by_the_deadline() -> None:
+    """A streamed upload's body has no deadline (each write has the timeout), but the answer
+    after it does: a server that takes the blob and then trickles its answer is cut off."""
+    head = b"HTTP/1.1 201 Created\r\nX-Pad: " + b"p" * 100 + b"\r\nContent-Length: 0\r\n\r\n"
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def do_POST(self) -> None:
+            self.send_response(202)
+            self.send_header("Location", "/v2/app/blobs/uploads/u1")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def do_PUT(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            try:
+                for i in range(len(head)):
+                    self.wfile.write(head[i : i + 1])
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+            self.close_connection = True
+
+    data = b"x" * 10
+    with (
+        loopback_server(Handler) as host,
+        RegistryClient(host, retry=ONE_TRY, timeout=1.0) as client,
+    ):
+        started = time.monotonic()
+        with pytest.raises(ConnectionFailedError, match=r"deadline"):
+            client.upload_blob("app", sha256_digest(data), iter([data]), size=len(data))
+        elapsed = time.monotonic() - started
+    assert elapsed < 5, elapsed

@@ -40,6 +40,12 @@ def until(at: float | None) -> Iterator[None]:
         _local.at, _local.got = before
 
 
+def start(seconds: float) -> None:
+    """From now on, this thread's socket operations end within ``seconds`` (inside ``until``,
+    which restores the deadline before it on exit)."""
+    _local.at, _local.got = time.monotonic() + seconds, 0
+
+
 def within(seconds: float | None) -> Any:
     """``until`` ``seconds`` from now."""
     return until(None if seconds is None else time.monotonic() + seconds)
@@ -160,4 +166,13 @@ def install(client: httpx.Client) -> httpx.Client:
     return client
 
 
-__all__ = ["MESSAGE", "DeadlineBackend", "current", "install", "is_deadline", "until", "within"]
+__all__ = [
+    "MESSAGE",
+    "DeadlineBackend",
+    "current",
+    "install",
+    "is_deadline",
+    "start",
+    "until",
+    "within",
+]

@@ -581,11 +581,16 @@ class Transport:
         stream: bool = False,
     ) -> httpx.Response:
         client = self._pool.client
-        request = client.build_request(method, url, headers=headers, content=content)
+        one_shot = _is_one_shot(content)
+        # The deadline covers the head and (without ``stream``) the body. A streamed upload (a
+        # one-shot body) is bound by each write's timeout instead; its answer gets the deadline
+        # once the body is sent (httpcore's trace event for the answer's head).
+        extensions = {"trace": self._answer_deadline} if one_shot else None
+        request = client.build_request(
+            method, url, headers=headers, content=content, extensions=extensions
+        )
         started = time.monotonic()
-        # The deadline covers the head and (without ``stream``) the body; not a streamed
-        # upload (a one-shot body), which each write's timeout bounds instead.
-        at = None if _is_one_shot(content) else started + self.timeout
+        at = None if one_shot else started + self.timeout
         try:
             with sending(), deadline.until(at):  # httpx's line: DEBUG (regkit.log)
                 response = client.send(request, stream=True)
@@ -609,6 +614,10 @@ class Transport:
                 f"{method} {self._shown(url)} -> {status} ({ms:.0f} ms, {response.http_version})"
             )
         return response
+
+    def _answer_deadline(self, event: str, _info: dict[str, Any]) -> None:
+        if event.endswith(".receive_response_headers.started"):
+            deadline.start(self.timeout)
 
     def read_body(self, response: httpx.Response, limit: tuple[int, str] | None = None) -> bytes:
         """The body of ``response`` read into memory (``response.content``), counted as it
