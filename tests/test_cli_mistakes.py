@@ -270,6 +270,8 @@ def test_negative_duration_unit() -> None:
         ["prune", "https://r.test/team/app", "--dry-run"],
         ["prune", "--all-repos", "https://r.test", "--dry-run"],
         ["copy", "http://r.test/a:1", "r.test/b:1"],
+        ["overview", "https://r.test"],
+        ["overview", "https://r.test/team/app"],
     ],
 )
 def test_reference_with_a_scheme_says_drop_it(args: list[str]) -> None:

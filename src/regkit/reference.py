@@ -36,7 +36,7 @@ def _show(value: str) -> str:
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)")
 
 
-def _refuse_scheme(text: str, what: str, example: str) -> None:
+def refuse_scheme(text: str, what: str = "reference", example: str = "HOST/REPOSITORY") -> None:
     """A reference or host written as a URL: say to drop the scheme (regkit picks HTTPS, and
     plain HTTP only for loopback or with --insecure)."""
     match = _SCHEME_RE.match(text)
@@ -88,7 +88,7 @@ def validate_repository(repository: str) -> str:
 
 
 def validate_host(host: str) -> str:
-    _refuse_scheme(host, "registry host", "registry.example.com")
+    refuse_scheme(host, "registry host", "registry.example.com")
     if not host or not HOST_RE.match(host):
         raise InvalidReferenceError(
             f"invalid registry host {_show(host)}: expected host[:port], e.g. registry.example.com"
@@ -180,7 +180,7 @@ def parse_reference(
         raise InvalidReferenceError("invalid reference: it is empty")
     if text != text.strip() or any(c.isspace() for c in text):
         raise InvalidReferenceError(f"invalid reference {_show(text)}: it contains white space")
-    _refuse_scheme(text, "reference", "HOST/REPOSITORY[:TAG]")
+    refuse_scheme(text, "reference", "HOST/REPOSITORY[:TAG]")
     rest = text
     digest: str | None = None
     if "@" in rest:

@@ -18,6 +18,7 @@ from regkit.errors import UsageError
 from regkit.progress import Progress
 from regkit.reference import (
     _looks_like_host,
+    refuse_scheme,
     validate_host,
     validate_repository,
 )
@@ -96,6 +97,7 @@ def split_target(positional: str | None, repos: list[str]) -> tuple[str, list[st
     hosts: list[str] = []
     names: list[str] = []
     for text in ([positional] if positional else []) + list(repos):
+        refuse_scheme(text, "registry or repository")  # http://HOST: say to drop the scheme
         first, slash, rest = text.partition("/")
         if text is positional and not slash:
             hosts.append(validate_host(text))
