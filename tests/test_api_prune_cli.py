@@ -25,7 +25,10 @@ def setup(rig: Rig, tmp_path: Path) -> tuple[list[str], list[str], Path]:
     pusher = rig.pusher()
     app = short_sha_tags(8, seed=11)
     images = pusher.push_images("rednaw/hello-world", app, "oci-index", start=T0)
-    pusher.tag(images[-1], ["latest"])
+    # edge, not latest: --match '.*' selects edge and it ties with the newest SHA tag in the
+    # --keep count; latest is always kept and takes no slot (test_prune_recipe runs this job
+    # with latest), which would leave nothing to delete in hello-world
+    pusher.tag(images[-1], ["edge"])
     dev = short_sha_tags(8, seed=12)
     pusher.push_images("iac/iac-dev", dev, "oci", start=T0)
     deploy = tmp_path / "deploy"
@@ -51,8 +54,8 @@ def test_prune_all_repos_protect_dir_record_then_storage(
     )  # fmt: skip
     out, err = done.stdout.decode(), done.stderr.decode()
     assert done.returncode == 0, err
-    # hello-world: 6 newest of 9 tags (latest ties with the newest SHA) + the deployed one.
-    assert tags_of(rig, "rednaw/hello-world") == {"latest", *app[3:], app[0]}
+    # hello-world: 6 newest of 9 tags (edge ties with the newest SHA) + the deployed one.
+    assert tags_of(rig, "rednaw/hello-world") == {"edge", *app[3:], app[0]}
     # iac-dev: no deploy directory, the 6 newest stay.
     assert tags_of(rig, "iac/iac-dev") == set(dev[2:])
     lines = [json.loads(x) for x in record.read_text().splitlines()]
@@ -128,7 +131,10 @@ def test_prune_record_and_protect_dir_errors_stop_before_any_delete(
         (["--then", ""], "--then needs a command"),
     ]
     for extra, message in cases:
-        done = regkit("prune", rig.ref("team/app"), "--keep", "0", "--yes", *extra, env=rig.env())
+        # --force: --keep 0 with the default pattern is refused without it (9f90a8d)
+        done = regkit(
+            "prune", rig.ref("team/app"), "--keep", "0", "--force", "--yes", *extra, env=rig.env()
+        )
         err = done.stderr.decode()
         assert done.returncode == 2, (extra, err)
         assert message in err, (extra, err)
