@@ -471,7 +471,7 @@ def next_page_url(link: str | None, current_url: str, base_url: str, what: str) 
             ) from None
         base_path = urlsplit(base_url).path.rstrip("/")
         if theirs != ours or not (path == base_path or path.startswith(base_path + "/")):
-            where = escape(f"{theirs.scheme}://{theirs.host}:{theirs.port}")[:100]
+            where = escape(f"{theirs}{path}")[:120]
             raise GitHubPackagesError(
                 f"GitHub API: {what}: the next page is on {where}, not on the API at "
                 f"{ours}{base_path}; regkit follows pages on the API's own origin only, and a "
