@@ -1,7 +1,7 @@
 """examples/prune_flow.py, the team's scheduled job through the Python API, run against a real
 registry with several repositories and deploy files: it keeps exactly the team's rule (the 6
 newest of all tags, the deployed tag and digest, deploy markers), never loses a shared
-``latest``, writes the audit file, runs the registry's real ``garbage-collect`` and then
+tag (``edge``), writes the audit file, runs the registry's real ``garbage-collect`` and then
 finds every staying image whole."""
 
 from __future__ import annotations
@@ -72,18 +72,21 @@ def test_example_flow_does_the_teams_job(
     pusher = rig.pusher()
     step = timedelta(hours=3)
 
-    # rednaw/hello-world: nine multi-arch builds (the team's label form), latest on the newest,
+    # edge, not latest, in hello-world and team/api: match='.*' selects edge and it counts in
+    # the 6 (and ties at the cut); latest is always kept with its SHA tag and takes no slot,
+    # which would leave nothing to prune there (the same job with latest: test_prune_recipe).
+    # rednaw/hello-world: nine multi-arch builds (the team's label form), edge on the newest,
     # deployed: the 2nd oldest (deploy-info.yml), the 3rd oldest in the history.
     hello_tags = short_sha_tags(9, seed=1)
     hello = pusher.push_images(
         "rednaw/hello-world", hello_tags, "oci-index", start=T0, step=step, label_format="team"
     )
-    pusher.tag(hello[-1], ["latest"])
-    # team/api: seven builds, latest rolled back to the 2nd oldest: it ties with that SHA tag
+    pusher.tag(hello[-1], ["edge"])
+    # team/api: seven builds, edge rolled back to the 2nd oldest: it ties with that SHA tag
     # exactly at the cut of 6.
     api_tags = short_sha_tags(7, seed=2)
     api_images = pusher.push_images("team/api", api_tags, "oci", start=T0, step=step)
-    pusher.tag(api_images[1], ["latest"])
+    pusher.tag(api_images[1], ["edge"])
     # iac/iac-dev: three builds, nothing to prune.
     dev_tags = short_sha_tags(3, seed=3)
     pusher.push_images("iac/iac-dev", dev_tags, "docker", start=T0, step=step)
@@ -136,8 +139,8 @@ def test_example_flow_does_the_teams_job(
     for repo, doomed in removed.items():
         expected = {t: d for t, d in before[repo].items() if t not in doomed}
         assert tags_now(rig, repo) == expected, repo
-    assert tags_now(rig, "rednaw/hello-world")["latest"] == hello[-1].digest
-    assert tags_now(rig, "team/api")["latest"] == api_images[1].digest  # shared, tied: stays
+    assert tags_now(rig, "rednaw/hello-world")["edge"] == hello[-1].digest
+    assert tags_now(rig, "team/api")["edge"] == api_images[1].digest  # shared, tied: stays
     assert "deployed-prod" in tags_now(rig, "team/worker")
     assert sorted(report.deleted) == sorted(
         f"{rig.host}/{repo}:{t}" for repo, ts in removed.items() for t in ts
