@@ -10,13 +10,20 @@ without a ``Link`` header.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from regkit.cli import main
 from tests.rig import CraneRig, PushedImage, crane, short_sha_tags
+from tests.rig.cranereg import require_crane_registry
+from tests.rig.ports import port_open
 
 KINDS = ("oci", "docker", "oci-index", "docker-list")
 
@@ -66,6 +73,33 @@ def test_rig_starts_on_loopback_and_wipes(rig_crane: CraneRig, repo_prefix: str)
     rig_crane.wipe()
     assert rig_crane.registry.port == port
     assert crane(rig_crane, "catalog", rig_crane.host).stdout == b""
+
+
+def test_a_killed_test_process_leaves_no_crane_registry_behind(tmp_path: Path) -> None:
+    """Killed outright (no teardown), the process that started it takes it along."""
+    require_crane_registry()
+    script = (
+        "import time\n"
+        "from pathlib import Path\n"
+        "from tests.rig import start_crane_rig\n"
+        f"r = start_crane_rig(Path({str(tmp_path / 'rig')!r}))\n"
+        "print(r.registry.port, r.registry.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    port, pid = (int(x) for x in child.stdout.readline().split())
+    assert port_open(port)
+    child.send_signal(signal.SIGKILL)
+    child.wait(10)
+    deadline = time.monotonic() + 10
+    while (Path(f"/proc/{pid}").exists() or port_open(port)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists()
+    assert not port_open(port)
 
 
 # -- read verbs -----------------------------------------------------------------------------
