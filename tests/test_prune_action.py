@@ -59,7 +59,9 @@ def test_prune_action_deletes_reports_and_leaks_nothing(
     # c0ffee0 is the head of an open pull request (recorded answer): protected
     shas = ["c0ffee0", "1111111", "2222222", "3333333", "4444444"]
     images = pusher.push_images(repo, shas, "oci", start=T0, step=timedelta(hours=1))
-    pusher.tag(images[1], ["latest"])
+    # edge, not latest: no built-in rule protects it (it stays because the default pattern does
+    # not match it), so 1111111 on its digest still goes alone (untag)
+    pusher.tag(images[1], ["edge"])
     before = _tags(rig, repo)
     with github_api({repo_path("pulls"): "pulls-open.json"}) as gh:
         result = _run(
@@ -87,7 +89,7 @@ def test_prune_action_deletes_reports_and_leaks_nothing(
     assert_no_secrets(_texts(step), secrets)
 
     after = _tags(rig, repo)
-    assert after == {t: before[t] for t in ("c0ffee0", "4444444", "latest")}
+    assert after == {t: before[t] for t in ("c0ffee0", "4444444", "edge")}
 
     outputs = dict(step.outputs)
     plan = json.loads(Path(outputs["plan-file"]).read_text())
