@@ -17,6 +17,7 @@ import pytest
 from regkit import api
 from regkit.cli import main
 from tests.rig import Rig
+from tests.rig.cranereg import CraneRig, start_crane_rig
 from tests.test_api_example import gc_command
 from tests.test_prune_registry import Scenario, push_scenario, state
 
@@ -44,8 +45,9 @@ def readme_recipe() -> list[str]:
     raise AssertionError(f"no page holds the recipe {RECIPE_START!r}")
 
 
-def as_on_the_rig(argv: list[str], rig: Rig, deploy: Path, record: Path) -> list[str]:
-    """The recipe's host, deploy directory, record file, GC command and storage, swapped."""
+def as_on_the_rig(argv: list[str], rig: Rig | CraneRig, deploy: Path, record: Path) -> list[str]:
+    """The recipe's host, deploy directory, record file, GC command and storage, swapped
+    (crane's registry has no garbage collection: there --then and --storage are dropped)."""
     swap = {
         "registry.example.com": rig.host,
         "/opt/iac/deploy": str(deploy),
@@ -57,14 +59,16 @@ def as_on_the_rig(argv: list[str], rig: Rig, deploy: Path, record: Path) -> list
             out += [word, str(record)]
             next(it)
         elif word == "--then":
-            out += [word, gc_command(rig)]
+            if isinstance(rig, Rig):
+                out += [word, gc_command(rig)]
             next(it)
         elif word == "--storage":
-            out += [word, str(rig.storage_dir)]
+            if isinstance(rig, Rig):
+                out += [word, str(rig.storage_dir)]
             next(it)
         else:
             out.append(swap.get(word, word))
-    if rig.ca_file:
+    if isinstance(rig, Rig) and rig.ca_file:
         out += ["--ca-file", str(rig.ca_file)]
     return out
 
@@ -124,3 +128,26 @@ def test_the_api_job_keeps_latest_and_the_release(
     for tag in protected_of(sc):
         assert after.get(tag) == before[tag], tag
     assert set(after) == protected_of(sc) | set(sc.order[-6:])
+
+
+def test_readme_recipe_on_crane_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same on go-containerregistry's registry, which keeps tags when a manifest is deleted
+    by digest (a registry of its own, not the session's: --all-repos prunes every repository)."""
+    rig = start_crane_rig(tmp_path / "crane")
+    try:
+        sc = push_scenario(rig, REPO, tmp_path)  # type: ignore[arg-type]
+        before = state(rig, REPO)  # type: ignore[arg-type]
+        deploy = deploy_dir(sc, tmp_path)
+        argv = as_on_the_rig(readme_recipe(), rig, deploy, tmp_path / "p.jsonl")
+        monkeypatch.setenv("DOCKER_CONFIG", str(rig.docker_config))
+        code = main(argv)
+        out, err = capsys.readouterr()
+        assert code == 0, err
+        after = state(rig, REPO)  # type: ignore[arg-type]
+        for tag in protected_of(sc):
+            assert after.get(tag) == before[tag], (tag, out)
+        assert set(after) == protected_of(sc) | set(sc.order[-6:])
+    finally:
+        rig.close()
