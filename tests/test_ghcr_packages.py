@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 import regkit.registry.packages as packages
-from regkit.errors import AuthenticationError, NotFoundError
+from regkit.errors import AuthenticationError, NotFoundError, RegkitError
 from regkit.registry.packages import (
     PackagesAPI,
     PermissionDeniedError,
@@ -171,16 +171,21 @@ def test_cli_overview_of_a_ghcr_owner_lists_its_packages(
 
 
 def test_next_link_stays_on_the_api_origin() -> None:
-    from regkit.registry.packages import _next_link
+    # issue 21: a next page elsewhere was the quiet end of the list; it is an error now (a
+    # partial list is not safe to prune from), and the token never goes there
+    from regkit.registry.packages import next_page_url
 
     base = "https://api.github.com"
+    here = f"{base}/orgs/a/packages"
     ok = '<https://api.github.com/orgs/a/packages?page=2>; rel="next", <x>; rel="last"'
-    assert _next_link({"Link": ok}, base) == "https://api.github.com/orgs/a/packages?page=2"
+    assert next_page_url(ok, here, base, "a") == "https://api.github.com/orgs/a/packages?page=2"
     away = '<https://evil.example/orgs/a/packages?page=2>; rel="next"'
-    assert _next_link({"link": away}, base) is None
+    with pytest.raises(RegkitError, match="not safe"):
+        next_page_url(away, here, base, "a")
     downgrade = '<http://api.github.com/orgs/a/packages?page=2>; rel="next"'
-    assert _next_link({"link": downgrade}, base) is None
-    assert _next_link({"link": '<https://api.github.com/x>; rel="last"'}, base) is None
+    with pytest.raises(RegkitError, match="not safe"):
+        next_page_url(downgrade, here, base, "a")
+    assert next_page_url('<https://api.github.com/x>; rel="last"', here, base, "a") is None
 
 
 def test_a_bare_secondary_limit_waits_a_minute_and_server_errors_are_retried(
