@@ -419,7 +419,10 @@ def test_a_trickled_blob_stream_ends_by_the_progress_rule() -> None:
         RegistryClient(host, retry=ONE_TRY, timeout=0.5) as client,
     ):
         started = time.monotonic()
-        with pytest.raises(ConnectionFailedError), client.open_blob("app", digest) as chunks:
+        with (
+            pytest.raises(ConnectionFailedError, match=r"slowed below 256 KiB per 0.5 s"),
+            client.open_blob("app", digest) as chunks,
+        ):
             b"".join(chunks)
         elapsed = time.monotonic() - started
     assert elapsed < 5, elapsed
@@ -546,3 +549,33 @@ def test_the_answer_to_a_streamed_upload_is_bound_by_the_deadline() -> None:
             client.upload_blob("app", sha256_digest(data), iter([data]), size=len(data))
         elapsed = time.monotonic() - started
     assert elapsed < 5, elapsed
+
+
+def test_cli_on_a_deeply_nested_config_is_one_line_naming_the_depth() -> None:
+    config = b'{"config":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256_digest(config),
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+
+    def route(seen: Seen):  # type: ignore[no-untyped-def]
+        if (hit := _v2(seen)) is not None:
+            return hit
+        if "/blobs/" in seen.path:
+            return 200, {"Content-Type": "application/octet-stream"}, config
+        headers = {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": sha256_digest(manifest)}
+        return 200, headers, manifest
+
+    with serve(route) as fake:
+        out = regkit("config", f"{fake.host}/app:v1", env=ENV)
+    line = _error_line(out.stderr.decode())
+    assert out.returncode == 1
+    assert f"{defaults.MAX_JSON_DEPTH}" in line and "nest" in line, line

@@ -42,6 +42,7 @@ from regkit import defaults
 from regkit.dockerconfig import Credentials
 from regkit.errors import (
     AuthenticationError,
+    ConnectionFailedError,
     DigestMismatchError,
     InvalidReferenceError,
     LimitExceededError,
@@ -671,6 +672,13 @@ class RegistryClient:
                         h.update(chunk)
                         yield chunk
                 except httpx.TransportError as err:
+                    if deadline.is_deadline(err):
+                        raise ConnectionFailedError(
+                            f"blob {repository}@{digest} from {self.registry} slowed below "
+                            f"{STREAM_CHUNK // 1024} KiB per {self.transport.timeout:g} s (the "
+                            "timeout), regkit's limit on a stream that still moves; check the "
+                            "registry or the network, or allow a longer timeout"
+                        ) from None
                     raise self.transport.translate(err) from None
                 if "sha256:" + h.hexdigest() != digest:
                     raise DigestMismatchError(

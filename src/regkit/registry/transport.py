@@ -638,7 +638,7 @@ class Transport:
         declared = response.headers.get("content-length", "")
         if not truncate and declared.isdigit() and int(declared) > cap:
             response.close()
-            raise self._too_large(response, cap, name)
+            raise self._too_large(response, cap, name, announced=int(declared))
         chunks: list[bytes] = []
         total = 0
         done = False
@@ -661,10 +661,13 @@ class Transport:
         response._content = data
         return data
 
-    def _too_large(self, response: httpx.Response, cap: int, name: str) -> LimitExceededError:
+    def _too_large(
+        self, response: httpx.Response, cap: int, name: str, announced: int | None = None
+    ) -> LimitExceededError:
         request = response.request
+        said = f"announced {announced} bytes, more than" if announced else "sent more than"
         return LimitExceededError(
-            f"{request.method} {self._shown(str(request.url))}: {self.host} sent more than "
+            f"{request.method} {self._shown(str(request.url))}: {self.host} {said} "
             f"{defaults.size_text(cap)}, regkit's limit on {name}; refusing to read further "
             "(a broken or hostile registry?)",
             limit=name,
