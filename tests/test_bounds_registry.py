@@ -579,3 +579,22 @@ def test_cli_on_a_deeply_nested_config_is_one_line_naming_the_depth() -> None:
     line = _error_line(out.stderr.decode())
     assert out.returncode == 1
     assert f"{defaults.MAX_JSON_DEPTH}" in line and "nest" in line, line
+
+
+def test_catalog_warns_about_repository_names_that_break_the_grammar() -> None:
+    def route(seen: Seen):  # type: ignore[no-untyped-def]
+        if (hit := _v2(seen)) is not None:
+            return hit
+        names = ["team/app", "Team/App", "../etc", "a\x1b[31m", "team/web"]
+        return json_answer(200, json.dumps({"repositories": names}).encode())
+
+    with serve(route) as fake:
+        out = regkit("catalog", fake.host, env=ENV)
+        with RegistryClient(fake.host) as client, pytest.raises(RegistryError, match="grammar"):
+            client.catalog()
+    stderr = out.stderr.decode()
+    assert out.returncode == 0, stderr
+    assert out.stdout.decode().splitlines() == ["team/app", "team/web"]
+    warnings = [line for line in stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "3 repository names" in warnings[0], stderr
+    assert "\x1b" not in stderr
