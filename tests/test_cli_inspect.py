@@ -13,6 +13,7 @@ from tests.rig import Rig
 from tests.rig.crane import crane
 from tests.rig.images import make_layer, sha256_digest
 from tests.schemas import check_schema
+from tests.test_gha import unescape_markdown
 
 KINDS = ("oci", "docker", "oci-index", "docker-list")
 CREATED = datetime(2026, 2, 23, 22, 38, 17, tzinfo=UTC)
@@ -161,6 +162,8 @@ def test_inspect_escapes_registry_text(rig: Rig, repo_prefix: str) -> None:
         assert out.returncode == 0, out.stderr
         text = out.stdout.decode()
         assert "\x1b" not in text and "\r" not in text
-        assert "line one\\r::error::x\\x1b[31mred\\nline two" in text
+        # markdown: as a reader sees it (issue 21: every cell is inert Markdown, \\[ shows [)
+        shown = text if fmt == "table" else unescape_markdown(text)
+        assert "line one\\r::error::x\\x1b[31mred\\nline two" in shown
     doc = json.loads(regkit("inspect", "--json", rig.ref(repo, "v1"), env=rig.env()).stdout)
     assert doc["description"] == hostile
