@@ -250,3 +250,76 @@ def test_check_with_storage_refuses_a_catalog_name_that_climbs(tmp_path: Path) -
     assert out.returncode != 0 and stderr.count("\n") == 1, stderr
     assert "Traceback" not in stderr
     assert not any(HEX in path for path in sent), sent
+
+
+# -- SOPS files: the metadata's regex, flattened metadata, numbers ---------------------------
+
+
+@pytest.fixture(scope="module")
+def sops_key() -> object:
+    from tests.sops_helpers import new_age_key
+
+    return new_age_key()
+
+
+def _sops_refuses(path: Path, key: object, *, within: float = 10) -> str:
+    from regkit.sops import SopsError, decrypt_file, load_identities
+
+    ids = load_identities({"SOPS_AGE_KEY": key.identity, "HOME": "/nonexistent"})  # type: ignore[attr-defined]
+    started = time.monotonic()
+    with pytest.raises(SopsError) as err:
+        decrypt_file(path, ids)
+    assert time.monotonic() - started < within
+    return _one_line(err.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "why"),
+    [
+        ("(", "missing )"),  # re.error before
+        ("a{99999999999}", "too large"),  # OverflowError before
+        ("^(a+)+$", "catastrophically"),  # hung on the key below before
+    ],
+)
+def test_the_metadata_regex_is_guarded(
+    tmp_path: Path, sops_key: object, rule: str, why: str
+) -> None:
+    import json
+
+    from tests.sops_helpers import encrypt
+
+    plain = json.dumps({"password": "hunter2", "a" * 40 + "!": "x"})
+    path = encrypt(tmp_path, plain, "s.json", recipients=[sops_key.recipient])  # type: ignore[attr-defined]
+    doc = json.loads(path.read_text())
+    doc["sops"].pop("unencrypted_suffix", None)
+    doc["sops"]["encrypted_regex"] = rule
+    path.write_text(json.dumps(doc))
+    message = _sops_refuses(path, sops_key, within=patterns_budget() + 5)
+    assert "encrypted_regex" in message and why in message, message
+    assert "hunter2" not in message
+
+
+def patterns_budget() -> float:
+    from regkit.patterns import MATCH_BUDGET
+
+    return MATCH_BUDGET
+
+
+@pytest.mark.parametrize("fmt", ["dotenv", "ini"])
+def test_flattened_metadata_cannot_grow_without_bound(
+    tmp_path: Path, sops_key: object, fmt: str
+) -> None:
+    """``sops_x__list_100000000`` made a list of 100 million entries (9 s, 800 MB) and a
+    larger index a MemoryError; a key of 100,000 ``__map_`` parts nests as deep."""
+    for flat in ("x__list_100000000", "a" + "__map_b" * 100_000):
+        text = f"A=1\nsops_{flat}=1\n" if fmt == "dotenv" else f"[a]\nb=1\n[sops]\n{flat}=1\n"
+        path = tmp_path / f"secrets.{'env' if fmt == 'dotenv' else 'ini'}"
+        path.write_text(text)
+        message = _sops_refuses(path, sops_key, within=3)
+        assert "flattened sops metadata" in message, message
+
+
+def test_a_huge_json_number_is_one_line(tmp_path: Path, sops_key: object) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text('{"a": ' + "9" * 5000 + ', "sops": {}}')
+    assert "number" in _sops_refuses(path, sops_key)

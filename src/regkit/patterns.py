@@ -60,22 +60,23 @@ def _shown(pattern: str, limit: int = 80) -> str:
     return repr(pattern if len(pattern) <= limit else pattern[: limit - 3] + "...")
 
 
-def compile_match(pattern: str) -> re.Pattern[str]:
-    """``pattern`` compiled, or one ``UsageError`` line (too long, invalid, too deep, too big)."""
+def compile_match(pattern: str, *, what: str = _FLAG) -> re.Pattern[str]:
+    """``pattern`` compiled, or one ``UsageError`` line (too long, invalid, too deep, too big).
+    ``what`` names where the pattern came from (``--match``, ``sops.encrypted_regex``)."""
     if len(pattern) > MAX_MATCH_LENGTH:
         raise UsageError(
-            f"invalid {_FLAG} pattern {_shown(pattern)}: longer than {MAX_MATCH_LENGTH} characters"
+            f"invalid {what} pattern {_shown(pattern)}: longer than {MAX_MATCH_LENGTH} characters"
         )
     try:
         with warnings.catch_warnings():  # "possible nested set" FutureWarnings are not errors
             warnings.simplefilter("ignore")
             return re.compile(pattern)
     except re.error as err:
-        raise UsageError(f"invalid {_FLAG} pattern {_shown(pattern)}: {err}") from None
+        raise UsageError(f"invalid {what} pattern {_shown(pattern)}: {err}") from None
     except RecursionError:
-        raise UsageError(f"invalid {_FLAG} pattern {_shown(pattern)}: nested too deeply") from None
+        raise UsageError(f"invalid {what} pattern {_shown(pattern)}: nested too deeply") from None
     except (OverflowError, ValueError) as err:  # a{99999999999}: "repetition number too large"
-        raise UsageError(f"invalid {_FLAG} pattern {_shown(pattern)}: {err}") from None
+        raise UsageError(f"invalid {what} pattern {_shown(pattern)}: {err}") from None
 
 
 class _MatchTimeout(Exception):
@@ -188,11 +189,11 @@ def is_simple(pattern: re.Pattern[str]) -> bool:
 # -- matching ---------------------------------------------------------------------------------
 
 
-def _too_slow(pattern: re.Pattern[str], count: int, budget: float) -> UsageError:
+def _too_slow(pattern: re.Pattern[str], count: int, budget: float, what: str) -> UsageError:
     return UsageError(
-        f"{_FLAG} pattern {_shown(pattern.pattern)} takes more than {budget:g} s to match "
-        f"{count} tags: it backtracks catastrophically (nested repetition such as "
-        "(a+)+ or (.*)*); simplify it"
+        f"{what} pattern {_shown(pattern.pattern)} takes more than {budget:g} s to match "
+        f"{count} {'tags' if what == _FLAG else 'names'}: it backtracks catastrophically "
+        "(nested repetition such as (a+)+ or (.*)*); simplify it"
     )
 
 
@@ -201,12 +202,12 @@ def _match_in_process(pattern: re.Pattern[str], names: Sequence[str]) -> frozens
 
 
 def _match_in_child(
-    pattern: re.Pattern[str], names: Sequence[str], budget: float
+    pattern: re.Pattern[str], names: Sequence[str], budget: float, what: str
 ) -> frozenset[str]:
     """Match in a separate Python process, killed after ``budget`` (plus its start)."""
     if not sys.executable:
         raise UsageError(
-            f"cannot bound the time {_FLAG} pattern {_shown(pattern.pattern)} takes off the "
+            f"cannot bound the time {what} pattern {_shown(pattern.pattern)} takes off the "
             "main thread (no Python executable to run it in); simplify it or call from the "
             "main thread"
         )
@@ -220,22 +221,26 @@ def _match_in_child(
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise _too_slow(pattern, len(names), budget) from None
+        raise _too_slow(pattern, len(names), budget, what) from None
     except OSError as err:
         raise UsageError(
-            f"cannot run a matcher process for {_FLAG} pattern {_shown(pattern.pattern)}: "
+            f"cannot run a matcher process for {what} pattern {_shown(pattern.pattern)}: "
             f"{err.strerror or err}; simplify the pattern or call from the main thread"
         ) from None
     if done.returncode != 0:
         raise UsageError(
-            f"the matcher process for {_FLAG} pattern {_shown(pattern.pattern)} failed "
+            f"the matcher process for {what} pattern {_shown(pattern.pattern)} failed "
             f"(exit {done.returncode}); simplify the pattern or call from the main thread"
         )
     return frozenset(names[i] for i in json.loads(done.stdout))
 
 
 def matching_tags(
-    pattern: re.Pattern[str], tags: Iterable[str], budget: float = MATCH_BUDGET
+    pattern: re.Pattern[str],
+    tags: Iterable[str],
+    budget: float = MATCH_BUDGET,
+    *,
+    what: str = _FLAG,
 ) -> frozenset[str]:
     """The tags that ``pattern`` finds (``re.search``), refused (UsageError) past ``budget``
     seconds, on any thread (see the module's docstring for how)."""
@@ -247,10 +252,10 @@ def matching_tags(
             with _deadline(budget):
                 return _match_in_process(pattern, names)
         except _MatchTimeout:
-            raise _too_slow(pattern, len(names), budget) from None
+            raise _too_slow(pattern, len(names), budget, what) from None
     if is_simple(pattern) and max(map(len, names)) <= SIMPLE_TAG_LENGTH:
         return _match_in_process(pattern, names)
-    return _match_in_child(pattern, names, budget)
+    return _match_in_child(pattern, names, budget, what)
 
 
 __all__ = [

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from regkit import patterns
+from regkit.errors import UsageError
 from regkit.sops import shamir
 from regkit.sops.errors import (
     MacMismatchError,
@@ -79,6 +81,14 @@ def recover_data_key(meta: Metadata, found: Identities) -> bytes:
     )
 
 
+def _compile_rule(option: str, rule: str) -> re.Pattern[str]:
+    """The metadata's ``*_regex`` compiled with the pattern module's guards (one error line)."""
+    try:
+        return patterns.compile_match(rule, what=f"sops.{option}")
+    except UsageError as err:
+        raise SopsFormatError(f"{err.message}; the file's sops metadata is damaged") from None
+
+
 @dataclass
 class _Walk:
     key: bytes
@@ -92,7 +102,36 @@ class _Walk:
         option, rule = self.meta.rule
         self.option = option
         self.rule = rule
-        self.regex = re.compile(rule) if option.endswith("regex") else None
+        self.regex = _compile_rule(option, rule) if option.endswith("regex") else None
+        self.found: frozenset[str] = frozenset()  # the names and comments ``regex`` finds
+
+    def search_all(self, branches: list[Branch]) -> None:
+        """Match ``regex`` once against every key and comment of ``branches``, within the
+        pattern module's time budget on any thread (a catastrophic rule is one error line)."""
+        if self.regex is None:
+            return
+        texts: set[str] = set()
+        stack: list[Any] = list(branches)
+        while stack:
+            node = stack.pop()
+            items = list(node) if isinstance(node, Branch) else [(None, v) for v in node]
+            for key, value in items:
+                if isinstance(key, Comment):
+                    texts.add(key.text)
+                elif isinstance(key, str):
+                    texts.add(key)
+                if isinstance(value, Comment):
+                    texts.add(value.text)
+                elif isinstance(value, (Branch, list)):
+                    stack.append(value)
+        what = f"sops.{self.option}"
+        try:
+            self.found = patterns.matching_tags(self.regex, sorted(texts), what=what)
+        except UsageError as err:
+            raise SopsFormatError(err.message) from None
+
+    def _search(self, text: str) -> bool:
+        return text in self.found
 
     def should_encrypt(self, path: list[str], stack: list[list[str]], is_comment: bool) -> bool:
         option, rule, regex = self.option, self.rule, self.regex
@@ -102,18 +141,18 @@ class _Walk:
             return any(p.endswith(rule) for p in path)
         assert regex is not None
         if option == "unencrypted_regex":
-            return not any(regex.search(p) for p in path)
+            return not any(self._search(p) for p in path)
         if option == "encrypted_regex":
-            return any(regex.search(p) for p in path)
+            return any(self._search(p) for p in path)
         if option == "unencrypted_comment_regex":
-            return not any(regex.search(c) for level in stack for c in level)
+            return not any(self._search(c) for level in stack for c in level)
         # encrypted_comment_regex: the marker comment itself stays clear
         last_level = len(stack) - 1
         for i, level in enumerate(stack):
             for j, c in enumerate(level):
                 if is_comment and i == last_level and j == len(level) - 1:
                     continue
-                if regex.search(c):
+                if self._search(c):
                     return True
         return False
 
@@ -184,6 +223,7 @@ def decrypt_tree(
 ) -> tuple[list[Branch], list[str]]:
     """Decrypt every branch; verify the MAC unless ``ignore_mac``. Returns (branches, secrets)."""
     walk = _Walk(key, meta)
+    walk.search_all(branches)
     result = [walk.branch(branch, [], []) for branch in branches]
     if not ignore_mac:
         computed = walk.hasher.hexdigest().upper()

@@ -9,6 +9,11 @@ from regkit.sops.errors import SopsFormatError
 from regkit.sops.tree import Branch, Comment, Timestamp, go_format_g
 
 PREFIX = "sops_"
+#: Largest list index and most parts a flattened metadata key may have (real metadata has a
+#: list per key group and recipient, and a few levels): past them the key is refused instead
+#: of building a list of that many entries or a structure that deep.
+MAX_FLAT_INDEX = 10_000
+MAX_FLAT_PARTS = 32
 
 
 def load_dotenv(text: str) -> Branch:
@@ -43,16 +48,26 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     root: dict[str, Any] = {}
     for key, raw in flat.items():
         value = raw.replace("\\n", "\n") if isinstance(raw, str) else raw
-        parts = key.split("__")
+        shown = repr(key if len(key) <= 60 else key[:57] + "...")
+        parts = key.split("__", MAX_FLAT_PARTS)
+        if len(parts) > MAX_FLAT_PARTS:
+            raise SopsFormatError(
+                f"malformed flattened sops metadata key {shown}: more than {MAX_FLAT_PARTS} parts"
+            )
         node: Any = root
         steps: list[str | int] = [parts[0]]
         for part in parts[1:]:
-            if part.startswith("list_") and part[5:].isdigit():
+            if part.startswith("list_") and part[5:].isdigit() and part[5:].isascii():
+                if len(part) > 10 or int(part[5:]) > MAX_FLAT_INDEX:
+                    raise SopsFormatError(
+                        f"malformed flattened sops metadata key {shown}: list index past "
+                        f"{MAX_FLAT_INDEX}"
+                    )
                 steps.append(int(part[5:]))
             elif part.startswith("map_"):
                 steps.append(part[4:])
             else:
-                raise SopsFormatError(f"malformed flattened sops metadata key {key!r}")
+                raise SopsFormatError(f"malformed flattened sops metadata key {shown}")
         for step, nxt in itertools.pairwise(steps):
             container: Any = [] if isinstance(nxt, int) else {}
             if isinstance(step, int):

@@ -32,6 +32,10 @@ def load_json(text: str) -> Branch:
         ) from None
     except RecursionError:
         raise SopsFormatError(f"the JSON file is nested deeper than {MAX_DEPTH} levels") from None
+    except ValueError as err:  # int(): a number of more than 4300 digits
+        raise SopsFormatError(
+            f"the JSON file has a number that cannot be read ({str(err).split(':')[0]})"
+        ) from None
     if not isinstance(value, Branch):
         raise SopsFormatError("the JSON file is not an object; SOPS needs an object at the top")
     _check_depth(value)
