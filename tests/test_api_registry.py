@@ -48,7 +48,11 @@ def test_api_round_trip(rig: Rig, repo_prefix: str) -> None:
         assert not again.promoted and again.targets[0].action == "unchanged"
 
         # a dry-run prune plans, deletes nothing; latest shares the newest digest and stays
-        report = api.prune(reg, [repo], match=".*", keep=2, dry_run=True)
+        # (latest and v1.0.0 unprotected by name, issue 20: so that the 2 newest are counted
+        # among all tags as before, the opt-out of the API on the way)
+        report = api.prune(
+            reg, [repo], match=".*", keep=2, dry_run=True, unprotect=["latest", "v1.0.0"]
+        )
         assert report.dry_run and report.deleted == ()
         assert {e.tag for e in report.plans[0].removed} == set(tags[:3])
         assert set(crane(rig, "ls", rig.ref(repo)).stdout.decode().split()) == {
@@ -57,8 +61,8 @@ def test_api_round_trip(rig: Rig, repo_prefix: str) -> None:
             "latest",
         }
 
-        # prune for real
-        report = api.prune(reg, [repo], keep=2)
+        # prune for real (the same opt-out: the SHA tag latest shares counts among the 2 newest)
+        report = api.prune(reg, [repo], keep=2, unprotect=["latest", "v1.0.0"])
         assert sorted(report.deleted) == sorted(rig.ref(repo, t) for t in tags[:2])
         assert report.ok and report.then is None and report.check is None
         assert report.platform_manifests == tuple(
