@@ -28,10 +28,15 @@ def test_abbreviated_flags_are_refused_with_the_verb_usage() -> None:
     assert out.returncode == 2
     err = out.stderr.decode()
     assert err.startswith("usage: regkit prune ")
-    assert err.endswith("regkit prune: error: unrecognized arguments: --kee 3\n")
+    # issue 20: a mistyped flag now ends with the flag meant, as a mistyped verb does
+    assert err.endswith(
+        "regkit prune: error: unrecognized arguments: --kee 3; did you mean '--keep'?\n"
+    )
     out = regkit("prune", f"{NOWHERE}/app", "--y")
     assert out.returncode == 2
-    assert out.stderr.decode().endswith("regkit prune: error: unrecognized arguments: --y\n")
+    assert out.stderr.decode().endswith(
+        "regkit prune: error: unrecognized arguments: --y; did you mean '--yes'?\n"
+    )
 
 
 def test_a_wrong_flag_shows_that_verbs_usage() -> None:
