@@ -20,6 +20,7 @@ The origin rule (who gets credentials) lives here too, as pure functions of URLs
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
@@ -34,6 +35,12 @@ from regkit.reference import host_is_loopback
 
 if TYPE_CHECKING:
     import httpx
+
+# What may follow "Bearer ": visible ASCII, no space (RFC 6750's b64token and every JWT fit).
+# Anything else (a control character, a non-ASCII letter) cannot go into a header at all.
+_TOKEN_RE = re.compile(r"[\x21-\x7e]+")
+DEFAULT_EXPIRES_IN = 60.0  # the token spec's default when ``expires_in`` is missing
+MAX_EXPIRES_IN = 86400.0  # a day: a longer lifetime from a token service is cut to it
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
@@ -114,8 +121,15 @@ def fetch_token(
     realm = challenge.realm
     if not realm:
         raise AuthenticationError(f"{registry} sent a Bearer challenge without a realm")
-    realm_host = urlsplit(realm).netloc
-    if urlsplit(realm).scheme not in ("http", "https"):
+    try:  # text from the registry: "https://[abc/" or a control character is not a URL
+        parts = urlsplit(realm)
+        realm_url = httpx.URL(realm)
+    except (ValueError, httpx.InvalidURL):
+        raise AuthenticationError(
+            f"{registry} sent a Bearer realm that is not a valid URL"
+        ) from None
+    realm_host = parts.netloc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise AuthenticationError(f"{registry} sent a Bearer realm that is not an HTTP(S) URL")
     if not plain_http_allowed(realm, insecure):
         raise TLSError(
@@ -132,7 +146,7 @@ def fetch_token(
     headers = {}
     if credentials:
         headers["Authorization"] = f"Basic {credentials.basic_token()}"
-    response = send(str(httpx.URL(realm).copy_merge_params(params)), headers)
+    response = send(str(realm_url.copy_merge_params(params)), headers)
     if response.status_code in (401, 403):
         raise AuthenticationError(
             f"the token service {realm_host} refused the credentials for {registry}; "
@@ -146,13 +160,34 @@ def fetch_token(
         )
     try:
         data = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested thousands deep
         raise AuthenticationError(f"the token service {realm_host} sent no JSON") from None
     token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
     if not isinstance(token, str) or not token:
         raise AuthenticationError(f"the token service {realm_host} sent no token")
-    expires = data.get("expires_in", 60)
-    return token, float(expires) if isinstance(expires, int | float) else 60.0
+    if not _TOKEN_RE.fullmatch(token):
+        raise AuthenticationError(
+            f"the token service {realm_host} sent a token that cannot be sent in a header "
+            "(spaces, control or non-ASCII characters)"
+        )
+    return token, _expires_in(data.get("expires_in"))
+
+
+def _expires_in(value: object) -> float:
+    """``expires_in`` as seconds the cache can use: missing, not a number, not finite or not
+    positive is the default (60); more than a day is a day. (NaN made a token that was never
+    returned from the cache; 1e999 is infinity; a 400-digit integer overflows a float.)"""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return DEFAULT_EXPIRES_IN
+    try:
+        seconds = float(value)
+    except OverflowError:
+        return MAX_EXPIRES_IN
+    if not math.isfinite(seconds):
+        return MAX_EXPIRES_IN if seconds > 0 else DEFAULT_EXPIRES_IN
+    if seconds <= 0:
+        return DEFAULT_EXPIRES_IN
+    return min(seconds, MAX_EXPIRES_IN)
 
 
 TokenSender = Callable[[str, dict[str, str]], "httpx.Response"]

@@ -77,7 +77,20 @@ PAGE_SIZE = 1000
 EVIDENT_PAGE = 100  # without n, a first page this long is taken for a page, not the whole list
 CHUNK_SIZE = 4 * 1024 * 1024  # PATCH size of a chunked upload
 STREAM_CHUNK = 256 * 1024  # read size of a streamed blob: memory per stream stays small
-_LINK_RE = re.compile(r'<([^>]*)>\s*;[^,]*?rel="?next"?')
+# One ``<target>; params`` link of a Link header. Linear: neither part crosses a "<" (the
+# former ``<([^>]*)>\s*;[^,]*?rel=`` backtracked quadratically: 0.9 s on 32 KB of "<x>;").
+_LINK_RE = re.compile(r"<([^<>]*)>([^<]*)")
+
+
+def _next_target(header: str) -> str | None:
+    """The target of the first link whose ``rel`` names ``next``."""
+    for link in _LINK_RE.finditer(header):
+        for param in link.group(2).split(";")[1:]:
+            name, _, value = param.partition("=")
+            rel = value.split(",", 1)[0].strip().strip('"').lower().split()
+            if name.strip().lower() == "rel" and "next" in rel:
+                return link.group(1)
+    return None
 
 
 def _registry_errors(response: httpx.Response) -> list[dict[str, Any]]:
@@ -105,12 +118,12 @@ def next_link(response: httpx.Response, current_url: str, what: str = "list") ->
     header = response.headers.get("link")
     if not header:
         return None
-    match = _LINK_RE.search(header)
-    if not match:
+    found = _next_target(header)
+    if found is None:
         return None
     current = urlsplit(current_url)
     try:  # text from the registry: "<http://[abc/...>" is not a URL (urlsplit: ValueError)
-        target: str = urljoin(current_url, match.group(1))
+        target: str = urljoin(current_url, found)
         elsewhere = not same_host(target, current.netloc, current.scheme)
     except ValueError:
         raise RegistryError(
