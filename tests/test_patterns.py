@@ -5,7 +5,6 @@ cap, the clean one-line errors and the time budget, and the budget holds off the
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -181,9 +180,3 @@ def test_catastrophic_sync_match_on_the_command_line_fails_fast(
     assert out.returncode == 2, stderr
     assert out.stdout == b""
     assert stderr.count("\n") == 1 and "catastrophically" in stderr
-
-
-def test_threads_are_not_left_behind() -> None:
-    before = threading.active_count()
-    _in_thread(lambda: patterns.matching_tags(patterns.compile_match("^(a+)+$"), ["ab"], 0.3))
-    assert threading.active_count() == before
