@@ -247,10 +247,9 @@ def test_ctrl_c_during_prune_reports_and_exits_130(eight: Setup, fmt: str) -> No
     assert {t: d for t, d in before.items() if t not in gone} == after
     stays = sorted(t for t in doomed if t not in gone)
     assert f"regkit: interrupted: deleted 1 tag: {host_repo}:{gone[0]}\n" in stderr
-    assert (
-        f"regkit: interrupted: not deleted: {', '.join(f'{host_repo}:{t}' for t in stays)}\n"
-        in stderr
-    )
+    # issue 20 §3: the tags not deleted, one per line under a heading (one 5 KB line before)
+    listed = "".join(f"  {host_repo}:{t}\n" for t in stays)
+    assert f"regkit: interrupted: not deleted ({len(stays)} tags):\n{listed}" in stderr
     assert stderr.endswith(
         "regkit: interrupted: the registry is consistent; run the same command again to finish\n"
     ), stderr
