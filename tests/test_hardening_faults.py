@@ -364,20 +364,22 @@ class PruneCase:
 
 @pytest.fixture
 def prune_case(rig_basic: Rig, repo_prefix: str) -> PruneCase:
-    """Six SHA tags, oldest first; ``latest`` shares the second's manifest and ``v1.0.0`` the
+    """Six SHA tags, oldest first; ``edge`` shares the second's manifest and ``stable`` the
     first's, the third's digest is protected. With keep 2: the two newest stay, the protected
     one stays, the fourth's manifest is deleted, the first two are removed alone (their
-    manifests stay for latest and v1.0.0: on 2.8 through the throw-away path)."""
+    manifests stay for edge and stable: on 2.8 through the throw-away path). edge and stable
+    stay because the default pattern does not select them: latest and v1.0.0 would keep the
+    SHA tags on their digests since issue 20, and nothing would be removed alone."""
     rig = rig_basic
     rig.ensure_running()
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
     shas = ["a000001", "a000002", "a000003", "a000004", "a000005", "a000006"]
     images = pusher.push_images(repo, shas, "oci", start=T0, step=timedelta(hours=1))
-    pusher.tag(images[1], ["latest"])
-    pusher.tag(images[0], ["v1.0.0"])
+    pusher.tag(images[1], ["edge"])
+    pusher.tag(images[0], ["stable"])
     before = tag_state(pusher, repo)
-    staying = ["a000003", "a000005", "a000006", "latest", "v1.0.0"]
+    staying = ["a000003", "a000005", "a000006", "edge", "stable"]
     return PruneCase(
         rig,
         repo,
