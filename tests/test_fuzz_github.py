@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from regkit.errors import RegkitError
-from regkit.registry.packages import PackageVersion, next_page_url, parse_page
+from regkit.ghcr.rest import PackageVersion, next_page_url, parse_page
 
 BASE = "https://api.github.com"
 CURRENT = f"{BASE}/users/acme/packages/container/app/versions?per_page=100"

@@ -6,8 +6,8 @@ import pytest
 
 from regkit.dockerconfig import Credentials
 from regkit.errors import UsageError
+from regkit.ghcr.hosts import github_token, is_ghcr, login_secret, token_login
 from regkit.ops import ConnectOptions
-from regkit.ops.ghcr import github_token, is_ghcr, login_secret, token_login
 from regkit.registry import RegistryClient
 
 

@@ -19,10 +19,10 @@ import pytest
 
 from regkit.dockerconfig import Credentials
 from regkit.errors import RegkitError
+from regkit.ghcr.hosts import packages_api, token_login
+from regkit.ghcr.rest import PackagesAPI
 from regkit.ops import ConnectOptions
-from regkit.ops.ghcr import packages_api, token_login
 from regkit.registry import RegistryClient
-from regkit.registry.packages import PackagesAPI
 from tests.fakeserver import FakeServer, Seen, serve
 
 PAT = "ghp_githubDotComPersonalToken0123456789ab"  # a github.com token, the ghcr.io login
@@ -58,7 +58,7 @@ def fake_enterprise() -> Iterator[FakeServer]:
 
 
 def test_each_registry_has_its_own_github(monkeypatch: pytest.MonkeyPatch) -> None:
-    from regkit.ops.ghcr import github_of
+    from regkit.ghcr.hosts import github_of
 
     assert github_of("ghcr.io") == "https://api.github.com"
     assert github_of("GHCR.IO") == "https://api.github.com"
@@ -210,7 +210,7 @@ def _versions_url(base: str, page: int) -> str:
 def test_a_next_page_on_another_origin_is_an_error_not_the_end(
     paged_api: tuple[FakeServer, dict[str, object]],
 ) -> None:
-    from regkit.registry.packages import GitHubPackagesError
+    from regkit.ghcr.rest import GitHubPackagesError
 
     fake, plan = paged_api
     plan["link"] = lambda page, base: (
@@ -227,7 +227,7 @@ def test_a_next_page_on_another_origin_is_an_error_not_the_end(
 
 
 def test_a_plain_http_next_page_from_an_https_api_is_refused() -> None:
-    from regkit.registry.packages import GitHubPackagesError, next_page_url
+    from regkit.ghcr.rest import GitHubPackagesError, next_page_url
 
     base = "https://api.github.com"
     current = f"{base}/users/acme/packages/container/app/versions?per_page=100"
@@ -244,7 +244,7 @@ def test_a_plain_http_next_page_from_an_https_api_is_refused() -> None:
 
 
 def test_a_page_loop_is_an_error(paged_api: tuple[FakeServer, dict[str, object]]) -> None:
-    from regkit.registry.packages import GitHubPackagesError
+    from regkit.ghcr.rest import GitHubPackagesError
 
     fake, plan = paged_api
     plan["link"] = lambda page, base: _versions_url(base, 2) if len(fake.seen) < 40 else None

@@ -1,4 +1,4 @@
-"""regkit.registry.packages against the local GHCR's REST server: owners, URL-encoded names,
+"""regkit.ghcr.rest against the local GHCR's REST server: owners, URL-encoded names,
 pagination, rate-limit waits (announced), refusals as one-line errors."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-import regkit.registry.packages as packages
+import regkit.ghcr.rest as packages
 from regkit.errors import AuthenticationError, NotFoundError, RegkitError
-from regkit.registry.packages import (
+from regkit.ghcr.rest import (
     PackagesAPI,
     PermissionDeniedError,
     RateLimitedError,
@@ -173,7 +173,7 @@ def test_cli_overview_of_a_ghcr_owner_lists_its_packages(
 def test_next_link_stays_on_the_api_origin() -> None:
     # issue 21: a next page elsewhere was the quiet end of the list; it is an error now (a
     # partial list is not safe to prune from), and the token never goes there
-    from regkit.registry.packages import next_page_url
+    from regkit.ghcr.rest import next_page_url
 
     base = "https://api.github.com"
     here = f"{base}/orgs/a/packages"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from regkit.ops.ghcr_prune import plan_ghcr, referrer_subject, untagged_to_inspect
+from regkit.ghcr.prune import plan_ghcr, referrer_subject, untagged_to_inspect
+from regkit.ghcr.rest import PackageVersion
 from regkit.ops.prune.plan import PrunePolicy, TagInfo, plan_prune
-from regkit.registry.packages import PackageVersion
 from regkit.timeparse import parse_created_time
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

@@ -198,7 +198,7 @@ def test_a_staying_tag_pushed_onto_a_doomed_image_saves_it(
 ) -> None:
     """Between planning and deleting, someone tags the oldest build ``stable``: it stays whole."""
     builds = push_history(pusher, REPO, TAGS[:3])
-    import regkit.ops.ghcr_prune as gp
+    import regkit.ghcr.prune as gp
 
     real = gp._recheck_tags
 
@@ -281,7 +281,7 @@ def test_ctrl_c_stops_reports_records_and_a_rerun_finishes(
 ) -> None:
     """Ctrl-C during the third version DELETE (after it reached GitHub): exit 130, the images
     left are whole, the audit file names what went, and the same command finishes the job."""
-    from regkit.registry.packages import PackagesAPI
+    from regkit.ghcr.rest import PackagesAPI
 
     builds = push_history(pusher, REPO, TAGS[:4])
     ghcr.space_out(REPO)

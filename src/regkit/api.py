@@ -45,9 +45,9 @@ import typing as _typing
 
 from regkit import errors as _errors
 from regkit import ops as _ops
+from regkit.ghcr.prune import GhcrPlan, GhcrResult
 from regkit.log import LOGGER as _LOG
 from regkit.ops.check import CheckReport
-from regkit.ops.ghcr_prune import GhcrPlan, GhcrResult
 from regkit.ops.inspect import Inspection
 from regkit.ops.overview import Overview
 from regkit.ops.prune import PrunePlan, PruneResult
@@ -667,8 +667,8 @@ def prune_ghcr(
     are deleted through the GitHub API (``github_token``, else GITHUB_TOKEN, else the registry
     password; ``GITHUB_API_URL``); the first refusal for want of permission raises
     ``RegkitError`` naming the permission."""
-    from regkit.ops.ghcr import packages_api
-    from regkit.ops.ghcr_prune import execute_ghcr, plan_package
+    from regkit.ghcr.hosts import packages_api
+    from regkit.ghcr.prune import execute_ghcr, plan_package
 
     policy = _policy(match, keep, older_than, protect_tags, protect_digests, protect_files,
                      unprotect, force)  # fmt: skip
@@ -766,7 +766,7 @@ def _prune_target(reg: Registry, repositories: Sequence[str], all_repos: bool) -
 
 
 def _refuse_ghcr(reg: Registry) -> None:
-    from regkit.ops.ghcr import is_ghcr
+    from regkit.ghcr.hosts import is_ghcr
 
     if is_ghcr(reg.host):
         raise _UsageError(

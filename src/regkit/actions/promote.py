@@ -30,6 +30,7 @@ from typing import Any
 
 from regkit import gha
 from regkit.errors import AuthenticationError, RegkitError, UsageError
+from regkit.ghcr.hosts import login_secret, token_login, with_write_hint
 from regkit.github import (
     GitHubAPI,
     load_event,
@@ -38,7 +39,6 @@ from regkit.github import (
 )
 from regkit.ops import ConnectOptions, connect, resolve_credentials
 from regkit.ops import promote as pr
-from regkit.ops.ghcr import login_secret, token_login, with_write_hint
 from regkit.reference import (
     TAG_RE,
     Reference,

@@ -25,9 +25,9 @@ from datetime import UTC, datetime
 
 from regkit import gha
 from regkit.errors import RegkitError, UsageError
+from regkit.ghcr.hosts import is_ghcr
 from regkit.github import open_pull_request_head_shas
 from regkit.ops import DEFAULTS, Connections, ConnectOptions, resolve_credentials
-from regkit.ops.ghcr import is_ghcr
 from regkit.ops.prune import PrunePlan, PruneResult, render
 from regkit.ops.prune.run import Target, build_policy
 from regkit.ops.prune.session import RegistryPrune, prune_targets

@@ -13,15 +13,15 @@ from datetime import datetime
 
 from regkit import gha
 from regkit.errors import RegkitError, UsageError
-from regkit.ops import ConnectOptions, connect
-from regkit.ops.ghcr import login_secret, packages_api, token_login
-from regkit.ops.ghcr_prune import (
+from regkit.ghcr.hosts import login_secret, packages_api, token_login
+from regkit.ghcr.prune import (
     GhcrPlan,
     GhcrResult,
     execute_ghcr,
     plan_package,
 )
-from regkit.ops.ghcr_render import ghcr_document, render_ghcr_plan, render_ghcr_result
+from regkit.ghcr.render import ghcr_document, render_ghcr_plan, render_ghcr_result
+from regkit.ops import ConnectOptions, connect
 from regkit.ops.prune import render
 from regkit.ops.prune.plan import PrunePolicy
 from regkit.ops.prune.run import Target

@@ -119,7 +119,7 @@ def split_target(positional: str | None, repos: list[str]) -> tuple[str, list[st
 
 
 def _is_ghcr(host: str) -> bool:
-    from regkit.ops.ghcr import is_ghcr
+    from regkit.ghcr.hosts import is_ghcr
 
     return is_ghcr(host)
 
@@ -129,7 +129,7 @@ def _ghcr_owner(text: str) -> tuple[str, str | None]:
     host, _, owner = text.partition("/")
     if not owner:
         return text, None
-    from regkit.ops.ghcr import is_ghcr
+    from regkit.ghcr.hosts import is_ghcr
 
     if not is_ghcr(host) or "/" in owner:
         raise UsageError(f"expected a registry host, or ghcr.io/OWNER on GHCR, got {text!r}")
@@ -153,7 +153,7 @@ def _cmd_overview(args: argparse.Namespace) -> int:
 
             client.cache = ContentCache.from_environment()
         if owner and not repos:  # GHCR has no catalog: the owner's packages, from the API
-            from regkit.ops.ghcr import owner_repositories
+            from regkit.ghcr.hosts import owner_repositories
 
             repos = owner_repositories(client, owner)
         result = ov.collect(

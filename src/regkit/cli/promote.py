@@ -203,7 +203,7 @@ def _cmd_promote(args: argparse.Namespace) -> int:
             force=args.force,
         )
     except AuthenticationError as err:  # on GHCR: name the permission to grant
-        from regkit.ops.ghcr import with_write_hint
+        from regkit.ghcr.hosts import with_write_hint
 
         raise with_write_hint(err, source.registry) from None
     try:

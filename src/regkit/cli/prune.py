@@ -173,7 +173,7 @@ examples:
 
 
 def _ghcr_goals(goals: list[Any], args: argparse.Namespace) -> bool:
-    from regkit.ops.ghcr import is_ghcr
+    from regkit.ghcr.hosts import is_ghcr
 
     on_ghcr = [is_ghcr(g.registry) for g in goals]
     if any(on_ghcr) and not all(on_ghcr):
@@ -470,7 +470,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
     ref = parse_ref_arg(args.ref, require_identifier=True)  # REGKIT_REGISTRY for a bare REPO
     name = escape(ref.name)
-    from regkit.ops.ghcr import is_ghcr
+    from regkit.ghcr.hosts import is_ghcr
 
     if is_ghcr(ref.registry):  # 405 there: versions go through the GitHub API, with children
         raise UsageError(

@@ -1,4 +1,4 @@
-"""``regkit prune ghcr.io/OWNER/NAME``: the prune on GHCR (regkit.ops.ghcr_prune), printed.
+"""``regkit prune ghcr.io/OWNER/NAME``: the prune on GHCR (regkit.ghcr.prune), printed.
 
 Called by ``regkit.cli.prune`` when the targets are on GHCR; same flags, same plan, same
 confirmation; package versions are deleted through the GitHub REST API.
@@ -17,15 +17,15 @@ from regkit.cli import output
 from regkit.cli.common import connect_options
 from regkit.cli.common import write as _write
 from regkit.errors import RegkitError, UsageError
-from regkit.ops import Connections
-from regkit.ops.audit import append_records, prune_records, snapshot_labels
-from regkit.ops.ghcr import packages_api
-from regkit.ops.ghcr_prune import (
+from regkit.ghcr.hosts import packages_api
+from regkit.ghcr.prune import (
     as_prune_result,
     execute_ghcr,
     plan_package,
 )
-from regkit.ops.ghcr_render import ghcr_document, render_ghcr_plan, render_ghcr_result
+from regkit.ghcr.render import ghcr_document, render_ghcr_plan, render_ghcr_result
+from regkit.ops import Connections
+from regkit.ops.audit import append_records, prune_records, snapshot_labels
 from regkit.ops.prune.plan import PrunePolicy
 from regkit.ops.prune.run import Target
 from regkit.progress import Progress

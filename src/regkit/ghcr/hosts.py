@@ -29,10 +29,10 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from regkit.errors import AuthenticationError, RegkitError, UsageError
+from regkit.ghcr.rest import DEFAULT_API_URL, WRITE_INTERVAL, PackagesAPI
 from regkit.ops import ConnectOptions, resolve_credentials
 from regkit.reference import host_is_loopback
 from regkit.registry import RegistryClient
-from regkit.registry.packages import DEFAULT_API_URL, WRITE_INTERVAL, PackagesAPI
 
 GHCR_HOST_ENV = "REGKIT_GHCR_HOST"
 DEFAULT_GHCR_HOST = "ghcr.io"

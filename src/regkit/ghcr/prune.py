@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from regkit.errors import RegkitError
+from regkit.ghcr.rest import PackagesAPI, PackageVersion, PermissionDeniedError
 from regkit.ops.prune.execute import Outcome, PruneResult, throwaway_manifest
 from regkit.ops.prune.plan import (
     DELETE_MANIFEST,
@@ -48,7 +49,6 @@ from regkit.ops.prune.plan import (
 from regkit.ops.prune.render import plural, short_digest
 from regkit.registry import RegistryClient
 from regkit.registry.manifest import INDEX_TYPES, OCI_MANIFEST
-from regkit.registry.packages import PackagesAPI, PackageVersion, PermissionDeniedError
 
 Role = Literal["image", "referrer", "child", "untagged", "throwaway"]
 VersionStatus = Literal["deleted", "gone", "skipped", "failed", "not-run"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from regkit.ops.ghcr_prune import GhcrPlan, GhcrResult
+from regkit.ghcr.prune import GhcrPlan, GhcrResult
 from regkit.ops.prune.render import plural, render_plan, repositories_json, short_digest
 
 
