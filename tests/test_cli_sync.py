@@ -81,7 +81,9 @@ def test_sync_match_and_dry_run(rig: Rig, repo_prefix: str) -> None:
 
     bad = regkit("sync", rig.ref(src), rig.ref(dst), "--match", "(", env=rig.env())
     assert bad.returncode == 2
-    assert bad.stderr.decode().startswith("regkit: error: --match '(' is not a regular expression")
+    # issue 21: one pattern module for every verb, so sync words it as prune does
+    assert bad.stderr.decode().startswith("regkit: error: invalid --match pattern '(': ")
+    assert bad.stderr.decode().count("\n") == 1
 
 
 def test_sync_empty_source_is_a_note(rig: Rig, repo_prefix: str) -> None:
