@@ -91,15 +91,18 @@ def test_concurrent_first_requests_ping_once() -> None:
     assert len(http_pings) == 1
 
 
-def test_warm_connections_are_anonymous_and_not_waited_for() -> None:
+def test_warm_connections_carry_credentials_and_are_not_waited_for() -> None:
+    # issue 20 §4: anonymous warm-ups were 15 logged 401s per overview at the proxy (which
+    # fail2ban counts against the runner); once the scheme is known they carry the credentials
     secret = "s3cret-pw"
     seen_auth: list[str | None] = []
 
     def route(seen: Seen):  # type: ignore[no-untyped-def]
         if seen.path == "/v2/":
             seen_auth.append(seen.headers.get("authorization"))
+            if len(seen_auth) > 1:
+                time.sleep(0.3)  # a slow answer to a warm-up must not hold the caller
             if seen.headers.get("authorization") is None:
-                time.sleep(0.3)  # a slow answer must not hold the caller
                 return json_answer(401, b"{}", **{"WWW-Authenticate": 'Basic realm="x"'})
             return json_answer(200, b"{}")
         return json_answer(200, b'{"name":"app","tags":["a"]}')
@@ -113,5 +116,5 @@ def test_warm_connections_are_anonymous_and_not_waited_for() -> None:
             assert time.monotonic() - started < 0.3
             assert client.tags("app") == ["a"]
         # close() waited a moment for the warm-ups (at most 0.5 s), so all were answered
-    assert seen_auth.count(None) == 4
-    assert len(seen_auth) == 5  # the ping, with credentials, and the four anonymous ones
+    assert seen_auth.count(None) == 0
+    assert len(seen_auth) == 5  # the ping and the four warm-ups, all with credentials
