@@ -28,7 +28,6 @@ what went reported. Deletions are serial (GitHub asks for serial writes).
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -49,6 +48,7 @@ from regkit.ops.prune.plan import (
 from regkit.ops.prune.render import plural, short_digest
 from regkit.registry import RegistryClient
 from regkit.registry.manifest import INDEX_TYPES, OCI_MANIFEST
+from regkit.registry.referrers import REFERRER_TAG
 
 Role = Literal["image", "referrer", "child", "untagged", "throwaway"]
 VersionStatus = Literal["deleted", "gone", "skipped", "failed", "not-run"]
@@ -56,7 +56,6 @@ VersionStatus = Literal["deleted", "gone", "skipped", "failed", "not-run"]
 INTERRUPTED = (
     "interrupted (Ctrl-C); every image left is whole: run the same command again to finish"
 )
-REFERRER_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\..+)?$")
 #: Deletion order: an image before its children, a referrer after what it refers to.
 ROLE_ORDER: dict[str, int] = {"image": 0, "child": 1, "referrer": 2, "untagged": 3}
 
