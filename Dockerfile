@@ -22,7 +22,7 @@ FROM ${BASE} AS builder
 ARG PIP_CERT
 # Dependencies and the build backend first (cached until a lock file changes), every file checked
 # against its hash: requirements.lock (runtime) and requirements-build.lock (setuptools, wheel,
-# packaging: the entries of requirements-dev.lock).
+# setuptools-scm and what they need: the entries of requirements-dev.lock).
 COPY requirements.lock requirements-build.lock /src/
 RUN if [ -z "${PIP_CERT:-}" ]; then unset PIP_CERT; fi \
     && python3 -m venv /opt/regkit \
@@ -31,13 +31,18 @@ RUN if [ -z "${PIP_CERT:-}" ]; then unset PIP_CERT; fi \
         -r /src/requirements-build.lock
 # Then regkit itself, without touching the dependency set and with the hash-checked backend
 # (no build isolation: nothing is downloaded); pip and the backend leave the venv before it is
-# copied.
+# copied. The build context has no git metadata: the version is REGKIT_VERSION when given (the
+# release workflow passes the tag's), else pyproject.toml's fallback_version (setuptools-scm).
+ARG REGKIT_VERSION
 COPY pyproject.toml README.m[d] /src/
 COPY src /src/src
 RUN if [ -z "${PIP_CERT:-}" ]; then unset PIP_CERT; fi \
+    && if [ -n "${REGKIT_VERSION:-}" ]; then \
+        export SETUPTOOLS_SCM_PRETEND_VERSION_FOR_REGKIT="$REGKIT_VERSION"; fi \
     && /opt/regkit/bin/python -m pip install --no-cache-dir --disable-pip-version-check \
         --no-deps --no-build-isolation /src \
     && /opt/regkit/bin/python -m pip uninstall --yes pip setuptools wheel packaging \
+        setuptools-scm vcs-versioning \
     && rm -rf /root/.cache
 
 FROM ${BASE} AS runtime

@@ -21,8 +21,9 @@ is installed). Steps:
    failure the install starts again with pip. Without ``venv``/``ensurepip`` the error names the
    packages to install.
 3. Dependencies: ``--require-hashes -r requirements.lock`` (every file checked against the lock).
-   Build backend: ``setuptools`` and ``wheel`` from the hashed entries of
-   ``requirements-dev.lock`` (no unpinned download of a build backend). Then regkit itself with
+   Build backend: ``setuptools``, ``wheel`` and ``setuptools-scm`` (the version from the git
+   tag) from the hashed entries of ``requirements-dev.lock`` (no unpinned download of a build
+   backend). Then regkit itself with
    ``--no-deps --no-build-isolation``.
 4. Package caches live in the runner's tool cache (``$RUNNER_TOOL_CACHE/regkit/cache``), which a
    self-hosted runner keeps between jobs, unless ``UV_CACHE_DIR``/``PIP_CACHE_DIR`` say
@@ -57,7 +58,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCK = ROOT / "requirements.lock"
 DEV_LOCK = ROOT / "requirements-dev.lock"
 MARKER = ".regkit-install-key"
-BUILD_REQUIREMENTS = ("setuptools", "wheel", "packaging")  # and what they need
+# The build backend (requirements-build.lock: these entries of the dev lock, in this order).
+BUILD_REQUIREMENTS = ("setuptools", "wheel", "packaging", "setuptools-scm", "vcs-versioning")
 MIN_PYTHON = (3, 11)
 # What building writes into the checkout: not part of the source.
 _BUILD_LITTER = ("__pycache__", ".egg-info", ".pyc")

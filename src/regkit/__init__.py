@@ -11,10 +11,11 @@ import typing as _typing
 
 from regkit.errors import RegkitError as RegkitError
 
-__version__ = "0.1.0"
-
 if _typing.TYPE_CHECKING:
     from regkit.api import *  # noqa: F403  (the names of regkit.api.__all__, for type checkers)
+
+    #: The installed distribution's version (from the release tag), read on first use.
+    __version__: str
 
 
 def __getattr__(name: str) -> object:
@@ -22,6 +23,10 @@ def __getattr__(name: str) -> object:
     (``regkit.cli``) is left to the import system, so importing one never loads the API."""
     import importlib.util
 
+    if name == "__version__":
+        from regkit._version import version
+
+        return version()
     if name.startswith("__") and name != "__all__":
         raise AttributeError(f"module 'regkit' has no attribute {name!r}")
     if name != "__all__" and importlib.util.find_spec(f"regkit.{name}") is not None:

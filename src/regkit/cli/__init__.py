@@ -13,7 +13,6 @@ import os
 import sys
 from collections.abc import Sequence
 
-from regkit import __version__
 from regkit.cli import (
     action,
     check,
@@ -51,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
             "digest, prune old tags safely, and list everything."
         ),
     )
-    parser.add_argument("--version", action="version", version=f"regkit {__version__}")
+    parser.add_argument("--version", action=meta.VersionAction)
     global_flags(parser)
     parser.add_argument(
         "--platform",

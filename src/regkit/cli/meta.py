@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
-from regkit import __version__
+from regkit._version import version
 from regkit.cli.common import add_verb, command
 from regkit.cli.output import write
 from regkit.errors import UsageError
@@ -57,8 +59,32 @@ def _add_version(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _cmd_version(args: argparse.Namespace) -> int:
-    write(f"regkit {__version__}\n")
+    write(f"regkit {version()}\n")
     return 0
+
+
+class VersionAction(argparse.Action):
+    """``--version``: argparse's version action, with the version read only when asked (the
+    installed metadata, ``regkit._version``), not when the parser is built."""
+
+    def __init__(
+        self,
+        option_strings: Sequence[str],
+        dest: str = argparse.SUPPRESS,
+        default: str = argparse.SUPPRESS,
+        help: str = "show program's version number and exit",
+    ) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        parser._print_message(f"regkit {version()}\n", sys.stdout)
+        parser.exit()
 
 
 @command
