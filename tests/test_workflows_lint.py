@@ -75,6 +75,7 @@ def test_the_files_exist() -> None:
         ".github/workflows/static-code-analysis.yml",
         ".github/workflows/promote-image.yml",
         ".github/workflows/prune-tags.yml",
+        ".github/workflows/release.yml",
         "actions/registry-login/action.yml",
         "actions/promote-image/action.yml",
         "actions/prune-tags/action.yml",
@@ -265,8 +266,49 @@ def test_least_permissions(path: Path) -> None:
     for name, job in doc["jobs"].items():
         granted = job.get("permissions")
         assert isinstance(granted, dict), f"job {name} must declare its permissions"
+        writes = WRITE_GRANTS.get(path.name, {}).get(name, {})
         for scope, level in granted.items():
-            assert allowed.get(scope) == level, f"job {name}: {scope}: {level} is not needed"
+            wanted = writes.get(scope, allowed.get(scope))
+            assert wanted == level, f"job {name}: {scope}: {level} is not needed"
+        assert writes.items() <= granted.items(), f"job {name}: {writes} expected"
+
+
+# The only write grants of any workflow: the release's, one job per kind of write.
+WRITE_GRANTS: dict[str, dict[str, dict[str, str]]] = {
+    "release.yml": {
+        "image": {"packages": "write"},  # push ghcr.io/<owner>/regkit
+        "release-ref": {"contents": "write"},  # push the release commit's tags
+        "github-release": {"contents": "write"},  # create the release, upload the files
+        "pypi": {"id-token": "write"},  # trusted publishing
+    },
+}
+
+
+def test_release_publishes_to_pypi_by_trusted_publishing_from_a_protected_environment() -> None:
+    doc = _load(ROOT / ".github" / "workflows" / "release.yml")
+    assert doc["on"] == {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+*"]}}
+    pypi = doc["jobs"]["pypi"]
+    assert pypi["environment"]["name"] == "pypi"
+    assert pypi["permissions"] == {"id-token": "write"}
+    publish = pypi["steps"][-1]
+    assert publish["uses"].startswith("pypa/gh-action-pypi-publish@")
+    assert set(publish["with"]) == {"packages-dir"}  # no password: the OIDC token
+    # nothing publishes before the wheel was installed and said the tag's version
+    build = [s.get("run", "") for s in doc["jobs"]["build"]["steps"]]
+    assert any("release.py check-wheel" in run for run in build)
+    assert any("--require-hashes" in run and "requirements-build.lock" in run for run in build)
+    needs = {
+        name: {job["needs"]} if isinstance(job.get("needs"), str) else set(job.get("needs", []))
+        for name, job in doc["jobs"].items()
+    }
+    assert needs["image"] == {"build"} and "build" in needs["pypi"]
+    assert "release-ref" in needs["github-release"] and "github-release" in needs["pypi"]
+    # no cache in a release: a poisoned cache would ship (zizmor's cache-poisoning)
+    steps = [s for job in doc["jobs"].values() for s in job["steps"]]
+    assert not any(str(s.get("uses", "")).startswith("actions/cache") for s in steps)
+    assert all("cache" not in s.get("with", {}) for s in steps)
+    push = next(s for s in steps if str(s.get("uses", "")).startswith("docker/build-push"))
+    assert push["with"]["provenance"] is True and push["with"]["push"] is True
 
 
 @pytest.mark.parametrize("name", ["promote-image.yml", "prune-tags.yml"])
