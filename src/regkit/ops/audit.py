@@ -221,7 +221,7 @@ def execute_recorded(
             lines = prune_records(client.registry, plan, result, labels, clock())
             append_records(record, lines)
             written += len(lines)
-        gone = delete_children_after(client, plan, result, warn=warn)
+        gone = (*result.deleted_children, *delete_children_after(client, plan, result, warn=warn))
         if gone:
             children[plan.repository] = gone
     return Executed(tuple(results), written, children)

@@ -45,7 +45,8 @@ def delete_orphaned_children(
     warn: Callable[[str], None] | None = None,
 ) -> tuple[str, ...]:
     """Delete the platform manifests ``orphaned_children`` names; the digests deleted."""
-    candidates = orphaned_children(plan, result.deleted_manifests)
+    handled = set(result.deleted_children)  # deleted right after their index already
+    candidates = [c for c in orphaned_children(plan, result.deleted_manifests) if c not in handled]
     if not candidates:
         return ()
     repo = plan.repository
