@@ -3,7 +3,8 @@
 >>> doc = decrypt_file("secrets/infrastructure-secrets.yml")   # doctest: +SKIP
 >>> doc.get(["registry_password"])                              # doctest: +SKIP
 
-Files whose keys are not age (PGP, KMS, ...) are handed to a ``sops`` binary on PATH.
+Each file format is a store (``regkit.sops.stores``), registered by name and extension in
+``STORES``. Files whose keys are not age (PGP, KMS, ...) are handed to a ``sops`` binary on PATH.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from regkit.sops.errors import (
     UnsupportedKeyTypeError,
 )
 from regkit.sops.keys import Identities, load_identities
+from regkit.sops.stores import STORES, Store, store_for
 
 __all__ = [
+    "STORES",
     "Identities",
     "MacMismatchError",
     "MalformedValueError",
@@ -31,9 +34,11 @@ __all__ = [
     "SopsDocument",
     "SopsError",
     "SopsFormatError",
+    "Store",
     "UnsupportedKeyTypeError",
     "decrypt_file",
     "decrypt_text",
     "format_for_path",
     "load_identities",
+    "store_for",
 ]

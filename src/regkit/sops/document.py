@@ -8,26 +8,27 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from regkit.sops.core import decrypt_tree, recover_data_key
 from regkit.sops.errors import MissingKeyError, SopsError, SopsFormatError, UnsupportedKeyTypeError
 from regkit.sops.keys import Identities, load_identities
 from regkit.sops.metadata import Metadata, parse_metadata
+from regkit.sops.stores import STORES, Store, format_for_path, store_for
 from regkit.sops.tree import Branch, Comment, to_plain
 
-FORMATS = ("yaml", "json", "dotenv", "ini", "binary")
-#: Largest file read, by format: YAML is parsed in pure Python (seconds per MiB), the others in
-#: C or with simple splitting. A secrets file is a few KiB; anything near these is refused.
-_MAX_SIZE = {"yaml": 1 << 20}
-_DEFAULT_MAX_SIZE = 16 << 20
-_EXTENSIONS = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".env": "dotenv", ".ini": "ini"}
+__all__ = [
+    "FORMATS",
+    "SopsDocument",
+    "decrypt_file",
+    "decrypt_text",
+    "extract",
+    "format_for_path",
+    "parse_extract",
+]
 
-
-def format_for_path(path: str | os.PathLike[str]) -> str:
-    """The store sops picks from a file name (unknown extensions are binary)."""
-    return _EXTENSIONS.get(Path(path).suffix.lower(), "binary")
+#: The ``--input-type`` / ``--output-type`` names, one per store (``regkit.sops.stores``).
+FORMATS = tuple(STORES)
 
 
 @dataclass
@@ -71,49 +72,6 @@ class SopsDocument:
         return node
 
 
-def load_encrypted(text: str, fmt: str) -> tuple[list[Branch], Any]:
-    """Parse an encrypted file into data branches (metadata removed) and the raw metadata."""
-    if fmt == "yaml":
-        from regkit.sops.yamlio import load_yaml
-
-        branches = load_yaml(text)
-        raw_meta = None
-        data = []
-        for branch in branches:
-            kept = Branch()
-            for key, value in branch:
-                if key == "sops":
-                    if raw_meta is None:
-                        raw_meta = to_plain(value)
-                else:
-                    kept.append((key, value))
-            data.append(kept)
-        return data, raw_meta
-    if fmt in ("json", "binary"):
-        from regkit.sops.jsonio import load_json
-
-        branch = load_json(text)
-        raw_meta = None
-        kept = Branch()
-        for key, value in branch:
-            if key == "sops":
-                raw_meta = to_plain(value)
-            else:
-                kept.append((key, value))
-        return [kept], raw_meta
-    if fmt == "dotenv":
-        from regkit.sops.dotenv import load_dotenv, split_metadata
-
-        data_branch, flat_meta = split_metadata(load_dotenv(text))
-        return [data_branch], flat_meta or None
-    if fmt == "ini":
-        from regkit.sops.ini import load_ini
-
-        data_branch, meta = load_ini(text)
-        return [data_branch], meta
-    raise SopsFormatError(f"unknown input type {fmt!r}; use one of {', '.join(FORMATS)}")
-
-
 def _secret_strings(value: Any, out: list[str]) -> None:
     if isinstance(value, Branch):
         for key, item in value:
@@ -127,7 +85,7 @@ def _secret_strings(value: Any, out: list[str]) -> None:
 
 
 def _decrypt_with_sops_binary(
-    path: str, fmt: str, meta: Metadata, ignore_mac: bool
+    path: str, store: Store, meta: Metadata, ignore_mac: bool
 ) -> SopsDocument:
     sops = shutil.which("sops")
     kinds = sorted({kind for group in meta.groups for kind in group.others})
@@ -137,7 +95,7 @@ def _decrypt_with_sops_binary(
             "decrypts age keys natively and uses a sops binary on PATH for other key types, but "
             "none was found. Install sops, or add an age recipient to the file"
         )
-    argv = [sops, "decrypt", "--input-type", fmt, "--output-type", fmt]
+    argv = [sops, "decrypt", "--input-type", store.name, "--output-type", store.name]
     if ignore_mac:
         argv.append("--ignore-mac")
     proc = subprocess.run([*argv, path], capture_output=True, check=False)
@@ -147,29 +105,11 @@ def _decrypt_with_sops_binary(
             f"sops could not decrypt {path} (exit {proc.returncode}); run 'sops decrypt {path}' "
             "to see why, and check that its key (PGP, KMS, ...) is available"
         )
-    text = proc.stdout.decode("utf-8")
-    if fmt == "binary":
-        branches = [Branch([("data", text)])]
-    elif fmt == "yaml":
-        from regkit.sops.yamlio import load_yaml
-
-        branches = load_yaml(text)
-    elif fmt == "json":
-        from regkit.sops.jsonio import load_json
-
-        branches = [load_json(text)]
-    elif fmt == "dotenv":
-        from regkit.sops.dotenv import load_dotenv
-
-        branches = [load_dotenv(text)]
-    else:
-        from regkit.sops.ini import load_ini_plain
-
-        branches = [load_ini_plain(text)]
+    branches = store.load_plain(proc.stdout.decode("utf-8"))
     secrets: list[str] = []
     for branch in branches:
         _secret_strings(branch, secrets)
-    return SopsDocument(branches, meta, fmt, path, secrets)
+    return SopsDocument(branches, meta, store.name, path, secrets)
 
 
 def decrypt_text(
@@ -181,22 +121,23 @@ def decrypt_text(
     name: str = "the SOPS file",
 ) -> SopsDocument:
     """Decrypt the content of a SOPS file given as text."""
-    _check_size(len(text), fmt, name)
-    branches, raw_meta = load_encrypted(text, fmt)
+    store = store_for(fmt)
+    _check_size(len(text), store, name)
+    branches, raw_meta = store.load_encrypted(text)
     if raw_meta is None:
         raise SopsFormatError(
-            f"sops metadata not found in {name}: it is not a SOPS-encrypted {fmt} file "
+            f"sops metadata not found in {name}: it is not a SOPS-encrypted {store.name} file "
             "(check the file, or --input-type)"
         )
     meta = parse_metadata(raw_meta)
     if not meta.has_age:
-        return _decrypt_with_sops_binary(name, fmt, meta, ignore_mac)
+        return _decrypt_with_sops_binary(name, store, meta, ignore_mac)
     if identities is None:
         first = next(k.recipient for g in meta.groups for k in g.age)
         identities = load_identities(recipient=first)
     key = recover_data_key(meta, identities)
     decrypted, secrets = decrypt_tree(branches, meta, key, ignore_mac=ignore_mac, name=name)
-    return SopsDocument(decrypted, meta, fmt, name, secrets)
+    return SopsDocument(decrypted, meta, store.name, name, secrets)
 
 
 def decrypt_file(
@@ -207,29 +148,27 @@ def decrypt_file(
     input_type: str | None = None,
 ) -> SopsDocument:
     """Decrypt a SOPS file. ``identities=None`` loads them from the environment like sops."""
-    fmt = input_type or format_for_path(path)
-    if fmt not in FORMATS:
-        raise SopsFormatError(f"unknown input type {fmt!r}; use one of {', '.join(FORMATS)}")
-    limit = _MAX_SIZE.get(fmt, _DEFAULT_MAX_SIZE)
+    store = store_for(input_type or format_for_path(path))
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(limit + 1)  # never more than the limit in memory
+            raw = handle.read(store.max_size + 1)  # never more than the limit in memory
     except OSError as err:
         raise SopsError(f"cannot read {path}: {err.strerror}") from None
-    _check_size(len(raw), fmt, str(path))
+    _check_size(len(raw), store, str(path))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise SopsFormatError(f"{path} is not UTF-8 text, so it is not a SOPS file") from None
-    return decrypt_text(text, fmt, identities=identities, ignore_mac=ignore_mac, name=str(path))
+    return decrypt_text(
+        text, store.name, identities=identities, ignore_mac=ignore_mac, name=str(path)
+    )
 
 
-def _check_size(size: int, fmt: str, name: str) -> None:
-    limit = _MAX_SIZE.get(fmt, _DEFAULT_MAX_SIZE)
-    if size > limit:
+def _check_size(size: int, store: Store, name: str) -> None:
+    if size > store.max_size:
         raise SopsFormatError(
-            f"{name} is larger than {limit >> 20} MiB, too large for a SOPS {fmt} secrets file; "
-            "check that it is the right file"
+            f"{name} is larger than {store.max_size >> 20} MiB, too large for a SOPS "
+            f"{store.name} secrets file; check that it is the right file"
         )
 
 
