@@ -530,7 +530,7 @@ def execute_prune(
     written to ``record`` and the platform manifests of deleted indexes deleted after them."""
     from regkit.ops.audit import execute_recorded
 
-    _refuse_ghcr(reg)
+    _refuse_other_kinds(reg)
     done = execute_recorded(reg.client, plans, record=record, warn=warn)
     report = PruneReport(
         reg.host,
@@ -596,7 +596,7 @@ def prune(
     argv = _then_argv(then)
     target = _prune_target(reg, repositories, all_repos)
     if not dry_run:
-        _refuse_ghcr(reg)
+        _refuse_other_kinds(reg)
     policy = _policy(match, keep, older_than, protect_tags, protect_digests, protect_files,
                      unprotect, force)  # fmt: skip
     measure = storage is not None and argv is not None and not dry_run
@@ -613,14 +613,14 @@ def prune(
     )
     pruned = run.registries[0]
     if not run.carried_out:
-        report = PruneReport(reg.host, pruned.plans, dry_run=dry_run)
-        for plan in pruned.plans:
+        report = PruneReport(reg.host, pruned.tag_plans, dry_run=dry_run)
+        for plan in report.plans:
             _log_prune(reg.host, plan.repository, len(plan.removed), len(plan.kept), dry_run)
         return report
     report = PruneReport(
         reg.host,
-        pruned.plans,
-        pruned.results or (),
+        pruned.tag_plans,
+        pruned.tag_results or (),
         records=pruned.records,
         platform_manifests=tuple(sorted(d for ds in pruned.children.values() for d in ds)),
         children=dict(pruned.children),
@@ -667,38 +667,39 @@ def prune_ghcr(
     are deleted through the GitHub API (``github_token``, else GITHUB_TOKEN, else the registry
     password; ``GITHUB_API_URL``); the first refusal for want of permission raises
     ``RegkitError`` naming the permission."""
-    from regkit.ghcr.hosts import packages_api
-    from regkit.ghcr.prune import execute_ghcr, plan_package
+    from regkit.ops.prune.backend import PruneOptions, backend_for
+    from regkit.ops.prune.run import Target
+    from regkit.ops.prune.session import prune_targets
 
+    if backend_for(reg.host).api_function != "prune_ghcr":
+        raise _UsageError(f"{reg.host} is not GHCR: use regkit.api.prune")
     policy = _policy(match, keep, older_than, protect_tags, protect_digests, protect_files,
                      unprotect, force)  # fmt: skip
-    now = _dt.datetime.now(_dt.UTC)
+    names = tuple(dict.fromkeys(reg.repository(r) for r in repositories))
+    run = prune_targets(
+        [Target(reg.host, names)],
+        policy,
+        lambda _host: reg.client,
+        dry_run=dry_run,
+        protect_dir=protect_dir,
+        warn=warn,
+        options=PruneOptions(
+            delete_untagged=delete_untagged, github_token=github_token, notify=warn
+        ),
+    )
+    pruned = run.registries[0]
     out: list[tuple[GhcrPlan, GhcrResult | None]] = []
-    with packages_api(reg.client, token=github_token, notify=warn) as api:
-        plans = [
-            plan_package(
-                reg.client,
-                api,
-                reg.repository(r),
-                policy,
-                now,
-                delete_untagged=delete_untagged,
-                protect_dir=protect_dir,
-            )
-            for r in repositories
-        ]
-        for plan in plans:
-            if dry_run:
-                out.append((plan, None))
-                _log_prune(reg.host, plan.repository, len(plan.plan.removed),
-                           len(plan.plan.kept), dry_run=True)  # fmt: skip
-                continue
-            result = execute_ghcr(reg.client, api, plan, warn=warn)
-            out.append((plan, result))
+    for plan in pruned.plans:
+        result = pruned.result_of(plan)
+        out.append((plan, result))
+        if result is None:
+            _log_prune(reg.host, plan.repository, len(plan.plan.removed),
+                       len(plan.plan.kept), dry_run=run.dry_run)  # fmt: skip
+        else:
             _log_prune(reg.host, plan.repository, len(result.deleted_versions),
                        len(plan.plan.kept), dry_run=False, unit="version")  # fmt: skip
-            if result.error:
-                raise _RegkitError(result.error)
+    if run.error:
+        raise _RegkitError(run.error)
     return out
 
 
@@ -765,13 +766,15 @@ def _prune_target(reg: Registry, repositories: Sequence[str], all_repos: bool) -
     return Target(reg.host, names, all_repos)
 
 
-def _refuse_ghcr(reg: Registry) -> None:
-    from regkit.ghcr.hosts import is_ghcr
+def _refuse_other_kinds(reg: Registry) -> None:
+    """``prune``/``execute_prune`` carry out tag plans through the registry API; a registry kind
+    with plans of its own (GHCR) has its own function."""
+    from regkit.ops.prune.backend import backend_for
 
-    if is_ghcr(reg.host):
+    backend = backend_for(reg.host)
+    if backend.api_function != "prune":
         raise _UsageError(
-            f"{reg.host} deletes through the GitHub API, not the registry: use "
-            "regkit.api.prune_ghcr"
+            f"{reg.host} {backend.deletes_through}: use regkit.api.{backend.api_function}"
         )
 
 
@@ -785,29 +788,21 @@ def _after_prune(
     echo: Callable[[str], None] | None = None,
 ) -> tuple[ThenResult, CheckReport]:
     """Run ``argv`` (the garbage-collect), then check every image that stayed in
-    ``repositories``."""
-    from regkit.ops.check import check_repositories
-    from regkit.ops.gc import run_then
+    ``repositories`` (``regkit.ops.prune.session.then_and_check``, as the CLI does)."""
+    from regkit.ops.prune.session import then_and_check
 
-    result = run_then(
-        tuple(argv),
-        echo=echo or (lambda _line: None),
+    after = then_and_check(
+        argv,
+        [(reg.host, list(repositories))],
+        lambda _host: reg.client,
         storage=storage,
         storage_before=storage_before,
+        echo=echo,
     )
-    _LOG.info("then: %s exited %s", _escape(" ".join(argv)), result.exit_code)
-    repos = [r for r in repositories if _exists(reg, r)]
-    report = check_repositories(reg.client, repos) if repos else CheckReport(reg.host, (), None, ())
+    _LOG.info("then: %s exited %s", _escape(" ".join(argv)), after.then.exit_code)
+    (report,) = after.checks
     _log_check(report)
-    return result, report
-
-
-def _exists(reg: Registry, repository: str) -> bool:
-    try:
-        reg.client.tags(repository)
-    except _errors.NotFoundError:
-        return False  # every tag went: nothing stayed to check
-    return True
+    return after.then, report
 
 
 # -- logging: one line per operation ------------------------------------------------------------

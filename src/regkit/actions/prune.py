@@ -7,7 +7,8 @@ of open pull requests stay; needs ``github-token``), ``github-token``, ``dry-run
 ``true``), ``jobs``, ``ca-file``, ``delete-untagged`` (GHCR only).
 
 On GHCR (``ghcr.io/OWNER/NAME``) the same plan is carried out as package-version deletions
-through the GitHub API with ``github-token`` (regkit.actions.prune_ghcr).
+through the GitHub API with ``github-token`` (the GHCR backend, ``regkit.ghcr.backend``; the
+token is the registry password too when there is no login of its own).
 
 Outputs describe what happened: ``deleted`` (JSON list of ``host/repo:tag`` references
 removed; empty in a dry run), ``deleted-count``, ``kept-count`` (tags still there), and
@@ -25,12 +26,12 @@ from datetime import UTC, datetime
 
 from regkit import gha
 from regkit.errors import RegkitError, UsageError
-from regkit.ghcr.hosts import is_ghcr
 from regkit.github import open_pull_request_head_shas
-from regkit.ops import DEFAULTS, Connections, ConnectOptions, resolve_credentials
+from regkit.ops import DEFAULTS, ConnectOptions, resolve_credentials
 from regkit.ops.prune import PrunePlan, PruneResult, render
+from regkit.ops.prune.backend import PruneOptions
 from regkit.ops.prune.run import Target, build_policy
-from regkit.ops.prune.session import RegistryPrune, prune_targets
+from regkit.ops.prune.session import BackendConnections, RegistryPrune, prune_targets
 from regkit.reference import parse_repository, validate_host
 
 
@@ -102,46 +103,27 @@ def main(inputs: gha.Inputs) -> None:
     now = datetime.now(UTC)
 
     gha.summary.heading("Prune tags" + (" (dry run: nothing deleted)" if dry_run else ""), 2)
-    deleted: list[str] = []
-    kept = reclaimable = 0
-    incomplete: list[str] = []
-    documents: list[dict[str, object]] = []
-    rows_left = gha.SUMMARY_ROWS  # for every repository, GHCR's included
-    ghcr_goals = [g for g in goals if is_ghcr(g.registry)]
-    if ghcr_goals:  # package versions through the GitHub API
-        from regkit.actions.prune_ghcr import Totals, prune_goal
-
-        totals = Totals(rows_left=rows_left)
-        for goal in ghcr_goals:
-            prune_goal(
-                goal,
-                options,
-                token,
-                policy,
-                now,
-                dry_run=dry_run,
-                delete_untagged=inputs.get_bool("delete-untagged", False),
-                totals=totals,
-            )
-        deleted, kept, incomplete = totals.deleted, totals.kept, totals.incomplete
-        documents, rows_left = totals.documents, totals.rows_left
-    distribution = [g for g in goals if not is_ghcr(g.registry)]
     record: str | None = None  # the audit trail of a real prune
     record_output = ""
-    if distribution and not dry_run:
+    if not dry_run:
         record, record_output = gha.temp_file_paths("regkit-prune-record-", ".jsonl", "")
 
     def show_plans(planned: RegistryPrune) -> None:
         with gha.group(f"plan for {planned.registry}"):
-            gha.info(render.render_plans(planned.registry, planned.plans).rstrip("\n"))
+            gha.info(planned.plans_text().rstrip("\n"))
 
     def show_result(done: RegistryPrune) -> None:
         for r in done.results or ():
-            gha.info(render.render_result(done.registry, r).rstrip("\n"))
+            gha.info(done.backend.render_results(done.registry, [r], {}).rstrip("\n"))
 
-    with Connections(options) as clients:
+    prune_options = PruneOptions(
+        delete_untagged=inputs.get_bool("delete-untagged", False),
+        github_token=token,
+        notify=gha.info,
+    )
+    with BackendConnections(options, token, on_secret=gha.mask) as clients:
         run = prune_targets(
-            distribution,
+            goals,
             policy,
             clients,
             now=now,
@@ -150,21 +132,30 @@ def main(inputs: gha.Inputs) -> None:
             warn=lambda m: gha.warning(m, "prune: tag left alone"),
             on_plans=show_plans,
             on_result=show_result,
+            options=prune_options,
         )
-    documents += run.documents()
-    deleted += run.deleted
+    deleted = run.deleted
+    kept = reclaimable = 0
+    incomplete: list[str] = []
+    rows_left = gha.SUMMARY_ROWS  # for every repository of every registry
     for pruned in run.registries:
         for plan in pruned.plans:
             result = pruned.result_of(plan)
-            kept += _still_there(plan, result)
-            reclaimable += result.reclaimable_bytes if result else 0
+            tag_plan = pruned.backend.tag_plan(plan)
+            tag_result = pruned.backend.tag_result(result) if result is not None else None
+            kept += _still_there(tag_plan, tag_result)
+            reclaimable += tag_result.reclaimable_bytes if tag_result else 0
             if result is not None and not result.complete:
                 incomplete.append(f"{pruned.registry}/{plan.repository}")
-            rows_left -= _summary(pruned.registry, plan, result, dry_run, rows_left)
-    any_removed = run.doomed > 0
-    if any_removed:
-        gha.summary.text(render.GC_GUIDANCE)
-    plan_file = gha.temp_file("regkit-prune-plan-", ".json", render.render_json(documents))
+            note = pruned.backend.summary_note(plan, result, dry_run=dry_run)
+            rows_left -= _summary(pruned.registry, tag_plan, tag_result, note, rows_left)
+    if run.error:
+        raise RegkitError(run.error)
+    after = dict.fromkeys(r.backend.after_note for r in run.registries if r.doomed)
+    for remark in after:
+        if remark:
+            gha.summary.text(remark)
+    plan_file = gha.temp_file("regkit-prune-plan-", ".json", render.render_json(run.documents()))
     gha.info(f"the full plan (JSON): {plan_file}")
     gha.set_output("plan-file", plan_file)
     gha.set_output("record-file", record_output)
@@ -174,8 +165,8 @@ def main(inputs: gha.Inputs) -> None:
     gha.set_output("reclaimable-bytes", str(reclaimable))
     if incomplete:
         raise RegkitError(
-            f"prune did not finish in {', '.join(incomplete)} (see the log); the registry is "
-            "consistent: run the workflow again to finish"
+            f"prune did not finish in {', '.join(incomplete)} (see the log); {run.unfinished}: "
+            "run the workflow again to finish"
         )
 
 
@@ -187,9 +178,10 @@ def _still_there(plan: PrunePlan, result: PruneResult | None) -> int:
 
 
 def _summary(
-    registry: str, plan: PrunePlan, result: PruneResult | None, dry_run: bool, rows_left: int
+    registry: str, plan: PrunePlan, result: PruneResult | None, note: str, rows_left: int
 ) -> int:
-    """One repository's table, at most ``rows_left`` rows; the number of rows written."""
+    """One repository's table, at most ``rows_left`` rows, then ``note`` (its counts); the
+    number of rows written."""
     heading, rows = render.markdown(registry, plan, result)
     gha.summary.heading(heading, 3)
     if not plan.entries:
@@ -203,5 +195,5 @@ def _summary(
             f"{hidden} more {'tag' if hidden == 1 else 'tags'} not shown (the summary shows "
             f"{gha.SUMMARY_ROWS} rows in all): every tag is in the JSON plan, output plan-file."
         )
-    gha.summary.text(render.counts_line(plan) + (" (dry run)" if dry_run else ""))
+    gha.summary.text(note)
     return len(shown)

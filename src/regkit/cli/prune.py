@@ -26,6 +26,7 @@ from regkit.progress import Progress
 from regkit.textsafe import escape
 
 if TYPE_CHECKING:
+    from regkit.ops.prune.backend import PruneOptions
     from regkit.ops.prune.plan import PrunePolicy
     from regkit.ops.prune.run import Target
     from regkit.ops.prune.session import RegistryPrune
@@ -172,20 +173,6 @@ examples:
 """
 
 
-def _ghcr_goals(goals: list[Any], args: argparse.Namespace) -> bool:
-    from regkit.ghcr.hosts import is_ghcr
-
-    on_ghcr = [is_ghcr(g.registry) for g in goals]
-    if any(on_ghcr) and not all(on_ghcr):
-        raise UsageError("prune GHCR (ghcr.io) and other registries in separate runs")
-    if args.delete_untagged and not any(on_ghcr):
-        raise UsageError(
-            "--delete-untagged is for GHCR (ghcr.io); on distribution, untagged manifests go "
-            "with 'registry garbage-collect --delete-untagged' (registry:3 only)"
-        )
-    return any(on_ghcr)
-
-
 def _prune_keep(text: str) -> int:
     try:
         value = int(text)
@@ -197,7 +184,9 @@ def _prune_keep(text: str) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
+    from regkit.ops.prune.backend import PruneOptions
     from regkit.ops.prune.run import build_policy, targets
+    from regkit.ops.prune.session import check_targets
 
     if not args.dry_run and not args.yes and not sys.stdin.isatty():
         raise UsageError(
@@ -219,14 +208,20 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         force=args.force,
     )
     goals = targets(args.repos, args.all_repos)
-    if _ghcr_goals(goals, args):  # ghcr.io: package versions through the GitHub API
-        from regkit.cli import prune_ghcr
-
-        return prune_ghcr.run(args, policy, goals)
+    options = PruneOptions(
+        delete_untagged=args.delete_untagged,
+        then=args.then is not None or args.storage is not None,
+        notify=_remark,
+    )
+    check_targets(goals, options)  # what a registry's kind cannot do, before anything else
     then = _then_argv(args)
     before = _storage_size(args) if then and not args.dry_run else None
     with Connections(connect_options(args)) as clients:  # one password read, one per registry
-        return _prune(args, goals, policy, clients, then, before)
+        return _prune(args, goals, policy, clients, then, before, options)
+
+
+def _remark(message: str) -> None:
+    print(f"regkit: {escape(message)}", file=sys.stderr, flush=True)
 
 
 def _prune(
@@ -236,32 +231,31 @@ def _prune(
     clients: Connections,
     then: tuple[str, ...] | None,
     before: int | None,
+    options: PruneOptions,
 ) -> int:
-    from regkit.ops.prune import render
+    from regkit.ops.prune import render, session
     from regkit.ops.prune.execute import PruneAbandoned
-    from regkit.ops.prune.session import PruneRunInterrupted, prune_targets
+    from regkit.ops.prune.session import PruneRunInterrupted
 
     def show_plans(planned: RegistryPrune) -> None:
         if args.output == "table":
-            _write(render.render_plans(planned.registry, planned.plans))
+            _write(planned.plans_text())
         elif args.output == "markdown":
-            _write(_markdown_plans(planned.registry, planned.plans))
+            _write(_markdown_plans(planned.registry, planned.tag_plans))
 
-    def confirm(doomed: int) -> bool:
-        if args.yes:
-            return True
-        return output.confirm(f"Delete {render.plural(doomed, 'tag')}?")
+    def confirm(question: str) -> bool:
+        return bool(args.yes) or output.confirm(question)
 
     def show_result(done: RegistryPrune) -> None:
         if args.output == "json":
             return
-        _write(render.render_results(done.registry, done.results or (), done.children))
+        _write(done.results_text())
 
     def warn(message: str) -> None:
         print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
 
     try:
-        run = prune_targets(
+        run = session.prune_targets(
             goals,
             policy,
             clients,
@@ -273,6 +267,7 @@ def _prune(
             on_plans=show_plans,
             on_result=show_result,
             progress=_progress,
+            options=options,
         )
     except PruneAbandoned:
         print(
@@ -308,7 +303,7 @@ def _prune(
         return 0
     failed_after = None
     if then and run.deleted and run.complete:
-        failed_after = _then_and_check(args, then, before, run.registries, documents, clients)
+        failed_after = _then_and_check(args, then, before, run.pruned, documents, clients)
     elif then:
         print(
             "regkit: --then not run: "
@@ -317,6 +312,11 @@ def _prune(
         )
     if args.output == "json":
         _write(render.render_json(documents))
+    if run.interrupted:  # a backend stopped at Ctrl-C, after the deletion in flight
+        print(f"regkit: {run.error}", file=sys.stderr, flush=True)
+        return 130
+    if run.error:
+        raise RegkitError(run.error)
     if run.lost:
         raise RegkitError(
             f"{render.plural(len(run.lost), 'tag')} went with a DELETE and could not be put "
@@ -325,8 +325,8 @@ def _prune(
         )
     if not run.complete:
         raise RegkitError(
-            "prune did not finish (see above); the registry is consistent: run the same "
-            "command again to finish"
+            f"prune did not finish (see above); {run.unfinished}: run the same command again "
+            "to finish"
         )
     if failed_after:
         raise RegkitError(failed_after)
@@ -364,56 +364,36 @@ def _then_and_check(
     args: argparse.Namespace,
     argv: tuple[str, ...],
     before: int | None,
-    pruned: Sequence[RegistryPrune],
+    pruned: Sequence[tuple[str, Sequence[str]]],
     documents: list[dict[str, Any]],
     clients: Connections,
 ) -> str | None:
-    """Run the --then command, then check what stayed; the error to raise, or None."""
-    from regkit.errors import NotFoundError
-    from regkit.ops.check import check_repositories, render_text
-    from regkit.ops.gc import run_then
+    """Run the --then command, then check what stayed (``session.then_and_check``), printed;
+    the error to raise, or None."""
+    from regkit.ops.check import render_text
     from regkit.ops.prune.render import plural
+    from regkit.ops.prune.session import then_and_check
 
     print(f"regkit: running {' '.join(argv)}", file=sys.stderr)
-    result = run_then(
+    after = then_and_check(
         argv,
-        echo=lambda line: print(line, file=sys.stderr),
+        pruned,
+        clients,
         storage=args.storage,
         storage_before=before,
+        echo=lambda line: print(line, file=sys.stderr),
+        checking=Progress,
     )
-    problems: list[str] = []
-    if not result.ok:
-        problems.append(f"the --then command exited {result.exit_code}")
-    shrunk = result.shrunk_bytes
-    then_doc = {
-        "command": list(argv),
-        "exit_code": result.exit_code,
-        "storage_shrunk_bytes": shrunk,
-    }
-    lines = [f"--then: {' '.join(argv)} exited {result.exit_code}"]
-    if shrunk is not None:
-        lines.append(f"storage {args.storage} shrank by {plural(shrunk, 'byte')}")
-    for pruned_here, doc in zip(pruned, documents, strict=True):
-        registry = pruned_here.registry
-        client = clients(registry)  # the prune's own connection
-        repos = []
-        for plan in pruned_here.plans:
-            try:
-                client.tags(plan.repository)
-            except NotFoundError:
-                continue  # no tag stayed
-            repos.append(plan.repository)
-        with Progress(f"checking {registry}") as progress:
-            report = check_repositories(
-                client, repos, on_stage=progress.stage, tick=progress.advance
-            )
-        doc["then"] = then_doc
+    lines = [f"--then: {' '.join(argv)} exited {after.then.exit_code}"]
+    if after.then.shrunk_bytes is not None:
+        lines.append(f"storage {args.storage} shrank by {plural(after.then.shrunk_bytes, 'byte')}")
+    for report, doc in zip(after.checks, documents, strict=True):
+        doc["then"] = after.then_json()
         doc["check"] = report.to_json()
         lines.extend(render_text(report).splitlines())
-        if not report.ok:
-            problems.append(f"check found {plural(len(report.broken), 'broken image')}")
     if args.output != "json":
         _write("\n".join(lines) + "\n")
+    problems = after.problems()
     if problems:
         return "; ".join(problems) + " after the prune (see above); the prune itself is done"
     return None
@@ -470,11 +450,12 @@ def _cmd_delete(args: argparse.Namespace) -> int:
 
     ref = parse_ref_arg(args.ref, require_identifier=True)  # REGKIT_REGISTRY for a bare REPO
     name = escape(ref.name)
-    from regkit.ghcr.hosts import is_ghcr
+    from regkit.ops.prune.backend import backend_for
 
-    if is_ghcr(ref.registry):  # 405 there: versions go through the GitHub API, with children
+    backend = backend_for(ref.registry)
+    if not backend.registry_deletes:  # GHCR answers 405: only a prune deletes there
         raise UsageError(
-            f"{ref.registry} deletes package versions through the GitHub API, not the registry: "
+            f"{ref.registry} {backend.deletes_through}: "
             f"run 'regkit prune {name} --match '^TAG$' --keep 0' (the image with its "
             "platform and attestation manifests, or the tag alone when another tag shares it)"
         )

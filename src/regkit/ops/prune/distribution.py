@@ -1,0 +1,127 @@
+"""The distribution prune backend: any registry speaking the distribution API (``registry:3``,
+2.8, go-containerregistry's registry). Plans are ``PrunePlan``, results ``PruneResult``;
+tags go by manifest DELETE, or alone by a throw-away manifest (``regkit.ops.prune.execute``),
+with audit lines and the platform manifests of deleted indexes (``regkit.ops.audit``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from regkit.errors import UsageError
+from regkit.ops.prune import render
+from regkit.ops.prune.backend import Carried, PruneOptions
+from regkit.ops.prune.execute import PruneResult
+from regkit.ops.prune.plan import PrunePlan, PrunePolicy
+
+if TYPE_CHECKING:
+    from regkit.ops import ConnectOptions
+    from regkit.ops.prune.run import Target
+    from regkit.registry import RegistryClient
+
+
+class DistributionBackend:
+    name = "distribution"
+    api_function = "prune"
+    deletes_through = "deletes through the registry API"
+    registry_deletes = True
+    unfinished = "the registry is consistent"
+    after_note: str | None = render.GC_GUIDANCE
+
+    def accepts(self, host: str) -> bool:
+        return True  # the last of KINDS: every registry that is no other kind
+
+    def refuse(self, target: Target, options: PruneOptions) -> None:
+        if options.delete_untagged:
+            raise UsageError(
+                "--delete-untagged is for GHCR (ghcr.io); on distribution, untagged manifests go "
+                "with 'registry garbage-collect --delete-untagged' (registry:3 only)"
+            )
+
+    def login(
+        self, options: ConnectOptions, host: str, token: str | None
+    ) -> tuple[ConnectOptions, tuple[str, ...]]:
+        return options, ()
+
+    def open(self, client: RegistryClient, options: PruneOptions) -> AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def plan(
+        self,
+        client: RegistryClient,
+        state: Any,
+        target: Target,
+        policy: PrunePolicy,
+        now: datetime,
+        *,
+        options: PruneOptions,
+        tick: Callable[[], None] | None = None,
+    ) -> tuple[PrunePlan, ...]:
+        from regkit.ops.prune.run import plan_target
+
+        return tuple(
+            plan_target(client, target, policy, now, tick=tick, protect_dir=options.protect_dir)
+        )
+
+    def work(self, plans: Sequence[PrunePlan]) -> int:
+        return sum(len(p.removed) for p in plans)
+
+    def question(self, work: int) -> str:
+        return f"Delete {render.plural(work, 'tag')}?"
+
+    def execute(
+        self,
+        client: RegistryClient,
+        state: Any,
+        plans: Sequence[PrunePlan],
+        *,
+        options: PruneOptions,
+        warn: Callable[[str], None] | None = None,
+        tick: Callable[[], None] | None = None,
+    ) -> Carried:
+        from regkit.ops.audit import execute_recorded
+
+        done = execute_recorded(client, plans, record=options.record, warn=warn, tick=tick)
+        return Carried(done.results, done.children, done.records)
+
+    def render_plans(self, registry: str, plans: Sequence[PrunePlan]) -> str:
+        return render.render_plans(registry, plans)
+
+    def render_results(
+        self,
+        registry: str,
+        results: Sequence[PruneResult],
+        children: Mapping[str, Sequence[str]],
+    ) -> str:
+        return render.render_results(registry, results, children)
+
+    def document(
+        self,
+        registry: str,
+        plans: Sequence[PrunePlan],
+        results: Sequence[PruneResult] | None,
+        children: Mapping[str, Sequence[str]],
+        *,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        doc = render.to_json(registry, plans, results, dry_run=dry_run)
+        if results is not None:
+            doc["deleted_platform_manifests"] = {r: list(ds) for r, ds in children.items()}
+        return doc
+
+    def tag_plan(self, plan: PrunePlan) -> PrunePlan:
+        return plan
+
+    def tag_result(self, result: PruneResult) -> PruneResult:
+        return result
+
+    def summary_note(self, plan: PrunePlan, result: PruneResult | None, *, dry_run: bool) -> str:
+        return render.counts_line(plan) + (" (dry run)" if dry_run else "")
+
+
+BACKEND = DistributionBackend()
+
+__all__ = ["BACKEND", "DistributionBackend"]
