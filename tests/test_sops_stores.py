@@ -141,3 +141,21 @@ def test_decryption_and_output_go_through_the_table(
     assert doc.data == {"user": "alice", "password": "s3cret"}
     assert render(doc) == render(decrypt_file(path, _ids(key)))
     assert store.calls == ["load_encrypted", "emit"]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [(".env", "dotenv"), ("dir/.env", "dotenv"), ("SECRETS.YAML", "binary"), ("a.JSON", "binary")],
+)
+def test_the_store_is_chosen_by_suffix_as_sops_does(
+    tmp_path: Path, key: AgeKey, name: str, expected: str
+) -> None:
+    """sops matches the end of the file name, case-sensitively (``strings.HasSuffix``): a
+    file named ``.env`` is dotenv, ``SECRETS.YAML`` is binary. The real sops encrypts them
+    that way, so regkit must read them that way to decrypt them."""
+    assert format_for_path(name) == expected
+    text = "A=s3cret\n" if expected == "dotenv" else "a: s3cret\n"
+    path = encrypt(tmp_path, text, Path(name).name, recipients=[key.recipient])
+    theirs = sops_decrypt(tmp_path, path, [key.identity])
+    assert theirs.returncode == 0, theirs.stderr.decode()
+    assert render(decrypt_file(path, _ids(key))) == theirs.stdout

@@ -11,7 +11,6 @@ as in sops). A new format is one class and one line in the table.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Protocol
 
 from regkit.sops.errors import SopsFormatError
@@ -27,7 +26,7 @@ class Store(Protocol):
 
     #: the ``--input-type`` / ``--output-type`` name
     name: str
-    #: file name suffixes (lower case, with the dot) that choose this store
+    #: file name endings that choose this store (as sops: case-sensitive)
     extensions: tuple[str, ...]
     #: largest file read, in bytes
     max_size: int
@@ -240,8 +239,6 @@ STORES: dict[str, Store] = {
     store.name: store
     for store in (YamlStore(), JsonStore(), DotenvStore(), IniStore(), BinaryStore())
 }
-#: The store a file extension chooses; anything else is binary.
-_BY_EXTENSION = {ext: store for store in STORES.values() for ext in store.extensions}
 _FALLBACK = STORES["binary"]
 
 
@@ -254,8 +251,14 @@ def store_for(name: str) -> Store:
 
 
 def store_for_path(path: str | os.PathLike[str]) -> Store:
-    """The store sops picks from a file name (unknown extensions are binary)."""
-    return _BY_EXTENSION.get(Path(path).suffix.lower(), _FALLBACK)
+    """The store sops picks from a file name: the first whose extension ends the name,
+    case-sensitively as sops' ``strings.HasSuffix`` (``.env`` is dotenv, ``A.YAML`` is
+    binary); no match is binary."""
+    text = os.fspath(path)
+    for store in STORES.values():
+        if text.endswith(store.extensions):
+            return store
+    return _FALLBACK
 
 
 def format_for_path(path: str | os.PathLike[str]) -> str:
