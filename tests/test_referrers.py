@@ -39,11 +39,13 @@ from regkit.registry.referrers import (
     referrer_tags,
     referrers,
 )
+from tests.cli import regkit
 from tests.fakeserver import Seen, json_answer, serve
 from tests.rig import Rig
 from tests.rig.cosign import KeyPair, generate_key_pair, require_cosign, sign, verify
 from tests.rig.cranereg import CraneRig
 from tests.rig.oras import SPDX, attach, discover, require_oras
+from tests.schemas import check_schema
 
 HEX = "ab" * 32
 SUBJECT = f"sha256:{HEX}"
@@ -186,7 +188,7 @@ def test_referrer_from_a_cosign_tag() -> None:
         rt.tag,
         len(raw),
     )
-    assert r.to_json()["artifactType"] == SIMPLESIGNING
+    assert r.to_json()["artifact_type"] == SIMPLESIGNING
 
 
 # -- the referrers API, on a scripted server (no registry here serves it) ------------------
@@ -449,3 +451,56 @@ def test_cosign_signature_and_oras_sbom_are_found_on_every_registry(
     # the signature regkit found is the one cosign verifies
     verify(any_rig, keys, any_rig.ref(repo, "v1"))
     assert verify(any_rig, keys, any_rig.ref(repo, "v2"), check=False).returncode != 0
+
+
+# -- regkit inspect shows what is attached -------------------------------------------------
+
+
+def test_inspect_shows_what_is_attached(
+    any_rig: AnyRig, repo_prefix: str, keys: KeyPair, tmp_path: Path
+) -> None:
+    repo = f"{repo_prefix}/shown"
+    pusher = any_rig.pusher()
+    signed = pusher.push_image(repo, ["v1"], layer_size=64)
+    pusher.push_image(repo, ["v2"], layer_size=64)
+    sign(any_rig, keys, any_rig.ref(repo, signed.digest))
+    sbom = attach(any_rig, any_rig.ref(repo, signed.digest), _sbom(tmp_path))
+    hexpart = signed.digest.removeprefix("sha256:")
+
+    out = regkit("inspect", "-o", "json", any_rig.ref(repo, "v1"), env=any_rig.env())
+    assert out.returncode == 0, out.stderr.decode()
+    doc = json.loads(out.stdout)
+    check_schema("inspect", doc)
+    # the referrer tags are not tags of the image
+    assert doc["tags"] == ["v1"]
+    assert doc["attached"] == {"signature": 1, "attestation": 0, "sbom": 1, "other": 0}
+    kinds = {r["kind"]: r for r in doc["referrers"]}
+    assert sorted(kinds) == ["sbom", "signature"]
+    assert kinds["sbom"]["digest"] == sbom
+    assert kinds["sbom"]["artifact_type"] == SPDX
+    assert kinds["sbom"]["found"] == FOUND_TAG_INDEX
+    assert kinds["signature"]["tag"] == f"sha256-{hexpart}.sig"
+    assert kinds["signature"]["artifact_type"] == SIMPLESIGNING
+
+    table = regkit("inspect", "--no-trunc", any_rig.ref(repo, "v1"), env=any_rig.env())
+    assert table.returncode == 0, table.stderr.decode()
+    text = table.stdout.decode()
+    attached = next(line for line in text.splitlines() if line.startswith("ATTACHED"))
+    assert "signed" in attached and "1 SBOM" in attached, attached
+    assert sbom in text.split("REFERRER", 1)[1]
+    md = regkit("inspect", "-o", "markdown", any_rig.ref(repo, "v1"), env=any_rig.env())
+    assert md.returncode == 0, md.stderr.decode()
+    rows = [line for line in md.stdout.decode().splitlines() if sbom in line]
+    assert len(rows) == 1 and "sbom" in rows[0], rows
+
+    bare = regkit("inspect", "-o", "json", any_rig.ref(repo, "v2"), env=any_rig.env())
+    assert bare.returncode == 0, bare.stderr.decode()
+    plain = json.loads(bare.stdout)
+    check_schema("inspect", plain)
+    assert plain["referrers"] == []
+    assert plain["attached"] == {"signature": 0, "attestation": 0, "sbom": 0, "other": 0}
+    text = regkit("inspect", any_rig.ref(repo, "v2"), env=any_rig.env()).stdout.decode()
+    assert "REFERRER" not in text
+    assert next(line for line in text.splitlines() if line.startswith("ATTACHED")).split()[1:] == [
+        "-"
+    ]

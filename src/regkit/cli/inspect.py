@@ -27,7 +27,7 @@ def _add_inspect(sub: Any, common: argparse.ArgumentParser) -> None:
         sub,
         common,
         "inspect",
-        help_="digest, tags, created, labels, platforms, sizes and layers of one image",
+        help_="digest, tags, created, labels, platforms, sizes, layers and what is attached",
         description=(
             "Show in one call what an image reference tells: its digest, every tag of the "
             "repository that points at the same digest, the created time (label "
@@ -36,7 +36,10 @@ def _add_inspect(sub: Any, common: argparse.ArgumentParser) -> None:
             "platform os/arch[/variant], compressed size (config and layers), config digest, "
             "layer count and layer sizes. Attestation manifests of an index are listed as "
             "attestations, not platforms. Created and labels of an index are those of one "
-            "platform (--platform, default linux/amd64, else the first)."
+            "platform (--platform, default linux/amd64, else the first). ATTACHED and the "
+            "referrers table show what is attached to the digest (cosign signatures and "
+            "attestations, SBOMs, other OCI 1.1 referrers): found through the referrers API "
+            "where the registry serves it, else the sha256-<hex> tag schemes."
         ),
         examples=[
             "regkit inspect registry.example.com/team/api:latest",
@@ -84,7 +87,26 @@ def _facts(result: Inspection) -> list[tuple[str, str]]:
         rows.append((short, result.label(short) or "-"))
     if result.shown_platform:
         rows.append(("labels of", result.shown_platform))
+    rows.append(("attached", attached_text(result.attached)))
     return rows
+
+
+def attached_text(counts: dict[str, int]) -> str:
+    """``signed (1 signature), 1 attestation, 1 SBOM``; ``-`` when nothing is attached."""
+    parts: list[str] = []
+    n = counts.get("signature", 0)
+    if n:
+        parts.append(f"signed ({n} signature{'s' if n != 1 else ''})")
+    n = counts.get("attestation", 0)
+    if n:
+        parts.append(f"{n} attestation{'s' if n != 1 else ''}")
+    n = counts.get("sbom", 0)
+    if n:
+        parts.append(f"{n} SBOM{'s' if n != 1 else ''}")
+    n = counts.get("other", 0)
+    if n:
+        parts.append(f"{n} other")
+    return ", ".join(parts) or "-"
 
 
 def _layers(sizes: list[int]) -> str:
@@ -117,7 +139,25 @@ def render_table(result: Inspection, args: argparse.Namespace) -> str:
             for a in result.attestations
         ]
         lines += output.table(("ATTESTATION", "SIZE", "FOR"), att, width=width)
+    if result.referrers:
+        lines.append("")
+        refs = [
+            (
+                output.short_digest(r.digest, args),
+                r.kind,
+                r.artifact_type or "-",
+                output.human_size(r.size),
+                r.found,
+            )
+            for r in result.referrers
+        ]
+        lines += output.table(REFERRER_HEADERS, refs, width=width)
     return "\n".join(lines) + "\n"
+
+
+#: The referrers table; FOUND: referrers-api, referrers-tag (sha256-<hex> index) or cosign-tag
+#: (sha256-<hex>.sig/.att/.sbom); -o json names the tag.
+REFERRER_HEADERS = ("REFERRER", "KIND", "ARTIFACT TYPE", "SIZE", "FOUND")
 
 
 def render_markdown(result: Inspection) -> str:
@@ -139,4 +179,11 @@ def render_markdown(result: Inspection) -> str:
         lines.append("")
         att = [(a.digest, output.human_size(a.size), a.subject or "-") for a in result.attestations]
         lines += output.markdown_table(("ATTESTATION", "SIZE", "FOR"), att)
+    if result.referrers:
+        lines.append("")
+        refs = [
+            (r.digest, r.kind, r.artifact_type or "-", output.human_size(r.size), r.found)
+            for r in result.referrers
+        ]
+        lines += output.markdown_table(REFERRER_HEADERS, refs)
     return "\n".join(lines) + "\n"

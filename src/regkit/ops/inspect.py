@@ -1,4 +1,5 @@
-"""``regkit inspect``: everything one image reference tells, in one call.
+"""``regkit inspect``: everything one image reference tells, in one call, and what is attached
+to it (signatures, attestations, SBOMs: ``regkit.registry.referrers``, for the top digest).
 
 ``build_inspection`` is pure: from the top manifest, its children, the parsed configs and the
 digest of every tag of the repository, it makes an ``Inspection``. ``inspect`` fetches those
@@ -9,7 +10,7 @@ then every config.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -20,6 +21,7 @@ from regkit.errors import NotFoundError
 from regkit.ops import platform_child
 from regkit.reference import Reference
 from regkit.registry import Descriptor, Manifest, RegistryClient
+from regkit.registry.referrers import Referrer, count_kinds, referrers
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +92,16 @@ class Inspection:
     platforms: tuple[PlatformImage, ...]
     attestations: tuple[Attestation, ...]
     shown_platform: str | None  # whose created and labels these are (an index)
+    # what is attached to the digest (regkit.registry.referrers): signatures, SBOMs, ...
+    referrers: tuple[Referrer, ...] = ()
 
     def label(self, short: str) -> str | None:
         return self.labels.get(imagemeta.SHOWN_LABELS[short])
+
+    @property
+    def attached(self) -> dict[str, int]:
+        """Referrers by kind: signature, attestation, sbom, other (zero when none)."""
+        return count_kinds(self.referrers)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -113,6 +122,8 @@ class Inspection:
             "labels_of": self.shown_platform,
             "platforms": [p.to_json() for p in self.platforms],
             "attestations": [a.to_json() for a in self.attestations],
+            "attached": self.attached,
+            "referrers": [r.to_json() for r in self.referrers],
         }
 
 
@@ -139,8 +150,9 @@ def build_inspection(
     configs: Mapping[str, Mapping[str, Any]],
     tag_digests: Mapping[str, str | None],
     platform: str | None = None,
+    attached: Sequence[Referrer] = (),
 ) -> Inspection:
-    """Pure: the inspection of ``top`` from what was fetched."""
+    """Pure: the inspection of ``top`` from what was fetched (``attached``: its referrers)."""
     images: list[PlatformImage] = []
     found: list[Attestation] = []
     shown: Manifest | None = top
@@ -176,6 +188,7 @@ def build_inspection(
         platforms=tuple(images),
         attestations=tuple(found),
         shown_platform=shown_platform,
+        referrers=tuple(r for r in attached if r.subject == top.digest),
     )
 
 
@@ -252,14 +265,9 @@ def inspect(
     config_digests = list(dict.fromkeys(m.config.digest for m in images if m.config is not None))
     parsed = client.map(config, config_digests)
     configs = dict(zip(config_digests, parsed, strict=True))
-    return build_inspection(
-        ref,
-        top,
-        children,
-        configs,
-        tag_digests,
-        platform,
-    )
+    # what is attached to the digest: the referrers API, else the tag schemes in ``tags``
+    found = referrers(client, repo, top.digest, tags=tags)
+    return build_inspection(ref, top, children, configs, tag_digests, platform, found)
 
 
 __all__ = ["Attestation", "Inspection", "Layer", "PlatformImage", "build_inspection", "inspect"]

@@ -38,7 +38,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from regkit import defaults
-from regkit.errors import InvalidReferenceError, LimitExceededError, RegistryError
+from regkit.errors import (
+    InvalidReferenceError,
+    LimitExceededError,
+    NotFoundError,
+    RegistryError,
+)
 from regkit.reference import DIGEST_RE
 from regkit.registry.manifest import OCI_INDEX, Manifest, parse_json
 
@@ -80,6 +85,8 @@ _ATTESTATION_TYPES = frozenset(
     }
 )
 _SUFFIX_KIND: dict[str, Kind] = {"sig": "signature", "att": "attestation", "sbom": "sbom"}
+#: Every kind, in the order they are shown.
+KINDS: tuple[Kind, ...] = ("signature", "attestation", "sbom", "other")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +150,8 @@ class Referrer:
     def to_json(self) -> dict[str, Any]:
         return {
             "digest": self.digest,
-            "mediaType": self.media_type,
-            "artifactType": self.artifact_type,
+            "media_type": self.media_type,
+            "artifact_type": self.artifact_type,
             "kind": self.kind,
             "size": self.size,
             "annotations": dict(self.annotations),
@@ -164,6 +171,14 @@ def kind_of(artifact_type: str, suffix: str | None = None) -> Kind:
     if "spdx" in at or "cyclonedx" in at or "syft" in at or "sbom" in at:
         return "sbom"
     return _SUFFIX_KIND.get(suffix or "", "other")
+
+
+def count_kinds(found: Iterable[Referrer]) -> dict[str, int]:
+    """How many referrers of each kind (every kind present, in ``KINDS`` order)."""
+    counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+    for r in found:
+        counts[r.kind] += 1
+    return counts
 
 
 def _str_map(value: Any) -> dict[str, str]:
@@ -320,7 +335,10 @@ def from_tags(
     mine = referrer_tags(tags).get(digest, [])
 
     def read(rt: ReferrerTag) -> list[Referrer]:
-        manifest = client.get_manifest(repository, rt.tag)  # bounded: MAX_MANIFEST_BYTES
+        try:
+            manifest = client.get_manifest(repository, rt.tag)  # bounded: MAX_MANIFEST_BYTES
+        except NotFoundError:
+            return []  # removed since the tags were listed
         if rt.suffix is not None:
             return [referrer_from_manifest(manifest, rt)]
         what = f"referrers index {repository}:{rt.tag}"
@@ -369,6 +387,7 @@ __all__ = [
     "FOUND_API",
     "FOUND_COSIGN",
     "FOUND_TAG_INDEX",
+    "KINDS",
     "OCI_EMPTY",
     "REFERRER_TAG",
     "Found",
@@ -377,6 +396,7 @@ __all__ = [
     "ReferrerTag",
     "artifact_type_of",
     "classify_tag",
+    "count_kinds",
     "from_api",
     "from_tags",
     "kind_of",
