@@ -1,7 +1,8 @@
 """The defaults every layer shares, written once.
 
-``regkit.ops.ConnectOptions`` (the CLI, the actions and the API), ``RegistryClient``,
-``Transport`` and the GitHub packages client all read them from here, so a change of a default
+``regkit.registry.options.Options`` (what ``RegistryClient`` and ``Transport`` take),
+``regkit.ops.ConnectOptions`` (an ``Options`` for the CLI, the actions and the API) and the
+GitHub packages client all read them from here, so a change of a default
 is one line.
 
 The limits below bound what a registry sends (SECURITY.md, "Limits"): each one, when reached,
@@ -21,6 +22,9 @@ JOBS = 16
 #: connection. A streamed blob (copy, promote) is not bound by the deadline but must keep
 #: moving: each 256 KiB of it (``STREAM_CHUNK`` in ``regkit.registry.client``) within it.
 TIMEOUT = 30.0
+#: Seconds to open a connection (TCP and TLS), within ``TIMEOUT`` when that is shorter: a
+#: wrong host or port says so quickly.
+CONNECT_TIMEOUT = 10.0
 
 #: A manifest or index body (distribution refuses to store larger ones).
 MAX_MANIFEST_BYTES = 4 * MiB
@@ -50,6 +54,7 @@ def size_text(size: int) -> str:
 
 
 __all__ = [
+    "CONNECT_TIMEOUT",
     "JOBS",
     "MAX_BODY_BYTES",
     "MAX_CONFIG_BYTES",

@@ -5,33 +5,36 @@
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from regkit import defaults
 from regkit.dockerconfig import Credentials, credentials_for
 from regkit.errors import NotFoundError, TLSError, UsageError
 from regkit.reference import host_is_loopback
+from regkit.registry.options import Options
 
 if TYPE_CHECKING:
     from regkit.reference import Reference
     from regkit.registry import Descriptor, Manifest, RegistryClient
 
+#: Warnings of the operations (``--insecure`` to a remote host): log records, which the CLI
+#: prints on stderr (``regkit.cli.output.warnings_on_stderr``) and an API user's logging gets.
+_log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
-class ConnectOptions:
-    """How to reach registries: TLS, concurrency and where credentials come from."""
+class ConnectOptions(Options):
+    """How to reach registries: the connection options (``regkit.registry.options.Options``:
+    TLS, concurrency, timeout...) and where credentials come from (``resolve_credentials``;
+    an explicit ``credentials`` goes first)."""
 
-    ca_file: str | None = None
-    insecure: bool = False
-    jobs: int = defaults.JOBS
-    timeout: float = defaults.TIMEOUT
-    verbose: int = 0
     username: str | None = None
     password: str | None = None
     docker_config: str | None = None
+    #: no retry notices on a terminal (the CLI's ``--quiet``; ``REGKIT_QUIET`` counts too)
+    quiet: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -45,7 +48,10 @@ DEFAULTS = ConnectOptions()
 
 
 def resolve_credentials(host: str, options: ConnectOptions) -> Credentials | None:
-    """Explicit credentials, then REGISTRY_USERNAME/REGISTRY_PASSWORD, then the Docker config."""
+    """Explicit credentials (``credentials``, else ``username`` and ``password``), then
+    REGISTRY_USERNAME/REGISTRY_PASSWORD, then the Docker config."""
+    if options.credentials is not None:
+        return options.credentials
     if options.username is not None or options.password is not None:
         if not options.username or options.password is None:
             raise UsageError("give both a username and a password (--username, --password-stdin)")
@@ -76,16 +82,13 @@ def connect(host: str, options: ConnectOptions) -> RegistryClient:
     if ca_file and not os.path.isfile(ca_file):
         raise TLSError(f"CA file {ca_file} does not exist; pass the PEM file of your registry's CA")
     if options.insecure and not host_is_loopback(host):
-        print(f"regkit: warning: --insecure: TLS verification is off for {host}", file=sys.stderr)
-    return RegistryClient(
-        host,
-        credentials=resolve_credentials(host, options),
-        ca_file=ca_file,
-        insecure=options.insecure,
-        jobs=options.jobs,
-        timeout=options.timeout,
-        verbose=options.verbose,
+        _log.warning("--insecure: TLS verification is off for %s", host)
+    credentials = resolve_credentials(host, options)
+    client = RegistryClient(
+        host, options.registry_options(), credentials=credentials, ca_file=ca_file
     )
+    client.transport.quiet = options.quiet
+    return client
 
 
 class Connections:

@@ -25,6 +25,7 @@ and ``registry:3`` are handled where they show, each fallback named:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import re
 import sys
@@ -33,7 +34,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, Unpack
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import httpx
@@ -53,7 +54,6 @@ from regkit.errors import (
 from regkit.reference import validate_repository, validate_tag
 from regkit.registry import deadline
 from regkit.registry.auth import same_host
-from regkit.registry.cache import ContentCache
 from regkit.registry.manifest import (
     ACCEPT,
     OCI_MANIFEST,
@@ -64,7 +64,8 @@ from regkit.registry.manifest import (
     parse_json,
     sha256_digest,
 )
-from regkit.registry.retry import Again, RetryPolicy, retrying, tries_of, with_tries
+from regkit.registry.options import Options, OptionsArgs, options_of
+from regkit.registry.retry import Again, retrying, tries_of, with_tries
 from regkit.registry.throwaway import throwaway_image
 from regkit.registry.translate import forbidden
 from regkit.registry.transport import Transport
@@ -230,32 +231,17 @@ class RegistryClient:
     """A client for one registry host. Thread-safe; use ``map`` for bounded concurrency."""
 
     def __init__(
-        self,
-        registry: str,
-        *,
-        credentials: Credentials | None = None,
-        ca_file: str | None = None,
-        insecure: bool = False,
-        jobs: int = defaults.JOBS,
-        timeout: float = defaults.TIMEOUT,
-        retry: RetryPolicy | None = None,
-        verbose: int = 0,
-        cache: ContentCache | None = None,
+        self, registry: str, options: Options | None = None, **changes: Unpack[OptionsArgs]
     ) -> None:
+        """``options`` (``regkit.registry.options``: TLS, jobs, timeout, retry, credentials, an
+        injected ``transport``...), or some of them as keyword arguments (over ``options``)."""
+        options = options_of(options, changes)
+        self.options = options = dataclasses.replace(options, jobs=max(1, options.jobs))
         self.registry = registry
-        self.jobs = max(1, jobs)
+        self.jobs = options.jobs
         # Manifests by digest and configs, shared by runs (regkit.registry.cache); opt-in.
-        self.cache = cache
-        self.transport = Transport(
-            registry,
-            credentials=credentials,
-            ca_file=ca_file,
-            insecure=insecure,
-            jobs=self.jobs,
-            timeout=timeout,
-            retry=retry,
-            verbose=verbose,
-        )
+        self.cache = options.cache
+        self.transport = Transport(registry, options)
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         # Whether DELETE by tag works here: None until the first delete_tag finds out.

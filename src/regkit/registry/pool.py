@@ -21,6 +21,7 @@ import threading
 
 import httpx
 
+from regkit import defaults
 from regkit.errors import TLSError, UsageError
 from regkit.registry.deadline import install as install_deadline
 
@@ -39,24 +40,42 @@ def ssl_context(ca_file: str | None, insecure: bool) -> ssl.SSLContext | bool:
     return ctx
 
 
-def http2_wanted() -> bool:
-    """HTTP/2 only with REGKIT_HTTP2=1, and then the h2 package must be installed."""
-    wanted = os.environ.get("REGKIT_HTTP2", "0").strip().lower() in ("1", "true", "yes")
+def http2_wanted(explicit: bool | None = None) -> bool:
+    """HTTP/2 when ``explicit`` (None: only with REGKIT_HTTP2=1); the h2 package must then be
+    installed."""
+    if explicit is None:
+        wanted = os.environ.get("REGKIT_HTTP2", "0").strip().lower() in ("1", "true", "yes")
+        asked = "REGKIT_HTTP2=1"
+    else:
+        wanted, asked = explicit, "HTTP/2"
     if wanted and importlib.util.find_spec("h2") is None:
-        raise UsageError(
-            "REGKIT_HTTP2=1 needs the h2 package (pip install h2) in regkit's environment"
-        )
+        raise UsageError(f"{asked} needs the h2 package (pip install h2) in regkit's environment")
     return wanted
 
 
 class ClientPool:
-    """``client`` for the calling thread; ``drop`` a broken one; ``close`` them all."""
+    """``client`` for the calling thread; ``drop`` a broken one; ``close`` them all.
 
-    def __init__(self, *, ca_file: str | None, insecure: bool, timeout: float, jobs: int) -> None:
-        self.http2 = http2_wanted()
+    ``transport``: an ``httpx.BaseTransport`` every client sends through instead of the
+    network (``httpx.MockTransport`` in a unit test); TLS, HTTP/2 and pooling are then its own.
+    ``http2``: None reads ``REGKIT_HTTP2``.
+    """
+
+    def __init__(
+        self,
+        *,
+        ca_file: str | None,
+        insecure: bool,
+        timeout: float,
+        jobs: int,
+        http2: bool | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.http2 = http2_wanted(http2)
         self._verify = ssl_context(ca_file, insecure)
-        self._timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, defaults.CONNECT_TIMEOUT))
         self._jobs = jobs
+        self._transport = transport
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
         self._shared: httpx.Client | None = None
@@ -99,6 +118,7 @@ class ClientPool:
             limits=limits,
             follow_redirects=False,
             headers={"User-Agent": "regkit/0.1"},
+            transport=self._transport,
         )
 
     def drop(self) -> None:

@@ -24,13 +24,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from regkit import defaults
-from regkit.dockerconfig import Credentials
 from regkit.errors import (
     AuthenticationError,
     ConnectionFailedError,
@@ -50,6 +49,7 @@ from regkit.registry.auth import (
     shown,
     upgrade,
 )
+from regkit.registry.options import Options, OptionsArgs, options_of
 from regkit.registry.pool import ClientPool
 from regkit.registry.retry import (
     RETRY_STATUSES,
@@ -78,34 +78,39 @@ MAX_REDIRECTS = 5
 class Transport:
     """Requests to one registry host, authenticated, retried and counted."""
 
+    #: no retry notices on a terminal (``notice``): the CLI's ``--quiet``, set by
+    #: ``regkit.ops.connect``; ``REGKIT_QUIET`` in the environment counts too
+    quiet: bool = False
+
     def __init__(
-        self,
-        host: str,
-        *,
-        credentials: Credentials | None = None,
-        ca_file: str | None = None,
-        insecure: bool = False,
-        jobs: int = defaults.JOBS,
-        timeout: float = defaults.TIMEOUT,
-        retry: RetryPolicy | None = None,
-        verbose: int = 0,
+        self, host: str, options: Options | None = None, **changes: Unpack[OptionsArgs]
     ) -> None:
+        """``options`` (``regkit.registry.options``), or some of them as keyword arguments
+        (over ``options`` when both are given)."""
+        self.options = options = options_of(options, changes)
         self.host = host
-        self.jobs = jobs
-        self.credentials = credentials
-        self.insecure = insecure
-        self.retry = retry or RetryPolicy()
-        self.timeout = timeout  # the deadline of one request (deadline.py), and the idle limit
-        self.verbose = verbose
-        self._ca_file = ca_file  # named by a failed verification (translate.cert_refused)
-        self._pool = ClientPool(ca_file=ca_file, insecure=insecure, timeout=timeout, jobs=jobs)
+        self.jobs = options.jobs
+        self.credentials = credentials = options.credentials
+        self.insecure = options.insecure
+        self.retry = options.retry or RetryPolicy()
+        self.timeout = options.timeout  # the deadline of one request (deadline.py), the idle limit
+        self.verbose = options.verbose
+        self._ca_file = options.ca_file  # named by a failed verification (translate.cert_refused)
+        self._pool = ClientPool(
+            ca_file=options.ca_file,
+            insecure=options.insecure,
+            timeout=options.timeout,
+            jobs=options.jobs,
+            http2=options.http2,
+            transport=options.transport,
+        )
         self.http2 = self._pool.http2
         self._warmers: list[threading.Thread] = []
         self._warm_wanted = 0  # warm-ups asked for before the first answer (see warm)
         self._settled = False  # the first answer came: scheme and credentials known
         self._scheme: str | None = None
         self._auth = Authenticator(
-            host, credentials, insecure=insecure, send_token=self._send_token
+            host, credentials, insecure=options.insecure, send_token=self._send_token
         )
         self._warned: set[str] = set()  # hosts warned about plain HTTP
         self._lock = threading.Lock()
@@ -683,7 +688,7 @@ class Transport:
         CI logs stay quiet; the final error still says how many tries were made."""
         if self.verbose:
             _say(f"regkit: {line}")
-        elif _stderr_is_terminal() and not os.environ.get("REGKIT_QUIET"):
+        elif _stderr_is_terminal() and not self.quiet and not os.environ.get("REGKIT_QUIET"):
             # Erase a progress line being redrawn in place (regkit.progress), then the notice.
             _say(f"\r\x1b[2Kregkit: {line}")
 
