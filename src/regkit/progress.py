@@ -13,7 +13,8 @@ from typing import TextIO
 
 class Progress:
     """``label done/total`` (``label done`` when the total is unknown) redrawn in place at most
-    10 times a second, erased at the end. ``REGKIT_QUIET`` (``--quiet``) turns it off."""
+    10 times a second, erased at the end. ``quiet`` (the CLI's ``--quiet``) or ``REGKIT_QUIET``
+    in the environment turns it off."""
 
     def __init__(
         self,
@@ -22,10 +23,12 @@ class Progress:
         *,
         stream: TextIO | None = None,
         clock: Callable[[], float] | None = None,
+        quiet: bool = False,
     ) -> None:
         self.stream = stream or sys.stderr
         self.enabled = (
-            self.stream.isatty()
+            not quiet
+            and self.stream.isatty()
             and not os.environ.get("CI")
             and os.environ.get("TERM") != "dumb"
             and not os.environ.get("REGKIT_QUIET")

@@ -83,18 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         autocomplete(parser)
     args = parser.parse_args(argv)
-    if not getattr(args, "quiet", False):
+    # --quiet travels as args.quiet (output.note, Progress, ConnectOptions.quiet), never through
+    # the environment; the operations' warnings (log records) are printed for this call only
+    with output.warnings_on_stderr():
         return _run(parser, args)
-    # read by regkit.progress, cli.output.note and the transport: for this call only
-    before = os.environ.get("REGKIT_QUIET")
-    os.environ["REGKIT_QUIET"] = "1"
-    try:
-        return _run(parser, args)
-    finally:
-        if before is None:
-            os.environ.pop("REGKIT_QUIET", None)
-        else:
-            os.environ["REGKIT_QUIET"] = before
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

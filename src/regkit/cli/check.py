@@ -64,7 +64,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     options = connect_options(args)  # once: --password-stdin reads stdin
     reports = []
     for host, repos in goals:
-        with connect(host, options) as client, Progress(f"checking {host}") as progress:
+        with (
+            connect(host, options) as client,
+            Progress(f"checking {host}", quiet=output.quiet(args)) as progress,
+        ):
             reports.append(
                 check_repositories(
                     client,

@@ -261,6 +261,7 @@ def connect_options(args: argparse.Namespace) -> ConnectOptions:
         verbose=int(getattr(args, "verbose", 0)),
         username=getattr(args, "username", None),
         password=password,
+        quiet=bool(getattr(args, "quiet", False)),  # REGKIT_QUIET: read by the transport itself
     )
 
 

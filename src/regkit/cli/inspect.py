@@ -61,7 +61,10 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from regkit.ops.inspect import inspect
 
     ref = parse_ref_arg(args.ref, default_tag="latest")
-    with client_for(args, ref.registry) as client, Progress("reading tags") as progress:
+    with (
+        client_for(args, ref.registry) as client,
+        Progress("reading tags", quiet=output.quiet(args)) as progress,
+    ):
         result = inspect(client, ref, platform=args.platform, on_item=progress.advance)
     if args.output == "json":
         output.write_json(result.to_json())

@@ -4,11 +4,13 @@ terminal, the empty-result note, and writing to a stdout that may be full or clo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import os
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from regkit.errors import RegkitError
@@ -93,16 +95,43 @@ def write_json(document: Any) -> None:
     write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
-def note(message: str) -> None:
+def note(message: str, args: argparse.Namespace) -> None:
     """A remark for the person at the terminal, on stderr (never in the data); not with
-    ``--quiet``."""
-    if quiet():
+    ``--quiet`` or ``REGKIT_QUIET`` (``quiet``)."""
+    if quiet(args):
         return
     print(f"regkit: {message}", file=sys.stderr)
 
 
-def quiet() -> bool:
-    return bool(os.environ.get("REGKIT_QUIET"))
+def quiet(args: argparse.Namespace) -> bool:
+    """No notes, no progress line, no retry notices: ``--quiet`` given to this command, or
+    ``REGKIT_QUIET`` set by the user (the CLI never sets it: the flag is passed as a value)."""
+    return bool(getattr(args, "quiet", False)) or bool(os.environ.get("REGKIT_QUIET"))
+
+
+class _WarningsOnStderr(logging.Handler):
+    """The operations' warning records as ``regkit: warning: ...`` lines on (today's) stderr."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(OSError, ValueError):  # a closed stderr: nothing to tell it
+            print(f"regkit: warning: {escape(record.getMessage())}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def warnings_on_stderr() -> Iterator[None]:
+    """For one command: what ``regkit.ops`` logs at WARNING (``--insecure`` to a remote host)
+    is printed on stderr, as the CLI words its warnings; the operations themselves print
+    nothing (an API user's logging gets the records)."""
+    handler = _WarningsOnStderr()
+    logger = logging.getLogger("regkit.ops")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
 
 
 def terminal_width(args: argparse.Namespace) -> int | None:

@@ -147,7 +147,10 @@ def _cmd_overview(args: argparse.Namespace) -> int:
     else:
         host, repos = split_target(args.registry, args.repo)
     platform = getattr(args, "platform", None)
-    with client_for(args, host) as client, Progress("overview") as progress:
+    with (
+        client_for(args, host) as client,
+        Progress("overview", quiet=output.quiet(args)) as progress,
+    ):
         if not args.no_cache:
             from regkit.registry.cache import ContentCache
 
@@ -166,7 +169,8 @@ def _cmd_overview(args: argparse.Namespace) -> int:
     if not result.repositories:
         output.note(
             f"no repositories on {host} (an empty registry, or a user who may not list it; "
-            "name repositories with --repo)"
+            "name repositories with --repo)",
+            args,
         )
     if args.output == "json":
         output.write(ov.render_json(result))

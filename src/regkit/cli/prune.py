@@ -266,7 +266,7 @@ def _prune(
             warn=warn,
             on_plans=show_plans,
             on_result=show_result,
-            progress=_progress,
+            progress=lambda label: _progress(label, quiet=output.quiet(args)),
             options=options,
         )
     except PruneAbandoned:
@@ -299,7 +299,7 @@ def _prune(
             return 1
         if args.output == "json":
             _write(render.render_json(documents))
-        output.note("dry run: nothing deleted" if args.dry_run else "nothing to delete")
+        output.note("dry run: nothing deleted" if args.dry_run else "nothing to delete", args)
         return 0
     failed_after = None
     if then and run.deleted and run.complete:
@@ -334,8 +334,8 @@ def _prune(
 
 
 @contextlib.contextmanager
-def _progress(label: str) -> Iterator[Callable[[], None]]:
-    with Progress(label) as progress:
+def _progress(label: str, *, quiet: bool = False) -> Iterator[Callable[[], None]]:
+    with Progress(label, quiet=quiet) as progress:
         yield progress.advance
 
 
@@ -494,7 +494,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
                     + (f" and its tags: {tags}\n" if tags else " (no tag points at it)\n")
                 )
                 document(plan, deleted=False)
-                output.note("dry run: nothing deleted")
+                output.note("dry run: nothing deleted", args)
                 return 0
             if plan.tags and not args.yes:
                 if not sys.stdin.isatty():
@@ -509,7 +509,7 @@ def _cmd_delete(args: argparse.Namespace) -> int:
         elif args.dry_run:
             emit(_delete_line(plan, name, done=False))
             document(plan, deleted=False)
-            output.note("dry run: nothing deleted")
+            output.note("dry run: nothing deleted", args)
             return 0
         result = execute_delete(client, plan, warn=warn)
     if plan.kind == "manifest":

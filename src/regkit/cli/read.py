@@ -51,7 +51,9 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
         client.ping()
         repos = client.catalog(invalid="warn")  # shown only: a bad name is left out
     if not repos:
-        output.note(f"no repositories on {host} (an empty registry, or a user who may not list it)")
+        output.note(
+            f"no repositories on {host} (an empty registry, or a user who may not list it)", args
+        )
     if args.output == "json":
         output.write_json({"registry": host, "repositories": repos})
     elif args.output == "markdown":
@@ -97,7 +99,7 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     if args.omit_digest_tags:
         tags = [t for t in tags if not t.startswith("sha256-")]
     if not tags:
-        output.note(f"no tags in {ref.name}")
+        output.note(f"no tags in {ref.name}", args)
     if args.output == "json":
         output.write_json({"registry": ref.registry, "repository": ref.repository, "tags": tags})
     elif args.output == "markdown":

@@ -73,7 +73,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             if destination.registry == source.registry
             else stack.enter_context(connect(destination.registry))
         )
-        progress = stack.enter_context(Progress("sync"))
+        progress = stack.enter_context(Progress("sync", quiet=output.quiet(args)))
         result = sy.sync(
             src,
             source,
@@ -85,10 +85,10 @@ def cmd_sync(args: argparse.Namespace) -> int:
             on_item=progress.advance,
         )
     for tag in result.skipped:
-        output.note(f"tag {escape(tag)} vanished from {source} while syncing; skipped")
+        output.note(f"tag {escape(tag)} vanished from {source} while syncing; skipped", args)
     if not result.items:
         what = f"matching {args.match!r} " if args.match else ""
-        output.note(f"no tags {what}in {source}; nothing to sync")
+        output.note(f"no tags {what}in {source}; nothing to sync", args)
     if args.output == "json":
         output.write_json(result.to_json())
     elif args.output == "markdown":
@@ -99,7 +99,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
         rows = [(i.tag, i.digest, _status(i, result.dry_run)) for i in result.items]
         lines = output.table((), rows, width=None)
         output.write("".join(f"{line}\n" for line in lines))
-    output.note(result.summary())
+    output.note(result.summary(), args)
     return 0
 
 
