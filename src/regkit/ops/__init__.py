@@ -33,8 +33,6 @@ class ConnectOptions(Options):
     username: str | None = None
     password: str | None = None
     docker_config: str | None = None
-    #: no retry notices on a terminal (the CLI's ``--quiet``; ``REGKIT_QUIET`` counts too)
-    quiet: bool = False
 
     def __repr__(self) -> str:
         return (
@@ -84,11 +82,9 @@ def connect(host: str, options: ConnectOptions) -> RegistryClient:
     if options.insecure and not host_is_loopback(host):
         _log.warning("--insecure: TLS verification is off for %s", host)
     credentials = resolve_credentials(host, options)
-    client = RegistryClient(
+    return RegistryClient(
         host, options.registry_options(), credentials=credentials, ca_file=ca_file
     )
-    client.transport.quiet = options.quiet
-    return client
 
 
 class Connections:

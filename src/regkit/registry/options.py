@@ -43,7 +43,9 @@ class Options:
     silence on a connection; ``verbose``: 1 logs each request on stderr. Keyword-only:
     ``credentials`` (Basic, or for a token), ``retry`` (None: ``RetryPolicy()``), ``http2``
     (None: ``REGKIT_HTTP2``), ``cache`` (manifests and configs by digest, opt-in),
-    ``transport`` (an ``httpx.BaseTransport`` instead of the network).
+    ``transport`` (an ``httpx.BaseTransport`` instead of the network), ``quiet`` (no retry
+    notices on a terminal: the CLI's ``--quiet``; ``REGKIT_QUIET`` in the environment counts
+    too).
     """
 
     ca_file: str | None = None
@@ -57,6 +59,7 @@ class Options:
     http2: bool | None = None
     cache: ContentCache | None = None
     transport: httpx.BaseTransport | None = None
+    quiet: bool = False
 
     def registry_options(self) -> Options:
         """These options as a plain ``Options``: a subclass's own fields (``ConnectOptions``'s
@@ -78,6 +81,7 @@ class OptionsArgs(TypedDict, total=False):
     http2: bool | None
     cache: ContentCache | None
     transport: httpx.BaseTransport | None
+    quiet: bool
 
 
 #: ``Options()``: every default.

@@ -78,10 +78,6 @@ MAX_REDIRECTS = 5
 class Transport:
     """Requests to one registry host, authenticated, retried and counted."""
 
-    #: no retry notices on a terminal (``notice``): the CLI's ``--quiet``, set by
-    #: ``regkit.ops.connect``; ``REGKIT_QUIET`` in the environment counts too
-    quiet: bool = False
-
     def __init__(
         self, host: str, options: Options | None = None, **changes: Unpack[OptionsArgs]
     ) -> None:
@@ -95,6 +91,7 @@ class Transport:
         self.retry = options.retry or RetryPolicy()
         self.timeout = options.timeout  # the deadline of one request (deadline.py), the idle limit
         self.verbose = options.verbose
+        self.quiet = options.quiet  # no retry notices on a terminal (REGKIT_QUIET counts too)
         self._ca_file = options.ca_file  # named by a failed verification (translate.cert_refused)
         self._pool = ClientPool(
             ca_file=options.ca_file,
