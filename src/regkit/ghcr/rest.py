@@ -3,8 +3,9 @@
 On ghcr.io every manifest (an index, each platform manifest, each attestation manifest) is a
 package version whose ``name`` is the manifest digest and whose ``metadata.container.tags``
 are its tags. The registry API cannot delete there (``DELETE /v2/.../manifests/...`` answers
-405 UNSUPPORTED); versions are deleted here, through PyGithub's requester with raw endpoints
-(PyGithub has no method for container package versions):
+405 UNSUPPORTED); versions are deleted here, through the GitHub REST API on httpx (no
+redirect followed, each answer read within ``defaults.MAX_LIST_BYTES`` and parsed within
+``defaults.MAX_JSON_DEPTH``), retried with the one retry primitive (``regkit.registry.retry``):
 
 - ``GET|DELETE /{orgs/ORG|users/USER}/packages/container/{NAME}/versions[/{ID}]``, ``NAME``
   URL-encoded (``a/b`` -> ``a%2Fb``), pages of 100 followed through ``Link: rel="next"``;
@@ -39,9 +40,10 @@ from regkit.errors import (
     NotFoundError,
     RegkitError,
 )
+from regkit.registry.retry import Again, RetryPolicy, retrying
 
 if TYPE_CHECKING:
-    from github.Requester import Requester
+    import httpx
 
 DEFAULT_API_URL = "https://api.github.com"
 PER_PAGE = 100
@@ -183,19 +185,21 @@ class PackagesAPI:
         max_wait: float = MAX_WAIT,
         write_interval: float = WRITE_INTERVAL,
     ) -> None:
-        from github import Auth, Github  # lazy: PyGithub costs start-up time
+        import httpx
+
+        from regkit import __version__
 
         self.base_url = _checked_base_url(base_url or DEFAULT_API_URL)
         self._token = token or ""
-        self._gh = Github(
-            auth=Auth.Token(token) if token else None,
-            base_url=self.base_url,
-            timeout=round(timeout),  # PyGithub takes whole seconds
-            retry=None,  # rate limits are waited out here, and said so
-            seconds_between_requests=None,
-            seconds_between_writes=None,  # spaced here (write_interval)
-        )
-        self._requester: Requester = self._gh.requester
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "X-GitHub-Api-Version": "2022-11-28",
+            "User-Agent": f"regkit/{__version__}",
+        }
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        # No redirect is followed: the token goes to the API's own origin only.
+        self._http = httpx.Client(headers=headers, timeout=timeout, follow_redirects=False)
         self.notify = notify or (lambda _m: None)
         self.sleep = sleep
         self.clock = clock
@@ -207,7 +211,7 @@ class PackagesAPI:
         self.requests = 0  # answers received (rate-limit refusals included)
 
     def close(self) -> None:
-        self._gh.close()
+        self._http.close()
 
     def __enter__(self) -> PackagesAPI:
         return self
@@ -220,42 +224,70 @@ class PackagesAPI:
 
     # -- requests --------------------------------------------------------------------------
     def _request(self, verb: str, url: str, what: str) -> tuple[dict[str, str], Any]:
-        from github import GithubException
-        from requests import RequestException
-
+        """One API call, retried with ``regkit.registry.retry``: a rate-limit refusal is waited
+        out as GitHub asks (said through ``notify``), a server error retried twice (1 s, 2 s)."""
         server_errors = 0
-        for _attempt in range(MAX_RATE_RETRIES + 3):
-            try:
-                self.requests += 1
-                headers, data = self._requester.requestJsonAndCheck(verb, url)
-                return dict(headers), data
-            except GithubException as err:
-                headers = {str(k): str(v) for k, v in (err.headers or {}).items()}
-                said = err.data.get("message") if isinstance(err.data, dict) else None
-                wait = rate_limit_wait(err.status, headers, self.clock(), str(said or ""))
-                if wait is None and err.status in RETRY_STATUSES and server_errors < 2:
-                    server_errors += 1
-                    wait = float(server_errors)
-                    self.notify(
-                        f"GitHub API answered {err.status} while {what}: retrying in {wait:.0f} s"
-                    )
-                    self.sleep(wait)
-                    continue
-                if wait is None:
-                    raise self._translate(err.status, err.data, what) from None
-                self._wait(wait, err.status, headers, what)
-            except RequestException as err:
-                host = urlsplit(self.base_url).netloc
-                raise ConnectionFailedError(
-                    f"GitHub API at {host} unreachable while {what}: {type(err).__name__}; "
-                    "check the network and GITHUB_API_URL"
-                ) from None
-        raise RateLimitedError(
-            f"GitHub API: still rate limited after {MAX_RATE_RETRIES} waits while {what}; "
-            "run again later"
-        )
 
-    def _wait(self, seconds: float, status: int, headers: dict[str, str], what: str) -> None:
+        def attempt(_n: int) -> tuple[dict[str, str], Any]:
+            nonlocal server_errors
+            status, headers, data = self._send(verb, url, what)
+            if 200 <= status < 300:
+                return headers, data
+            said = data.get("message") if isinstance(data, dict) else None
+            wait = rate_limit_wait(status, headers, self.clock(), str(said or ""))
+            if wait is None and status in RETRY_STATUSES and server_errors < 2:
+                server_errors += 1
+                wait = float(server_errors)
+                self.notify(f"GitHub API answered {status} while {what}: retrying in {wait:.0f} s")
+                raise Again(f"answered {status}", retry_after=wait)
+            if wait is None:
+                raise self._translate(status, data, what)
+            self._announce(wait, status, headers, what)
+            raise Again(f"rate limited ({status})", retry_after=wait)
+
+        policy = RetryPolicy(
+            attempts=MAX_RATE_RETRIES + 3,
+            base_delay=1.0,
+            max_delay=max(self.max_wait, 2.0),  # the waits are GitHub's, checked in _announce
+            total=float("inf"),
+        )
+        try:
+            return retrying(attempt, policy, what, sleep=self.sleep)
+        except Again:
+            raise RateLimitedError(
+                f"GitHub API: still rate limited after {MAX_RATE_RETRIES} waits while {what}; "
+                "run again later"
+            ) from None
+
+    def _send(self, verb: str, url: str, what: str) -> tuple[int, dict[str, str], Any]:
+        """(status, headers, JSON body or None) of one request; the body read within
+        ``MAX_LIST_BYTES`` and parsed within ``MAX_JSON_DEPTH``."""
+        import httpx
+
+        from regkit.registry.manifest import parse_json
+
+        self.requests += 1
+        try:
+            with self._http.stream(verb, self._absolute(url)) as response:
+                raw = _read_capped(response, defaults.MAX_LIST_BYTES, what)
+        except httpx.TransportError as err:
+            host = urlsplit(self.base_url).netloc
+            raise ConnectionFailedError(
+                f"GitHub API at {host} unreachable while {what}: {type(err).__name__}; "
+                "check the network and GITHUB_API_URL"
+            ) from None
+        data: Any = None
+        if raw.strip():
+            try:
+                data = parse_json(raw, f"GitHub API answer while {what}")
+            except LimitExceededError:
+                raise
+            except RegkitError:
+                data = None  # not JSON (a proxy's error page): the status speaks
+        return response.status_code, dict(response.headers), data
+
+    def _announce(self, seconds: float, status: int, headers: dict[str, str], what: str) -> None:
+        """Say the wait GitHub asks for (the caller sleeps), or refuse one over ``max_wait``."""
         lower = {k.lower(): v for k, v in headers.items()}
         why = (
             "retry-after"
@@ -274,7 +306,6 @@ class PackagesAPI:
             f"GitHub API rate limit (HTTP {status}) while {what}: waiting {seconds:.0f} s "
             f"as GitHub asks ({why})"
         )
-        self.sleep(seconds)
 
     def _translate(self, status: int, data: Any, what: str) -> RegkitError:
         message = data.get("message") if isinstance(data, dict) else None
@@ -415,6 +446,23 @@ class PackagesAPI:
                 )
             )
         return sorted(out, key=lambda p: p.name)
+
+
+def _read_capped(response: httpx.Response, cap: int, what: str) -> bytes:
+    """The body of ``response``, at most ``cap`` bytes (a ``LimitExceededError`` past it)."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise LimitExceededError(
+                f"GitHub API: {what}: the answer is over {cap} bytes, regkit's limit on one "
+                "answer; a partial list is not safe to act on",
+                limit="bytes of one answer",
+                value=cap,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _checked_base_url(url: str) -> str:

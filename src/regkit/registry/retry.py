@@ -9,8 +9,8 @@ announced through ``notify`` (the transport prints it under ``-v`` or on a termi
 exception that ends a retried call carries its ``Tries`` (``tries_of``), so the final error
 can say how many tries it made and for how long (``with_tries``).
 
-Users: ``Transport.request`` (and its ping), ``RegistryClient.get_blob`` and the streamed blob
-copy of ``regkit.ops.copy``.
+Users: ``Transport.request`` (and its ping), ``RegistryClient.get_blob``, the streamed blob
+copy of ``regkit.ops.copy`` and the GitHub Packages REST client (``regkit.ghcr.rest``).
 """
 
 from __future__ import annotations
@@ -93,10 +93,12 @@ def retrying(
     transient: Callable[[BaseException], bool] = lambda _err: False,
     notify: Callable[[str], None] | None = None,
     already: Tries | None = None,
+    sleep: Callable[[float], None] | None = None,
 ) -> T:
     """``attempt(n)`` until it returns; see the module doc. The exception that ends a call
     that was tried more than once carries its ``Tries`` (``tries_of``). ``already``: tries
-    made before, in another form (they count against the policy's attempts and time)."""
+    made before, in another form (they count against the policy's attempts and time).
+    ``sleep``: how a wait is taken (default ``time.sleep``; a caller's own, e.g. a test's)."""
     started = time.monotonic() - (already.seconds if already else 0.0)
     n = already.count if already else 0
     while True:
@@ -117,7 +119,7 @@ def retrying(
             if notify is not None:
                 reason = err.reason if isinstance(err, Again) else f"failed ({type(err).__name__})"
                 notify(f"{what} {reason}; try {n + 1} of {policy.attempts} in {wait:.1f}s")
-            time.sleep(wait)
+            (sleep or time.sleep)(wait)
 
 
 def _mark(err: BaseException, count: int, seconds: float) -> None:
