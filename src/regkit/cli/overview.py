@@ -118,31 +118,14 @@ def split_target(positional: str | None, repos: list[str]) -> tuple[str, list[st
     return hosts[0], list(dict.fromkeys(names))
 
 
-def _is_ghcr(host: str) -> bool:
-    from regkit.ghcr.hosts import is_ghcr
-
-    return is_ghcr(host)
-
-
-def _ghcr_owner(text: str) -> tuple[str, str | None]:
-    """``ghcr.io/OWNER`` -> (``ghcr.io``, OWNER); anything else -> (text, None)."""
-    host, _, owner = text.partition("/")
-    if not owner:
-        return text, None
-    from regkit.ghcr.hosts import is_ghcr
-
-    if not is_ghcr(host) or "/" in owner:
-        raise UsageError(f"expected a registry host, or ghcr.io/OWNER on GHCR, got {text!r}")
-    return host, owner.lower()
-
-
 def _cmd_overview(args: argparse.Namespace) -> int:
+    from regkit.ghcr.hosts import package_owner
     from regkit.ops import overview as ov
 
     owner: str | None = None
-    first, _, rest = (args.registry or "").partition("/")
-    if rest and "/" not in rest and _is_ghcr(first):  # ghcr.io/OWNER: the owner's packages
-        host, owner = _ghcr_owner(args.registry)
+    packages = package_owner(args.registry or "")  # ghcr.io/OWNER: the owner's packages
+    if packages is not None:
+        host, owner = packages
         _, repos = split_target(host, args.repo)
     else:
         host, repos = split_target(args.registry, args.repo)

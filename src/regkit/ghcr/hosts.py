@@ -206,6 +206,15 @@ def with_write_hint(err: AuthenticationError, registry: str) -> AuthenticationEr
     return AuthenticationError(f"{err.message}; {WRITE_HINT}", status=err.status, code=err.code)
 
 
+def package_owner(text: str) -> tuple[str, str] | None:
+    """``ghcr.io/OWNER`` (a GHCR host and one path component) -> (host, owner in lower case):
+    the owner whose packages stand for the catalog GHCR does not have; anything else: None."""
+    host, _, owner = text.partition("/")
+    if not owner or "/" in owner or not is_ghcr(host):
+        return None
+    return host, owner.lower()
+
+
 def owner_repositories(client: RegistryClient, owner: str) -> list[str]:
     """``OWNER/NAME`` of every container package of ``owner`` the token can see (GHCR has no
     catalog)."""
@@ -225,6 +234,7 @@ __all__ = [
     "is_ghcr",
     "login_secret",
     "owner_repositories",
+    "package_owner",
     "packages_api",
     "token_github",
     "token_login",
