@@ -34,7 +34,14 @@ Linux only (the lock has no Windows or macOS wheels): refused elsewhere in one l
 
 Prints the path of the ``regkit`` executable; inside a step, also sets the outputs ``regkit``,
 ``python`` and ``venv``. Options: ``--venv DIR`` (install there, no reuse key),
-``--installer auto|uv|pip``, ``--force`` (reinstall).
+``--installer auto|uv|pip``, ``--force`` (reinstall), ``--key`` (install nothing: the outputs
+``venv``, ``cache-key`` and ``complete`` for the composite actions' cache step).
+
+Across jobs: on GitHub-hosted runners each composite action restores the virtualenv from the
+Actions cache (``actions/cache``, key ``cache_key()``: OS, architecture, Python version and the
+install key, which covers the locks and the sources) before this script runs; a restored venv
+carries its marker, so it is reused, and a job that installed saves it when it ends. Paths are
+the same on every hosted job (``RUNNER_TEMP``, the Python of the tool cache), which a venv needs.
 """
 
 from __future__ import annotations
@@ -121,6 +128,33 @@ def install_key() -> str:
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
         digest.update(path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def cache_key(key: str) -> str:
+    """The Actions cache key of the install ``key``: readable parts first, then the key."""
+    os_name = os.environ.get("RUNNER_OS") or platform.system()
+    arch = os.environ.get("RUNNER_ARCH") or platform.machine()
+    python = platform.python_version()
+    return f"regkit-install-{os_name}-{arch}-py{python}-{key}"
+
+
+def default_venv(key: str) -> Path:
+    """Where the install of ``key`` lives: ``$RUNNER_TEMP/regkit-<key>``."""
+    base = Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir())
+    return base / f"regkit-{key[:16]}"
+
+
+def is_complete(venv: Path, key: str) -> bool:
+    """An install of ``key`` is in ``venv``: its regkit and its marker."""
+    regkit = bin_dir(venv) / ("regkit.exe" if os.name == "nt" else "regkit")
+    python = bin_dir(venv) / ("python.exe" if os.name == "nt" else "python")
+    marker = venv / MARKER
+    return (
+        regkit.is_file()
+        and python.exists()  # a venv restored from a cache: its interpreter is here too
+        and marker.is_file()
+        and marker.read_text("utf-8").strip() == key
+    )
 
 
 def run(cmd: list[str], env: dict[str, str]) -> None:
@@ -401,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--venv", type=Path, help="install into DIR (no reuse by key)")
     parser.add_argument("--installer", choices=("auto", "uv", "pip"), default="auto")
     parser.add_argument("--force", action="store_true", help="reinstall even when complete")
+    parser.add_argument(
+        "--key", action="store_true", help="install nothing: outputs venv, cache-key, complete"
+    )
     args = parser.parse_args(argv)
     refused = unsupported_platform(sys.platform, platform.machine())
     if refused:
@@ -415,19 +452,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     started = time.monotonic()
     key = install_key()
-    if args.venv is not None:
-        venv = args.venv.resolve()
-    else:
-        base = Path(os.environ.get("RUNNER_TEMP") or tempfile.gettempdir())
-        venv = base / f"regkit-{key[:16]}"
+    venv = args.venv.resolve() if args.venv is not None else default_venv(key)
     regkit = bin_dir(venv) / ("regkit.exe" if os.name == "nt" else "regkit")
     marker = venv / MARKER
-    reused = (
-        not args.force
-        and regkit.is_file()
-        and marker.is_file()
-        and marker.read_text(encoding="utf-8").strip() == key
-    )
+    if args.key:
+        complete = is_complete(venv, key)
+        flag = "true" if complete else "false"
+        set_outputs({"venv": str(venv), "cache-key": cache_key(key), "complete": flag})
+        print(f"install key {key[:16]}: {venv} ({'complete' if complete else 'not installed'})")
+        return 0
+    reused = not args.force and is_complete(venv, key)
     how = "reused"
     if not reused:
         if venv.exists():

@@ -368,6 +368,12 @@ class StepResult:
 Uses = Callable[["Job", Mapping[str, str]], "StepResult | None"]
 
 
+def cache_miss(job: Job, with_: Mapping[str, str]) -> StepResult:
+    """``actions/cache`` (the composite actions' install cache) on a runner whose cache holds
+    nothing: a miss. tests/test_install_cache.py gives a cache that keeps entries."""
+    return StepResult("actions/cache", "success", 0, {"cache-hit": "false"}, [], [], None)
+
+
 class Job:
     """One job on one runner: a workspace, RUNNER_TEMP, the job's env, masks and contexts."""
 
@@ -398,7 +404,7 @@ class Job:
         self.masks: list[str] = []
         self.job_env: dict[str, str] = {}
         self.path_prepend: list[str] = []
-        self.uses = dict(uses or {})
+        self.uses = {"actions/cache": cache_miss, **(uses or {})}
         self.results: list[StepResult] = []
         self.status = "success"
         self.secrets = dict(secrets or {})
