@@ -246,3 +246,28 @@ def test_the_version_costs_no_importlib_metadata() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("regkit ")
+
+
+def test_the_pinned_action_passes_the_schema_and_zizmor(tmp_path: Path) -> None:
+    """What the release commit's action.yml will be is a valid Docker action, and zizmor finds
+    nothing in it (an image by digest is pinned)."""
+    pinned = tmp_path / "action.yml"
+    pinned.write_text(
+        release.pin_action((ROOT / "action.yml").read_text(), "ghcr.io/o/regkit", DIGEST)
+    )
+    tools = Path(sys.executable).parent
+    schema, zizmor = tools / "check-jsonschema", tools / "zizmor"
+    if not (schema.exists() and zizmor.exists()):
+        pytest.skip("check-jsonschema and zizmor come with requirements-dev.lock")
+    out = subprocess.run(
+        [str(schema), "--builtin-schema", "vendor.github-actions", str(pinned)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    out = subprocess.run(
+        [str(zizmor), "--offline", "--no-config", "--persona", "auditor", str(pinned)],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
