@@ -45,6 +45,7 @@ from tests.rig import Rig
 from tests.rig.cosign import KeyPair, generate_key_pair, require_cosign, sign, verify
 from tests.rig.cranereg import CraneRig
 from tests.rig.oras import SPDX, attach, discover, require_oras
+from tests.rig.referrersreg import start_referrers_rig
 from tests.schemas import check_schema
 
 HEX = "ab" * 32
@@ -373,12 +374,44 @@ def test_a_tag_is_not_a_subject() -> None:
 AnyRig = Rig | CraneRig
 
 
-@pytest.fixture(params=["2.8", "3", "crane"], ids=["v2.8", "v3", "crane"])
+@pytest.fixture(scope="module")
+def rig_referrers_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CraneRig]:
+    """go-containerregistry's registry with the referrers API on (tests/rig/referrersreg.py)."""
+    rig = start_referrers_rig(tmp_path_factory.mktemp("rig-referrers-api"))
+    try:
+        yield rig
+    finally:
+        rig.close()
+
+
+RIGS = {
+    "2.8": "rig_basic",
+    "3": "rig_basic_v3",
+    "crane": "rig_crane",
+    "referrers-api": "rig_referrers_api",
+}
+
+
+@pytest.fixture(params=list(RIGS), ids=["v2.8", "v3", "crane", "referrers-api"])
 def any_rig(request: pytest.FixtureRequest) -> AnyRig:
-    name = {"2.8": "rig_basic", "3": "rig_basic_v3", "crane": "rig_crane"}[request.param]
-    rig: AnyRig = request.getfixturevalue(name)
+    """Every registry kind: distribution 2.8 and registry:3 (basic auth), crane's registry
+    (none of these serves the referrers API), and go-containerregistry's with the API on."""
+    rig: AnyRig = request.getfixturevalue(RIGS[request.param])
     rig.ensure_running()
     return rig
+
+
+@pytest.fixture(params=["3", "referrers-api"], ids=["v3", "referrers-api"])
+def inspect_rig(request: pytest.FixtureRequest) -> AnyRig:
+    """Where ``regkit inspect`` is shown a signed image: registry:3 (production; the tag
+    schemes) and the registry with the referrers API (the discovery itself runs on all four)."""
+    rig: AnyRig = request.getfixturevalue(RIGS[request.param])
+    rig.ensure_running()
+    return rig
+
+
+def _serves_api(rig: AnyRig) -> bool:
+    return rig.param == "referrers-api"
 
 
 @pytest.fixture(scope="module")
@@ -421,17 +454,25 @@ def test_cosign_signature_and_oras_sbom_are_found_on_every_registry(
         assert sig.artifact_type == SIMPLESIGNING
         got = by_kind["sbom"]
         assert (got.digest, got.artifact_type) == (sbom, SPDX)
-        # none of these registries serves the referrers API (404): the tag schema's index
-        assert from_api(client, repo, signed.digest) is None
-        assert got.found == FOUND_TAG_INDEX
-        assert got.tag == f"sha256-{signed.digest.removeprefix('sha256:')}"
+        api = from_api(client, repo, signed.digest)
+        if _serves_api(any_rig):
+            # the API lists the SBOM (with the config's type: read from its manifest instead)
+            assert [r.digest for r in api or []] == [sbom]
+            assert got.found == FOUND_API
+        else:
+            # 2.8, registry:3, crane's registry: no referrers API (404): the tag schema's index
+            assert api is None
+            assert got.found == FOUND_TAG_INDEX
+            assert got.tag == f"sha256-{signed.digest.removeprefix('sha256:')}"
 
         # the same as oras sees (oras knows the referrers API and tag schema, not cosign's tags)
         oracle = discover(any_rig, any_rig.ref(repo, signed.digest))
         ours = [r for r in found if r.found != FOUND_COSIGN]
-        assert sorted((d["digest"], d["artifactType"], d["size"]) for d in oracle) == sorted(
-            (r.digest, r.artifact_type, r.size) for r in ours
+        assert sorted((d["digest"], d["size"]) for d in oracle) == sorted(
+            (r.digest, r.size) for r in ours
         )
+        for d in oracle:  # go-containerregistry's API says the empty config's type (see above)
+            assert d["artifactType"] in (SPDX, OCI_EMPTY if _serves_api(any_rig) else SPDX)
 
         # the artifact-type filter
         assert [r.digest for r in referrers(client, repo, signed.digest, SPDX)] == [sbom]
@@ -457,17 +498,17 @@ def test_cosign_signature_and_oras_sbom_are_found_on_every_registry(
 
 
 def test_inspect_shows_what_is_attached(
-    any_rig: AnyRig, repo_prefix: str, keys: KeyPair, tmp_path: Path
+    inspect_rig: AnyRig, repo_prefix: str, keys: KeyPair, tmp_path: Path
 ) -> None:
     repo = f"{repo_prefix}/shown"
-    pusher = any_rig.pusher()
+    pusher = inspect_rig.pusher()
     signed = pusher.push_image(repo, ["v1"], layer_size=64)
     pusher.push_image(repo, ["v2"], layer_size=64)
-    sign(any_rig, keys, any_rig.ref(repo, signed.digest))
-    sbom = attach(any_rig, any_rig.ref(repo, signed.digest), _sbom(tmp_path))
+    sign(inspect_rig, keys, inspect_rig.ref(repo, signed.digest))
+    sbom = attach(inspect_rig, inspect_rig.ref(repo, signed.digest), _sbom(tmp_path))
     hexpart = signed.digest.removeprefix("sha256:")
 
-    out = regkit("inspect", "-o", "json", any_rig.ref(repo, "v1"), env=any_rig.env())
+    out = regkit("inspect", "-o", "json", inspect_rig.ref(repo, "v1"), env=inspect_rig.env())
     assert out.returncode == 0, out.stderr.decode()
     doc = json.loads(out.stdout)
     check_schema("inspect", doc)
@@ -478,28 +519,28 @@ def test_inspect_shows_what_is_attached(
     assert sorted(kinds) == ["sbom", "signature"]
     assert kinds["sbom"]["digest"] == sbom
     assert kinds["sbom"]["artifact_type"] == SPDX
-    assert kinds["sbom"]["found"] == FOUND_TAG_INDEX
+    assert kinds["sbom"]["found"] == (FOUND_API if _serves_api(inspect_rig) else FOUND_TAG_INDEX)
     assert kinds["signature"]["tag"] == f"sha256-{hexpart}.sig"
     assert kinds["signature"]["artifact_type"] == SIMPLESIGNING
 
-    table = regkit("inspect", "--no-trunc", any_rig.ref(repo, "v1"), env=any_rig.env())
+    table = regkit("inspect", "--no-trunc", inspect_rig.ref(repo, "v1"), env=inspect_rig.env())
     assert table.returncode == 0, table.stderr.decode()
     text = table.stdout.decode()
     attached = next(line for line in text.splitlines() if line.startswith("ATTACHED"))
     assert "signed" in attached and "1 SBOM" in attached, attached
     assert sbom in text.split("REFERRER", 1)[1]
-    md = regkit("inspect", "-o", "markdown", any_rig.ref(repo, "v1"), env=any_rig.env())
+    md = regkit("inspect", "-o", "markdown", inspect_rig.ref(repo, "v1"), env=inspect_rig.env())
     assert md.returncode == 0, md.stderr.decode()
     rows = [line for line in md.stdout.decode().splitlines() if sbom in line]
     assert len(rows) == 1 and "sbom" in rows[0], rows
 
-    bare = regkit("inspect", "-o", "json", any_rig.ref(repo, "v2"), env=any_rig.env())
+    bare = regkit("inspect", "-o", "json", inspect_rig.ref(repo, "v2"), env=inspect_rig.env())
     assert bare.returncode == 0, bare.stderr.decode()
     plain = json.loads(bare.stdout)
     check_schema("inspect", plain)
     assert plain["referrers"] == []
     assert plain["attached"] == {"signature": 0, "attestation": 0, "sbom": 0, "other": 0}
-    text = regkit("inspect", any_rig.ref(repo, "v2"), env=any_rig.env()).stdout.decode()
+    text = regkit("inspect", inspect_rig.ref(repo, "v2"), env=inspect_rig.env()).stdout.decode()
     assert "REFERRER" not in text
     assert next(line for line in text.splitlines() if line.startswith("ATTACHED")).split()[1:] == [
         "-"

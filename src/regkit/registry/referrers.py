@@ -16,7 +16,11 @@ Three ways a referrer is found, each named in ``Referrer.found``:
   every registry, with or without the API, so they are always looked for.
 
 The tag schemes are read from the repository's tag list (one listing; a caller that has it
-passes ``tags=``); the API is asked once per digest. A referrer seen twice (the API and a tag
+passes ``tags=``); the API is asked once per digest. A referrer the API lists without an
+artifact type, or with the OCI empty config's media type (go-containerregistry's registry
+reports the config's media type, not the manifest's ``artifactType``), gets the type read from
+its own manifest. Requests are sent one by one (no thread pool here), so a caller may run
+``referrers`` for many digests on the client's pool. A referrer seen twice (the API and a tag
 index) is reported once, the first way it was found, in the order above. The ``artifactType``
 filter is applied here as well as sent to the API (a registry may ignore it).
 
@@ -32,6 +36,7 @@ Pure parsing (``referrer_tags``, ``parse_referrers_index``, ``referrer_from_mani
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -325,7 +330,20 @@ def from_api(
             )
         out.extend(page)
         url = next_link(response, str(response.request.url), what)
-    return out
+    return [_typed(client, repository, r) for r in out]
+
+
+def _typed(client: RegistryClient, repository: str, found: Referrer) -> Referrer:
+    """Fallback for a registry that reports no artifact type, or the OCI empty config's media
+    type (go-containerregistry's registry puts the config's media type there, not the
+    manifest's ``artifactType``): the type read from the referrer's own manifest."""
+    if found.artifact_type not in ("", OCI_EMPTY):
+        return found
+    try:
+        manifest = client.get_manifest(repository, found.digest)  # bounded, digest checked
+    except NotFoundError:
+        return found
+    return dataclasses.replace(found, artifact_type=artifact_type_of(manifest.json))
 
 
 def from_tags(
@@ -346,8 +364,8 @@ def from_tags(
         return listed or []  # not an index: not the referrers tag schema
 
     found: list[Referrer] = []
-    for part in client.map(read, mine):
-        found.extend(part)
+    for rt in mine:  # one by one: a caller may run referrers() on the client's thread pool
+        found.extend(read(rt))
     if len(found) > defaults.MAX_ITEMS:
         raise LimitExceededError(
             f"referrers of {repository}@{digest}: more than {defaults.MAX_ITEMS} in its tag "
