@@ -387,15 +387,17 @@ def rig_referrers_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cran
 RIGS = {
     "2.8": "rig_basic",
     "3": "rig_basic_v3",
+    "tls-3": "rig_tls_v3",
     "crane": "rig_crane",
     "referrers-api": "rig_referrers_api",
 }
 
 
-@pytest.fixture(params=list(RIGS), ids=["v2.8", "v3", "crane", "referrers-api"])
+@pytest.fixture(params=list(RIGS), ids=["v2.8", "v3", "tls-v3", "crane", "referrers-api"])
 def any_rig(request: pytest.FixtureRequest) -> AnyRig:
-    """Every registry kind: distribution 2.8 and registry:3 (basic auth), crane's registry
-    (none of these serves the referrers API), and go-containerregistry's with the API on."""
+    """Every registry kind: distribution 2.8 and registry:3 (basic auth; registry:3 also behind
+    nginx with TLS, the production shape), crane's registry (none of these serves the referrers
+    API), and go-containerregistry's with the API on."""
     rig: AnyRig = request.getfixturevalue(RIGS[request.param])
     rig.ensure_running()
     return rig
@@ -423,7 +425,8 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyPair]:
 
 def _client(rig: AnyRig) -> RegistryClient:
     creds = Credentials(rig.username, rig.password) if rig.username and rig.password else None
-    return RegistryClient(rig.host, credentials=creds)
+    ca_file = str(rig.ca_file) if rig.ca_file else None
+    return RegistryClient(rig.host, credentials=creds, ca_file=ca_file)
 
 
 def _sbom(tmp_path: Path) -> Path:
