@@ -26,6 +26,7 @@ from regkit.registry import RegistryClient, RetryPolicy
 from regkit.registry.manifest import OCI_MANIFEST, sha256_digest
 from tests.cli import regkit
 from tests.fakeserver import Seen, json_answer, loopback_server, serve
+from tests.mockserver import mock
 
 ONE_TRY = RetryPolicy(attempts=1)
 MiB = 1024 * 1024
@@ -101,7 +102,7 @@ def test_a_repeated_page_under_a_new_link_ends_the_list() -> None:
             link = {}
         return json_answer(200, b'{"name":"app","tags":["a","b"]}', **link)
 
-    with serve(route) as fake, RegistryClient(fake.host) as client:
+    with mock(route) as fake, RegistryClient(fake.host, transport=fake.transport) as client:
         assert client.tags("app") == ["a", "b"]
         assert len([s for s in fake.seen if s.path.endswith("/tags/list")]) == 2
 
@@ -119,7 +120,7 @@ def test_an_empty_page_under_a_new_link_ends_the_list() -> None:
         body = b'{"name":"app","tags":["a"]}' if count["n"] == 1 else b'{"name":"app","tags":[]}'
         return json_answer(200, body, **link)
 
-    with serve(route) as fake, RegistryClient(fake.host) as client:
+    with mock(route) as fake, RegistryClient(fake.host, transport=fake.transport) as client:
         assert client.tags("app") == ["a"]
         assert len([s for s in fake.seen if s.path.endswith("/tags/list")]) == 2
 
@@ -176,8 +177,8 @@ def test_ls_reads_every_tag_of_a_registry_that_pages_without_link(count: int) ->
 def test_catalog_of_a_registry_that_ignores_last_is_an_error_not_a_partial_list() -> None:
     repos = [f"r{i:05d}" for i in range(1005)]
     with (
-        serve(ggcr_route([], repos)) as fake,
-        RegistryClient(fake.host) as client,
+        mock(ggcr_route([], repos)) as fake,
+        RegistryClient(fake.host, transport=fake.transport) as client,
         pytest.raises(RegistryError, match=r"last") as caught,
     ):
         client.catalog()
@@ -186,7 +187,10 @@ def test_catalog_of_a_registry_that_ignores_last_is_an_error_not_a_partial_list(
 
 def test_catalog_of_a_registry_paging_without_link_reads_every_name() -> None:
     repos = [f"r{i:05d}" for i in range(40)]
-    with serve(ggcr_route([], repos)) as fake, RegistryClient(fake.host) as client:
+    with (
+        mock(ggcr_route([], repos)) as fake,
+        RegistryClient(fake.host, transport=fake.transport) as client,
+    ):
         assert sorted(client.catalog()) == repos
 
 
@@ -343,8 +347,8 @@ def test_cli_on_a_deeply_nested_manifest_is_one_line_naming_the_depth(verb: str)
 
 def test_a_deeply_nested_tag_list_is_one_error_naming_the_depth() -> None:
     with (
-        serve(_deep_route) as fake,
-        RegistryClient(fake.host) as client,
+        mock(_deep_route) as fake,
+        RegistryClient(fake.host, transport=fake.transport) as client,
         pytest.raises(RegistryError, match=rf"{defaults.MAX_JSON_DEPTH}"),
     ):
         client.tags("app")
@@ -489,7 +493,10 @@ def test_ls_warns_about_tags_that_break_the_grammar_and_lists_the_others() -> No
 
 
 def test_tags_that_break_the_grammar_stop_an_operation_that_acts_on_the_list() -> None:
-    with serve(_bad_tags_route) as fake, RegistryClient(fake.host) as client:
+    with (
+        mock(_bad_tags_route) as fake,
+        RegistryClient(fake.host, transport=fake.transport) as client,
+    ):
         with pytest.raises(RegistryError, match=r"4 tags .*grammar"):
             client.tags("app")
         assert client.tags("app", invalid="warn") == ["good", "v1.0"]

@@ -1,4 +1,5 @@
-"""Client behaviour no real registry here can be made to show, on a scripted server: quirks of
+"""Client behaviour no real registry here can be made to show, on a scripted registry answered
+through the mock transport (tests.mockserver: no socket, no server thread): quirks of
 other registry:3 releases (a ``null`` page after the last, 3.1.0's 400 for a large ``n``),
 retries, digest checks and redirects. Real registry:3 pagination and tag deletes are tested on
 the real thing (test_client_rig.py: test_tag_pagination, test_deletes_by_tag_and_digest)."""
@@ -18,7 +19,7 @@ from regkit.errors import (
 )
 from regkit.registry import RegistryClient, RetryPolicy
 from regkit.registry.manifest import OCI_MANIFEST, sha256_digest
-from tests.fakeserver import Seen, json_answer, serve
+from tests.mockserver import Seen, json_answer, mock
 
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=2.0, total=10.0)
 MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": []}).encode()
@@ -47,7 +48,7 @@ def test_v3_tag_pagination_follows_relative_links_until_null_page() -> None:
         headers["Link"] = f'</v2/app/tags/list?last={page[-1]}&n={n}>; rel="next"'
         return json_answer(200, json.dumps({"name": "app", "tags": page}).encode(), **headers)
 
-    with serve(route) as fake, RegistryClient(fake.host) as client:
+    with mock(route) as fake, RegistryClient(fake.host, transport=fake.transport) as client:
         assert client.tags("app") == tags
         pages = [s for s in fake.seen if s.path.endswith("/tags/list")]
         assert len(pages) == 4  # 1000 + 1000 + 500 + the null page
@@ -64,7 +65,7 @@ def test_v310_refuses_large_n_and_we_retry_without_it() -> None:
             )
         return json_answer(200, b'{"name":"app","tags":["a","b"]}')
 
-    with serve(route) as fake, RegistryClient(fake.host) as client:
+    with mock(route) as fake, RegistryClient(fake.host, transport=fake.transport) as client:
         assert client.tags("app") == ["a", "b"]
 
 
@@ -79,8 +80,8 @@ def test_pagination_never_follows_another_host() -> None:
         )
 
     with (
-        serve(route) as fake,
-        RegistryClient(fake.host) as client,
+        mock(route) as fake,
+        RegistryClient(fake.host, transport=fake.transport) as client,
         pytest.raises(RegistryError, match=r"links the next page to evil\.example:1"),
     ):
         client.catalog()  # never followed, and never taken as the end of the list
@@ -99,7 +100,10 @@ def test_retry_after_is_honoured_and_503_bursts_are_retried() -> None:
             return json_answer(503, b"{}")
         return json_answer(200, b'{"repositories":["x"]}')
 
-    with serve(route) as fake, RegistryClient(fake.host, retry=FAST) as client:
+    with (
+        mock(route) as fake,
+        RegistryClient(fake.host, transport=fake.transport, retry=FAST) as client,
+    ):
         assert client.catalog() == ["x"]
     assert calls[1] - calls[0] >= 0.95  # waited for Retry-After
 
@@ -108,7 +112,10 @@ def test_retries_are_bounded() -> None:
     def route(seen: Seen):  # type: ignore[no-untyped-def]
         return _v2(seen) or json_answer(502, b"bad gateway")
 
-    with serve(route) as fake, RegistryClient(fake.host, retry=FAST) as client:
+    with (
+        mock(route) as fake,
+        RegistryClient(fake.host, transport=fake.transport, retry=FAST) as client,
+    ):
         with pytest.raises(RegistryError, match="502"):
             client.catalog()
         assert len([s for s in fake.seen if s.path == "/v2/_catalog"]) == FAST.attempts
@@ -118,7 +125,10 @@ def test_post_is_not_retried() -> None:
     def route(seen: Seen):  # type: ignore[no-untyped-def]
         return _v2(seen) or json_answer(503, b"{}")
 
-    with serve(route) as fake, RegistryClient(fake.host, retry=FAST) as client:
+    with (
+        mock(route) as fake,
+        RegistryClient(fake.host, transport=fake.transport, retry=FAST) as client,
+    ):
         with pytest.raises(RegistryError):
             client.upload_blob("app", sha256_digest(b"x"), iter([b"x"]), 1)
         # POST to start an upload is retried (it is safe), the streamed PUT never is
@@ -131,7 +141,7 @@ def test_head_without_digest_falls_back_to_get_and_hashes() -> None:
             return hit
         return 200, {"Content-Type": OCI_MANIFEST}, MANIFEST
 
-    with serve(route) as fake, RegistryClient(fake.host) as client:
+    with mock(route) as fake, RegistryClient(fake.host, transport=fake.transport) as client:
         desc = client.resolve("app", "v1")
         assert desc is not None
         assert desc.digest == sha256_digest(MANIFEST)
@@ -148,7 +158,7 @@ def test_manifest_whose_body_does_not_match_the_claimed_digest_is_refused() -> N
             MANIFEST,
         )
 
-    with serve(route) as fake, RegistryClient(fake.host) as client:
+    with mock(route) as fake, RegistryClient(fake.host, transport=fake.transport) as client:
         with pytest.raises(DigestMismatchError, match="refusing to trust"):
             client.get_manifest("app", "v1")
         with pytest.raises(DigestMismatchError, match="corrupt"):
@@ -159,7 +169,7 @@ def test_manifest_requests_send_the_full_accept_list() -> None:
     def route(seen: Seen):  # type: ignore[no-untyped-def]
         return _v2(seen) or (200, {"Content-Type": OCI_MANIFEST}, MANIFEST)
 
-    with serve(route) as fake, RegistryClient(fake.host) as client:
+    with mock(route) as fake, RegistryClient(fake.host, transport=fake.transport) as client:
         client.get_manifest("app", "v1")
         accept = fake.seen[-1].headers["accept"]
         for media_type in (
@@ -172,7 +182,7 @@ def test_manifest_requests_send_the_full_accept_list() -> None:
 
 
 def test_authorization_is_not_sent_to_another_host_on_redirect() -> None:
-    with serve(lambda seen: json_answer(200, b'{"repositories":["other"]}')) as other:
+    with mock(lambda seen: json_answer(200, b'{"repositories":["other"]}')) as other:
 
         def route(seen: Seen):  # type: ignore[no-untyped-def]
             if seen.path == "/v2/" and "authorization" not in seen.headers:
@@ -182,8 +192,10 @@ def test_authorization_is_not_sent_to_another_host_on_redirect() -> None:
             return 307, {"Location": f"http://{other.host}/v2/_catalog"}, b""
 
         with (
-            serve(route) as fake,
-            RegistryClient(fake.host, credentials=Credentials("u", "p4ss")) as client,
+            mock(route) as fake,
+            RegistryClient(
+                fake.host, transport=fake.transport, credentials=Credentials("u", "p4ss")
+            ) as client,
         ):
             assert client.catalog() == ["other"]
         assert "authorization" in fake.seen[-1].headers
@@ -192,7 +204,7 @@ def test_authorization_is_not_sent_to_another_host_on_redirect() -> None:
 
 def test_bearer_token_flow_with_scope_and_cache() -> None:
     tokens: list[Seen] = []
-    with serve(
+    with mock(
         lambda seen: (
             tokens.append(seen),
             json_answer(200, b'{"token":"tok-123","expires_in":300}'),
@@ -210,8 +222,10 @@ def test_bearer_token_flow_with_scope_and_cache() -> None:
             )
 
         with (
-            serve(route) as fake,
-            RegistryClient(fake.host, credentials=Credentials("u", "p4ss")) as client,
+            mock(route) as fake,
+            RegistryClient(
+                fake.host, transport=fake.transport, credentials=Credentials("u", "p4ss")
+            ) as client,
         ):
             assert client.tags("app") == ["a"]
             assert client.tags("app") == ["a"]  # cached token: no new token request
@@ -222,14 +236,16 @@ def test_bearer_token_flow_with_scope_and_cache() -> None:
 
 
 def test_token_service_refusal_is_an_auth_error() -> None:
-    with serve(lambda seen: json_answer(401, b"{}")) as auth:
+    with mock(lambda seen: json_answer(401, b"{}")) as auth:
 
         def route(seen: Seen):  # type: ignore[no-untyped-def]
             return json_answer(401, b"{}", WWW_Authenticate=f'Bearer realm="{auth.url}/token"')
 
         with (
-            serve(route) as fake,
-            RegistryClient(fake.host, credentials=Credentials("u", "bad")) as client,
+            mock(route) as fake,
+            RegistryClient(
+                fake.host, transport=fake.transport, credentials=Credentials("u", "bad")
+            ) as client,
             pytest.raises(AuthenticationError, match="refused the credentials"),
         ):
             client.tags("app")
@@ -237,7 +253,7 @@ def test_token_service_refusal_is_an_auth_error() -> None:
 
 def test_mount_token_covers_the_source_repository() -> None:
     tokens: list[Seen] = []
-    with serve(
+    with mock(
         lambda seen: (tokens.append(seen), json_answer(200, b'{"token":"t-mount"}'))[1]
     ) as auth:
 
@@ -251,8 +267,10 @@ def test_mount_token_covers_the_source_repository() -> None:
             )
 
         with (
-            serve(route) as fake,
-            RegistryClient(fake.host, credentials=Credentials("u", "p4ss")) as client,
+            mock(route) as fake,
+            RegistryClient(
+                fake.host, transport=fake.transport, credentials=Credentials("u", "p4ss")
+            ) as client,
         ):
             assert client.mount_blob("to", "sha256:" + "a" * 64, "from") is True
     scopes = tokens[-1].query["scope"]

@@ -22,6 +22,7 @@ from regkit.registry import RegistryClient, RetryPolicy
 from regkit.registry.manifest import sha256_digest
 from tests.fakeserver import Answer, Seen, json_answer, serve
 from tests.leakscan import assert_no_secrets
+from tests.mockserver import mock
 from tests.rig.relay import ensure_hosts_entry
 
 NAME = "registry.regkit.test"
@@ -194,14 +195,14 @@ def test_redirect_to_plain_http_on_another_host_with_insecure_drops_credentials(
 
 def test_a_401_from_another_origin_is_not_a_challenge_to_answer() -> None:
     tokens: list[Seen] = []
-    with serve(lambda seen: (tokens.append(seen), json_answer(200, b'{"token":"x"}'))[1]) as auth:
+    with mock(lambda seen: (tokens.append(seen), json_answer(200, b'{"token":"x"}'))[1]) as auth:
 
         def foreign(seen: Seen) -> Answer:
             return json_answer(
                 401, b"{}", WWW_Authenticate=f'Bearer realm="{auth.url}/token",service="evil"'
             )
 
-        with serve(foreign) as elsewhere:
+        with mock(foreign) as elsewhere:
 
             def route(seen: Seen) -> Answer:
                 if seen.path == f"/v2/app/blobs/{BLOB_DIGEST}":
@@ -209,8 +210,10 @@ def test_a_401_from_another_origin_is_not_a_challenge_to_answer() -> None:
                 return _basic(seen, json_answer(200, b"{}"))
 
             with (
-                serve(route) as fake,
-                RegistryClient(fake.host, credentials=CREDS, retry=FAST, jobs=1) as client,
+                mock(route) as fake,
+                RegistryClient(
+                    fake.host, credentials=CREDS, retry=FAST, jobs=1, transport=fake.transport
+                ) as client,
                 pytest.raises(AuthenticationError) as caught,
             ):
                 client.get_blob("app", BLOB_DIGEST)
@@ -278,8 +281,8 @@ def test_pagination_link_to_another_host_is_an_error_not_a_silent_end() -> None:
         return json_answer(200, b"{}")
 
     with (
-        serve(route) as fake,
-        RegistryClient(fake.host, retry=FAST, jobs=1) as client,
+        mock(route) as fake,
+        RegistryClient(fake.host, retry=FAST, jobs=1, transport=fake.transport) as client,
         pytest.raises(RegistryError) as caught,
     ):
         client.tags("app")
