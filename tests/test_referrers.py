@@ -21,7 +21,7 @@ import pytest
 from regkit import defaults
 from regkit.dockerconfig import Credentials
 from regkit.errors import InvalidReferenceError, LimitExceededError, RegistryError
-from regkit.registry import RegistryClient
+from regkit.registry import RegistryClient, RetryPolicy
 from regkit.registry.manifest import OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
 from regkit.registry.referrers import (
     FOUND_API,
@@ -221,15 +221,16 @@ def _registry(
     tags: list[str],
     manifests: dict[str, bytes],
     ignore_filter: bool = False,
+    not_served: int = 404,
 ) -> Any:
-    """A route: ``api`` = the pages of the referrers API (None: 404, not served)."""
+    """A route: ``api`` = the pages of the referrers API (None: not served, ``not_served``)."""
 
     def route(seen: Seen) -> tuple[int, dict[str, str], bytes]:
         if seen.path == "/v2/":
             return json_answer(200, b"{}")
         if seen.path == f"/v2/app/referrers/{SUBJECT}":
             if api is None:
-                return json_answer(404, b'{"errors":[{"code":"NOT_FOUND"}]}')
+                return json_answer(not_served, b'{"errors":[{"code":"UNKNOWN"}]}')
             page = int(seen.query.get("page", ["0"])[0])
             body = api[page]
             wanted = seen.query.get("artifactType", [None])[0]
@@ -289,10 +290,14 @@ def test_an_artifact_type_filter_the_registry_ignores_is_applied_here() -> None:
         assert [r.digest for r in referrers(client, "app", SUBJECT, SPDX)] == [d1]
 
 
-def test_without_the_api_the_tag_schema_index_is_read() -> None:
+@pytest.mark.parametrize("status", [400, 404, 405, 501])
+def test_without_the_api_the_tag_schema_index_is_read(status: int) -> None:
+    """Not served: 404 (distribution, crane's registry), 405/501, or 400 (a registry that does
+    not know the route; one that serves it answers 400 only to a malformed digest)."""
     d1 = sha256_digest(b"sbom")
     index = _index(_entry(d1, SPDX, **{"org.opencontainers.image.created": "2026-01-01"}))
     route = _registry(
+        not_served=status,
         api=None,
         tags=["v1", f"sha256-{HEX}", f"sha256-{HEX}.sig"],
         manifests={f"sha256-{HEX}": index, f"sha256-{HEX}.sig": SIG},
@@ -357,6 +362,16 @@ def test_an_endless_chain_of_pages_stops_at_the_page_limit(
         serve(route) as fake,
         RegistryClient(fake.host) as client,
         pytest.raises(LimitExceededError, match="more than 3 pages"),
+    ):
+        referrers(client, "app", SUBJECT)
+
+
+def test_other_errors_of_the_api_are_errors() -> None:
+    route = _registry(api=None, tags=[], manifests={}, not_served=500)
+    with (
+        serve(route) as fake,
+        RegistryClient(fake.host, retry=RetryPolicy(attempts=1)) as client,
+        pytest.raises(RegistryError, match=r"referrers of app@sha256:[0-9a-f]{64}: .* 500 UNKNOWN"),
     ):
         referrers(client, "app", SUBJECT)
 

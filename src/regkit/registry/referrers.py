@@ -4,8 +4,8 @@ Three ways a referrer is found, each named in ``Referrer.found``:
 
 - ``referrers-api``: the OCI 1.1 referrers API, ``GET /v2/<name>/referrers/<digest>`` (with
   ``?artifactType=`` when filtering), an OCI index of descriptors, paginated by ``Link`` like a
-  tag list. A registry serves it when it answers 200 with an OCI index; 404 (and 405, 501)
-  means it does not (distribution 2.8 and ``registry:3`` answer 404, as does
+  tag list. A registry serves it when it answers 200 with an OCI index; 404 (and 400, 405,
+  501) means it does not (distribution 2.8 and ``registry:3`` answer 404, as does
   go-containerregistry's ``crane registry serve``, which builds without it). Spec: a registry
   that serves the API never answers 404 to it.
 - ``referrers-tag``: the referrers tag schema, the fallback of OCI 1.1 clients (oras, regctl)
@@ -70,8 +70,11 @@ REFERRER_TAG = re.compile(r"^sha256-([0-9a-f]{64})(?:\.(.+))?$")
 #: The empty config of an OCI 1.1 artifact: not an artifact type of its own.
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
-#: Status codes that say "this registry does not serve the referrers API".
-_NOT_SERVED = frozenset({404, 405, 501})
+#: Status codes that say "this registry does not serve the referrers API": 404 (distribution,
+#: crane's registry; the spec forbids it from a registry that serves the API), 405, 501, and 400
+#: (a registry that does not know the route; one that serves it answers 400 only to a malformed
+#: digest, and ours is checked first).
+_NOT_SERVED = frozenset({400, 404, 405, 501})
 
 _SIGNATURE_TYPES = frozenset(
     {
