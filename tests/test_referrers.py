@@ -42,7 +42,7 @@ from regkit.registry.referrers import (
 from tests.cli import regkit
 from tests.fakeserver import Seen, json_answer, serve
 from tests.rig import Rig
-from tests.rig.cosign import KeyPair, generate_key_pair, require_cosign, sign, verify
+from tests.rig.cosign import KeyPair, attest, generate_key_pair, require_cosign, sign, verify
 from tests.rig.cranereg import CraneRig
 from tests.rig.oras import SPDX, attach, discover, require_oras
 from tests.rig.referrersreg import start_referrers_rig
@@ -51,6 +51,7 @@ from tests.schemas import check_schema
 HEX = "ab" * 32
 SUBJECT = f"sha256:{HEX}"
 SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+DSSE = "application/vnd.dsse.envelope.v1+json"
 
 # -- pure: the tag schemes ------------------------------------------------------------------
 
@@ -117,6 +118,20 @@ def test_artifact_type_rules() -> None:
         "layers": [{"mediaType": SIMPLESIGNING}],
     }
     assert artifact_type_of(cosign_sig) == SIMPLESIGNING
+    # cosign's attestation: an image config and a DSSE envelope layer
+    cosign_att = {**cosign_sig, "layers": [{"mediaType": DSSE}]}
+    assert artifact_type_of(cosign_att) == DSSE
+    # an image (a filesystem layer): its config's type
+    image = {
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json"},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip"}],
+    }
+    assert artifact_type_of(image) == "application/vnd.oci.image.config.v1+json"
+    docker = {
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json"},
+        "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip"}],
+    }
+    assert artifact_type_of(docker) == "application/vnd.docker.container.image.v1+json"
     assert artifact_type_of({"config": {"mediaType": "application/vnd.example.cfg"}}) == (
         "application/vnd.example.cfg"
     )
@@ -458,13 +473,21 @@ def test_cosign_signature_and_oras_sbom_are_found_on_every_registry(
     signed = pusher.push_image(repo, ["v1"], layer_size=64)
     plain = pusher.push_image(repo, ["v2"], layer_size=64)
     sign(any_rig, keys, any_rig.ref(repo, signed.digest))
+    attest(any_rig, keys, any_rig.ref(repo, signed.digest), _sbom(tmp_path))
     sbom = attach(any_rig, any_rig.ref(repo, signed.digest), _sbom(tmp_path))
+    hexpart = signed.digest.removeprefix("sha256:")
 
     with _client(any_rig) as client:
         found = referrers(client, repo, signed.digest)
         by_kind = {r.kind: r for r in found}
-        assert sorted(by_kind) == ["sbom", "signature"], found
-        assert len(found) == 2
+        assert sorted(by_kind) == ["attestation", "sbom", "signature"], found
+        assert len(found) == 3
+        att = by_kind["attestation"]
+        assert (att.found, att.tag, att.artifact_type) == (
+            FOUND_COSIGN,
+            f"sha256-{hexpart}.att",
+            DSSE,
+        )
         assert {r.subject for r in found} == {signed.digest}
         sig = by_kind["signature"]
         assert sig.found == FOUND_COSIGN
@@ -502,10 +525,10 @@ def test_cosign_signature_and_oras_sbom_are_found_on_every_registry(
         # an image with nothing attached
         assert referrers(client, repo, plain.digest) == []
 
-        # the tag list, classified: both referrer tags belong to the signed image
+        # the tag list, classified: the referrer tags belong to the signed image
         mapped = referrer_tags(client.tags(repo))
         assert list(mapped) == [signed.digest]
-        assert sorted(t.suffix or "" for t in mapped[signed.digest]) == ["", "sig"]
+        assert sorted(t.suffix or "" for t in mapped[signed.digest]) == ["", "att", "sig"]
 
     # the signature regkit found is the one cosign verifies
     verify(any_rig, keys, any_rig.ref(repo, "v1"))

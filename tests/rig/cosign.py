@@ -121,6 +121,27 @@ def sign(rig: AnyRig, keys: KeyPair, ref: str) -> subprocess.CompletedProcess[by
     )
 
 
+def attest(
+    rig: AnyRig, keys: KeyPair, ref: str, predicate: Path, predicate_type: str = "spdxjson"
+) -> subprocess.CompletedProcess[bytes]:
+    """``cosign attest --key`` ``ref`` with ``predicate`` (an in-toto statement in a DSSE
+    envelope, stored under ``sha256-<hex>.att``), no transparency log."""
+    return cosign(
+        rig,
+        "attest",
+        "--key",
+        str(keys.key),
+        "--predicate",
+        str(predicate),
+        "--type",
+        predicate_type,
+        "--tlog-upload=false",
+        "--yes",
+        *registry_flags(rig),
+        ref,
+    )
+
+
 def verify(
     rig: AnyRig, keys: KeyPair, ref: str, *, check: bool = True
 ) -> subprocess.CompletedProcess[bytes]:

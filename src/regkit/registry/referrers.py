@@ -50,7 +50,13 @@ from regkit.errors import (
     RegistryError,
 )
 from regkit.reference import DIGEST_RE
-from regkit.registry.manifest import OCI_INDEX, Manifest, parse_json
+from regkit.registry.manifest import (
+    DOCKER_CONFIG,
+    OCI_CONFIG,
+    OCI_INDEX,
+    Manifest,
+    parse_json,
+)
 
 if TYPE_CHECKING:
     from regkit.registry.client import RegistryClient
@@ -201,10 +207,15 @@ def _digest(value: Any, what: str) -> str:
     return value
 
 
+def _is_image_layer(media_type: str) -> bool:
+    return ".layer." in media_type or ".rootfs." in media_type
+
+
 def artifact_type_of(doc: Mapping[str, Any]) -> str:
-    """A manifest's artifact type: ``artifactType``, else its config's media type unless that
-    is the OCI empty config, else (cosign's signatures and attestations: an image config and
-    one payload layer) the first layer's media type; "" when none says anything."""
+    """A manifest's artifact type: ``artifactType``; else, for cosign's shape (an image config
+    and a payload layer that is not a filesystem layer: a simplesigning signature, a DSSE
+    attestation, an SBOM), the payload layer's media type; else the config's media type unless
+    it is the OCI empty config; else the first layer's; "" when none says anything."""
     at = doc.get("artifactType")
     if isinstance(at, str) and at:
         return at
@@ -213,11 +224,13 @@ def artifact_type_of(doc: Mapping[str, Any]) -> str:
     layers = doc.get("layers")
     first = layers[0] if isinstance(layers, list) and layers else None
     layer_type = first.get("mediaType") if isinstance(first, dict) else None
-    if isinstance(layer_type, str) and layer_type.startswith("application/vnd.dev.cosign."):
-        return layer_type  # cosign's signature: the payload type says what it is
+    layer = layer_type if isinstance(layer_type, str) else ""
+    image_config = config_type in (OCI_CONFIG, DOCKER_CONFIG)
+    if layer and (image_config or not config_type) and not _is_image_layer(layer):
+        return layer  # cosign: the payload's type says what it is
     if isinstance(config_type, str) and config_type and config_type != OCI_EMPTY:
         return config_type
-    return layer_type if isinstance(layer_type, str) else ""
+    return layer
 
 
 def parse_referrers_index(
