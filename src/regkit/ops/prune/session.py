@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from regkit import imagemeta
+from regkit.ops import Connections, connect
 from regkit.ops.check import CheckReport
 from regkit.ops.prune import render
 from regkit.ops.prune.backend import PruneBackend, PruneOptions, backend_for
@@ -308,7 +309,7 @@ def check_targets(goals: Sequence[Target], options: PruneOptions) -> None:
         backend_for(goal.registry).refuse(goal, options)
 
 
-class BackendConnections:
+class BackendConnections(Connections):
     """``regkit.ops.Connections`` whose options for each host come from its backend, given the
     run's GitHub ``token`` (GHCR: the token as the registry password when there is no login of
     its own); ``on_secret`` sees each secret that adds (to mask), before the host is used."""
@@ -319,12 +320,10 @@ class BackendConnections:
         token: str | None = None,
         on_secret: Callable[[str], None] | None = None,
     ) -> None:
-        self.options, self.token, self.on_secret = options, token, on_secret
-        self._clients: dict[str, RegistryClient] = {}
+        super().__init__(options)
+        self.token, self.on_secret = token, on_secret
 
     def __call__(self, host: str) -> RegistryClient:
-        from regkit.ops import connect
-
         if host not in self._clients:
             options, secrets = backend_for(host).login(self.options, host, self.token)
             for secret in secrets:
@@ -332,14 +331,6 @@ class BackendConnections:
                     self.on_secret(secret)
             self._clients[host] = connect(host, options)
         return self._clients[host]
-
-    def __enter__(self) -> BackendConnections:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        clients, self._clients = list(self._clients.values()), {}
-        for client in clients:
-            client.close()
 
 
 def prune_targets(
