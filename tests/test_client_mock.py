@@ -5,6 +5,7 @@ transport still hold: the scheme probe, the origin rule, retries, every limit.""
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import inspect
 import json
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 
 from regkit import defaults
 from regkit.dockerconfig import Credentials
-from regkit.errors import AuthenticationError, LimitExceededError, TLSError
+from regkit.errors import AuthenticationError, LimitExceededError, TLSError, UsageError
 from regkit.ops import ConnectOptions, connect
 from regkit.registry import RegistryClient, RetryPolicy
 from regkit.registry.manifest import OCI_MANIFEST, sha256_digest
@@ -67,6 +68,19 @@ def test_options_and_keywords_build_the_same_client() -> None:
     ):
         assert a.options == b.options == c.options
         assert (a.jobs, a.transport.timeout) == (3, 7.0)
+
+
+def test_the_http2_option_goes_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGKIT_HTTP2", "1")
+    with RegistryClient("r.example.test", http2=False) as client:
+        assert client.transport.http2 is False
+    monkeypatch.setenv("REGKIT_HTTP2", "0")
+    if importlib.util.find_spec("h2") is None:
+        with pytest.raises(UsageError, match="HTTP/2 needs the h2 package"):
+            RegistryClient("r.example.test", http2=True)
+    else:
+        with RegistryClient("r.example.test", http2=True) as client:
+            assert client.transport.http2 is True
 
 
 def test_connect_passes_an_injected_transport_through() -> None:
