@@ -201,3 +201,26 @@ def test_a_rollback_onto_a_platform_manifest_deleted_after_its_index_is_put_back
     state = _state(rig, repo)
     assert state.get("edge") == first_child, state
     assert any(f"{repo}:edge pointed at {first_child} when it was deleted" in w for w in warnings)
+
+
+def test_tag_first_on_distribution_2_8_falls_back_to_the_manifest_delete(
+    rig_basic: Rig, repo_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Distribution 2.8 cannot delete a tag by name (400 DIGEST_INVALID): tag-first learns it
+    from its first DELETE by tag, changes nothing, and the manifest DELETEs take the tags as
+    before; one refused request, the prune completes."""
+    monkeypatch.setattr(execute_module, "TAG_FIRST_FROM", 1, raising=False)
+    rig = rig_basic
+    rig.ensure_running()
+    repo = f"{repo_prefix}/app"
+    images = rig.pusher().push_images(repo, short_sha_tags(8, seed=28), "oci", start=T0)
+    with _client(rig.host, rig) as c:
+        pruning = _plan(c, repo, 6)
+        rig.mark()
+        result = execute_plan(c, pruning)
+    assert result.complete
+    assert _state(rig, repo) == {img.tags[0]: img.digest for img in images[2:]}
+    deletes = [(r.path.rsplit("/", 1)[1], r.status) for r in rig.requests() if r.method == "DELETE"]
+    by_name = [(ref, status) for ref, status in deletes if not ref.startswith("sha256:")]
+    assert by_name == [(by_name[0][0], 400)], deletes
+    assert sorted(ref for ref, s in deletes if s == 202) == sorted(i.digest for i in images[:2])

@@ -17,18 +17,19 @@ After each DELETE the tags are listed once more: a staying tag that vanished wit
 there meanwhile, e.g. a rollback) is put back from the manifest's bytes
 (``regkit.ops.delete.delete_keeping``) and the result says so.
 
-Tag-first (registry:3, many doomed tags): a DELETE by digest makes distribution read the link
-of every tag of the repository to untag those on it, while a DELETE by tag removes one tag in
-constant time. With ``TAG_FIRST_FROM`` or more doomed tags on manifests deleted by digest, each
-is checked and removed by name first (all of them, before any manifest DELETE), so the
+Tag-first (registry:3, many DELETEs by digest): a DELETE by digest makes distribution read the
+link of every tag of the repository to untag those on it, while a DELETE by tag removes one tag
+in constant time. With ``TAG_FIRST_FROM`` or more DELETEs by digest planned, each doomed tag is
+checked and removed by name first (all of them, before any manifest DELETE), so the
 manifest DELETEs that follow scan only the tags that stay; each manifest DELETE is guarded as
 above. A unit whose tags went by name always gets its manifest DELETE, even after Ctrl-C (it
 is the deletion in flight), so no untagged manifest is left behind.
 
 The platform manifests (and attestations) of a deleted index that nothing else in the plan
-uses are deleted by the same worker right after their index, guarded the same way: the
-listing after the index's DELETE is the one before theirs, and one listing after them serves
-them all. Those another image also lists are left to ``regkit.ops.prune.children``.
+uses are deleted by the same worker right after their index, side by side, guarded the same
+way: their windows open, the tags are listed (one listing before them all), they are deleted,
+the tags are listed once more (shared). Those another image also lists are left to
+``regkit.ops.prune.children``, which runs after the whole plan as before.
 
 Ctrl-C: no new deletion starts, the ones in flight finish (and are checked), then
 ``PruneInterrupted`` carries what was and was not done; a second Ctrl-C stops at once.
@@ -65,12 +66,14 @@ from regkit.registry.throwaway import throwaway_image
 Status = Literal["deleted", "gone", "skipped", "failed", "not-run"]
 Hook = Callable[[str], None]
 
-#: Doomed tags (on manifests deleted by digest) from which they are removed by name first,
-#: where the registry deletes tags by name. Measured on registry:3 (benchmarks, issue 24): a
-#: DELETE by digest costs the server about 2.4 ms + 0.024 ms per tag in the repository (26.6
-#: ms at 1,000 tags), a DELETE by tag 2.7 ms; one more request per tag pays only when many
-#: doomed tags would otherwise be scanned by every manifest DELETE.
-TAG_FIRST_FROM = 300
+#: Manifest DELETEs by digest planned (indexes and the platform manifests deleted with them)
+#: from which the doomed tags are removed by name first, where the registry deletes tags by
+#: name. Measured on registry:3 (benchmarks, issue 24): a DELETE by digest costs the server
+#: about 2.4 ms + 0.024 ms per tag in the repository (26.6 ms at 1,000 tags), a DELETE by tag
+#: 2.7 ms. Every doomed tag still there is scanned by every DELETE by digest (on average half
+#: of them), so one more request per doomed tag (~4 ms with the proxy's auth) pays from about
+#: 2 x 4 / 0.024 = 333 DELETEs by digest, whatever the number of doomed tags.
+TAG_FIRST_FROM = 400
 
 # kept for callers of the old names
 throwaway_manifest = throwaway_image
@@ -352,7 +355,8 @@ def _execute(run: _Run, workers: ThreadPoolExecutor) -> PruneResult:
     firsts: list[Future[None]] = []
     try:
         if (
-            sum(len(u[1]) for u in digest_units) >= TAG_FIRST_FROM
+            len(digest_units) + sum(len(run.exclusive.get(u[0], ())) for u in digest_units)
+            >= TAG_FIRST_FROM
             and client.tag_delete_supported is not False
         ):
             todo = list(digest_units)
