@@ -9,7 +9,7 @@ import ast
 import re
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 
 from regkit.errors import UsageError
 from regkit.ops.prune import backend as seam
-from regkit.ops.prune.backend import Carried, PruneOptions, backend_for
+from regkit.ops.prune.backend import Carried, PruneOptions, Work, backend_for
 from regkit.ops.prune.distribution import DistributionBackend
 from regkit.ops.prune.execute import Outcome, PruneResult
 from regkit.ops.prune.plan import DELETE_MANIFEST, KEEP, PrunePlan, PrunePolicy, TagPlan
@@ -61,7 +61,7 @@ class _FakeKind(DistributionBackend):
     def accepts(self, host: str) -> bool:
         return host.endswith(".fake.test")
 
-    def plan(self, client: Any, state: Any, target: Target, *args: Any, **kw: Any) -> Any:
+    def plan(self, work: Work, target: Target, *args: Any) -> tuple[PrunePlan, ...]:
         entries = (
             TagPlan("new", DIGEST, None, KEEP, "newest"),
             TagPlan("old", DIGEST.replace("a", "b"), None, DELETE_MANIFEST, "older"),
@@ -70,16 +70,7 @@ class _FakeKind(DistributionBackend):
             PrunePlan(entries, (entries[1].digest,), 0, repository=r) for r in target.repositories
         )
 
-    def execute(
-        self,
-        client: Any,
-        state: Any,
-        plans: Sequence[PrunePlan],
-        *,
-        options: PruneOptions,
-        warn: Callable[[str], None] | None = None,
-        tick: Callable[[], None] | None = None,
-    ) -> Carried:
+    def execute(self, work: Work, plans: Sequence[PrunePlan]) -> Carried:
         results = []
         for plan in plans:
             outcomes = []

@@ -9,7 +9,7 @@ permission, or Ctrl-C, stops the run after the deletion in flight (``Carried.err
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from regkit.errors import UsageError
 from regkit.ghcr import hosts
 from regkit.ghcr.prune import GhcrPlan, GhcrResult, as_prune_result, execute_ghcr, plan_package
 from regkit.ghcr.render import ghcr_document, render_ghcr_plan, render_ghcr_result
-from regkit.ops.prune.backend import Carried, PruneOptions
+from regkit.ops.prune.backend import Carried, PruneOptions, Work
 
 if TYPE_CHECKING:
     from regkit.ghcr.rest import PackagesAPI
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from regkit.ops.prune.execute import PruneResult
     from regkit.ops.prune.plan import PrunePlan, PrunePolicy
     from regkit.ops.prune.run import Target
+    from regkit.ops.prune.session import RegistryPrune
     from regkit.registry import RegistryClient
 
 
@@ -64,25 +65,18 @@ class GhcrBackend:
         return hosts.packages_api(client, token=options.github_token, notify=options.notify)
 
     def plan(
-        self,
-        client: RegistryClient,
-        state: PackagesAPI,
-        target: Target,
-        policy: PrunePolicy,
-        now: datetime,
-        *,
-        options: PruneOptions,
-        tick: Callable[[], None] | None = None,
+        self, work: Work, target: Target, policy: PrunePolicy, now: datetime
     ) -> tuple[GhcrPlan, ...]:
+        options = work.options
         return tuple(
             plan_package(
-                client,
-                state,
+                work.client,
+                work.state,
                 repo,
                 policy,
                 now,
                 delete_untagged=options.delete_untagged,
-                tick=tick,
+                tick=work.tick,
                 protect_dir=options.protect_dir,
             )
             for repo in target.repositories
@@ -94,24 +88,15 @@ class GhcrBackend:
     def question(self, work: int) -> str:
         return f"Delete {work} package versions and tags?"
 
-    def execute(
-        self,
-        client: RegistryClient,
-        state: PackagesAPI,
-        plans: Sequence[GhcrPlan],
-        *,
-        options: PruneOptions,
-        warn: Callable[[str], None] | None = None,
-        tick: Callable[[], None] | None = None,
-    ) -> Carried:
+    def execute(self, work: Work, plans: Sequence[GhcrPlan]) -> Carried:
         from regkit.ops.audit import append_records, prune_records, snapshot_labels
 
-        record = options.record
+        client, record = work.client, work.options.record
         results: list[GhcrResult] = []
         written = 0
         for plan in plans:
             labels = snapshot_labels(client, plan.plan) if record else {}
-            result = execute_ghcr(client, state, plan, warn=warn, tick=tick)
+            result = execute_ghcr(client, work.state, plan, warn=work.warn, tick=work.tick)
             results.append(result)
             if record:
                 lines = prune_records(
@@ -131,16 +116,8 @@ class GhcrBackend:
     ) -> str:
         return "".join(render_ghcr_result(registry, r) for r in results)
 
-    def document(
-        self,
-        registry: str,
-        plans: Sequence[GhcrPlan],
-        results: Sequence[GhcrResult] | None,
-        children: Mapping[str, Sequence[str]],
-        *,
-        dry_run: bool,
-    ) -> dict[str, Any]:
-        return ghcr_document(registry, plans, results, dry_run)
+    def document(self, pruned: RegistryPrune, *, dry_run: bool) -> dict[str, Any]:
+        return ghcr_document(pruned.registry, pruned.plans, pruned.results, dry_run)
 
     def tag_plan(self, plan: GhcrPlan) -> PrunePlan:
         return plan.plan

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from regkit.ops.prune.execute import PruneResult
     from regkit.ops.prune.plan import PrunePlan, PrunePolicy
     from regkit.ops.prune.run import Target
+    from regkit.ops.prune.session import RegistryPrune
     from regkit.registry import RegistryClient
 
 #: The registry kinds, one line each, tried in order: a module holding ``BACKEND``. The
@@ -51,6 +52,18 @@ class PruneOptions:
     then: bool = False  # a command to run after the prune (--then/--storage) is asked for
     github_token: str | None = None  # GHCR: the REST API's token (else the environment's)
     notify: Callable[[str], None] | None = None  # remarks (a rate-limit wait), not warnings
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """One registry's share of a prune, as its backend sees it: the registry's client, what the
+    backend opened for it (``state``: GHCR's REST client), the prune's options and callbacks."""
+
+    client: RegistryClient
+    state: Any
+    options: PruneOptions
+    warn: Callable[[str], None] | None = None  # a tag left alone, and why
+    tick: Callable[[], None] | None = None  # one unit of the stage's work done
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +117,7 @@ class PruneBackend(Protocol):
         ...
 
     def plan(
-        self,
-        client: RegistryClient,
-        state: Any,
-        target: Target,
-        policy: PrunePolicy,
-        now: datetime,
-        *,
-        options: PruneOptions,
-        tick: Callable[[], None] | None = None,
+        self, work: Work, target: Target, policy: PrunePolicy, now: datetime
     ) -> tuple[Any, ...]:
         """One plan per repository of ``target``; nothing changes."""
         ...
@@ -125,16 +130,7 @@ class PruneBackend(Protocol):
         """The words of the one question before deleting ("Delete 3 tags?")."""
         ...
 
-    def execute(
-        self,
-        client: RegistryClient,
-        state: Any,
-        plans: Sequence[Any],
-        *,
-        options: PruneOptions,
-        warn: Callable[[str], None] | None = None,
-        tick: Callable[[], None] | None = None,
-    ) -> Carried:
+    def execute(self, work: Work, plans: Sequence[Any]) -> Carried:
         """Carry ``plans`` out with the kind's race guards (a tag moved since planning stays).
         Ctrl-C: ``PruneInterrupted`` (what went, what did not), or ``Carried.interrupted``."""
         ...
@@ -149,15 +145,7 @@ class PruneBackend(Protocol):
         """The results as the CLI prints them (a line per repository)."""
         ...
 
-    def document(
-        self,
-        registry: str,
-        plans: Sequence[Any],
-        results: Sequence[Any] | None,
-        children: Mapping[str, Sequence[str]],
-        *,
-        dry_run: bool,
-    ) -> dict[str, Any]:
+    def document(self, pruned: RegistryPrune, *, dry_run: bool) -> dict[str, Any]:
         """The ``prune -o json`` document of one registry."""
         ...
 
@@ -183,4 +171,4 @@ def backend_for(host: str) -> PruneBackend:
     raise LookupError(f"no prune backend accepts {host!r}")  # the last one accepts every host
 
 
-__all__ = ["KINDS", "Carried", "PruneBackend", "PruneOptions", "backend_for"]
+__all__ = ["KINDS", "Carried", "PruneBackend", "PruneOptions", "Work", "backend_for"]

@@ -6,20 +6,21 @@ with audit lines and the platform manifests of deleted indexes (``regkit.ops.aud
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from regkit.errors import UsageError
 from regkit.ops.prune import render
-from regkit.ops.prune.backend import Carried, PruneOptions
+from regkit.ops.prune.backend import Carried, PruneOptions, Work
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import PrunePlan, PrunePolicy
 
 if TYPE_CHECKING:
     from regkit.ops import ConnectOptions
     from regkit.ops.prune.run import Target
+    from regkit.ops.prune.session import RegistryPrune
     from regkit.registry import RegistryClient
 
 
@@ -50,20 +51,13 @@ class DistributionBackend:
         return contextlib.nullcontext()
 
     def plan(
-        self,
-        client: RegistryClient,
-        state: Any,
-        target: Target,
-        policy: PrunePolicy,
-        now: datetime,
-        *,
-        options: PruneOptions,
-        tick: Callable[[], None] | None = None,
+        self, work: Work, target: Target, policy: PrunePolicy, now: datetime
     ) -> tuple[PrunePlan, ...]:
         from regkit.ops.prune.run import plan_target
 
+        protect_dir = work.options.protect_dir
         return tuple(
-            plan_target(client, target, policy, now, tick=tick, protect_dir=options.protect_dir)
+            plan_target(work.client, target, policy, now, tick=work.tick, protect_dir=protect_dir)
         )
 
     def work(self, plans: Sequence[PrunePlan]) -> int:
@@ -72,19 +66,11 @@ class DistributionBackend:
     def question(self, work: int) -> str:
         return f"Delete {render.plural(work, 'tag')}?"
 
-    def execute(
-        self,
-        client: RegistryClient,
-        state: Any,
-        plans: Sequence[PrunePlan],
-        *,
-        options: PruneOptions,
-        warn: Callable[[str], None] | None = None,
-        tick: Callable[[], None] | None = None,
-    ) -> Carried:
+    def execute(self, work: Work, plans: Sequence[PrunePlan]) -> Carried:
         from regkit.ops.audit import execute_recorded
 
-        done = execute_recorded(client, plans, record=options.record, warn=warn, tick=tick)
+        record = work.options.record
+        done = execute_recorded(work.client, plans, record=record, warn=work.warn, tick=work.tick)
         return Carried(done.results, done.children, done.records)
 
     def render_plans(self, registry: str, plans: Sequence[PrunePlan]) -> str:
@@ -98,18 +84,11 @@ class DistributionBackend:
     ) -> str:
         return render.render_results(registry, results, children)
 
-    def document(
-        self,
-        registry: str,
-        plans: Sequence[PrunePlan],
-        results: Sequence[PruneResult] | None,
-        children: Mapping[str, Sequence[str]],
-        *,
-        dry_run: bool,
-    ) -> dict[str, Any]:
-        doc = render.to_json(registry, plans, results, dry_run=dry_run)
+    def document(self, pruned: RegistryPrune, *, dry_run: bool) -> dict[str, Any]:
+        results = pruned.results
+        doc = render.to_json(pruned.registry, pruned.plans, results, dry_run=dry_run)
         if results is not None:
-            doc["deleted_platform_manifests"] = {r: list(ds) for r, ds in children.items()}
+            doc["deleted_platform_manifests"] = {r: list(ds) for r, ds in pruned.children.items()}
         return doc
 
     def tag_plan(self, plan: PrunePlan) -> PrunePlan:

@@ -33,7 +33,7 @@ from regkit import imagemeta
 from regkit.ops import Connections, connect
 from regkit.ops.check import CheckReport
 from regkit.ops.prune import render
-from regkit.ops.prune.backend import PruneBackend, PruneOptions, backend_for
+from regkit.ops.prune.backend import PruneBackend, PruneOptions, Work, backend_for
 from regkit.ops.prune.execute import PruneInterrupted, PruneResult
 from regkit.ops.prune.plan import PrunePlan, PrunePolicy
 from regkit.ops.prune.run import Target
@@ -197,9 +197,7 @@ class RegistryPrune:
 
     def document(self, *, dry_run: bool) -> dict[str, Any]:
         """The ``prune -o json`` document of this registry."""
-        return self.backend.document(
-            self.registry, self.plans, self.results, self.children, dry_run=dry_run
-        )
+        return self.backend.document(self, dry_run=dry_run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -365,44 +363,41 @@ def prune_targets(
     if record is not None and not dry_run:
         check_record_path(record)  # a wrong path is refused before the first request
     when = now or datetime.now(UTC)
-    planned: list[tuple[RegistryClient, Any, RegistryPrune]] = []
+    planned: list[tuple[Work, RegistryPrune]] = []
     with contextlib.ExitStack() as stack:
         for goal in goals:
             backend = backend_for(goal.registry)
             client = client_for(goal.registry)
             state = stack.enter_context(backend.open(client, options))
+            work = Work(client, state, options, warn)
             with progress(f"reading {goal.registry}") as tick:
-                plans = backend.plan(client, state, goal, policy, when, options=options, tick=tick)
-            planned.append((client, state, RegistryPrune(goal.registry, plans, backend=backend)))
+                plans = backend.plan(replace(work, tick=tick), goal, policy, when)
+            planned.append((work, RegistryPrune(goal.registry, plans, backend=backend)))
             if on_plans is not None:
-                on_plans(planned[-1][2])
-        run = PruneRun(tuple(p for *_, p in planned), dry_run=dry_run, carried_out=False)
+                on_plans(planned[-1][1])
+        run = PruneRun(tuple(p for _, p in planned), dry_run=dry_run, carried_out=False)
         if dry_run or run.work == 0:
             return run
         if confirm is not None and not confirm(run.question()):
             return replace(run, declined=True)
-        return _carry_out(planned, options, warn, on_result, progress)
+        return _carry_out(planned, on_result, progress)
 
 
 def _carry_out(
-    planned: Sequence[tuple[RegistryClient, Any, RegistryPrune]],
-    options: PruneOptions,
-    warn: Callable[[str], None] | None,
+    planned: Sequence[tuple[Work, RegistryPrune]],
     on_result: Callable[[RegistryPrune], None] | None,
     progress: ProgressFactory,
 ) -> PruneRun:
     finished: list[RegistryPrune] = []
-    for at, (client, state, planned_here) in enumerate(planned):
+    for at, (work, planned_here) in enumerate(planned):
         backend = planned_here.backend
         try:
             with progress(f"pruning {planned_here.registry}") as tick:
-                done = backend.execute(
-                    client, state, planned_here.plans, options=options, warn=warn, tick=tick
-                )
+                done = backend.execute(replace(work, tick=tick), planned_here.plans)
         except PruneInterrupted as stop:
             touched = replace(planned_here, results=stop.results)
             pending = [(planned_here.registry, stop.pending)]
-            pending += [(p.registry, p.plans) for *_, p in planned[at + 1 :]]
+            pending += [(p.registry, p.plans) for _, p in planned[at + 1 :]]
             raise PruneRunInterrupted([*finished, touched], pending) from None
         finished.append(
             replace(
