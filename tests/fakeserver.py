@@ -96,7 +96,12 @@ def loopback_server(
     bind: str = "127.0.0.1",
     tls: ssl.SSLContext | None = None,
 ) -> Iterator[str]:
-    """Serve ``handler`` on a free port of ``bind`` in a thread; yields ``ADDRESS:PORT``."""
+    """Serve ``handler`` on a free port of ``bind`` in a thread; yields ``ADDRESS:PORT``.
+
+    Nagle's algorithm is off on the answers' sockets: a handler writes its head and body
+    separately, and with Nagle each answer waited for the client's delayed ACK (45 ms a
+    request, 3.6 ms without)."""
+    handler = type(handler.__name__, (handler,), {"disable_nagle_algorithm": True})
     server = _Server((bind, 0), handler)
     if tls is not None:
         server.socket = tls.wrap_socket(
