@@ -62,7 +62,17 @@ def test_pins_come_from_the_dev_lock(tmp_path: Path) -> None:
         assert re.search(rf"^{name}==\S+ \\$", text, re.MULTILINE), name
     assert text.count("--hash=sha256:") >= 4
     assert all(
-        line.startswith(("uv==", "setuptools==", "wheel==", "packaging==", "    --hash="))
+        line.startswith(
+            (
+                "uv==",
+                "setuptools==",
+                "wheel==",
+                "packaging==",
+                "setuptools-scm==",  # issue 25: the version comes from the release tag
+                "vcs-versioning==",
+                "    --hash=",
+            )
+        )
         for line in text.splitlines()
     )
     with pytest.raises(install.InstallError, match="no pinned entry for no-such-package"):
@@ -148,6 +158,8 @@ def test_install_then_run_like_a_composite_action(tmp_path: Path) -> None:
         "setuptools",
         "wheel",
         "packaging",
+        "setuptools-scm",  # issue 25: the version comes from the release tag
+        "vcs-versioning",
     }
 
     # the next step: `"$REGKIT" action <name>`

@@ -393,7 +393,10 @@ def test_composite_action_contract(action: str) -> None:
     assert list(doc["outputs"]) == outputs
     # the dispatcher names these inputs in errors instead of CLI flags (regkit.actions)
     assert ACTIONS[command].inputs == tuple(inputs)
-    install, step = doc["runs"]["steps"]
+    # issue 25: the install key and the Actions cache of the install come first
+    key, restore, install, step = doc["runs"]["steps"]
+    assert key["run"] == 'bash "$GITHUB_ACTION_PATH/../install.sh" --key'
+    assert restore["uses"].startswith("actions/cache@")
     assert install["run"] == 'bash "$GITHUB_ACTION_PATH/../install.sh"'
     assert step["run"] == f'"$REGKIT" action {command}'
     # every input reaches the step as INPUT_<NAME> (upper case, hyphens kept), nothing else
