@@ -56,6 +56,13 @@ from benchmarks.harness import (  # noqa: E402
 )
 from benchmarks.latency import LatencyProxy  # noqa: E402
 from benchmarks.report import write_chart, write_json, write_markdown  # noqa: E402
+from benchmarks.scenarios_prune import (  # noqa: E402
+    big_targets,
+    buildx_scenario,
+    daily_scenario,
+    jobs_tools,
+    pair_targets,
+)
 
 HERE = Path(__file__).resolve().parent
 TODAY = HERE / "today"
@@ -108,11 +115,21 @@ class Measured:
     http_errors: list[int] = field(default_factory=list)
     tool_cpu: list[float] = field(default_factory=list)
     server_cpu: list[float] = field(default_factory=list)
+    registry_cpu: list[float] = field(default_factory=list)  # the registry process alone
     proxy_cpu: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     skip: str | None = None
 
-    def add(self, result: RunResult, counts: RequestCount, server: float, proxy: float) -> None:
+    def add(
+        self,
+        result: RunResult,
+        counts: RequestCount,
+        server: float,
+        proxy: float,
+        registry: float | None = None,
+    ) -> None:
+        if registry is not None:
+            self.registry_cpu.append(registry)
         self.seconds.append(result.seconds)
         self.tool_cpu.append(result.cpu_seconds)
         self.server_cpu.append(server)
@@ -151,6 +168,7 @@ class Measured:
                 "tool": median(self.tool_cpu) if self.tool_cpu else None,
                 "server": median(self.server_cpu) if self.server_cpu else None,
                 "proxy": median(self.proxy_cpu) if self.proxy_cpu else None,
+                "registry": median(self.registry_cpu) if self.registry_cpu else None,
             },
             "failures": self.failures,
         }
@@ -572,6 +590,20 @@ def _skopeo_flags(bench: Bench, prefix: str) -> list[str]:
 
 
 # -- running ------------------------------------------------------------------------------------
+def registry_cpu(bench: Bench) -> float | None:
+    """CPU seconds (user + system) of the rig's registry process so far (``/proc/PID/stat``):
+    the server's own cost, without nginx's TLS and bcrypt."""
+    pid = bench.rig.registry.pid
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_scenario(
     bench: Bench, scenario: Scenario, repeat: int, log: Callable[[str], None]
 ) -> dict[str, Any]:
@@ -590,9 +622,11 @@ def run_scenario(
         for tool in order:
             scenario.reset()
             bench.rig.mark()
-            server0, proxy0 = descendants_cpu(), own_cpu()
+            server0, proxy0, registry0 = descendants_cpu(), own_cpu(), registry_cpu(bench)
             result = timed(tool.argv(i), {**bench.env, **(tool.env(i) if tool.env else {})})
             server, proxy = descendants_cpu() - server0, own_cpu() - proxy0
+            registry = registry_cpu(bench)
+            registry = registry - registry0 if registry is not None and registry0 else None
             counts = count_requests(bench.rig.access_records())
             m = measured[tool.name]
             problem = None if result.ok else result.describe_failure()
@@ -602,11 +636,12 @@ def run_scenario(
                 m.failures.append(f"run {i + 1}: {problem}")
                 log(f"   {tool.name}: FAILED {problem}")
                 continue
-            m.add(result, counts, server, proxy)
+            m.add(result, counts, server, proxy, registry)
+            per = f" (registry {registry:.2f})" if registry is not None else ""
             log(
                 f"   {tool.name}: {result.seconds:.2f} s, {counts.total} requests, "
                 f"{result.max_rss_kib / 1024:.0f} MiB; CPU s: tool {result.cpu_seconds:.2f}, "
-                f"server {server:.2f}, proxy {proxy:.2f}"
+                f"server {server:.2f}{per}, proxy {proxy:.2f}"
             )
     rows = [measured[t.name].summary(bench.rtt) for t in scenario.tools]
     regkit = rows[0]
@@ -732,8 +767,36 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--scenario",
         action="append",
-        choices=["overview", "prune", "promote-tags", "promote-repo", "overview-big", "prune-big"],
+        choices=[
+            "overview",
+            "prune",
+            "promote-tags",
+            "promote-repo",
+            "overview-big",
+            "prune-big",
+            "buildx",
+            "daily",
+        ],
         help="run only these scenarios (repeatable; default all)",
+    )
+    p.add_argument(
+        "--buildx-images", type=int, help="buildx scenario: images (default 150; quick: 20)"
+    )
+    p.add_argument(
+        "--daily-repos", type=int, help="daily scenario: repositories (default 30; quick: 4)"
+    )
+    p.add_argument(
+        "--daily-tags", type=int, help="daily scenario: tags per repository (default 20; quick: 8)"
+    )
+    p.add_argument(
+        "--jobs-sweep",
+        help="prune-big: one regkit row per --jobs value, e.g. 8,16,32 (default: one row)",
+    )
+    p.add_argument(
+        "--no-peers",
+        dest="peers",
+        action="store_false",
+        help="buildx and daily: regkit rows only (the crane prune flow takes minutes)",
     )
     p.add_argument("--quick", action="store_true", help="smoke run: few tags, 1 run, 5 ms")
     p.add_argument(
@@ -757,6 +820,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.repeat = args.repeat or (1 if quick else 5)
     args.tags = args.tags or (20 if quick else 100)
     args.big_tags = args.big_tags or (100 if quick else 1000)
+    args.buildx_images = args.buildx_images or (20 if quick else 150)
+    args.daily_repos = args.daily_repos or (4 if quick else 30)
+    args.daily_tags = args.daily_tags or (8 if quick else 20)
     if quick:
         args.big_repeat = 1
     return args
@@ -769,6 +835,7 @@ def rewrite(path: Path) -> int:
     sizes = sorted({r["tags"] for r in results if r.get("tags")})
     small, big = (sizes[0], sizes[-1]) if sizes else (0, 0)
     targets = check_targets(results, small, big, meta.get("server_rps"))
+    targets += pair_targets(results) + big_targets(results)
     write_json(path, meta, results, targets)
     write_markdown(path.with_suffix(".md"), meta, results, targets)
     write_chart(path.with_suffix(".png"), meta, results)
@@ -838,13 +905,31 @@ def main(argv: Sequence[str] | None = None) -> int:
                     overview_scenario(bench, args.big_tags, peers=False, repeat=args.big_repeat)
                 )
             if want("prune-big"):
+                big = prune_scenario(
+                    bench,
+                    args.big_tags,
+                    peers=False,
+                    repeat=args.big_repeat,
+                    have_prune=have_prune,
+                )
+                if args.jobs_sweep:
+                    sweep = [int(j) for j in args.jobs_sweep.split(",") if j.strip()]
+                    big.tools = jobs_tools(bench, f"{bench.host}/rednaw/hello-world", sweep)
+                scenarios.append(big)
+            if want("buildx"):
                 scenarios.append(
-                    prune_scenario(
+                    buildx_scenario(
+                        bench, args.buildx_images, repeat=args.big_repeat, peers=args.peers
+                    )
+                )
+            if want("daily"):
+                scenarios.append(
+                    daily_scenario(
                         bench,
-                        args.big_tags,
-                        peers=False,
+                        args.daily_repos,
+                        args.daily_tags,
                         repeat=args.big_repeat,
-                        have_prune=have_prune,
+                        peers=args.peers,
                     )
                 )
             started = time.monotonic()
@@ -888,6 +973,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     targets = check_targets(results, args.tags, args.big_tags, meta.get("server_rps"))
+    targets += pair_targets(results) + big_targets(results)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / args.name
     write_json(stem.with_suffix(".json"), meta, results, targets)
