@@ -360,8 +360,8 @@ def prune_targets(
 
     options = replace(options or PruneOptions(), protect_dir=protect_dir, record=record)
     check_targets(goals, options)
-    if record is not None and not dry_run:
-        check_record_path(record)  # a wrong path is refused before the first request
+    if record is not None:  # a wrong path is refused before the first request, dry run too
+        check_record_path(record)
     when = now or datetime.now(UTC)
     planned: list[tuple[Work, RegistryPrune]] = []
     with contextlib.ExitStack() as stack:
