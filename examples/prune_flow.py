@@ -1,9 +1,11 @@
 """The team's scheduled registry prune, as a Prefect flow, through regkit's Python API.
 
-For every repository of the catalog: keep the 6 newest of all tags, what the app's
-deploy-info.yml / deploy-history.yml name and any deploy marker tag (``deployed-*``); record
-each removed tag's labels; delete by digest unless another staying tag uses the manifest (so a
-shared ``latest`` never goes); then garbage-collect and check that every staying image is whole.
+For every repository of the catalog: keep the 6 newest of all tags; ``match=".*"`` selects
+every tag, yet ``latest``, release tags and their aliases, deploy markers (``deployed-*``), what
+the app's deploy-info.yml / deploy-history.yml name, and every tag on their digests always stay
+(regkit's built-in protection; ``unprotect=["latest"]`` would lift one rule by name); record
+each removed tag's labels; delete by digest unless another staying tag uses the manifest; then
+garbage-collect and check that every staying image is whole.
 
 Run it on the registry host (crane is not needed). Prefect is optional: without it the flow is
 a plain function (``python examples/prune_flow.py registry.example.com``).
