@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from regkit.sops.errors import SopsFormatError
-from regkit.sops.tree import parse_timestamp
+from regkit.sops.tree import parse_timestamp, zone_suffix
 
 OTHER_KEY_TYPES = ("pgp", "kms", "gcp_kms", "azure_kv", "hc_vault", "hckms")
 RULE_OPTIONS = (
@@ -58,15 +57,7 @@ class Metadata:
             raise SopsFormatError(
                 "sops.lastmodified is not an RFC 3339 time; the metadata is damaged"
             )
-        m = stamp.moment
-        offset = m.utcoffset() or dt.timedelta(0)
-        base = m.strftime("%Y-%m-%dT%H:%M:%S")
-        if offset == dt.timedelta(0):
-            return base + "Z"
-        minutes = int(offset.total_seconds()) // 60
-        sign = "+" if minutes >= 0 else "-"
-        minutes = abs(minutes)
-        return f"{base}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+        return stamp.moment.strftime("%Y-%m-%dT%H:%M:%S") + zone_suffix(stamp.moment)
 
 
 def _as_list(value: Any, name: str) -> list[Any]:

@@ -33,6 +33,18 @@ _TIME_RE = re.compile(
 )
 
 
+def zone_suffix(moment: dt.datetime) -> str:
+    """The RFC 3339 zone of ``moment`` as Go writes it: ``Z`` for offset zero, else
+    ``+hh:mm`` / ``-hh:mm`` (a naive time counts as UTC)."""
+    offset = moment.utcoffset() or dt.timedelta(0)
+    if offset == dt.timedelta(0):
+        return "Z"
+    minutes = int(offset.total_seconds()) // 60
+    sign = "+" if minutes >= 0 else "-"
+    minutes = abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 @dataclass(frozen=True)
 class Timestamp:
     """A point in time with Go's nanosecond precision, rendered like ``time.Time.MarshalText``."""
@@ -47,13 +59,7 @@ class Timestamp:
         out = f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
         if self.nanos:
             out += "." + f"{self.nanos:09d}".rstrip("0")
-        offset = m.utcoffset() or dt.timedelta(0)
-        if offset == dt.timedelta(0):
-            return out + "Z"
-        minutes = int(offset.total_seconds()) // 60
-        sign = "+" if minutes >= 0 else "-"
-        minutes = abs(minutes)
-        return f"{out}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+        return out + zone_suffix(m)
 
     @property
     def rfc3339(self) -> str:
