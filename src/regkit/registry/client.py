@@ -638,24 +638,26 @@ class RegistryClient:
             self.cache.put(digest, "application/octet-stream", data)
         return data
 
-    def _read_blob(self, repository: str, digest: str, limit: int) -> bytes:
+    @contextmanager
+    def _blob_response(self, repository: str, digest: str) -> Iterator[httpx.Response]:
+        """The streamed answer to ``GET /v2/<repository>/blobs/<digest>``, its body not read
+        yet; any answer but 200 is read (bounded) and raised as the registry's error."""
         with self.transport.stream(
             "GET", f"/v2/{repository}/blobs/{digest}", repository=repository
         ) as response:
             if response.status_code != 200:
                 self.transport.read_body(response)
                 raise self._fail(response, f"get blob {repository}@{digest}")
+            yield response
+
+    def _read_blob(self, repository: str, digest: str, limit: int) -> bytes:
+        with self._blob_response(repository, digest) as response:
             return self.transport.read_body(response, (limit, "a config blob"))
 
     @contextmanager
     def open_blob(self, repository: str, digest: str) -> Iterator[Iterator[bytes]]:
         """Stream a blob; the iterator raises DigestMismatchError at the end if it is corrupt."""
-        with self.transport.stream(
-            "GET", f"/v2/{repository}/blobs/{digest}", repository=repository
-        ) as response:
-            if response.status_code != 200:
-                self.transport.read_body(response)
-                raise self._fail(response, f"get blob {repository}@{digest}")
+        with self._blob_response(repository, digest) as response:
 
             def chunks() -> Iterator[bytes]:
                 # No deadline for the whole stream, but it must keep moving: each

@@ -59,24 +59,24 @@ def _reject_constant(name: str) -> Any:
     raise SopsFormatError(f"the JSON file contains {name}, which is not valid JSON")
 
 
+#: The characters Go's ``encoding/json`` writes with a short escape.
+_SHORT_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\b": "\\b",
+    "\f": "\\f",
+}
+
+
 def go_json_string(text: str) -> str:
     out = ['"']
     for ch in text:
         cp = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
+        if ch in _SHORT_ESCAPES:
+            out.append(_SHORT_ESCAPES[ch])
         elif cp < 0x20 or ch in "<>&" or cp in (0x2028, 0x2029):
             out.append(f"\\u{cp:04x}")
         elif 0xD800 <= cp <= 0xDFFF:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from regkit.sops.tree import Branch, Comment, Timestamp, go_format_g
@@ -244,32 +245,37 @@ class _Writer:
             text = scalar_text(value, indent=block_indent)
             self.parts.append(" " + text + ("" if text.endswith("\n") else "\n"))
 
-    def mapping(self, branch: Branch, indent: int, first_prefix: str | None) -> None:
+    def _lines(
+        self,
+        entries: list[Any],
+        comment: Callable[[Any], Comment | None],
+        indent: int,
+        first_prefix: str | None,
+    ) -> Iterator[tuple[str, Any]]:
+        """Each entry of a mapping or a sequence that is not a comment (``comment(entry)`` is
+        None), with the start of its line: ``first_prefix`` for the first when given, else the
+        indent. The comments before an entry are written before it is yielded, those after the
+        last entry at the end."""
         pending: list[str] = []
         first = True
-        for key, value in branch:
-            if isinstance(key, Comment):
-                pending.append(key.text)
+        for entry in entries:
+            note = comment(entry)
+            if note is not None:
+                pending.append(note.text)
                 continue
             self.comments(pending, indent)
             pending = []
-            prefix = first_prefix if first and first_prefix is not None else " " * indent
+            yield (first_prefix if first and first_prefix is not None else " " * indent), entry
             first = False
-            self.parts.append(prefix + scalar_text(key, key=True) + ":")
-            self.value_after(value, _child_indent(indent), _child_indent(indent))
         self.comments(pending, indent)
 
+    def mapping(self, branch: Branch, indent: int, first_prefix: str | None) -> None:
+        for prefix, (key, value) in self._lines(branch, _key_comment, indent, first_prefix):
+            self.parts.append(prefix + scalar_text(key, key=True) + ":")
+            self.value_after(value, _child_indent(indent), _child_indent(indent))
+
     def sequence(self, items: list[Any], dash: int, first_prefix: str | None) -> None:
-        pending: list[str] = []
-        first = True
-        for item in items:
-            if isinstance(item, Comment):
-                pending.append(item.text)
-                continue
-            self.comments(pending, dash)
-            pending = []
-            prefix = first_prefix if first and first_prefix is not None else " " * dash
-            first = False
+        for prefix, item in self._lines(items, _item_comment, dash, first_prefix):
             if isinstance(item, Branch) and any(not isinstance(k, Comment) for k, _ in item):
                 lead = [k.text for k, _ in item[: _first_key(item)]]
                 self.comments(lead, dash + 2)
@@ -279,7 +285,16 @@ class _Writer:
             else:
                 self.parts.append(prefix + "-")
                 self.value_after(item, dash + 2, dash + 2)
-        self.comments(pending, dash)
+
+
+def _key_comment(item: tuple[Any, Any]) -> Comment | None:
+    """The comment a mapping item stands for (its key), or None for a key and its value."""
+    return item[0] if isinstance(item[0], Comment) else None
+
+
+def _item_comment(item: Any) -> Comment | None:
+    """The comment a sequence item is, or None for a value."""
+    return item if isinstance(item, Comment) else None
 
 
 def _first_key(branch: Branch) -> int:
