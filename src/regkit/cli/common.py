@@ -8,7 +8,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from regkit.errors import UsageError
 from regkit.ops import ConnectOptions, connect
@@ -222,24 +222,39 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
     return common
 
 
-def positive_float(text: str) -> float:
+_N = TypeVar("_N", int, float)
+
+
+def _number(
+    text: str, convert: Callable[[str], _N], what: str, refuse: Callable[[_N], str | None]
+) -> _N:
+    """``text`` read by ``convert`` (``int``, ``float``) as an argparse type: ``expected
+    <what>, got '<text>'`` when it is not one; ``expected <refuse(value)>`` when ``refuse``
+    names what is wrong with the value."""
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    wrong = refuse(value)
+    if wrong is not None:
+        raise argparse.ArgumentTypeError(f"expected {wrong}")
     return value
+
+
+def positive_float(text: str) -> float:
+    def refuse(value: float) -> str | None:
+        if value > 0 and value != float("inf"):
+            return None
+        return f"a positive number of seconds, got {text!r}"
+
+    return _number(text, float, "a number of seconds", refuse)
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
+    def refuse(value: int) -> str | None:
+        return None if value >= 1 else f"a number of at least 1, got {value}"
+
+    return _number(text, int, "a whole number", refuse)
 
 
 def connect_options(args: argparse.Namespace) -> ConnectOptions:
