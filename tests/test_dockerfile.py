@@ -46,6 +46,7 @@ ISSUE_INPUTS = {
     "username", "password",  # issue 14 item 10: registry-login without SOPS
     "delete-untagged",  # issue 17: prune on GHCR
     "unprotect", "force",  # issue 20: the opt-out of built-in protection, keep 0
+    "delete-orphans",  # issue 23: referrers whose image no longer exists
 }  # fmt: skip
 ISSUE_OUTPUTS = {
     "registry", "digest", "promoted", "targets", "deleted", "deleted-count", "kept-count",

@@ -366,6 +366,7 @@ EXPECTED_INTERFACE = {
             "protect-tags",
             "protect-digests",
             "unprotect",
+            "delete-orphans",
             "force",
             "protect-open-prs",
             "github-token",

@@ -100,6 +100,7 @@ ACTIONS: dict[str, ActionSpec] = {
                 "protect-tags",
                 "protect-digests",
                 "unprotect",
+                "delete-orphans",
                 "force",
                 "protect-open-prs",
                 "github-token",

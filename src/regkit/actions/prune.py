@@ -22,6 +22,7 @@ each tag), at most ``gha.SUMMARY_ROWS`` rows in all: the runner drops a summary 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 
 from regkit import gha
@@ -100,6 +101,8 @@ def main(inputs: gha.Inputs) -> None:
         unprotect=inputs.get_list("unprotect"),
         force=inputs.get_bool("force", False),
     )
+    if inputs.get_bool("delete-orphans", False):
+        policy = dataclasses.replace(policy, delete_orphans=True)
     now = datetime.now(UTC)
 
     gha.summary.heading("Prune tags" + (" (dry run: nothing deleted)" if dry_run else ""), 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -103,6 +104,12 @@ def _add_prune(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="TAG",
         help="take TAG out of the built-in protection (latest, release tags and aliases, "
         "deployed-*), by exact name; repeatable",
+    )
+    p.add_argument(
+        "--delete-orphans",
+        action="store_true",
+        help="also delete referrers (signatures, attestations, SBOMs: sha256-<hex>[.sig|.att|"
+        ".sbom] tags) whose image no longer exists; without it they are reported and kept",
     )
     p.add_argument(
         "--force",
@@ -207,6 +214,8 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         unprotect=args.unprotect,
         force=args.force,
     )
+    if args.delete_orphans:
+        policy = dataclasses.replace(policy, delete_orphans=True)
     goals = targets(args.repos, args.all_repos)
     options = PruneOptions(
         delete_untagged=args.delete_untagged,

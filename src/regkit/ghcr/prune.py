@@ -268,7 +268,7 @@ def plan_ghcr(
             untagged_kept += 1
     deletions.sort(key=lambda x: (ROLE_ORDER[x.role], x.digest))
 
-    entries = list(plan.entries)
+    entries = [*plan.entries, *plan.referrers]  # GHCR deletes referrer tags as versions
     for i, e in enumerate(entries):
         if e.digest in referrers and e.action == KEEP:
             entries[i] = dataclasses.replace(
@@ -278,6 +278,7 @@ def plan_ghcr(
         plan,
         entries=sort_entries(entries),
         delete_digests=tuple(sorted(doomed_images | set(referrers))),
+        referrers=(),
     )
     return GhcrPlan(tag_plan, tuple(deletions), len(versions), untagged_kept)
 

@@ -10,6 +10,17 @@ before, the tags are read again: a tag pushed meanwhile onto such a manifest kee
 DELETE is guarded like the prune's own (``regkit.ops.delete``): a tag pointed at the platform
 manifest while it was deleted is put back (or, when several went at once, named with the
 command that puts it back).
+
+An image's referrers (``PrunePlan.referrers``: cosign's ``sha256-<hex>.sig/.att/.sbom``, the
+referrers tag schema's ``sha256-<hex>`` index and the manifests it lists, e.g. an oras SBOM) go
+here too, after their subject: only those whose subject this run deleted (a subject saved by a
+tag pushed meanwhile keeps them), and orphans (``delete_orphans``) whose subject is still
+missing. Right before, every referrer tag is resolved again: one that no longer points where the
+plan saw it (an SBOM attached meanwhile rewrote the index) stays. Children before parents: the
+manifests a referrers index lists first, then the referrer manifests (cosign's and the indexes),
+each guarded like any DELETE of the prune (a staying tag that vanished with it is put back; a
+referrer tag still listed after its manifest's DELETE, on a registry that keeps tags, is removed
+by name).
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from collections.abc import Callable, Iterable
 from regkit.errors import RegkitError
 from regkit.ops.delete import Lister, Windows, delete_listed_keeping, get_manifest_or_none
 from regkit.ops.prune.execute import PruneResult
-from regkit.ops.prune.plan import PrunePlan
+from regkit.ops.prune.plan import PrunePlan, TagPlan
 from regkit.registry import RegistryClient
 
 
@@ -84,6 +95,98 @@ def delete_orphaned_children(
     return tuple(d for d, ok in zip(ordered, done, strict=True) if ok)
 
 
+def doomed_referrers(plan: PrunePlan, deleted: Iterable[str]) -> tuple[TagPlan, ...]:
+    """The referrers of ``plan`` that go now (pure): those planned to go whose subject is among
+    ``deleted`` (what this run deleted) or is a referrer going too, and the orphans planned to
+    go (their subject is checked again before the DELETE)."""
+    gone = set(deleted)
+    planned = [r for r in plan.referrers if r.removed]
+    out: dict[str, TagPlan] = {}
+    for _ in range(3):  # a referrer of a referrer follows it
+        for r in planned:
+            if r.orphan or r.subject in gone:
+                out[r.tag] = r
+        gone |= {r.digest for r in out.values()}
+    return tuple(sorted(out.values(), key=lambda r: r.tag))
+
+
+def listed_by_referrers(plan: PrunePlan, going: Iterable[TagPlan]) -> tuple[str, ...]:
+    """The manifests the ``going`` referrers list (an oras SBOM in a referrers index) that no
+    manifest staying lists and no staying tag names (pure)."""
+    doomed = {r.digest for r in going}
+    staying_refs = [r for d, r in plan.refs.items() if d not in doomed]
+    used = {c for r in staying_refs for c in r.children}
+    used |= {e.digest for e in plan.kept} | {r.digest for r in plan.referrers if not r.removed}
+    used |= set(plan.policy.protect_digests) | doomed
+    out: set[str] = set()
+    for digest in doomed:
+        refs = plan.refs.get(digest)
+        if refs is not None:
+            out |= {c for c in refs.children if c not in used}
+    return tuple(sorted(out))
+
+
+def delete_referrers(
+    client: RegistryClient,
+    plan: PrunePlan,
+    deleted: Iterable[str],
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[str, ...]:
+    """Delete the referrers ``doomed_referrers`` names, children before parents, each guarded;
+    the digests deleted."""
+    say = warn or (lambda _m: None)
+    going = list(doomed_referrers(plan, deleted))
+    if not going:
+        return ()
+    repo = plan.repository
+    tags = client.tags(repo)
+    now = dict(zip(tags, client.map(lambda t: client.resolve(repo, t), tags), strict=True))
+    kept: list[TagPlan] = []
+    for r in going:
+        desc = now.get(r.tag)
+        if desc is not None and desc.digest != r.digest:
+            say(f"{repo}:{r.tag} moved to {desc.digest} since planning; left it")
+            continue
+        if r.orphan and client.resolve(repo, r.subject) is not None:
+            say(f"{repo}:{r.tag}: its subject {r.subject} exists again; left it")
+            continue
+        kept.append(r)
+    going = kept
+    pointed = {
+        d.digest for t, d in now.items() if d is not None and t not in {r.tag for r in going}
+    }
+    names = {r.tag for r in going}
+    by_digest: dict[str, list[str]] = {}
+    for r in going:
+        by_digest.setdefault(r.digest, []).append(r.tag)
+    lister = Lister(client, repo)
+    windows = Windows()
+
+    def delete(digest: str) -> bool:
+        if digest in pointed:  # another tag names it now: it stays
+            return False
+        manifest = plan.sources.get(digest) or get_manifest_or_none(client, repo, digest)
+        if manifest is None:
+            return False
+        return delete_listed_keeping(
+            client,
+            repo,
+            manifest,
+            names,
+            warn=say,
+            windows=windows,
+            lister=lister,
+            with_it=by_digest.get(digest, ()),
+        ).deleted
+
+    done: list[str] = []
+    for batch in (listed_by_referrers(plan, going), sorted(by_digest)):
+        ok = client.map(delete, list(batch))
+        done += [d for d, yes in zip(batch, ok, strict=True) if yes]
+    return tuple(done)
+
+
 def delete_children_after(
     client: RegistryClient,
     plan: PrunePlan,
@@ -92,19 +195,39 @@ def delete_children_after(
     warn: Callable[[str], None] | None = None,
 ) -> tuple[str, ...]:
     """``delete_orphaned_children`` after a run, complete or partial (a rerun plans from the
-    tags and cannot find the platform manifests of indexes this run deleted); a failure is a
-    warning, not an error: the prune itself is done."""
-    if not result.deleted_manifests:
-        return ()
+    tags and cannot find the platform manifests of indexes this run deleted), then the
+    referrers of what went (``delete_referrers``); a failure is a warning, not an error: the
+    prune itself is done."""
+    gone: tuple[str, ...] = ()
+    if result.deleted_manifests:
+        try:
+            gone = delete_orphaned_children(client, plan, result, warn=warn)
+        except RegkitError as err:
+            if warn:
+                warn(
+                    f"{plan.repository}: platform manifests of deleted indexes left "
+                    f"({err.message}); 'regkit check --storage DIR' on the registry host lists "
+                    "them"
+                )
+    if not any(r.removed for r in plan.referrers):
+        return gone
+    deleted = (*result.deleted_manifests, *result.deleted_children, *gone)
     try:
-        return delete_orphaned_children(client, plan, result, warn=warn)
+        return (*gone, *delete_referrers(client, plan, deleted, warn=warn))
     except RegkitError as err:
         if warn:
             warn(
-                f"{plan.repository}: platform manifests of deleted indexes left ({err.message}); "
-                "'regkit check --storage DIR' on the registry host lists them"
+                f"{plan.repository}: referrers of deleted images left ({err.message}); the next "
+                "prune reports them as orphans and removes them with --delete-orphans"
             )
-        return ()
+        return gone
 
 
-__all__ = ["delete_children_after", "delete_orphaned_children", "orphaned_children"]
+__all__ = [
+    "delete_children_after",
+    "delete_orphaned_children",
+    "delete_referrers",
+    "doomed_referrers",
+    "listed_by_referrers",
+    "orphaned_children",
+]

@@ -61,7 +61,8 @@ class DistributionBackend:
         )
 
     def work(self, plans: Sequence[PrunePlan]) -> int:
-        return sum(len(p.removed) for p in plans)
+        # an image's referrers go with it (no question of their own); orphans alone are work
+        return sum(len(p.removed) or len(p.referrer_digests) for p in plans)
 
     def question(self, work: int) -> str:
         return f"Delete {render.plural(work, 'tag')}?"

@@ -22,6 +22,7 @@ from regkit.ops.once import Once
 from regkit.ops.prune.plan import Blob, ImageRefs, TagInfo
 from regkit.registry import Manifest, RegistryClient
 from regkit.registry.manifest import pick_child
+from regkit.registry.referrers import classify_tag
 from regkit.registry.throwaway import THROWAWAY_KEY, has_marker, is_throwaway
 from regkit.timeparse import CreatedTime
 
@@ -32,7 +33,9 @@ CREATED_LABEL = imagemeta.CREATED_LABEL
 class RepositoryState:
     repository: str
     tags: tuple[TagInfo, ...]
-    untagged: tuple[ImageRefs, ...]  # protected manifests no tag points at
+    #: manifests no tag points at that exist and stay: protected digests, and subjects of
+    #: referrer tags found untagged (their referrers are no orphans)
+    untagged: tuple[ImageRefs, ...]
     manifests: Mapping[str, Manifest] = field(default_factory=dict, compare=False, repr=False)
     #: digest -> OCI labels of the image a tag points at (``oci_labels``), from the configs
     #: already read for the created time: no request of its own
@@ -133,6 +136,12 @@ def fetch_repository(
         m = get(ref)
         if m is None:
             return None
+        if classify_tag(ref) is not None:
+            # a referrer tag: no created time needed (never counts toward keep); the manifests
+            # a referrers index lists go with it, so they are read (their sizes, a put-back)
+            for child in m.children:
+                child_once.get(child.digest, partial(get, child.digest))
+            return m
         image: Manifest | None = m
         if m.is_index:
             picked = pick_child(m)
@@ -152,6 +161,21 @@ def fetch_repository(
         for d, m in zip(wanted_protected, client.map(chain, wanted_protected), strict=True)
         if m is not None
     }
+    # the subjects of referrer tags that are neither a tag's manifest nor a protected digest nor
+    # a platform manifest: read, so one that exists untagged is no orphan (its referrers stay)
+    listed_children = {
+        c.digest for m in (*manifests.values(), *protected.values()) for c in m.children
+    }
+    subjects = {rt.subject for tag in names if (rt := classify_tag(tag)) is not None}
+    wanted_subjects = sorted(subjects - set(manifests) - set(protected) - listed_children)
+    if wanted_subjects:
+        protected.update(
+            {
+                d: m
+                for d, m in zip(wanted_subjects, client.map(chain, wanted_subjects), strict=True)
+                if m is not None
+            }
+        )
     every = {**manifests, **protected}
     all_children = {c.digest for m in every.values() for c in m.children}
     children = {d: m for d, m in child_once.results().items() if m is not None}

@@ -22,6 +22,16 @@ platform manifest, the manifest is deleted by digest (``delete-manifest``), whic
 every doomed tag that shares it at once. Otherwise the tag alone is removed (``untag``) and
 the manifest stays. Child manifests of an index are never deleted directly.
 
+Referrers (issue 23): a referrer tag (``sha256-<hex>``, the referrers tag schema's index;
+``sha256-<hex>.sig``/``.att``/``.sbom``, cosign's) is not an image: it never counts toward
+``keep``, is never an entry of the plan whatever ``match`` says, and is listed under its subject
+in ``PrunePlan.referrers``. It stays when protected by name or digest, or when its subject
+stays; it goes (``delete-manifest``, after its subject: ``regkit.ops.prune.children``) when its
+subject's manifest is deleted (directly, or as a platform manifest of a deleted index). One whose
+subject no longer exists (not a tag's manifest, nobody's platform manifest, not known to exist
+untagged) is an orphan: reported, and deleted only with ``delete_orphans``. The manifests a
+referrers index lists (an oras SBOM) go with the index (its ``children``).
+
 The plan does not depend on the order of ``tags``.
 """
 
@@ -44,6 +54,7 @@ from regkit.patterns import (
     compile_match,
     matching_tags,
 )
+from regkit.registry.referrers import ReferrerTag, classify_tag
 from regkit.timeparse import CreatedTime, format_duration
 
 Action = Literal["keep", "delete-manifest", "untag"]
@@ -100,6 +111,8 @@ class PrunePolicy:
     #: why a protected tag or digest is protected (its REASON), by tag or digest; default
     #: "protected tag" / "protected digest"
     protect_reasons: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    #: delete referrers whose subject no longer exists (``--delete-orphans``); else reported
+    delete_orphans: bool = False
 
     def __post_init__(self) -> None:
         if self.keep < 0:
@@ -125,6 +138,7 @@ class PrunePolicy:
             "protect_tags": sorted(self.protect_tags),
             "protect_digests": sorted(self.protect_digests),
             "unprotect": sorted(self.unprotect),
+            "delete_orphans": self.delete_orphans,
         }
 
 
@@ -135,6 +149,10 @@ class TagPlan:
     created: CreatedTime | None
     action: Action
     reason: str
+    #: a referrer tag's subject (``sha256:<hex>``); empty for an image's tag
+    subject: str = ""
+    #: a referrer whose subject no longer exists
+    orphan: bool = False
 
     @property
     def removed(self) -> bool:
@@ -146,13 +164,17 @@ class TagPlan:
         return not self.digest
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "tag": self.tag,
             "digest": self.digest,
             "created": self.created.when.strftime("%Y-%m-%dT%H:%M:%SZ") if self.created else None,
             "action": self.action,
             "reason": self.reason,
         }
+        if self.subject:
+            out["subject"] = self.subject
+            out["orphan"] = self.orphan
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +193,21 @@ class PrunePlan:
     # The OCI labels (``org.opencontainers.image.*``) of each tag's image, by digest, as read
     # for planning (``regkit.ops.prune.fetch.oci_labels``): what a removed tag was.
     labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False, repr=False)
+    #: the referrer tags, each under its subject (``TagPlan.subject``), sorted by tag; not in
+    #: ``entries`` (the executor's), deleted after their subjects by ``regkit.ops.prune.children``
+    referrers: tuple[TagPlan, ...] = ()
+
+    @property
+    def referrer_digests(self) -> tuple[str, ...]:
+        """The referrer manifests that go (sorted): with their subject, or orphans."""
+        return tuple(sorted({r.digest for r in self.referrers if r.removed}))
+
+    @property
+    def orphans(self) -> tuple[TagPlan, ...]:
+        return tuple(r for r in self.referrers if r.orphan)
+
+    def referrers_of(self, subject: str) -> tuple[TagPlan, ...]:
+        return tuple(r for r in self.referrers if r.subject == subject)
 
     @property
     def removed(self) -> tuple[TagPlan, ...]:
@@ -194,6 +231,8 @@ class PrunePlan:
                 "untag": sum(1 for e in self.entries if e.action == UNTAG),
             },
             "reclaimable_bytes": self.reclaimable_bytes,
+            "referrers": [r.to_json() for r in self.referrers],
+            "delete_referrers": list(self.referrer_digests),
         }
 
 
@@ -236,7 +275,15 @@ def plan_prune(
     ``untagged`` describes manifests known to exist without a tag (protected digests that no
     tag points at): their platform manifests and blobs count as staying.
     """
-    infos = _unique(tags)
+    every = _unique(tags)
+    referrer_infos: list[tuple[TagInfo, ReferrerTag]] = []
+    infos: list[TagInfo] = []
+    for info in every:
+        rt = None if info.dangling or info.throwaway else classify_tag(info.tag)
+        if rt is not None:
+            referrer_infos.append((info, rt))
+        else:
+            infos.append(info)
     matched = matching_tags(policy.pattern(), (info.tag for info in infos))
     decided: dict[str, tuple[Action | None, str]] = {}  # tag -> (KEEP or None=doomed, reason)
     protected = _protected_by_name(infos, policy)
@@ -330,14 +377,102 @@ def plan_prune(
             TagPlan(info.tag, d, info.created, mechanism, f"{reason}; {why}" if why else reason)
         )
 
+    referrers = _plan_referrers(
+        referrer_infos,
+        policy,
+        entries,
+        refs,
+        staying=staying | {r.digest for r in untagged} | children_of_staying,
+        deleted=delete_digests,
+    )
+    for info, _rt in referrer_infos:
+        refs.setdefault(info.digest, info.refs)
+    gone = delete_digests | {r.digest for r in referrers if r.removed}
     return PrunePlan(
         entries=sort_entries(entries),
         delete_digests=tuple(sorted(delete_digests)),
-        reclaimable_bytes=reclaimable_bytes(refs, delete_digests),
+        reclaimable_bytes=reclaimable_bytes(refs, gone),
         repository=repository,
         policy=policy,
         refs=refs,
+        referrers=tuple(sorted(referrers, key=lambda r: r.tag)),
     )
+
+
+#: What a referrer tag's suffix says it is, in a REASON.
+_KIND_WORDS = {"sig": "signature", "att": "attestation", "sbom": "SBOM", None: "referrers index"}
+
+
+def _plan_referrers(
+    found: Sequence[tuple[TagInfo, ReferrerTag]],
+    policy: PrunePolicy,
+    entries: Sequence[TagPlan],
+    refs: Mapping[str, ImageRefs],
+    *,
+    staying: set[str],
+    deleted: set[str],
+) -> list[TagPlan]:
+    """Each referrer tag's fate, from its subject's (see the module's docstring)."""
+    names: dict[str, str] = {}  # digest -> a tag naming it, for the REASON
+    for e in sorted(entries, key=lambda e: e.tag):
+        names.setdefault(e.digest, e.tag)
+    parents: dict[str, set[str]] = {}
+    for digest, r in refs.items():
+        for child in r.children:
+            parents.setdefault(child, set()).add(digest)
+    known = set(names) | set(parents) | set(refs) | set(policy.protect_digests)
+    # a platform manifest that goes: every index listing it is deleted, none stays
+    doomed = set(deleted) | {
+        c for c, ps in parents.items() if c not in staying and ps and ps <= deleted
+    }
+    staying_all = set(staying) | (known - doomed)
+    out: dict[str, TagPlan] = {}
+    # a referrer of a referrer (a signed signature) follows it: decided after it
+    digests = {info.digest for info, _ in found}
+    ordered = sorted(found, key=lambda f: (f[1].subject in digests, f[0].tag))
+    for info, rt in ordered:
+        out[info.tag] = _referrer(info, rt, policy, names, staying_all, doomed, out)
+    return list(out.values())
+
+
+def _referrer(
+    info: TagInfo,
+    rt: ReferrerTag,
+    policy: PrunePolicy,
+    names: Mapping[str, str],
+    staying: set[str],
+    doomed: set[str],
+    decided: Mapping[str, TagPlan],
+) -> TagPlan:
+    subject = rt.subject
+    what = _KIND_WORDS.get(rt.suffix, "referrer")
+    of = names.get(subject) or _short(subject)
+    by_digest = {p.digest: p for p in decided.values()}
+
+    def plan(action: Action, reason: str, orphan: bool = False) -> TagPlan:
+        return TagPlan(info.tag, info.digest, info.created, action, reason, subject, orphan)
+
+    if info.tag in policy.protect_tags:
+        return plan(KEEP, f"{what} of {of}; " + _explicit("protected tag", None))
+    if info.digest in policy.protect_digests:
+        return plan(KEEP, f"{what} of {of}; " + _explicit("protected digest", None))
+    parent = by_digest.get(subject)
+    if parent is not None:  # a referrer of a referrer follows it
+        return plan(
+            parent.action, f"{what} of {parent.tag}" + (", which goes" if parent.removed else "")
+        )
+    if subject in doomed:
+        return plan(DELETE_MANIFEST, f"{what} of {of}, which goes")
+    if subject in staying:
+        return plan(KEEP, f"{what} of {of}")
+    gone = f"{what} of {_short(subject)}, which no longer exists (orphan)"
+    if policy.delete_orphans:
+        return plan(DELETE_MANIFEST, gone, orphan=True)
+    return plan(KEEP, gone + "; --delete-orphans removes it", orphan=True)
+
+
+def _short(digest: str) -> str:
+    return digest.removeprefix("sha256:")[:12]
 
 
 def _protected_by_name(infos: Iterable[TagInfo], policy: PrunePolicy) -> dict[str, str]:

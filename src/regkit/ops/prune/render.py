@@ -54,10 +54,34 @@ def created_cell(entry: TagPlan) -> str:
     return entry.created.display() + ("*" if entry.created.zoneless else "")
 
 
+#: How a referrer tag is shown: under its image, indented, never as an image of its own.
+REFERRER_INDENT = "  - "
+
+
+def with_referrers(plan: PrunePlan) -> list[tuple[TagPlan, bool]]:
+    """The plan's entries, each image's referrers right under its first tag (``True``: a
+    referrer); referrers of an untagged or missing subject (orphans) last."""
+    out: list[tuple[TagPlan, bool]] = []
+    shown: set[str] = set()
+    for e in plan.entries:
+        out.append((e, False))
+        if e.digest and e.digest not in shown:
+            shown.add(e.digest)
+            out += [(r, True) for r in plan.referrers_of(e.digest)]
+    out += [(r, True) for r in plan.referrers if r.subject not in shown]
+    return out
+
+
 def rows(plan: PrunePlan) -> list[tuple[str, str, str, str, str]]:
     return [
-        (escape(e.tag), short_digest(e.digest), created_cell(e), e.action, escape(e.reason))
-        for e in plan.entries
+        (
+            (REFERRER_INDENT if referrer else "") + escape(e.tag),
+            short_digest(e.digest),
+            "-" if referrer else created_cell(e),
+            e.action,
+            escape(e.reason),
+        )
+        for e, referrer in with_referrers(plan)
     ]
 
 
@@ -71,9 +95,27 @@ def counts_line(plan: PrunePlan) -> str:
     return (
         f"{by_digest + alone} of {plural(len(plan.entries), 'tag')} to delete: {by_digest} by "
         f"deleting {plural(len(plan.delete_digests), 'manifest')}, {alone} alone (manifest "
-        f"stays); {len(plan.kept)} kept; about {format_bytes(plan.reclaimable_bytes)} "
-        f"reclaimable ({plural(plan.reclaimable_bytes, 'byte')})"
+        f"stays); {len(plan.kept)} kept;{referrers_phrase(plan)} about "
+        f"{format_bytes(plan.reclaimable_bytes)} reclaimable "
+        f"({plural(plan.reclaimable_bytes, 'byte')})"
     )
+
+
+def referrers_phrase(plan: PrunePlan) -> str:
+    """`` 6 referrer tags: 2 go with their images, 1 orphan kept;`` (empty without any)."""
+    if not plan.referrers:
+        return ""
+    going = sum(1 for r in plan.referrers if r.removed and not r.orphan)
+    orphans = [r for r in plan.referrers if r.orphan]
+    parts = [f"{going} go with their images"]
+    if orphans:
+        gone = sum(1 for r in orphans if r.removed)
+        parts.append(
+            f"{plural(len(orphans), 'orphan')} ({gone} deleted)"
+            if gone
+            else f"{plural(len(orphans), 'orphan')} kept (--delete-orphans removes them)"
+        )
+    return f" {plural(len(plan.referrers), 'referrer tag')}: {', '.join(parts)};"
 
 
 def table(cells: Sequence[Sequence[str]]) -> str:
@@ -87,7 +129,7 @@ def table(cells: Sequence[Sequence[str]]) -> str:
 
 def render_plan(registry: str, plan: PrunePlan) -> str:
     head = escape(f"{registry}/{plan.repository}") + "\n"
-    if not plan.entries:
+    if not plan.entries and not plan.referrers:
         return head + "no tags\n"
     return head + table([HEADERS, *rows(plan)]) + counts_line(plan) + "\n"
 
@@ -97,7 +139,7 @@ def render_plans(registry: str, plans: Sequence[PrunePlan]) -> str:
     notes = []
     if any(e.created is not None and e.created.zoneless for p in plans for e in p.entries):
         notes.append("* " + ZONELESS_NOTE)
-    if any(p.removed for p in plans):
+    if any(p.removed or p.referrer_digests for p in plans):
         notes.append(GC_NOTE)
     return out + ("\n" + "\n".join(notes) + "\n" if notes else "")
 
@@ -228,14 +270,14 @@ def markdown(registry: str, plan: PrunePlan, result: PruneResult | None) -> tupl
     status = {o.tag: o.status for o in result.outcomes} if result else {}
     table_rows: list[Any] = [
         (
-            escape(e.tag),
+            (REFERRER_INDENT if referrer else "") + escape(e.tag),
             short_digest(e.digest),
-            created_cell(e),
+            "-" if referrer else created_cell(e),
             e.action,
             status.get(e.tag, ""),
             escape(e.reason),
         )
-        for e in plan.entries
+        for e, referrer in with_referrers(plan)
     ]
     return escape(f"{registry}/{plan.repository}"), table_rows
 

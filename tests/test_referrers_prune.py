@@ -1,0 +1,254 @@
+"""prune and referrers (issue 23): an image's signatures, attestations and SBOMs live and die
+with it, on every registry kind.
+
+Pure: a referrer tag (``sha256-<hex>``, ``sha256-<hex>.sig/.att/.sbom``) never counts toward
+``keep`` and is never an image of the plan, whatever ``match`` says: it is listed under its
+subject (``plan.referrers``), doomed with it, kept with it; one whose subject no longer exists
+is an orphan, reported, and removed only with ``delete_orphans``.
+
+Real: 8 images on distribution 2.8, registry:3 and crane's registry, each signed with the real
+cosign and given an SBOM with the real oras; ``regkit prune --keep 3 --yes`` (default match, then
+the team's ``--match '.*'``): no referrer of a deleted image is left (crane ls, the SBOM
+manifests by digest, oras discover), every staying image still verifies with ``cosign verify
+--key``, and after the registry's garbage-collect every staying image is whole.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from regkit.ops.prune.plan import DELETE_MANIFEST, KEEP, PrunePolicy, TagInfo, plan_prune
+from regkit.ops.prune.render import render_plan
+from regkit.timeparse import parse_created_time
+from tests.cli import regkit
+from tests.rig import Rig, crane
+from tests.rig.cosign import KeyPair, generate_key_pair, require_cosign, sign, verify
+from tests.rig.cranereg import CraneRig
+from tests.rig.oras import attach, discover, require_oras
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def d(c: str) -> str:
+    return "sha256:" + c * 64
+
+
+def image(tag: str, digest: str, hours: int, children: tuple[str, ...] = ()) -> TagInfo:
+    created = parse_created_time((NOW - timedelta(hours=100 - hours)).isoformat())
+    return TagInfo(tag, digest, created, children)
+
+
+def sig(subject: str, digest: str, suffix: str = "sig") -> TagInfo:
+    # a cosign signature's config is dated (cosign writes no created: unknown here)
+    return TagInfo(f"{subject.replace(':', '-')}.{suffix}", digest, None)
+
+
+def index(subject: str, digest: str, children: tuple[str, ...]) -> TagInfo:
+    return TagInfo(subject.replace(":", "-"), digest, None, children)
+
+
+def _sbom_index(subject: str, idx: str, sbom: str) -> TagInfo:
+    return TagInfo(subject.replace(":", "-"), idx, None, (sbom,))
+
+
+def _signed(n: int) -> list[TagInfo]:
+    tags: list[TagInfo] = []
+    for i in range(n):
+        subject = "sha256:" + f"{i:x}" * 64
+        subject = subject[:71]
+        tags.append(image(f"{i:07x}", subject, i + 1))
+        tags.append(sig(subject, "sha256:" + f"e{i:x}" * 32))
+        tags.append(_sbom_index(subject, "sha256:" + f"d{i:x}" * 32, "sha256:" + f"c{i:x}" * 32))
+    return tags
+
+
+@pytest.mark.parametrize("match", [r"^[0-9a-f]{7}$", ".*"])
+def test_referrer_tags_never_count_toward_keep_and_follow_their_image(match: str) -> None:
+    tags = _signed(5)
+    plan = plan_prune(tags, PrunePolicy(match=match, keep=3), NOW)
+    # the images only: no referrer tag is an image of the plan
+    assert sorted(e.tag for e in plan.entries) == [f"{i:07x}" for i in range(5)]
+    assert {e.tag for e in plan.removed} == {"0000000", "0000001"}
+    # every referrer shows under its subject, doomed with it or kept with it
+    by_tag = {r.tag: r for r in plan.referrers}
+    assert len(by_tag) == 10
+    for i in range(5):
+        subject = ("sha256:" + f"{i:x}" * 64)[:71]
+        hexpart = subject.removeprefix("sha256:")
+        s, x = by_tag[f"sha256-{hexpart}.sig"], by_tag[f"sha256-{hexpart}"]
+        assert s.subject == subject and x.subject == subject
+        want = DELETE_MANIFEST if i < 2 else KEEP
+        assert (s.action, x.action) == (want, want)
+        assert s.reason.startswith(f"signature of {i:07x}")
+        assert x.reason.startswith(f"referrers index of {i:07x}")
+        if i < 2:
+            assert s.reason.endswith("which goes")
+    assert set(plan.referrer_digests) == {
+        "sha256:" + f"{p}{i:x}" * 32 for p in "ed" for i in (0, 1)
+    }
+    assert not set(plan.referrer_digests) & set(plan.delete_digests)
+    # shown under the image, not as a row with created "unknown"
+    text = render_plan("reg.example", plan)
+    lines = text.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("0000000"))
+    assert "signature of 0000000" in lines[row + 1] or "signature of 0000000" in lines[row + 2]
+    assert "unknown" not in text
+    doc = plan.to_json()
+    assert {r["tag"] for r in doc["referrers"]} == set(by_tag)
+    assert all(t["tag"] in {f"{i:07x}" for i in range(5)} for t in doc["tags"])
+
+
+def test_orphans_are_reported_and_removed_only_with_delete_orphans() -> None:
+    gone = d("9")
+    tags = [image("aaaaaaa", d("a"), 1), sig(gone, d("5")), _sbom_index(gone, d("6"), d("7"))]
+    plan = plan_prune(tags, PrunePolicy(keep=3), NOW)
+    assert [r.action for r in plan.referrers] == [KEEP, KEEP]
+    assert all("no longer exists" in r.reason for r in plan.referrers)
+    assert all("--delete-orphans" in r.reason for r in plan.referrers)
+    assert {r.tag for r in plan.orphans} == {r.tag for r in plan.referrers}
+    assert plan.referrer_digests == ()
+    plan = plan_prune(tags, PrunePolicy(keep=3, delete_orphans=True), NOW)
+    assert [r.action for r in plan.referrers] == [DELETE_MANIFEST, DELETE_MANIFEST]
+    assert set(plan.referrer_digests) == {d("5"), d("6")}
+    assert plan.entries[0].action == KEEP
+    # a subject known to exist without a tag (``untagged``) is no orphan
+    from regkit.ops.prune.plan import ImageRefs
+
+    plan = plan_prune(
+        tags, PrunePolicy(keep=3, delete_orphans=True), NOW, untagged=[ImageRefs(gone)]
+    )
+    assert [r.action for r in plan.referrers] == [KEEP, KEEP]
+
+
+def test_protected_referrers_and_referrers_of_protected_images_stay() -> None:
+    old, new = d("a"), d("b")
+    tags = [image("aaaaaaa", old, 1), image("bbbbbbb", new, 2), sig(old, d("5")), sig(new, d("6"))]
+    t_old = old.replace(":", "-") + ".sig"
+    plan = plan_prune(tags, PrunePolicy(keep=1, protect_tags=frozenset({t_old})), NOW)
+    assert {r.tag: r.action for r in plan.referrers}[t_old] == KEEP
+    plan = plan_prune(tags, PrunePolicy(keep=1, protect_digests=frozenset({old})), NOW)
+    assert {r.tag: r.action for r in plan.referrers}[t_old] == KEEP
+    # a signed platform manifest of an index that goes: its signature goes too
+    child = d("c")
+    tags = [image("aaaaaaa", old, 1, (child,)), image("bbbbbbb", new, 2), sig(child, d("7"))]
+    plan = plan_prune(tags, PrunePolicy(keep=1), NOW)
+    assert [r.action for r in plan.referrers] == [DELETE_MANIFEST]
+
+
+# -- real registries, real cosign and oras ----------------------------------------------------
+
+AnyRig = Rig | CraneRig
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    require_cosign()
+    require_oras()
+    return generate_key_pair(tmp_path_factory.mktemp("cosign-keys"))
+
+
+def _sbom(tmp_path: Path) -> Path:
+    path = tmp_path / "sbom.spdx.json"
+    path.write_text(json.dumps({"spdxVersion": "SPDX-2.3", "name": "regkit-test"}))
+    return path
+
+
+def _manifest_exists(rig: AnyRig, repo: str, digest: str) -> bool:
+    cp = crane(rig, "manifest", rig.ref(repo, digest), check=False)
+    return cp.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "match"),
+    [("2.8", None), ("3", None), ("crane", None), ("3", ".*")],
+    ids=["v2.8", "v3", "crane", "v3-match-all"],
+)
+def test_prune_takes_each_deleted_images_referrers_and_leaves_the_rest_verifiable(
+    kind: str,
+    match: str | None,
+    rig_factory: Callable[..., Rig],
+    rig_crane: CraneRig,
+    repo_prefix: str,
+    keys: KeyPair,
+    tmp_path: Path,
+) -> None:
+    rig: AnyRig
+    if kind == "crane":
+        rig_crane.ensure_running()
+        rig = rig_crane
+    else:  # a private registry: garbage-collect runs on it
+        rig = rig_factory("basic", version=kind)
+    repo = f"{repo_prefix}/app"
+    tags = [f"{0xABC0000 + i:07x}" for i in range(8)]
+    images = rig.pusher().push_images(repo, tags, start=T0, jobs=4)
+    sbom = _sbom(tmp_path)
+    sboms: dict[str, str] = {}
+    for img in images:
+        sign(rig, keys, rig.ref(repo, img.digest))
+        sboms[img.digest] = attach(rig, rig.ref(repo, img.digest), sbom)
+    staying, going = images[-3:], images[:-3]
+
+    args = ["prune", rig.ref(repo), "--keep", "3", "--yes"]
+    if match is not None:
+        args += ["--match", match]
+    out = regkit(*args, env=rig.env())
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    # the plan lists the 8 images, each with its referrers under it (no "unknown" rows)
+    assert "created time unknown" not in text
+    assert text.count("signature of ") == 8, text
+
+    listed = set(crane(rig, "ls", rig.ref(repo)).stdout.decode().split())
+    want = {img.tags[0] for img in staying}
+    for img in staying:
+        hexpart = img.digest.removeprefix("sha256:")
+        want |= {f"sha256-{hexpart}", f"sha256-{hexpart}.sig"}
+    assert listed == want
+    for img in going:
+        assert not _manifest_exists(rig, repo, sboms[img.digest])
+    for img in staying:
+        assert _manifest_exists(rig, repo, sboms[img.digest])
+        found = discover(rig, rig.ref(repo, img.digest))
+        assert [r["digest"] for r in found] == [sboms[img.digest]]
+        verify(rig, keys, rig.ref(repo, img.tags[0]))
+
+    if isinstance(rig, CraneRig):
+        return  # crane's registry keeps everything in memory: no garbage-collect
+    rig.registry.stop()
+    try:
+        rig.registry.garbage_collect(delete_untagged=False)
+    finally:
+        rig.registry.start()
+    for img in staying:
+        cp = crane(rig, "validate", "--remote", rig.ref(repo, img.tags[0]))
+        assert cp.stdout.decode().startswith("PASS: "), cp.stdout
+        verify(rig, keys, rig.ref(repo, img.tags[0]))
+        assert [r["digest"] for r in discover(rig, rig.ref(repo, img.digest))] == [
+            sboms[img.digest]
+        ]
+
+    if match is None:
+        return
+    # an orphan: a staying image deleted behind regkit's back leaves its referrers
+    lost = staying[0]
+    crane(rig, "delete", rig.ref(repo, lost.digest))
+    out = regkit(*args, env=rig.env())
+    assert out.returncode == 0, out.stderr
+    text = out.stdout.decode()
+    assert "which no longer exists (orphan); --delete-orphans removes it" in text, text
+    hexpart = lost.digest.removeprefix("sha256:")
+    orphans = {f"sha256-{hexpart}", f"sha256-{hexpart}.sig"}
+    assert orphans <= set(crane(rig, "ls", rig.ref(repo)).stdout.decode().split())
+    out = regkit(*args, "--delete-orphans", env=rig.env())
+    assert out.returncode == 0, out.stderr
+    left = set(crane(rig, "ls", rig.ref(repo)).stdout.decode().split())
+    assert not orphans & left
+    assert not _manifest_exists(rig, repo, sboms[lost.digest])
+    for img in staying[1:]:
+        verify(rig, keys, rig.ref(repo, img.tags[0]))
