@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from regkit.cli.common import (
-    command,
-)
-
-if TYPE_CHECKING:
-    pass
+from regkit.cli.common import command
 
 
 @command

@@ -96,20 +96,21 @@ def _facts(result: Inspection) -> list[tuple[str, str]]:
 
 def attached_text(counts: dict[str, int]) -> str:
     """``signed (1 signature), 1 attestation, 1 SBOM``; ``-`` when nothing is attached."""
-    parts: list[str] = []
-    n = counts.get("signature", 0)
-    if n:
-        parts.append(f"signed ({n} signature{'s' if n != 1 else ''})")
-    n = counts.get("attestation", 0)
-    if n:
-        parts.append(f"{n} attestation{'s' if n != 1 else ''}")
-    n = counts.get("sbom", 0)
-    if n:
-        parts.append(f"{n} SBOM{'s' if n != 1 else ''}")
-    n = counts.get("other", 0)
-    if n:
-        parts.append(f"{n} other")
+    parts = [
+        words.format(n=n, s="s" if n != 1 else "")
+        for kind, words in _ATTACHED_WORDS
+        if (n := counts.get(kind, 0))
+    ]
     return ", ".join(parts) or "-"
+
+
+#: How ``attached_text`` words each kind of attached artifact, in this order.
+_ATTACHED_WORDS = (
+    ("signature", "signed ({n} signature{s})"),
+    ("attestation", "{n} attestation{s}"),
+    ("sbom", "{n} SBOM{s}"),
+    ("other", "{n} other"),
+)
 
 
 def _layers(sizes: list[int]) -> str:

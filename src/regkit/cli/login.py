@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from regkit.cli.common import (
     command,
@@ -19,8 +19,14 @@ from regkit.reference import (
     validate_host,
 )
 
-if TYPE_CHECKING:
-    pass
+
+def _add_docker_config(p: argparse.ArgumentParser) -> None:
+    """``--docker-config DIR``: where login writes and logout removes the credentials."""
+    p.add_argument(
+        "--docker-config",
+        metavar="DIR",
+        help="directory of config.json (default: $DOCKER_CONFIG, else ~/.docker)",
+    )
 
 
 @command
@@ -83,11 +89,7 @@ def _add_login(sub: Any, common: argparse.ArgumentParser) -> None:
             "'registry.' + base_domain)"
         ),
     )
-    p.add_argument(
-        "--docker-config",
-        metavar="DIR",
-        help="directory of config.json (default: $DOCKER_CONFIG, else ~/.docker)",
-    )
+    _add_docker_config(p)
     p.add_argument(
         "--no-verify",
         action="store_true",
@@ -210,11 +212,7 @@ def _add_logout(sub: Any, common: argparse.ArgumentParser) -> None:
         **verb_help(["regkit logout registry.example.com"]),
     )
     p.add_argument("registry", metavar="REGISTRY", help="registry host[:port]")
-    p.add_argument(
-        "--docker-config",
-        metavar="DIR",
-        help="directory of config.json (default: $DOCKER_CONFIG, else ~/.docker)",
-    )
+    _add_docker_config(p)
     p.set_defaults(func=_cmd_logout)
 
 
