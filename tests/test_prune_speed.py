@@ -224,3 +224,60 @@ def test_tag_first_on_distribution_2_8_falls_back_to_the_manifest_delete(
     by_name = [(ref, status) for ref, status in deletes if not ref.startswith("sha256:")]
     assert by_name == [(by_name[0][0], 400)], deletes
     assert sorted(ref for ref, s in deletes if s == 202) == sorted(i.digest for i in images[:2])
+
+
+def test_an_unarmed_window_is_in_no_ones_way_until_its_delete_is_sent() -> None:
+    """A platform manifest's window opens (unarmed) once its index's DELETE returned, before
+    the listing after it: the index's window does not count it (its DELETE is not sent yet),
+    and it does not count the index's (done before its "before" listing); once armed, it
+    overlaps every window open, as any other."""
+    from regkit.ops.delete import Windows
+
+    w = Windows()
+    index = w.open("sha256:index")
+    child = w.open("sha256:child", armed=False, ignore=index)
+    assert w.close(index) == set()
+    other = w.open("sha256:other")  # another worker's DELETE
+    w.arm(child)
+    late = w.open("sha256:late")
+    assert w.close(child) == {"sha256:other", "sha256:late"}
+    assert w.close(other) == {"sha256:child", "sha256:late"}
+    assert w.close(late) == {"sha256:child", "sha256:other"}
+
+
+def test_side_by_side_a_rollback_onto_a_platform_manifest_is_put_back(
+    rig_factory: Callable[..., Rig], repo_prefix: str
+) -> None:
+    """With jobs, an index's platform manifests go side by side right after it, their windows
+    opened before the listing after the index's DELETE (that listing is their "before"). One
+    doomed single-platform index, edge on the kept one: while its platform manifest's DELETE
+    is held, crane points edge at it; the DELETE takes edge, and regkit puts it back."""
+    rig = rig_factory("basic", version="3")
+    repo = f"{repo_prefix}/app"
+    pusher = rig.pusher()
+    old = pusher.push_image(repo, "0000001", "oci-index", platforms=["linux/amd64"], created=T0)
+    new = pusher.push_image(
+        repo, "0000002", "oci-index", platforms=["linux/amd64"], created=T0 + timedelta(hours=1)
+    )
+    pusher.tag(new, ["edge"])
+    child = old.children[0]
+    gate = Gate()
+
+    def plan(req: Request) -> Fault | None:
+        if req.method == "DELETE" and req.path.endswith(child):
+            return hold(gate)
+        return None
+
+    warnings: list[str] = []
+    with fault_proxy(rig.host, plan) as proxy, _client(proxy.host, rig, jobs=4) as c:
+        pruning = _plan(c, repo, 1)
+        thread, out = _in_thread(lambda: execute_recorded(c, [pruning], warn=warnings.append))
+        try:
+            assert gate.arrived.wait(60), "the platform manifest's DELETE reached the proxy"
+            crane(rig, "tag", rig.ref(repo, child), "edge")
+        finally:
+            gate.release.set()
+            thread.join(120)
+    assert not isinstance(out[0], BaseException), out[0]
+    assert _state(rig, repo) == {"0000002": new.digest, "edge": child}
+    assert any(f"{repo}:edge pointed at {child} when it was deleted" in w for w in warnings)

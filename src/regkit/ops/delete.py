@@ -48,23 +48,42 @@ Warn = Callable[[str], None]
 
 class Windows:
     """The guard windows (just before a DELETE until the tags were listed after it) open at
-    once in one run: a tag that vanished while several were open cannot be attributed."""
+    once in one run: a tag that vanished while several were open cannot be attributed.
+
+    A window is armed once its DELETE may be sent (at ``open`` by default). A window opened
+    unarmed (``arm`` before its DELETE) is not in the way of windows that close before it is
+    armed: a platform manifest's window opened right after its index's DELETE returned, before
+    the listing that serves as the index's "after" and as its own "before" (``ignore``: the
+    index's window, whose DELETE is done and whose listing is the one it starts from)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._active: dict[int, str] = {}
+        self._armed: set[int] = set()
         self._overlaps: dict[int, set[str]] = {}
         self._claimed: set[str] = set()
 
-    def open(self, digest: str) -> int:
+    def open(self, digest: str, *, armed: bool = True, ignore: int | None = None) -> int:
         with self._lock:
             wid = next(self._ids)
-            for other in self._active:
-                self._overlaps[other].add(digest)
-            self._overlaps[wid] = set(self._active.values())
+            self._overlaps[wid] = {self._active[w] for w in self._armed if w != ignore}
             self._active[wid] = digest
+            if armed:
+                self._arm(wid)
             return wid
+
+    def arm(self, wid: int) -> None:
+        """Its DELETE is about to be sent: every window open now overlaps it."""
+        with self._lock:
+            self._arm(wid)
+
+    def _arm(self, wid: int) -> None:
+        digest = self._active[wid]
+        for other in self._active:
+            if other != wid:
+                self._overlaps[other].add(digest)
+        self._armed.add(wid)
 
     def claim(self, tag: str) -> bool:
         """True for the first window to report ``tag`` lost (each overlapping one sees it)."""
@@ -77,6 +96,7 @@ class Windows:
         """The other digests whose windows overlapped this one."""
         with self._lock:
             digest = self._active.pop(wid)
+            self._armed.discard(wid)
             return self._overlaps.pop(wid) - {digest}
 
 
@@ -154,6 +174,7 @@ class Deletion:
     moved: tuple[str, ...] = ()  # ... on another manifest (moved meanwhile): left alone
     stuck: tuple[str, ...] = ()  # ... on the deleted manifest, and the registry kept them
     stuck_reason: str = ""  # why they could not be removed
+    listed: frozenset[str] = frozenset()  # the tags listed after the DELETE
 
 
 def get_manifest_or_none(client: RegistryClient, repository: str, digest: str) -> Manifest | None:
@@ -175,6 +196,7 @@ def delete_keeping(
     stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
     lister: Lister | None = None,
     with_it: Collection[str] = (),
+    then: Callable[[], object] | None = None,
 ) -> Deletion:
     """DELETE ``manifest`` by digest, then put back any tag of ``staying`` (listed just before,
     not meant to go) that vanished with it. ``window`` (from ``windows.open``, taken before the
@@ -187,13 +209,18 @@ def delete_keeping(
 
     ``stand_in``: ``manifest`` is a throw-away standing in for a tag, (that tag, a reader of
     the manifest it named). A tag copied from that tag meanwhile got the throw-away; it is put
-    back on the image the tag named, not on the empty throw-away."""
+    back on the image the tag named, not on the empty throw-away.
+
+    ``then``: called once the DELETE succeeded, before the tags are listed after it (prune opens
+    the windows of an index's platform manifests there: that listing is their "before")."""
     digest = manifest.digest
     try:
         try:
             client.delete_manifest(repository, digest)
         except NotFoundError:
             return Deletion(digest, False)
+        if then is not None:
+            then()
         after = set(lister.after(lister.mark()) if lister else client.tags(repository))
     finally:
         others = windows.close(window) if windows is not None and window is not None else set()
@@ -239,10 +266,18 @@ def delete_keeping(
         restored.append(tag)
     leftovers = sorted(set(with_it) & after)
     if not leftovers:
-        return Deletion(digest, True, tuple(restored), tuple(lost))
+        return Deletion(digest, True, tuple(restored), tuple(lost), listed=frozenset(after))
     untagged, moved, stuck, reason = remove_leftovers(client, repository, digest, leftovers, warn)
     return Deletion(
-        digest, True, tuple(restored), tuple(lost), untagged, moved, stuck, stuck_reason=reason
+        digest,
+        True,
+        tuple(restored),
+        tuple(lost),
+        untagged,
+        moved,
+        stuck,
+        stuck_reason=reason,
+        listed=frozenset(after),
     )
 
 

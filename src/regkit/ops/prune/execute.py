@@ -27,8 +27,9 @@ is the deletion in flight), so no untagged manifest is left behind.
 
 The platform manifests (and attestations) of a deleted index that nothing else in the plan
 uses are deleted by the same worker right after their index, side by side, guarded the same
-way: their windows open, the tags are listed (one listing before them all), they are deleted,
-the tags are listed once more (shared). Those another image also lists are left to
+way. Their windows open (unarmed: ``Windows``) once the index's DELETE returned and before the
+listing after it, so that one listing is the index's "after" and their "before"; one more
+listing after them serves them all. Those another image also lists are left to
 ``regkit.ops.prune.children``, which runs after the whole plan as before.
 
 Ctrl-C: no new deletion starts, the ones in flight finish (and are checked), then
@@ -561,6 +562,7 @@ def _delete_manifest(
     window: int | None = run.windows.open(digest)
     assert run.lister is not None
     mark = run.lister.recent_mark()  # the listing after this worker's previous DELETE serves
+    opened: list[tuple[str, int]] = []  # (platform manifest, its window), opened unarmed
     by_name = untagged is not None and any(c is None for c in untagged)
     done: Status = "deleted" if by_name else "gone"
     how = "deleted by tag" if by_name else ""
@@ -596,16 +598,28 @@ def _delete_manifest(
             run.listed = run.listed | listed
         if not moved_here:
             handed, window = window, None  # delete_keeping closes it
-            deletion = delete_keeping(
-                run.client,
-                repo,
-                manifest,
-                listed - run.doomed,
-                warn=run.warning,
-                windows=run.windows,
-                window=handed,
-                lister=run.lister,
-            )
+            # side by side, the platform manifests' windows open once the index is gone,
+            # before the listing after it, which is their "before" too
+            group = run.exclusive.get(digest, ()) if run.client.jobs > 1 else ()
+
+            def open_group() -> None:
+                opened.extend((c, run.windows.open(c, armed=False, ignore=handed)) for c in group)
+
+            try:
+                deletion = delete_keeping(
+                    run.client,
+                    repo,
+                    manifest,
+                    listed - run.doomed,
+                    warn=run.warning,
+                    windows=run.windows,
+                    window=handed,
+                    lister=run.lister,
+                    then=open_group if group else None,
+                )
+            except BaseException:
+                _close(run, opened)
+                raise
     finally:
         if window is not None:
             run.windows.close(window)
@@ -626,7 +640,9 @@ def _delete_manifest(
     run.record(deletion)
     run.on_delete(f"{repo}@{digest}")
     if deletion.deleted and not deletion.restored and not deletion.lost:
-        _delete_children(run, digest)
+        _delete_children(run, digest, opened, deletion.listed)
+    else:
+        _close(run, opened)
     detail = "by tag, then its manifest by digest" if by_name else "by digest"
     return [
         _outcome(e, c or "deleted", _detail(c, detail))
@@ -634,19 +650,31 @@ def _delete_manifest(
     ]
 
 
-def _delete_children(run: _Run, index: str) -> None:
+def _close(run: _Run, opened: Sequence[tuple[str, int]]) -> None:
+    for _child, wid in opened:
+        run.windows.close(wid)
+
+
+def _delete_children(
+    run: _Run, index: str, opened: Sequence[tuple[str, int]], listed: frozenset[str]
+) -> None:
     """Right after ``index`` was deleted: its platform manifests no other image uses, each
-    DELETE guarded like the index's (the tags listed after their windows opened, once more
-    after the DELETE). They go side by side, sharing those two listings; with ``--jobs 1``
-    one after the other. A tag pushed onto one since the first listing keeps it; a failure
-    leaves them to the phase after the run (``regkit.ops.prune.children``)."""
+    DELETE guarded like the index's. Side by side (``opened``: their windows, opened before
+    the listing after the index's DELETE, ``listed``, which is their "before"), with one
+    listing after them all; with ``--jobs 1`` one after the other, each with its own listings.
+    A tag pushed onto one since the first listing keeps it; a failure leaves them to the phase
+    after the run (``regkit.ops.prune.children``)."""
     children = run.exclusive.get(index, ())
-    if not children or run.lister is None or run.abort.is_set():
+    if not children or run.lister is None:
+        _close(run, opened)
         return
-    if run.client.jobs == 1:
-        results = [_delete_child_group(run, (child,))[0] for child in children]
+    if opened:
+        results = _delete_child_group(run, opened, listed)
     else:
-        results = _delete_child_group(run, children)
+        results = [
+            _delete_child_group(run, [(child, run.windows.open(child))], None)[0]
+            for child in children
+        ]
     for child, deletion in zip(children, results, strict=True):
         if deletion is None:
             continue
@@ -659,26 +687,27 @@ def _delete_children(run: _Run, index: str) -> None:
             run.lost += [(t, child) for t in deletion.lost]
 
 
-def _delete_child_group(run: _Run, children: Sequence[str]) -> list[Deletion | None]:
-    """Open the windows of ``children``, list the tags, DELETE them side by side, each
-    guarded (``delete_keeping``); None for one left alone."""
+def _delete_child_group(
+    run: _Run, windows: Sequence[tuple[str, int]], listed: frozenset[str] | None
+) -> list[Deletion | None]:
+    """DELETE the platform manifests of ``windows`` (their windows open) side by side, each
+    guarded (``delete_keeping``), after ``listed`` (the tags listed since their windows
+    opened; None: listed now); None for one left alone."""
     client, repo, lister = run.client, run.plan.repository, run.lister
     assert lister is not None
-    windows = [(child, run.windows.open(child)) for child in children]
     try:
-        listed = set(lister.after(lister.mark()))
-        fresh = sorted(listed - run.listed - run.doomed)
+        before = set(lister.after(lister.mark()) if listed is None else listed)
+        fresh = sorted(before - run.listed - run.doomed)
         pointed: set[str] = set()
         if fresh:
             descs = client.map(lambda t: client.resolve(repo, t), fresh)
             pointed = {d.digest for d in descs if d is not None}
             with run.lock:
-                run.listed = run.listed | listed
+                run.listed = run.listed | before
     except RegkitError:
-        for _child, wid in windows:
-            run.windows.close(wid)
-        return [None for _ in children]
-    staying = listed - run.doomed
+        _close(run, windows)
+        return [None for _ in windows]
+    staying = before - run.doomed
 
     def one(child_window: tuple[str, int]) -> Deletion | None:
         child, wid = child_window
@@ -689,6 +718,7 @@ def _delete_child_group(run: _Run, children: Sequence[str]) -> list[Deletion | N
         if manifest is None or child in pointed:
             run.windows.close(wid)
             return None
+        run.windows.arm(wid)
         try:
             return delete_keeping(
                 client,
