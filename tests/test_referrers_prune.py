@@ -252,3 +252,30 @@ def test_prune_takes_each_deleted_images_referrers_and_leaves_the_rest_verifiabl
     assert not _manifest_exists(rig, repo, sboms[lost.digest])
     for img in staying[1:]:
         verify(rig, keys, rig.ref(repo, img.tags[0]))
+
+
+def test_the_api_takes_delete_orphans(rig_basic_v3: Rig, repo_prefix: str) -> None:
+    """``regkit.api.plan_prune``/``prune(delete_orphans=)``: an orphan is kept and reported
+    without it, deleted with it; a referrer whose image exists stays either way."""
+    from regkit import api
+
+    rig = rig_basic_v3
+    repo = f"{repo_prefix}/app"
+    pusher = rig.pusher()
+    img = pusher.push_image(repo, ["aaaaaaa"], layer_size=64)
+    gone = "sha256:" + "9" * 64
+    mine = f"sha256-{img.digest.removeprefix('sha256:')}.sig"
+    orphan = f"sha256-{'9' * 64}.sig"
+    pusher.push_image(repo, [mine], layer_size=32, seed=1)
+    pusher.push_image(repo, [orphan], layer_size=32, seed=2)
+    with api.connect(rig.host, username=rig.username, password=rig.password) as reg:
+        (plan,) = api.plan_prune(reg, [repo], keep=3)
+        assert {r.tag: (r.action, r.orphan) for r in plan.referrers} == {
+            mine: (KEEP, False),
+            orphan: (KEEP, True),
+        }
+        assert all(r.subject in (img.digest, gone) for r in plan.referrers)
+        (plan,) = api.plan_prune(reg, [repo], keep=3, delete_orphans=True)
+        assert {r.tag: r.action for r in plan.referrers}[orphan] == DELETE_MANIFEST
+        api.prune(reg, [repo], keep=3, delete_orphans=True)
+        assert set(reg.client.tags(repo)) == {"aaaaaaa", mine}

@@ -502,6 +502,7 @@ def plan_prune(
     protect_dir: str | None = None,
     unprotect: Iterable[str] = (),
     force: bool = False,
+    delete_orphans: bool = False,
     now: datetime | None = None,
 ) -> tuple[PrunePlan, ...]:
     """The prune plan per repository; nothing is changed (``regkit prune --dry-run``); carry
@@ -511,7 +512,7 @@ def plan_prune(
 
     target = _prune_target(reg, repositories, all_repos)
     policy = _policy(match, keep, older_than, protect_tags, protect_digests, protect_files,
-                     unprotect, force)  # fmt: skip
+                     unprotect, force, delete_orphans)  # fmt: skip
     when = now or _dt.datetime.now(_dt.UTC)
     plans = tuple(plan_target(reg.client, target, policy, when, protect_dir=protect_dir))
     for plan in plans:
@@ -558,6 +559,7 @@ def prune(
     protect_dir: str | None = None,
     unprotect: Iterable[str] = (),
     force: bool = False,
+    delete_orphans: bool = False,
     record: str | None = None,
     then: str | Sequence[str] | None = None,
     storage: str | None = None,
@@ -576,9 +578,12 @@ def prune(
     release tags, and every manifest a staying tag uses. ``unprotect``: tags taken out of the
     built-in protection (``latest``, release tags), by exact name. ``force``: allow ``keep=0``
     with the default ``match`` and no ``older_than`` (refused otherwise: it deletes every
-    build). ``record``: the audit file. ``then``: a command (checked before planning: it must
-    be on PATH and executable) run when anything was deleted (the registry's garbage-collect),
-    after which every staying image of the pruned repositories is checked (``report.check``);
+    build). ``delete_orphans``: also delete referrers (signatures, attestations, SBOMs) whose
+    image no longer exists (``--delete-orphans``; without it they are reported and kept); an
+    image's referrers always go and stay with it. ``record``: the audit file. ``then``: a
+    command (checked before planning: it must be on PATH and executable) run when anything
+    was deleted (the registry's garbage-collect), after which every staying image of the
+    pruned repositories is checked (``report.check``);
     ``storage``: the registry's storage root, measured before and after (``report.then``).
     ``now``: the time the ages are measured from (default: now).
 
@@ -598,7 +603,7 @@ def prune(
     if not dry_run:
         _refuse_other_kinds(reg)
     policy = _policy(match, keep, older_than, protect_tags, protect_digests, protect_files,
-                     unprotect, force)  # fmt: skip
+                     unprotect, force, delete_orphans)  # fmt: skip
     measure = storage is not None and argv is not None and not dry_run
     before = storage_bytes(storage) if measure and storage is not None else None
     run = prune_targets(
@@ -715,12 +720,13 @@ def _policy(
     protect_files: Iterable[str],
     unprotect: Iterable[str],
     force: bool,
+    delete_orphans: bool = False,
 ) -> PrunePolicy:
     from regkit.ops.prune.run import build_policy
 
     if isinstance(older_than, _dt.timedelta):
         older_than = _duration_text(older_than)  # as typed: "30d" in the plan and its JSON
-    return build_policy(
+    policy = build_policy(
         match=match,
         keep=keep,
         older_than=older_than,
@@ -730,6 +736,7 @@ def _policy(
         unprotect=unprotect,
         force=force,
     )
+    return _dataclasses.replace(policy, delete_orphans=True) if delete_orphans else policy
 
 
 def _duration_text(delta: timedelta) -> str:
