@@ -39,7 +39,7 @@ import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import overload
+from typing import TypedDict, Unpack, overload
 
 from actions_toolkit.command import issue_command
 from actions_toolkit.file_command import prepare_key_value_message
@@ -51,6 +51,7 @@ __all__ = [
     "SUMMARY_LIMIT",
     "SUMMARY_ROWS",
     "Inputs",
+    "Place",
     "Summary",
     "add_path",
     "cap_rows",
@@ -233,67 +234,50 @@ def mask(secret: str | None) -> None:
             _command("add-mask", {}, part)
 
 
-def _annotation(
-    kind: str,
-    message: str,
-    title: str | None,
-    file: str | None,
-    line: int | None,
-    end_line: int | None,
-    col: int | None,
-    end_column: int | None,
-) -> None:
-    properties: dict[str, object] = {
-        "title": title,
-        "file": file,
-        "line": line,
-        "endLine": end_line,
-        "col": col,
-        "endColumn": end_column,
-    }
+class Place(TypedDict, total=False):
+    """Where an annotation points, each part optional: ``file``, ``line``, ``end_line``,
+    ``col``, ``end_column``."""
+
+    file: str
+    line: int
+    end_line: int
+    col: int
+    end_column: int
+
+
+#: Each part of a ``Place`` and its workflow-command property, in the toolkit's order.
+_PLACE_PROPERTIES = {
+    "file": "file",
+    "line": "line",
+    "end_line": "endLine",
+    "col": "col",
+    "end_column": "endColumn",
+}
+
+
+def _annotation(kind: str, message: str, title: str | None, place: Place) -> None:
+    unknown = sorted(set(place) - _PLACE_PROPERTIES.keys())
+    if unknown:
+        raise TypeError(f"{kind}() got unexpected keyword arguments: {', '.join(unknown)}")
+    properties: dict[str, object] = {"title": title}
+    for key, name in _PLACE_PROPERTIES.items():
+        properties[name] = place.get(key)
     _command(kind, properties, message)
 
 
-def error(
-    message: str,
-    title: str | None = None,
-    *,
-    file: str | None = None,
-    line: int | None = None,
-    end_line: int | None = None,
-    col: int | None = None,
-    end_column: int | None = None,
-) -> None:
+def error(message: str, title: str | None = None, **place: Unpack[Place]) -> None:
     """An error annotation: ``::error title=...::message``."""
-    _annotation("error", message, title, file, line, end_line, col, end_column)
+    _annotation("error", message, title, place)
 
 
-def warning(
-    message: str,
-    title: str | None = None,
-    *,
-    file: str | None = None,
-    line: int | None = None,
-    end_line: int | None = None,
-    col: int | None = None,
-    end_column: int | None = None,
-) -> None:
+def warning(message: str, title: str | None = None, **place: Unpack[Place]) -> None:
     """A warning annotation: ``::warning title=...::message``."""
-    _annotation("warning", message, title, file, line, end_line, col, end_column)
+    _annotation("warning", message, title, place)
 
 
-def notice(
-    message: str,
-    title: str | None = None,
-    *,
-    file: str | None = None,
-    line: int | None = None,
-    end_line: int | None = None,
-    col: int | None = None,
-    end_column: int | None = None,
-) -> None:
+def notice(message: str, title: str | None = None, **place: Unpack[Place]) -> None:
     """A notice annotation: ``::notice title=...::message``."""
-    _annotation("notice", message, title, file, line, end_line, col, end_column)
+    _annotation("notice", message, title, place)
 
 
 def debug(message: str) -> None:
