@@ -232,6 +232,9 @@ class Promotion:
     targets: tuple[PromotedTarget, ...]
     promoted: bool
     dry_run: bool
+    #: the image's referrers (signatures, attestations, SBOMs) written to another repository,
+    #: by kind (signature, attestation, sbom, other); empty when none was looked for
+    referrers_copied: tuple[tuple[str, int], ...] = ()
 
 
 def promote(
@@ -241,10 +244,13 @@ def promote(
     *,
     expect_digest: str | None = None,
     dry_run: bool = False,
+    referrers: bool = True,
 ) -> Promotion:
     """Copy ``source`` (``REPO:TAG`` or ``REPO@DIGEST``) to each of ``targets`` (a list of tags,
     ``REPO:TAG``, or references on another registry) by digest, every platform included
-    (``regkit promote``). ``expect_digest``: refuse unless ``source`` is that digest."""
+    (``regkit promote``). ``expect_digest``: refuse unless ``source`` is that digest.
+    ``referrers``: a target in another repository also gets the image's signatures,
+    attestations and SBOMs (``--no-referrers``: False)."""
     from regkit.ops import promote as pr
 
     src = pr.parse_source(str(reg.reference(source)))
@@ -255,7 +261,14 @@ def promote(
     def connector(host: str) -> RegistryClient:
         return _ops.connect(host, reg.options)
 
-    result = pr.promote(src, parsed, connector, expect_digest=expect_digest, dry_run=dry_run)
+    result = pr.promote(
+        src,
+        parsed,
+        connector,
+        expect_digest=expect_digest,
+        dry_run=dry_run,
+        referrers=referrers,
+    )
     done = Promotion(
         source=str(src),
         digest=result.digest,
@@ -265,6 +278,7 @@ def promote(
         ),
         promoted=result.promoted,
         dry_run=dry_run,
+        referrers_copied=tuple(result.referrers.copied.items()) if result.referrers else (),
     )
     _LOG.info(
         "promote of %s%s: %s",
@@ -309,6 +323,8 @@ class SyncReport:
     dry_run: bool
     skipped: tuple[str, ...]
     blobs: tuple[tuple[str, int], ...]
+    #: with ``referrers=True``: the referrers written, by kind (signature, attestation, ...)
+    referrers_copied: tuple[tuple[str, int], ...] = ()
 
     @property
     def written(self) -> tuple[SyncItem, ...]:
@@ -334,10 +350,12 @@ def sync(
     *,
     match: str | None = None,
     dry_run: bool = False,
+    referrers: bool = False,
 ) -> SyncReport:
     """Copy every tag of repository ``source`` (matching ``match``) that differs to repository
     ``destination`` (on this registry, or ``HOST/REPO`` on another), by digest (``regkit
-    sync``). Idempotent."""
+    sync``). Idempotent. ``referrers``: each image's signatures, attestations and SBOMs come
+    with it (``--referrers``)."""
     from regkit.ops import sync as sy
 
     src = _parse_reference(str(reg.reference(source)))
@@ -354,6 +372,7 @@ def sync(
             dst,
             match=sy.compile_match(match),
             dry_run=dry_run,
+            referrers=referrers,
         )
     finally:
         if other is not None:
@@ -366,6 +385,7 @@ def sync(
         dry_run=result.dry_run,
         skipped=result.skipped,
         blobs=tuple((str(k), int(v)) for k, v in blobs.items()),
+        referrers_copied=tuple(result.referrers.copied.items()) if result.referrers else (),
     )
     _LOG.info(
         "sync of %s to %s%s: %s %s, %s unchanged",

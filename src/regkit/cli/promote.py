@@ -98,6 +98,14 @@ def _add_copy(sub: Any, common: argparse.ArgumentParser) -> None:
         action="store_true",
         help="SRC and DST are repositories: copy every tag (see 'regkit sync' for --match)",
     )
+    p.add_argument(
+        "--referrers",
+        action="store_true",
+        help=(
+            "also copy what is attached to the image (cosign signatures and attestations, "
+            "SBOMs: its referrers), so it still verifies in DST"
+        ),
+    )
     _force_flag(p)
     p.set_defaults(func=_cmd_copy)
 
@@ -112,8 +120,13 @@ def _cmd_copy(args: argparse.Namespace) -> int:
         return cmd_sync(args)
     source = pr.parse_source(args.src, default_registry=default_registry(), default_tag="latest")
     target = parse_ref_arg(args.dst, default_tag="latest")
-    result = pr.promote(source, [target], _connector(args), force=args.force)
+    result = pr.promote(
+        source, [target], _connector(args), force=args.force, referrers=args.referrers
+    )
     output.write(f"{target}  {result.digest}\n")
+    line = result.referrers_line()
+    if line is not None:
+        output.write(f"{'attached'.ljust(len(str(target)))}  {escape(line)}\n")
     return 0
 
 
@@ -153,6 +166,16 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
         help="refuse (writing nothing) unless SRC still resolves to this digest",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    p.add_argument(
+        "--referrers",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=(
+            "a TARGET in another repository also gets what is attached to the image (cosign "
+            "signatures and attestations, SBOMs), so it still verifies there (default: on; "
+            "a TARGET in SRC's repository needs nothing, same digest)"
+        ),
+    )
     output.add_output(p, trunc=False)
     _force_flag(p)
     p.set_defaults(func=_cmd_promote)
@@ -184,6 +207,7 @@ def promote_json(result: PromotionResult) -> dict[str, Any]:
             "skipped": s.skipped,
             "manifests_written": s.manifests_written,
         },
+        "referrers": None if result.referrers is None else result.referrers.to_json(),
     }
 
 
@@ -201,6 +225,7 @@ def _cmd_promote(args: argparse.Namespace) -> int:
             expect_digest=args.expect_digest,
             dry_run=args.dry_run,
             force=args.force,
+            referrers=args.referrers,
         )
     except AuthenticationError as err:  # on GHCR: name the permission to grant
         from regkit.ghcr.hosts import with_write_hint
@@ -211,10 +236,18 @@ def _cmd_promote(args: argparse.Namespace) -> int:
             output.write_json(promote_json(result))
         elif args.output == "markdown":
             rows = [(str(t.target), t.describe(done=not args.dry_run)) for t in result.plan.targets]
+            attached = result.referrers_line()
+            if attached is not None:
+                rows.append(("attached", attached))
             lines = [f"`{result.digest}`", "", *output.markdown_table(("TARGET", "STATUS"), rows)]
             output.write("".join(f"{line}\n" for line in lines))
         else:
-            output.write("".join(f"{escape(line)}\n" for line in result.lines()))
+            lines = result.lines()
+            attached = result.referrers_line()
+            if attached is not None:
+                width = max(len(str(t.target)) for t in result.plan.targets)
+                lines.append(f"{'attached'.ljust(width)}  {attached}")
+            output.write("".join(f"{escape(line)}\n" for line in lines))
     except (output.OutputError, BrokenPipeError):
         # The writes happened: say so where it can still be read before reporting the failure.
         for line in result.lines()[1:]:

@@ -55,6 +55,15 @@ def add_sync_arguments(
         help="only tags this regular expression finds (re.search), e.g. '^v[0-9]'",
     )
     p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    p.add_argument(
+        "--referrers",
+        action="store_true",
+        help=(
+            "also copy what is attached to each image (cosign signatures and attestations, "
+            "SBOMs), so it still verifies in DST_REPO; referrer tags (sha256-<hex>, "
+            "sha256-<hex>.sig ...) then come with their image instead of as tags of their own"
+        ),
+    )
     output.add_output(p, trunc=False)
     p.set_defaults(func=cmd_sync)
 
@@ -83,6 +92,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             on_stage=progress.stage,
             on_item=progress.advance,
+            referrers=bool(getattr(args, "referrers", False)),
         )
     for tag in result.skipped:
         output.note(f"tag {escape(tag)} vanished from {source} while syncing; skipped", args)

@@ -16,13 +16,17 @@ concurrency is bounded by the client's ``jobs``.
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from regkit.errors import ConnectionFailedError, RegistryError
+from regkit.errors import ConnectionFailedError, NotFoundError, RegistryError
 from regkit.registry import Descriptor, Manifest, RegistryClient
+from regkit.registry import referrers as refs
+from regkit.registry.manifest import OCI_INDEX
 from regkit.registry.retry import RETRY_STATUSES, retrying, tries_of, with_tries
 
 #: Layers that registries do not store (Windows base layers); they are never copied.
@@ -253,3 +257,134 @@ def _transient(err: RegistryError) -> bool:
 def _put(client: RegistryClient, repository: str, m: Manifest, ref: str, stats: CopyStats) -> None:
     client.put_manifest(repository, ref, m.raw, m.media_type)
     stats.add(manifests_written=1)
+
+
+# -- referrers: what is attached to an image travels with it ---------------------------------
+
+
+@dataclass
+class ReferrerStats:
+    """Referrers of the copied images: found in the source and written to the target (a
+    referrer already there, and its tag at the same digest, is not written again), by kind."""
+
+    found: dict[str, int] = field(default_factory=lambda: dict.fromkeys(refs.KINDS, 0))
+    copied: dict[str, int] = field(default_factory=lambda: dict.fromkeys(refs.KINDS, 0))
+    indexes_written: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, kind: str, *, copied: bool) -> None:
+        with self._lock:
+            self.found[kind] += 1
+            if copied:
+                self.copied[kind] += 1
+
+    def index_written(self) -> None:
+        with self._lock:
+            self.indexes_written += 1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "found": dict(self.found),
+            "copied": dict(self.copied),
+            "indexes_written": self.indexes_written,
+        }
+
+    def describe(self, which: str = "copied") -> str:
+        """``1 signature, 1 SBOM`` (the kinds with a count), ``none`` without any."""
+        return describe_kinds(self.copied if which == "copied" else self.found)
+
+
+_KIND_WORDS = {
+    "signature": ("signature", "signatures"),
+    "attestation": ("attestation", "attestations"),
+    "sbom": ("SBOM", "SBOMs"),
+    "other": ("other referrer", "other referrers"),
+}
+
+
+def describe_kinds(counts: Mapping[str, int]) -> str:
+    """``2 signatures, 1 SBOM``: each kind with a count, in ``KINDS`` order; ``none``."""
+    parts = [
+        f"{n} {_KIND_WORDS[kind][n != 1]}" for kind in refs.KINDS if (n := counts.get(kind, 0)) > 0
+    ]
+    return ", ".join(parts) or "none"
+
+
+def _descriptor(r: refs.Referrer) -> dict[str, Any]:
+    out: dict[str, Any] = {"mediaType": r.media_type, "digest": r.digest, "size": r.size}
+    if r.artifact_type:
+        out["artifactType"] = r.artifact_type
+    if r.annotations:
+        out["annotations"] = dict(r.annotations)
+    return out
+
+
+def referrers_index(entries: Sequence[refs.Referrer]) -> bytes:
+    """The referrers tag schema's index listing ``entries`` (an OCI index, as oras writes)."""
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_INDEX,
+        "manifests": [_descriptor(r) for r in entries],
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def copy_referrers(
+    source: RegistryClient,
+    source_repository: str,
+    subject: str,
+    target: RegistryClient,
+    target_repository: str,
+    *,
+    source_tags: Sequence[str],
+    target_tags: Callable[[], Sequence[str]],
+    stats: CopyStats,
+    found: ReferrerStats,
+) -> None:
+    """Copy every referrer of ``subject`` (already in the target) from the source repository to
+    the target one, keeping the subject relation: each referrer manifest (and its blobs, as
+    ``copy_image`` moves them) by digest, cosign's ``sha256-<hex>.sig``/``.att``/``.sbom`` tags
+    as tags, and, unless the target serves the referrers API (where a manifest's ``subject`` is
+    enough), the referrers tag schema's ``sha256-<hex>`` index, merged with the one the target
+    already has. ``source_tags``: the source's tag list; ``target_tags``: lists the target's
+    (called only when there is a referrer to copy). A referrer of a referrer (a signed SBOM's
+    signature) is not followed."""
+    tagged = refs.from_tags(source, source_repository, subject, source_tags)
+    served = refs.from_api(source, source_repository, subject) or []
+    cosign_tags = [r for r in tagged if r.found == refs.FOUND_COSIGN]
+    indexed = {r.digest: r for r in [*tagged, *served] if r.found != refs.FOUND_COSIGN}
+    if not cosign_tags and not indexed:
+        return  # nothing attached: no more requests
+    have = set(target_tags())
+    by_tag = {r.digest for r in cosign_tags}
+    work = [(r, r.tag or r.digest) for r in cosign_tags]
+    work += [(r, r.digest) for r in indexed.values() if r.digest not in by_tag]
+    for r, ref in work:
+        there = target.resolve(target_repository, ref) if ref in have or ref == r.digest else None
+        if there is not None and there.digest == r.digest:
+            found.add(r.kind, copied=False)
+            continue
+        image = fetch_image(source, source_repository, r.digest)
+        copy_image(source, source_repository, image, target, target_repository, [ref], stats)
+        found.add(r.kind, copied=True)
+    if not indexed or refs.from_api(target, target_repository, subject) is not None:
+        return  # nothing listed by the tag schema, or the target lists referrers itself
+    tag = "sha256-" + subject.removeprefix("sha256:")
+    current: list[refs.Referrer] = []
+    if tag in have:
+        try:
+            manifest = target.get_manifest(target_repository, tag)
+        except NotFoundError:
+            manifest = None
+        if manifest is not None:
+            what = f"referrers index {target_repository}:{tag}"
+            current = (
+                refs.parse_referrers_index(manifest.raw, subject, refs.FOUND_TAG_INDEX, what) or []
+            )
+    listed = {r.digest for r in current}
+    missing = [r for r in indexed.values() if r.digest not in listed]
+    if not missing:
+        return
+    target.put_manifest(target_repository, tag, referrers_index([*current, *missing]), OCI_INDEX)
+    stats.add(manifests_written=1)
+    found.index_written()

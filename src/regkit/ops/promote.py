@@ -26,10 +26,18 @@ from typing import Any
 
 from regkit import imagemeta
 from regkit.errors import DigestMismatchError, InvalidReferenceError, NotFoundError, RegkitError
-from regkit.ops.copy import CopyStats, Image, copy_image, fetch_image
+from regkit.ops.copy import (
+    CopyStats,
+    Image,
+    ReferrerStats,
+    copy_image,
+    copy_referrers,
+    fetch_image,
+)
 from regkit.ops.prune.rules import is_release_tag
 from regkit.reference import Reference, parse_reference, validate_digest, validate_tag
 from regkit.registry import Descriptor, Manifest, RegistryClient
+from regkit.registry import referrers as refs
 
 Connector = Callable[[str], RegistryClient]
 
@@ -40,8 +48,6 @@ class SourceNotFoundError(NotFoundError):
 
 class ReleaseTagMoveError(RegkitError):
     """An existing exact release tag would move to another digest (nothing was written)."""
-
-
 
 
 class TargetAction(StrEnum):
@@ -99,6 +105,9 @@ class PromotionResult:
     platforms: list[str] = field(default_factory=list)
     stats: CopyStats = field(default_factory=CopyStats)
     manifest: Manifest | None = field(default=None, repr=False)
+    #: the source image's referrers and those written to another repository; None when none
+    #: was looked for (every target in the source repository, or ``referrers=False``)
+    referrers: ReferrerStats | None = None
 
     @property
     def digest(self) -> str:
@@ -118,6 +127,17 @@ class PromotionResult:
         for name, t in zip(names, self.plan.targets, strict=True):
             out.append(f"{name.ljust(width)}  {t.describe(done=done)}")
         return out
+
+    def referrers_line(self) -> str | None:
+        """``1 signature, 1 SBOM: 2 copied`` (or ``already there``, ``to copy`` on a dry
+        run); None when the image has none or none was looked for."""
+        r = self.referrers
+        if r is None or not any(r.found.values()):
+            return None
+        copied = sum(r.copied.values())
+        done = f"{copied} copied" if copied else "already there"
+        what = "to copy" if self.dry_run else done
+        return f"{r.describe('found')}: {what}"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -263,11 +283,15 @@ def promote(
     expect_digest: str | None = None,
     dry_run: bool = False,
     force: bool = False,
+    referrers: bool = True,
 ) -> PromotionResult:
     """Plan, then (unless ``dry_run``) write and verify. Nothing is written on any error
     found before the first write: unreachable or refusing registries, a missing source, a
     source that moved away from ``expect_digest``, an exact release tag that would move
-    (unless ``force``; then the result names the tags still on its old digest)."""
+    (unless ``force``; then the result names the tags still on its old digest).
+    ``referrers``: a target in another repository also gets the source image's referrers
+    (signatures, attestations, SBOMs: ``regkit.ops.copy.copy_referrers``) so it still verifies
+    there; a target in the source repository needs nothing (same digest)."""
     if expect_digest is not None:
         validate_digest(expect_digest)
     hosts = list(dict.fromkeys([source.registry, *(t.registry for t in targets)]))
@@ -306,18 +330,63 @@ def promote(
         if not force:
             refuse_release_moves(plan)
         result = PromotionResult(plan, dry_run, platforms=_platforms(top), manifest=top)
-        if dry_run or not plan.writes:
+        elsewhere = [
+            (t.target.registry, t.target.repository)
+            for t in plan.targets
+            if (t.target.registry, t.target.repository) != (source.registry, source.repository)
+        ]
+        source_tags: list[str] = []
+        if referrers and elsewhere:
+            result.referrers = ReferrerStats()
+            source_tags = src.tags(source.repository, invalid="warn")
+            if dry_run:
+                for r in refs.referrers(src, source.repository, top.digest, tags=source_tags):
+                    result.referrers.add(r.kind, copied=False)
+        if dry_run:
             return result
         groups = write_groups(plan)
         image = Image(top)
         if any(key != (source.registry, source.repository) for key in groups):
             image = fetch_image(src, source.repository, top.digest, top)
-        for (host, repository), refs in groups.items():
-            copy_image(src, source.repository, image, clients[host], repository, refs, result.stats)
+        for (host, repository), names in groups.items():
+            copy_image(
+                src, source.repository, image, clients[host], repository, names, result.stats
+            )
+        if result.referrers is not None:
+            # every target repository elsewhere, written or not: a rerun brings what is missing
+            for index, (host, repository) in enumerate(dict.fromkeys(elsewhere)):
+                found = result.referrers if index == 0 else ReferrerStats()
+                copy_referrers(
+                    src,
+                    source.repository,
+                    top.digest,
+                    clients[host],
+                    repository,
+                    source_tags=source_tags,
+                    target_tags=_lister(clients[host], repository),
+                    stats=result.stats,
+                    found=found,
+                )
+                if index:
+                    for kind, n in found.copied.items():
+                        result.referrers.copied[kind] += n
+                    result.referrers.indexes_written += found.indexes_written
+        if not plan.writes:
+            return result
         _verify(clients, [t.target for t in plan.writes], top.digest)
         if any(t.moves_release for t in plan.targets):
             result.plan = _with_tags_left(clients, plan)
         return result
+
+
+def _lister(client: RegistryClient, repository: str) -> Callable[[], list[str]]:
+    def tags() -> list[str]:
+        try:
+            return client.tags(repository, invalid="warn")
+        except NotFoundError:
+            return []
+
+    return tags
 
 
 def _with_tags_left(clients: Mapping[str, RegistryClient], plan: Plan) -> Plan:

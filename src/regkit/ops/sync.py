@@ -6,6 +6,10 @@ destination has no such tag), ``update`` (it points at another digest) or ``unch
 that exists with one HEAD each (an unchanged tag costs one HEAD per side and nothing else),
 then copies each distinct digest once through ``regkit.ops.copy`` (blobs mounted within a
 registry, streamed across registries) and writes all its tags, several digests at a time.
+
+With ``referrers``: the referrer tags (``sha256-<hex>``, ``sha256-<hex>.sig`` ...) are not
+synced as tags of their own; every synced image (changed or not) gets its referrers copied
+after it (``regkit.ops.copy.copy_referrers``: those already there are not written again).
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ from typing import Any
 
 from regkit import patterns
 from regkit.errors import NotFoundError, UsageError
-from regkit.ops.copy import CopyStats, copy_image, fetch_image
+from regkit.ops.copy import CopyStats, ReferrerStats, copy_image, copy_referrers, fetch_image
 from regkit.reference import Reference
 from regkit.registry import Descriptor, RegistryClient
+from regkit.registry.referrers import classify_tag
 
 #: Digests copied at once; each copy spreads its blobs over the destination's ``jobs``.
 DIGESTS_AT_ONCE = 4
@@ -58,6 +63,7 @@ class SyncResult:
     dry_run: bool
     skipped: tuple[str, ...] = ()  # tags that vanished from the source while listing
     stats: CopyStats = field(default_factory=CopyStats)
+    referrers: ReferrerStats | None = None  # with referrers=True
 
     @property
     def writes(self) -> tuple[SyncItem, ...]:
@@ -80,6 +86,9 @@ class SyncResult:
                 f"; blobs: {s.mounted} mounted, {s.uploaded} uploaded "
                 f"({s.uploaded_bytes} bytes), {s.skipped} already there"
             )
+        r = self.referrers
+        if r is not None and not self.dry_run and any(r.found.values()):
+            text += f"; attached: {r.describe('found')} ({sum(r.copied.values())} copied)"
         return text
 
     def to_json(self) -> dict[str, Any]:
@@ -100,6 +109,7 @@ class SyncResult:
                 "skipped": s.skipped,
                 "manifests_written": s.manifests_written,
             },
+            "referrers": None if self.referrers is None else self.referrers.to_json(),
         }
 
 
@@ -170,14 +180,19 @@ def sync(
     dry_run: bool = False,
     on_stage: Callable[[str, int], None] | None = None,
     on_item: Callable[[], None] | None = None,
+    referrers: bool = False,
 ) -> SyncResult:
-    """Plan, then (unless ``dry_run``) copy every tag that differs. Idempotent."""
+    """Plan, then (unless ``dry_run``) copy every tag that differs. Idempotent. ``referrers``:
+    each image's referrers come with it, referrer tags are not synced on their own."""
     stage = on_stage or (lambda _label, _total: None)
     tick = on_item or (lambda: None)
     if (source.registry, source.repository) == (destination.registry, destination.repository):
         raise UsageError(f"source and destination are the same repository ({source.name})")
-    wanted = select_tags(_list(source_client, source.repository, required=True), match)
-    present = set(_list(destination_client, destination.repository, required=False))
+    source_tags = _list(source_client, source.repository, required=True)
+    listed = [t for t in source_tags if classify_tag(t) is None] if referrers else source_tags
+    wanted = select_tags(listed, match)
+    destination_tags = _list(destination_client, destination.repository, required=False)
+    present = set(destination_tags)
     stage("reading tags", len(wanted))
     src_digests = _heads(source_client, source.repository, wanted)
     dst_digests = _heads(
@@ -189,6 +204,11 @@ def sync(
         source, destination, tuple(plan_sync(found, dst_digests)), dry_run, vanished
     )
     groups = writes_by_digest(result.items)
+    if referrers:
+        result.referrers = ReferrerStats()
+        if not dry_run:
+            for digest in found.values():
+                groups.setdefault(digest, [])  # unchanged: its referrers may be new
     if dry_run or not groups:
         return result
     stage("copying tags", len(result.writes))
@@ -196,16 +216,29 @@ def sync(
 
     def copy(item: tuple[str, list[str]]) -> None:
         digest, tags = item
-        image = fetch_image(source_client, source.repository, digest)
-        copy_image(
-            source_client,
-            source.repository,
-            image,
-            destination_client,
-            destination.repository,
-            tags,
-            result.stats,
-        )
+        if tags:
+            image = fetch_image(source_client, source.repository, digest)
+            copy_image(
+                source_client,
+                source.repository,
+                image,
+                destination_client,
+                destination.repository,
+                tags,
+                result.stats,
+            )
+        if result.referrers is not None:
+            copy_referrers(
+                source_client,
+                source.repository,
+                digest,
+                destination_client,
+                destination.repository,
+                source_tags=source_tags,
+                target_tags=lambda: destination_tags,
+                stats=result.stats,
+                found=result.referrers,
+            )
         with lock:
             for _ in tags:
                 tick()
