@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from regkit.sops.errors import SopsFormatError
-from regkit.sops.tree import Branch, Comment, Timestamp, go_json_float
+from regkit.sops.tree import Branch, Comment, Timestamp, go_json_float, go_plain_scalar
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> Branch:
@@ -88,14 +88,9 @@ def go_json_string(text: str) -> str:
 
 
 def json_scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
+    plain = go_plain_scalar(value)
+    if plain is not None:
+        return plain
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise SopsFormatError("cannot write NaN or infinity as JSON (sops cannot either)")

@@ -152,6 +152,18 @@ def _go_format_e(neg: str, digits: str, point: int) -> str:
     return f"{neg}{mantissa}e{sign}{abs(exp):02d}"
 
 
+def go_plain_scalar(value: Any) -> str | None:
+    """``null``, ``true``, ``false`` or an integer's digits: what sops' JSON and YAML stores
+    both write for these values; None for any other value (each store spells it its way)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return None
+
+
 def go_format_g(value: float) -> str:
     """``strconv.FormatFloat(v, 'g', -1, 64)`` (how yaml.v3 writes floats)."""
     if math.isnan(value) or math.isinf(value):

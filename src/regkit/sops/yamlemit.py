@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from regkit.sops.tree import Branch, Comment, Timestamp, go_format_g
+from regkit.sops.tree import Branch, Comment, Timestamp, go_format_g, go_plain_scalar
 from regkit.sops.yamlio import resolve_plain
 
 _BEST_INDENT = 4
@@ -192,14 +192,9 @@ def _string(value: str, *, key: bool, indent: int) -> str:
 
 def scalar_text(value: Any, *, key: bool = False, indent: int = 0) -> str:
     """The YAML text of a scalar; a literal block ends with a newline, others do not."""
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return str(value)
+    plain = go_plain_scalar(value)
+    if plain is not None:
+        return plain
     if isinstance(value, float):
         if math.isnan(value):
             return ".nan"
