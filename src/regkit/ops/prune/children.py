@@ -25,7 +25,10 @@ by name).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from regkit.errors import RegkitError
 from regkit.ops.delete import Lister, Windows, delete_listed_keeping, get_manifest_or_none
@@ -187,6 +190,43 @@ def delete_referrers(
     return tuple(done)
 
 
+@dataclass(frozen=True, slots=True)
+class WithReferrers(PruneResult):
+    """A repository's result with the referrers deleted after its images (the digests)."""
+
+    deleted_referrers: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out = PruneResult.to_json(self)
+        out["deleted_referrers"] = list(self.deleted_referrers)
+        return out
+
+
+def referrer_manifests(plan: PrunePlan) -> frozenset[str]:
+    """Every referrer manifest of ``plan``: the referrer tags' and those their indexes list."""
+    out = {r.digest for r in plan.referrers}
+    for r in plan.referrers:
+        refs = plan.refs.get(r.digest)
+        if refs is not None:
+            out |= set(refs.children)
+    return frozenset(out)
+
+
+def split_referrers(
+    plan: PrunePlan, result: PruneResult, after: Iterable[str]
+) -> tuple[PruneResult, tuple[str, ...]]:
+    """``after`` (what was deleted after ``plan``'s run) split into the referrers, carried by
+    the result (``WithReferrers``), and the platform manifests of deleted indexes."""
+    mine = referrer_manifests(plan)
+    gone = tuple(after)
+    refs = tuple(d for d in gone if d in mine)
+    rest = tuple(d for d in gone if d not in mine)
+    if not refs:
+        return result, rest
+    fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(PruneResult)}
+    return WithReferrers(**fields, deleted_referrers=refs), rest
+
+
 def delete_children_after(
     client: RegistryClient,
     plan: PrunePlan,
@@ -224,10 +264,13 @@ def delete_children_after(
 
 
 __all__ = [
+    "WithReferrers",
     "delete_children_after",
     "delete_orphaned_children",
     "delete_referrers",
     "doomed_referrers",
     "listed_by_referrers",
     "orphaned_children",
+    "referrer_manifests",
+    "split_referrers",
 ]

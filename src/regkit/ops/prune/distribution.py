@@ -69,10 +69,22 @@ class DistributionBackend:
 
     def execute(self, work: Work, plans: Sequence[PrunePlan]) -> Carried:
         from regkit.ops.audit import execute_recorded
+        from regkit.ops.prune.children import split_referrers
 
         record = work.options.record
         done = execute_recorded(work.client, plans, record=record, warn=work.warn, tick=work.tick)
-        return Carried(done.results, done.children, done.records)
+        by_repo = {p.repository: p for p in plans}
+        results: list[PruneResult] = []
+        children: dict[str, tuple[str, ...]] = {}
+        for done_result in done.results:
+            repo = done_result.repository
+            result, after = done_result, done.children.get(repo, ())
+            if repo in by_repo:
+                result, after = split_referrers(by_repo[repo], done_result, after)
+            results.append(result)
+            if after:
+                children[repo] = after
+        return Carried(tuple(results), children, done.records)
 
     def render_plans(self, registry: str, plans: Sequence[PrunePlan]) -> str:
         return render.render_plans(registry, plans)

@@ -162,6 +162,12 @@ def render_result(registry: str, result: PruneResult) -> str:
         lines.append(escape(f"  {tag}: put back on {digest} (it went with a DELETE of this prune)"))
     for tag, _ in result.lost:
         lines.append(escape(f"  {tag}: went with a DELETE of this prune and was not put back"))
+    referrers: Sequence[str] = getattr(result, "deleted_referrers", ())
+    if referrers:
+        lines.append(
+            f"  also deleted {plural(len(referrers), 'referrer manifest')} (signatures, "
+            "attestations, SBOMs) of the deleted images"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -268,13 +274,14 @@ def render_json(documents: Sequence[dict[str, Any]]) -> str:
 def markdown(registry: str, plan: PrunePlan, result: PruneResult | None) -> tuple[str, list[Any]]:
     """(heading, table rows) of one repository for the job summary (escaped by the caller)."""
     status = {o.tag: o.status for o in result.outcomes} if result else {}
+    went = set(getattr(result, "deleted_referrers", ()))
     table_rows: list[Any] = [
         (
             (REFERRER_INDENT if referrer else "") + escape(e.tag),
             short_digest(e.digest),
             "-" if referrer else created_cell(e),
             e.action,
-            status.get(e.tag, ""),
+            ("deleted" if e.digest in went else "") if referrer else status.get(e.tag, ""),
             escape(e.reason),
         )
         for e, referrer in with_referrers(plan)
