@@ -553,16 +553,7 @@ def execute_prune(
 
     _refuse_other_kinds(reg)
     done = execute_recorded(reg.client, plans, record=record, warn=warn)
-    report = PruneReport(
-        reg.host,
-        tuple(plans),
-        done.results,
-        records=done.records,
-        platform_manifests=tuple(sorted(d for ds in done.children.values() for d in ds)),
-        children=dict(done.children),
-    )
-    _log_results(report)
-    return report
+    return _carried_out_report(reg.host, tuple(plans), done.results, done.records, done.children)
 
 
 def prune(
@@ -642,15 +633,9 @@ def prune(
         for plan in report.plans:
             _log_prune(reg.host, plan.repository, len(plan.removed), len(plan.kept), dry_run)
         return report
-    report = PruneReport(
-        reg.host,
-        pruned.tag_plans,
-        pruned.tag_results or (),
-        records=pruned.records,
-        platform_manifests=tuple(sorted(d for ds in pruned.children.values() for d in ds)),
-        children=dict(pruned.children),
+    report = _carried_out_report(
+        reg.host, pruned.tag_plans, pruned.tag_results or (), pruned.records, pruned.children
     )
-    _log_results(report)
     if not report.complete:
         raise _RegkitError(
             "prune did not finish (see the results); the registry is consistent: run the same "
@@ -859,6 +844,28 @@ def _log_prune(
             "prune of %s: %s %sdeleted, %s kept",
             _escape(f"{registry}/{repository}"), removed, what, kept,
         )  # fmt: skip
+
+
+def _carried_out_report(
+    host: str,
+    plans: tuple[PrunePlan, ...],
+    results: tuple[PruneResult, ...],
+    records: int,
+    children: _abc.Mapping[str, tuple[str, ...]],
+) -> PruneReport:
+    """The report of a prune carried out on ``host`` (``execute_prune``, ``prune``), logged:
+    ``children`` (repository -> platform manifests of deleted indexes) gives its
+    ``platform_manifests`` too."""
+    report = PruneReport(
+        host,
+        plans,
+        results,
+        records=records,
+        platform_manifests=tuple(sorted(d for ds in children.values() for d in ds)),
+        children=dict(children),
+    )
+    _log_results(report)
+    return report
 
 
 def _log_results(report: PruneReport) -> None:
