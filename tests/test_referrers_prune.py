@@ -30,6 +30,7 @@ from tests.rig import Rig, crane
 from tests.rig.cosign import KeyPair, generate_key_pair, require_cosign, sign, verify
 from tests.rig.cranereg import CraneRig
 from tests.rig.oras import attach, discover, require_oras
+from tests.rig.referrersreg import start_referrers_rig
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -166,8 +167,8 @@ def _manifest_exists(rig: AnyRig, repo: str, digest: str) -> bool:
 
 @pytest.mark.parametrize(
     ("kind", "match"),
-    [("2.8", None), ("3", None), ("crane", None), ("3", ".*")],
-    ids=["v2.8", "v3", "crane", "v3-match-all"],
+    [("2.8", None), ("3", None), ("crane", None), ("referrers-api", None), ("3", ".*")],
+    ids=["v2.8", "v3", "crane", "referrers-api", "v3-match-all"],
 )
 def test_prune_takes_each_deleted_images_referrers_and_leaves_the_rest_verifiable(
     kind: str,
@@ -177,11 +178,15 @@ def test_prune_takes_each_deleted_images_referrers_and_leaves_the_rest_verifiabl
     repo_prefix: str,
     keys: KeyPair,
     tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     rig: AnyRig
     if kind == "crane":
         rig_crane.ensure_running()
         rig = rig_crane
+    elif kind == "referrers-api":  # serves the referrers API (oras still writes the tag index)
+        rig = start_referrers_rig(tmp_path / "rig-referrers-api")
+        request.addfinalizer(rig.close)
     else:  # a private registry: garbage-collect runs on it
         rig = rig_factory("basic", version=kind)
     repo = f"{repo_prefix}/app"
@@ -203,6 +208,9 @@ def test_prune_takes_each_deleted_images_referrers_and_leaves_the_rest_verifiabl
     # the plan lists the 8 images, each with its referrers under it (no "unknown" rows)
     assert "created time unknown" not in text
     assert text.count("signature of ") == 8, text
+    # each deleted image's .sig, its referrers index and the SBOM the index lists
+    assert "also deleted 15 referrer manifests (signatures, attestations, SBOMs)" in text, text
+    assert "platform manifest" not in text, text
 
     listed = set(crane(rig, "ls", rig.ref(repo)).stdout.decode().split())
     want = {img.tags[0] for img in staying}
