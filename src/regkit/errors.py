@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from enum import StrEnum
+from typing import Self
 
 
 class Hint(StrEnum):
@@ -120,6 +121,16 @@ class LimitExceededError(RegistryError):
         super().__init__(message, code="LIMIT")
         self.limit = limit
         self.value = value
+
+    @classmethod
+    def on_list(cls, subject: str, over: str, *, limit: str, value: float) -> Self:
+        """A list (catalog, tags, versions) passed a bound: ``<subject> <over>, regkit's limit
+        on one list; a partial list is not safe to act on``."""
+        return cls(
+            f"{subject} {over}, regkit's limit on one list; a partial list is not safe to act on",
+            limit=limit,
+            value=value,
+        )
 
 
 class SopsError(RegkitError):

@@ -550,9 +550,9 @@ class _PageWalk:
     def take(self, url: str, headers: dict[str, str], count: int) -> None:
         self.items += count
         if self.items > defaults.MAX_ITEMS:
-            raise LimitExceededError(
-                f"GitHub API: {self.what}: more than {defaults.MAX_ITEMS} items, regkit's limit "
-                "on one list; a partial list is not safe to act on",
+            raise LimitExceededError.on_list(
+                f"GitHub API: {self.what}:",
+                f"more than {defaults.MAX_ITEMS} items",
                 limit="items in one list",
                 value=defaults.MAX_ITEMS,
             )
@@ -564,9 +564,9 @@ class _PageWalk:
                 "loop); a partial list is not safe to act on"
             )
         if target is not None and len(self.seen) + 1 >= defaults.MAX_PAGES:
-            raise LimitExceededError(
-                f"GitHub API: {self.what}: more than {defaults.MAX_PAGES} pages, regkit's limit "
-                "on one list; a partial list is not safe to act on",
+            raise LimitExceededError.on_list(
+                f"GitHub API: {self.what}:",
+                f"more than {defaults.MAX_PAGES} pages",
                 limit="pages of one list",
                 value=defaults.MAX_PAGES,
             )

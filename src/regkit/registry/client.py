@@ -167,9 +167,9 @@ class PageWalk:
 
     def count_page(self) -> None:
         if self.pages >= defaults.MAX_PAGES:
-            raise LimitExceededError(
-                f"{self.what}: {self.host} sent more than {defaults.MAX_PAGES} pages, regkit's "
-                "limit on one list; a partial list is not safe to act on",
+            raise LimitExceededError.on_list(
+                f"{self.what}: {self.host}",
+                f"sent more than {defaults.MAX_PAGES} pages",
                 limit="pages of one list",
                 value=defaults.MAX_PAGES,
             )
@@ -190,9 +190,9 @@ class PageWalk:
                 "whole, and a partial list is not safe to act on"
             )
         if len(self.items) + len(new) > defaults.MAX_ITEMS:
-            raise LimitExceededError(
-                f"{self.what}: {self.host} listed more than {defaults.MAX_ITEMS} names, "
-                "regkit's limit on one list; a partial list is not safe to act on",
+            raise LimitExceededError.on_list(
+                f"{self.what}: {self.host}",
+                f"listed more than {defaults.MAX_ITEMS} names",
                 limit="names in one list",
                 value=defaults.MAX_ITEMS,
             )
