@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from regkit.cli import output
@@ -54,13 +55,25 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
         output.note(
             f"no repositories on {host} (an empty registry, or a user who may not list it)", args
         )
-    if args.output == "json":
-        output.write_json({"registry": host, "repositories": repos})
-    elif args.output == "markdown":
-        output.write("".join(escape(f"- `{host}/{r}`") + "\n" for r in repos))
-    else:
-        output.write("".join(escape(f"{host}/{r}" if args.full_ref else r) + "\n" for r in repos))
+    _write_names(args, {"registry": host, "repositories": repos}, repos, lambda r: f"{host}/{r}")
     return 0
+
+
+def _write_names(
+    args: argparse.Namespace,
+    document: Mapping[str, object],
+    names: list[str],
+    full: Callable[[str], str],
+) -> None:
+    """A list of names (repositories, tags) as ``-o``/``--full-ref`` ask: ``document`` for
+    ``json``, a Markdown list of ``full(name)``, else one name per line (``full(name)`` with
+    ``--full-ref``); registry text escaped."""
+    if args.output == "json":
+        output.write_json(document)
+    elif args.output == "markdown":
+        output.write("".join(escape(f"- `{full(n)}`") + "\n" for n in names))
+    else:
+        output.write("".join(escape(full(n) if args.full_ref else n) + "\n" for n in names))
 
 
 @command
@@ -100,30 +113,9 @@ def _cmd_ls(args: argparse.Namespace) -> int:
         tags = [t for t in tags if not t.startswith("sha256-")]
     if not tags:
         output.note(f"no tags in {ref.name}", args)
-    if args.output == "json":
-        output.write_json({"registry": ref.registry, "repository": ref.repository, "tags": tags})
-    elif args.output == "markdown":
-        output.write("".join(escape(f"- `{ref.name}:{t}`") + "\n" for t in tags))
-    else:
-        output.write(
-            "".join(escape(f"{ref.name}:{t}" if args.full_ref else t) + "\n" for t in tags)
-        )
+    document = {"registry": ref.registry, "repository": ref.repository, "tags": tags}
+    _write_names(args, document, tags, lambda t: f"{ref.name}:{t}")
     return 0
-
-
-@command
-def _add_digest(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = add_ref_verb(
-        sub,
-        common,
-        "digest",
-        "print the digest of an image (like crane digest)",
-        examples=[
-            "regkit digest registry.example.com/team/api:latest",
-            "regkit digest --platform linux/arm64 team/api:v1   # with REGKIT_REGISTRY",
-        ],
-    )
-    p.set_defaults(func=_cmd_digest)
 
 
 def _cmd_digest(args: argparse.Namespace) -> int:
@@ -142,21 +134,6 @@ def _cmd_digest(args: argparse.Namespace) -> int:
     return 0
 
 
-@command
-def _add_manifest(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = add_ref_verb(
-        sub,
-        common,
-        "manifest",
-        "print an image's manifest exactly as served (like crane manifest)",
-        examples=[
-            "regkit manifest registry.example.com/team/api:latest | jq .",
-            "regkit manifest --platform linux/arm64 registry.example.com/team/api:v1",
-        ],
-    )
-    p.set_defaults(func=_cmd_manifest)
-
-
 def _cmd_manifest(args: argparse.Namespace) -> int:
     ref = parse_ref_arg(args.ref, default_tag="latest")
     with client_for(args, ref.registry) as client:
@@ -164,21 +141,6 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
         manifest = resolve_platform(client, ref, manifest, getattr(args, "platform", None))
     output.write(manifest.raw)
     return 0
-
-
-@command
-def _add_config(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = add_ref_verb(
-        sub,
-        common,
-        "config",
-        "print an image's config blob (like crane config; an index uses --platform, "
-        "default linux/amd64)",
-        examples=[
-            "regkit config registry.example.com/team/api:latest | jq .config.Labels",
-        ],
-    )
-    p.set_defaults(func=_cmd_config)
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
@@ -194,3 +156,40 @@ def _cmd_config(args: argparse.Namespace) -> int:
         data = client.get_blob(ref.repository, config.digest)
     output.write(data)
     return 0
+
+
+#: The verbs that read one image (REF, --platform): name, help, examples, what runs; --help
+#: lists them in this order.
+_IMAGE_VERBS: tuple[tuple[str, str, list[str], Callable[[argparse.Namespace], int]], ...] = (
+    (
+        "digest",
+        "print the digest of an image (like crane digest)",
+        [
+            "regkit digest registry.example.com/team/api:latest",
+            "regkit digest --platform linux/arm64 team/api:v1   # with REGKIT_REGISTRY",
+        ],
+        _cmd_digest,
+    ),
+    (
+        "manifest",
+        "print an image's manifest exactly as served (like crane manifest)",
+        [
+            "regkit manifest registry.example.com/team/api:latest | jq .",
+            "regkit manifest --platform linux/arm64 registry.example.com/team/api:v1",
+        ],
+        _cmd_manifest,
+    ),
+    (
+        "config",
+        "print an image's config blob (like crane config; an index uses --platform, "
+        "default linux/amd64)",
+        ["regkit config registry.example.com/team/api:latest | jq .config.Labels"],
+        _cmd_config,
+    ),
+)
+
+
+@command
+def _add_image_verbs(sub: Any, common: argparse.ArgumentParser) -> None:
+    for name, help_, examples, func in _IMAGE_VERBS:
+        add_ref_verb(sub, common, name, help_, examples=examples).set_defaults(func=func)
