@@ -225,7 +225,7 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
 _N = TypeVar("_N", int, float)
 
 
-def _number(
+def checked_number(
     text: str, convert: Callable[[str], _N], what: str, refuse: Callable[[_N], str | None]
 ) -> _N:
     """``text`` read by ``convert`` (``int``, ``float``) as an argparse type: ``expected
@@ -247,14 +247,14 @@ def positive_float(text: str) -> float:
             return None
         return f"a positive number of seconds, got {text!r}"
 
-    return _number(text, float, "a number of seconds", refuse)
+    return checked_number(text, float, "a number of seconds", refuse)
 
 
 def positive_int(text: str) -> int:
     def refuse(value: int) -> str | None:
         return None if value >= 1 else f"a number of at least 1, got {value}"
 
-    return _number(text, int, "a whole number", refuse)
+    return checked_number(text, int, "a whole number", refuse)
 
 
 def connect_options(args: argparse.Namespace) -> ConnectOptions:
