@@ -287,3 +287,57 @@ def test_the_api_takes_delete_orphans(rig_basic_v3: Rig, repo_prefix: str) -> No
         assert {r.tag: r.action for r in plan.referrers}[orphan] == DELETE_MANIFEST
         api.prune(reg, [repo], keep=3, delete_orphans=True)
         assert set(reg.client.tags(repo)) == {"aaaaaaa", mine}
+
+
+def test_a_referrer_only_the_api_lists_goes_with_its_image(
+    repo_prefix: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """On a registry serving the referrers API, an artifact pushed with ``subject`` and no tag
+    (no referrers tag index: a client that trusts the API) is found through the API and
+    deleted after its image; one of a staying image stays."""
+    import hashlib
+
+    from regkit.registry import RegistryClient
+    from regkit.registry.manifest import OCI_MANIFEST
+
+    rig = start_referrers_rig(tmp_path / "rig-referrers-api")
+    request.addfinalizer(rig.close)
+    repo = f"{repo_prefix}/app"
+    old, new = rig.pusher().push_images(repo, ["abc0000", "abc0001"], start=T0, jobs=2)
+    empty = b"{}"
+    empty_digest = "sha256:" + hashlib.sha256(empty).hexdigest()
+    artifacts: dict[str, str] = {}
+    with RegistryClient(rig.host) as client:
+        client.upload_blob(repo, empty_digest, [empty], size=len(empty))
+        for img in (old, new):
+            raw = json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": OCI_MANIFEST,
+                    "artifactType": "application/spdx+json",
+                    "config": {
+                        "mediaType": "application/vnd.oci.empty.v1+json",
+                        "digest": empty_digest,
+                        "size": 2,
+                    },
+                    "layers": [
+                        {
+                            "mediaType": "application/vnd.oci.empty.v1+json",
+                            "digest": empty_digest,
+                            "size": 2,
+                        }
+                    ],
+                    "subject": {"mediaType": OCI_MANIFEST, "digest": img.digest, "size": 1},
+                }
+            ).encode()
+            digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+            client.put_manifest(repo, digest, raw, OCI_MANIFEST)
+            artifacts[img.digest] = digest
+    assert [r["digest"] for r in discover(rig, rig.ref(repo, old.digest))] == [
+        artifacts[old.digest]
+    ]
+    out = regkit("prune", rig.ref(repo), "--keep", "1", "--yes", env=rig.env())
+    assert out.returncode == 0, out.stderr
+    assert "also deleted 1 referrer manifest (signatures" in out.stdout.decode()
+    assert not _manifest_exists(rig, repo, artifacts[old.digest])
+    assert _manifest_exists(rig, repo, artifacts[new.digest])

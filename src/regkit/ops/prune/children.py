@@ -35,6 +35,7 @@ from regkit.ops.delete import Lister, Windows, delete_listed_keeping, get_manife
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import PrunePlan, TagPlan
 from regkit.registry import RegistryClient
+from regkit.registry.referrers import from_api
 
 
 def orphaned_children(plan: PrunePlan, deleted: Iterable[str]) -> tuple[str, ...]:
@@ -129,6 +130,23 @@ def listed_by_referrers(plan: PrunePlan, going: Iterable[TagPlan]) -> tuple[str,
     return tuple(sorted(out))
 
 
+def api_referrers(
+    client: RegistryClient, plan: PrunePlan, subjects: Iterable[str]
+) -> tuple[str, ...]:
+    """The referrers the OCI referrers API lists for ``subjects`` (deleted by this run) that
+    the tag schemes did not show (an artifact pushed with ``subject`` and no tag): asked once
+    per subject where the registry serves the API; one question (the first subject) where it
+    does not."""
+    known = referrer_manifests(plan)
+    out: set[str] = set()
+    for subject in sorted(set(subjects) - known):
+        found = from_api(client, plan.repository, subject)
+        if found is None:
+            return ()  # not served: no request per subject
+        out |= {r.digest for r in found if r.digest not in known}
+    return tuple(sorted(out))
+
+
 def delete_referrers(
     client: RegistryClient,
     plan: PrunePlan,
@@ -136,15 +154,21 @@ def delete_referrers(
     *,
     warn: Callable[[str], None] | None = None,
 ) -> tuple[str, ...]:
-    """Delete the referrers ``doomed_referrers`` names, children before parents, each guarded;
-    the digests deleted."""
+    """Delete the referrers ``doomed_referrers`` names and those the referrers API lists for
+    what this run deleted (``api_referrers``), children before parents, each guarded; the
+    digests deleted."""
     say = warn or (lambda _m: None)
+    deleted = tuple(deleted)
     going = list(doomed_referrers(plan, deleted))
-    if not going:
+    from_the_api = api_referrers(client, plan, deleted) if deleted else ()
+    if not going and not from_the_api:
         return ()
     repo = plan.repository
-    tags = client.tags(repo)
-    now = dict(zip(tags, client.map(lambda t: client.resolve(repo, t), tags), strict=True))
+    listed = set(client.tags(repo))
+    # the referrer tags, and the tags new since planning: where they point now
+    planned = {e.tag for e in plan.entries} | {r.tag for r in plan.referrers}
+    ask = sorted({r.tag for r in going if r.tag in listed} | (listed - planned))
+    now = dict(zip(ask, client.map(lambda t: client.resolve(repo, t), ask), strict=True))
     kept: list[TagPlan] = []
     for r in going:
         desc = now.get(r.tag)
@@ -156,10 +180,8 @@ def delete_referrers(
             continue
         kept.append(r)
     going = kept
-    pointed = {
-        d.digest for t, d in now.items() if d is not None and t not in {r.tag for r in going}
-    }
     names = {r.tag for r in going}
+    pointed = {d.digest for t, d in now.items() if d is not None and t not in names}
     by_digest: dict[str, list[str]] = {}
     for r in going:
         by_digest.setdefault(r.digest, []).append(r.tag)
@@ -167,7 +189,7 @@ def delete_referrers(
     windows = Windows()
 
     def delete(digest: str) -> bool:
-        if digest in pointed:  # another tag names it now: it stays
+        if digest in pointed:  # a tag new since planning names it: it stays
             return False
         manifest = plan.sources.get(digest) or get_manifest_or_none(client, repo, digest)
         if manifest is None:
@@ -184,8 +206,9 @@ def delete_referrers(
         ).deleted
 
     done: list[str] = []
-    for batch in (listed_by_referrers(plan, going), sorted(by_digest)):
-        ok = client.map(delete, list(batch))
+    leaves = sorted(set(listed_by_referrers(plan, going)) | set(from_the_api))
+    for batch in (leaves, sorted(set(by_digest) - set(leaves))):
+        ok = client.map(delete, batch)
         done += [d for d, yes in zip(batch, ok, strict=True) if yes]
     return tuple(done)
 
@@ -218,9 +241,11 @@ def split_referrers(
     """``after`` (what was deleted after ``plan``'s run) split into the referrers, carried by
     the result (``WithReferrers``), and the platform manifests of deleted indexes."""
     mine = referrer_manifests(plan)
+    platform = {c for d, r in plan.refs.items() if d not in mine for c in r.children}
     gone = tuple(after)
-    refs = tuple(d for d in gone if d in mine)
-    rest = tuple(d for d in gone if d not in mine)
+    # what is no platform manifest of an image: a referrer (the tag schemes' or the API's)
+    refs = tuple(d for d in gone if d not in platform)
+    rest = tuple(d for d in gone if d in platform)
     if not refs:
         return result, rest
     fields = {f.name: getattr(result, f.name) for f in dataclasses.fields(PruneResult)}
@@ -249,9 +274,9 @@ def delete_children_after(
                     f"({err.message}); 'regkit check --storage DIR' on the registry host lists "
                     "them"
                 )
-    if not any(r.removed for r in plan.referrers):
-        return gone
     deleted = (*result.deleted_manifests, *result.deleted_children, *gone)
+    if not deleted and not any(r.removed for r in plan.referrers):
+        return gone
     try:
         return (*gone, *delete_referrers(client, plan, deleted, warn=warn))
     except RegkitError as err:
@@ -265,6 +290,7 @@ def delete_children_after(
 
 __all__ = [
     "WithReferrers",
+    "api_referrers",
     "delete_children_after",
     "delete_orphaned_children",
     "delete_referrers",
