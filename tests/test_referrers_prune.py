@@ -341,3 +341,40 @@ def test_a_referrer_only_the_api_lists_goes_with_its_image(
     assert "also deleted 1 referrer manifest (signatures" in out.stdout.decode()
     assert not _manifest_exists(rig, repo, artifacts[old.digest])
     assert _manifest_exists(rig, repo, artifacts[new.digest])
+
+
+def test_the_race_guard_covers_referrers(
+    rig_basic_v3: Rig, repo_prefix: str, keys: KeyPair, tmp_path: Path
+) -> None:
+    """Between planning and deleting (``api.plan_prune`` then ``api.execute_prune``): an image
+    saved by a tag pushed onto it meanwhile keeps its signature and SBOM (it still verifies);
+    a referrers index rewritten meanwhile (an SBOM attached since planning) stays, with both
+    SBOMs, while the signature of its deleted image goes."""
+    from regkit import api
+
+    rig = rig_basic_v3
+    repo = f"{repo_prefix}/app"
+    old, mid, _new = rig.pusher().push_images(repo, ["abc0000", "abc0001", "abc0002"], start=T0)
+    sbom = _sbom(tmp_path)
+    first: dict[str, str] = {}
+    for img in (old, mid):
+        sign(rig, keys, rig.ref(repo, img.digest))
+        first[img.digest] = attach(rig, rig.ref(repo, img.digest), sbom)
+    warnings: list[str] = []
+    with api.connect(rig.host, username=rig.username, password=rig.password) as reg:
+        plans = api.plan_prune(reg, [repo], keep=1)
+        assert {r.action for r in plans[0].referrers} == {DELETE_MANIFEST}
+        # meanwhile: a rollback points a tag at old; a second SBOM is attached to mid
+        crane(rig, "tag", rig.ref(repo, old.digest), "rollback")
+        second = attach(rig, rig.ref(repo, mid.digest), sbom, annotations={"n": "2"})
+        api.execute_prune(reg, plans, warn=warnings.append)
+        listed = set(reg.client.tags(repo))
+    old_hex, mid_hex = (i.digest.removeprefix("sha256:") for i in (old, mid))
+    assert {f"sha256-{old_hex}", f"sha256-{old_hex}.sig", "rollback"} <= listed
+    verify(rig, keys, rig.ref(repo, "rollback"))
+    assert [r["digest"] for r in discover(rig, rig.ref(repo, old.digest))] == [first[old.digest]]
+    # mid went; its signature with it; its rewritten index (and both SBOMs) stayed
+    assert "abc0001" not in listed and f"sha256-{mid_hex}.sig" not in listed
+    assert f"sha256-{mid_hex}" in listed
+    assert any(f"sha256-{mid_hex} moved" in w for w in warnings), warnings
+    assert _manifest_exists(rig, repo, first[mid.digest]) and _manifest_exists(rig, repo, second)
