@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from regkit.registry import RegistryClient
 
 # Helper modules with assertions that test modules load as plugins (pytest_plugins): rewrite
 # their asserts too (registered before anything imports them).
@@ -20,6 +25,7 @@ from tests.rig import (  # noqa: E402
     Rig,
     Shape,
     Version,
+    client_for,
     parse_rig_param,
     require_registry,
     start_crane_rig,
@@ -161,4 +167,133 @@ def rig_factory(tmp_path: Path) -> Iterator[Callable[..., Rig]]:
             raise errors[0]
 
 
+@pytest.fixture(name="client_for")
+def client_for_fixture() -> Iterator[Callable[..., RegistryClient]]:
+    """``client_for(rig, **options) -> RegistryClient`` (tests.rig.client_for: the rig's host,
+    credentials and CA; ``jobs=``, ``retry=``... as ``RegistryClient``'s keywords); every client
+    it made is closed at teardown."""
+    made: list[RegistryClient] = []
+
+    def make(rig: Rig | CraneRig, **options: Any) -> RegistryClient:
+        made.append(client_for(rig, **options))
+        return made[-1]
+
+    try:
+        yield make
+    finally:
+        for client in made:
+            client.close()
+
+
 # --- end registry rig ----------------------------------------------------------------------------
+
+
+# --- the rig marker and the fast lane (issue 22) -------------------------------------------------
+# Every test that needs a real registry process (distribution 2.8 or 3, nginx in front, crane's or
+# the referrers registry, the fake GHCR's backend registry) or a real install of regkit into a new
+# venv (the actions' install.py, uv/pipx, a wheel build) is marked ``rig`` at collection, so
+# ``pytest -m "not rig"`` is the fast lane: pure logic, the in-process fake servers and
+# MockTransport, the sops binary, the CLI in-process and as a subprocess. A test is a rig test
+# when a fixture it uses (directly or through other fixtures) is one of RIG_FIXTURES, when its own
+# source or the source of one of its fixtures starts a registry or an install (RIG_STARTS; also a
+# fixture that takes a rig by name with ``request.getfixturevalue`` in a module naming rig
+# fixtures), or when it is in RIG_TESTS. In the fast lane a test that starts a registry process
+# anyway fails with a message naming this section (the guard below), so a missed case cannot hide.
+
+RIG_FIXTURES = frozenset(
+    {
+        "rig",
+        "basic_rig",
+        "tls_rig",
+        "rig_basic",
+        "rig_tls",
+        "rig_basic_v3",
+        "rig_tls_v3",
+        "rig_crane",
+        "rig_factory",
+        "rig_referrers_api",
+        "ghcr",  # tests/ghcr_fixtures.py: FakeGHCR serves a real registry behind its front
+        # a real install of regkit into a new venv (uv or pip, as the actions do): 5-15 s each
+        "installed",  # tests/runner.py, once per worker
+        "wheelhouse",  # tests/test_install_runner.py: the locked wheels and their index
+        "mirror",
+    }
+)
+# tests that start a registry or run an install without one of the fixtures above
+RIG_STARTS = re.compile(
+    r"\b(?:start_rig|start_crane_rig|start_referrers_rig|start_fake|RegistryProcess|NginxProcess"
+    r"|CraneRegistryProcess|FakeGHCR|build_installed)\(|[\"']rig_(?:basic|tls|crane|referrers_api)\w*[\"']"
+)
+# tests that build or install regkit in a new venv by hand ("file name::function name")
+RIG_TESTS = frozenset(
+    {
+        "test_install_script.py::test_install_then_run_like_a_composite_action",
+        "test_release.py::test_the_wheel_built_at_a_tag_says_the_tags_version",  # 3 builds
+    }
+)
+# a fixture that takes its rig by name (``request.getfixturevalue(RIGS[...])``) in a module
+# that names rig fixtures
+_GETS_BY_NAME = re.compile(r"\bgetfixturevalue\(")
+_starts_cache: dict[Any, bool] = {}
+
+
+def _starts_a_registry(func: Any) -> bool:
+    func = inspect.unwrap(func)
+    if func not in _starts_cache:
+        try:
+            source = inspect.getsource(func)
+            module = (
+                inspect.getsource(inspect.getmodule(func)) if _GETS_BY_NAME.search(source) else ""
+            )
+        except (OSError, TypeError):
+            source = module = ""
+        _starts_cache[func] = bool(RIG_STARTS.search(source) or _names_rig_fixtures(module))
+    return _starts_cache[func]
+
+
+def _names_rig_fixtures(source: str) -> bool:
+    return any(f'"{name}"' in source for name in RIG_FIXTURES)
+
+
+def _needs_rig(item: pytest.Item) -> bool:
+    names = set(getattr(item, "fixturenames", ()))
+    if (
+        names & RIG_FIXTURES
+        or f"{item.path.name}::{getattr(item, 'originalname', '')}" in RIG_TESTS
+    ):
+        return True
+    function = getattr(item, "function", None)
+    if function is not None and _starts_a_registry(function):
+        return True
+    info = getattr(item, "_fixtureinfo", None)
+    for defs in info.name2fixturedefs.values() if info is not None else ():
+        if defs and _starts_a_registry(defs[-1].func):  # the definition this test gets
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _needs_rig(item):
+            item.add_marker(pytest.mark.rig)
+
+
+@pytest.fixture(autouse=True)
+def _fast_lane_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    """With ``-m "not rig"``: starting a registry process fails the test (it must be marked)."""
+    marks = request.config.getoption("markexpr") or ""
+    if "not rig" not in marks or request.node.get_closest_marker("rig") is not None:
+        yield
+        return
+    from tests.rig import procs
+
+    def refuse(self: procs.ManagedProcess) -> None:
+        pytest.fail(
+            f"{request.node.nodeid} starts {self.argv[0]} in the fast lane: it needs the rig "
+            "marker (tests/conftest.py, RIG_FIXTURES / RIG_STARTS)",
+            pytrace=False,
+        )
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(procs.ManagedProcess, "start", refuse)
+        yield

@@ -7,22 +7,11 @@ import os
 
 import pytest
 
-from regkit.dockerconfig import Credentials
 from regkit.errors import NotFoundError, UnsupportedError
-from regkit.registry import RegistryClient
 from regkit.registry import client as client_module
 from regkit.registry.manifest import sha256_digest
-from tests.rig import Rig, regctl, tag_on_disk
+from tests.rig import Rig, client_for, regctl, tag_on_disk
 from tests.rig.crane import crane
-
-
-def _client(rig: Rig, **kwargs: object) -> RegistryClient:
-    return RegistryClient(
-        rig.host,
-        credentials=Credentials(rig.username, rig.password),
-        ca_file=str(rig.ca_file) if rig.ca_file else None,
-        **kwargs,  # type: ignore[arg-type]
-    )
 
 
 def test_catalog_pagination_on_28(
@@ -33,7 +22,7 @@ def test_catalog_pagination_on_28(
         pusher.push_image(f"{repo_prefix}/r{i}", ["v1"], layer_size=16)
     monkeypatch.setattr(client_module, "PAGE_SIZE", 2)  # 2.8 paginates _catalog by n
     rig.mark()
-    with _client(rig) as client:
+    with client_for(rig) as client:
         repos = client.catalog()
     assert [f"{repo_prefix}/r{i}" for i in range(5)] == [
         r for r in repos if r.startswith(repo_prefix)
@@ -54,7 +43,7 @@ def test_tag_pagination(rig: Rig, repo_prefix: str) -> None:
     names = [f"t{i:04d}" for i in range(2500)]
     tag_on_disk(rig.storage_dir, repo, image.digest, names[1:])
     rig.mark()
-    with _client(rig) as client:
+    with client_for(rig) as client:
         listed = client.tags(repo)
     assert listed == names if rig.version == "3" else sorted(listed) == names
     pages = [r for r in rig.requests() if r.path.startswith(f"/v2/{repo}/tags/list")]
@@ -74,7 +63,7 @@ def test_blob_upload_streams(rig: Rig, repo_prefix: str, known_size: bool) -> No
     digest = sha256_digest(data)
     chunks = [data[i : i + 65536] for i in range(0, len(data), 65536)]
     repo = f"{repo_prefix}/blobs"
-    with _client(rig) as client:
+    with client_for(rig) as client:
         client.upload_blob(repo, digest, iter(chunks), len(data) if known_size else None)
         assert client.blob_size(repo, digest) == len(data)
         h = hashlib.sha256()
@@ -88,7 +77,7 @@ def test_blob_upload_streams(rig: Rig, repo_prefix: str, known_size: bool) -> No
 
 def test_mount_and_refused_mount(rig: Rig, repo_prefix: str) -> None:
     data = os.urandom(1000)
-    with _client(rig) as client:
+    with client_for(rig) as client:
         digest = client.upload_bytes(f"{repo_prefix}/a", data)
         assert client.mount_blob(f"{repo_prefix}/b", digest, f"{repo_prefix}/a") is True
         assert client.blob_size(f"{repo_prefix}/b", digest) == 1000
@@ -100,7 +89,7 @@ def test_mount_and_refused_mount(rig: Rig, repo_prefix: str) -> None:
 def test_deletes_by_tag_and_digest(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     image = rig.pusher().push_image(repo, ["old", "latest"])
-    with _client(rig) as client:
+    with client_for(rig) as client:
         if rig.version == "2.8":
             with pytest.raises(UnsupportedError, match="cannot delete a tag"):
                 client.delete_manifest(repo, "old")
@@ -121,7 +110,7 @@ def test_deletes_by_tag_and_digest(rig: Rig, repo_prefix: str) -> None:
 
 def test_resolve_and_get_agree_for_every_kind(rig: Rig, repo_prefix: str) -> None:
     pusher = rig.pusher()
-    with _client(rig) as client:
+    with client_for(rig) as client:
         for kind in ("oci", "docker", "oci-index", "docker-list"):
             image = pusher.push_image(f"{repo_prefix}/{kind}", ["v1"], kind)  # type: ignore[arg-type]
             desc = client.resolve(f"{repo_prefix}/{kind}", "v1")

@@ -21,12 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from regkit.dockerconfig import Credentials
 from regkit.ops.prune.render import GC_GUIDANCE
-from regkit.registry import RegistryClient
 from tests.cli import regkit
 from tests.faultproxy import Fault, Request, fault_proxy, status
-from tests.rig import PushedImage, Rig, Version, crane, regctl, short_sha_tags
+from tests.rig import PushedImage, Rig, Version, client_for, crane, regctl, short_sha_tags
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -93,10 +91,6 @@ def run_gc(rig: Rig, mode: GcMode) -> str:
 
 
 # --- validation ----------------------------------------------------------------------------------
-
-
-def client_for(rig: Rig) -> RegistryClient:
-    return RegistryClient(rig.host, credentials=Credentials(rig.username, rig.password))
 
 
 def validate_whole(rig: Rig, repo: str, ref: str) -> str:

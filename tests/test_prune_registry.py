@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from regkit.cli import main
-from regkit.dockerconfig import Credentials
 from regkit.ops.prune import (
     DELETE_MANIFEST,
     UNTAG,
@@ -22,21 +21,11 @@ from regkit.ops.prune import (
     plan_prune,
     throwaway_manifest,
 )
-from regkit.registry import RegistryClient, RetryPolicy
+from regkit.registry import RetryPolicy
 from regkit.registry.manifest import OCI_MANIFEST
-from tests.rig import PushedImage, Rig, crane, short_sha_tags
+from tests.rig import PushedImage, Rig, client_for, crane, short_sha_tags
 
 T0 = datetime(2026, 1, 1, 0, 0, tzinfo=UTC)
-
-
-def client_for(rig: Rig, *, retry: RetryPolicy | None = None, jobs: int = 16) -> RegistryClient:
-    return RegistryClient(
-        rig.host,
-        credentials=Credentials(rig.username, rig.password),
-        ca_file=str(rig.ca_file) if rig.ca_file else None,
-        retry=retry,
-        jobs=jobs,
-    )
 
 
 def state(rig: Rig, repo: str) -> dict[str, str]:

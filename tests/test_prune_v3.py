@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from regkit.dockerconfig import Credentials
 from regkit.ops.prune import (
     DELETE_MANIFEST,
     UNTAG,
@@ -27,7 +26,7 @@ from regkit.ops.prune import (
 )
 from regkit.registry import RegistryClient, RetryPolicy
 from tests.fakeserver import Answer, FakeServer, Seen, serve
-from tests.rig import Rig
+from tests.rig import Rig, client_for
 from tests.rig.images import OCI_CONFIG, OCI_MANIFEST, Blob, build_config, build_manifest
 
 REPO = "rednaw/hello-world"
@@ -124,15 +123,6 @@ def client(server: FakeServer) -> RegistryClient:
     return RegistryClient(server.host, retry=RetryPolicy(attempts=1), jobs=4)
 
 
-def _real_client(rig: Rig) -> RegistryClient:
-    return RegistryClient(
-        rig.host,
-        credentials=Credentials(rig.username, rig.password),
-        retry=RetryPolicy(attempts=1),
-        jobs=4,
-    )
-
-
 def _plan(c: RegistryClient, repo: str, keep: int) -> PrunePlan:
     fetched = fetch_repository(c, repo)
     return plan_prune(
@@ -154,7 +144,7 @@ def test_tag_delete_removes_only_the_tag(rig_factory, repo_prefix: str) -> None:
     pusher.tag(images[0], ["edge"])
     pusher.tag(images[1], ["stable"])
     rig.mark()
-    with _real_client(rig) as c:
+    with client_for(rig, retry=RetryPolicy(attempts=1), jobs=4) as c:
         plan = _plan(c, repo, 2)
         assert {e.tag: e.action for e in plan.removed} == {
             "0000000": UNTAG,
@@ -191,7 +181,7 @@ def test_deletion_disabled_changes_nothing_and_says_so(rig_factory, repo_prefix:
     pusher.tag(images[0], ["latest"])
     before = {t: pusher.get_manifest(repo, t)[2] for t in pusher.tags(repo)}
     rig.mark()
-    with _real_client(rig) as c:
+    with client_for(rig, retry=RetryPolicy(attempts=1), jobs=4) as c:
         result = execute_plan(c, _plan(c, repo, 1))
     assert not result.complete
     assert {t: pusher.get_manifest(repo, t)[2] for t in pusher.tags(repo)} == before

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 
 from regkit import defaults
-from regkit.dockerconfig import Credentials
 from regkit.errors import InvalidReferenceError, LimitExceededError, RegistryError
 from regkit.registry import RegistryClient, RetryPolicy
 from regkit.registry.manifest import OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
@@ -41,7 +40,7 @@ from regkit.registry.referrers import (
 )
 from tests.cli import regkit
 from tests.fakeserver import Seen, json_answer, serve
-from tests.rig import Rig
+from tests.rig import Rig, client_for
 from tests.rig.cosign import KeyPair, attest, generate_key_pair, require_cosign, sign, verify
 from tests.rig.cranereg import CraneRig
 from tests.rig.oras import SPDX, attach, discover, require_oras
@@ -453,12 +452,6 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyPair]:
     yield generate_key_pair(tmp_path_factory.mktemp("cosign-keys"))
 
 
-def _client(rig: AnyRig) -> RegistryClient:
-    creds = Credentials(rig.username, rig.password) if rig.username and rig.password else None
-    ca_file = str(rig.ca_file) if rig.ca_file else None
-    return RegistryClient(rig.host, credentials=creds, ca_file=ca_file)
-
-
 def _sbom(tmp_path: Path) -> Path:
     path = tmp_path / "sbom.spdx.json"
     path.write_text(json.dumps({"spdxVersion": "SPDX-2.3", "name": "regkit-test"}))
@@ -477,7 +470,7 @@ def test_cosign_signature_and_oras_sbom_are_found_on_every_registry(
     sbom = attach(any_rig, any_rig.ref(repo, signed.digest), _sbom(tmp_path))
     hexpart = signed.digest.removeprefix("sha256:")
 
-    with _client(any_rig) as client:
+    with client_for(any_rig) as client:
         found = referrers(client, repo, signed.digest)
         by_kind = {r.kind: r for r in found}
         assert sorted(by_kind) == ["attestation", "sbom", "signature"], found

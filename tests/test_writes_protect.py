@@ -5,11 +5,11 @@ leftover, on the real registry."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
-from regkit.dockerconfig import Credentials
 from regkit.errors import UsageError
 from regkit.ops.prune import (
     DELETE_MANIFEST,
@@ -55,15 +55,9 @@ def test_history_of_image_blocks_still_reads() -> None:
     assert prot.digests == {DIGEST}
 
 
-def _client(rig: Rig) -> RegistryClient:
-    return RegistryClient(
-        rig.host,
-        credentials=Credentials(rig.username, rig.password),
-        ca_file=str(rig.ca_file) if rig.ca_file else None,
-    )
-
-
-def test_only_the_exact_throwaway_shape_is_a_leftover(rig: Rig, repo_prefix: str) -> None:
+def test_only_the_exact_throwaway_shape_is_a_leftover(
+    rig: Rig, repo_prefix: str, client_for: Callable[..., RegistryClient]
+) -> None:
     """A user's image carrying the marker key (with layers), an empty image whose marker names
     another tag, and one whose config lacks the label: all kept with their tags. The genuine
     leftover is still deleted."""
@@ -75,7 +69,7 @@ def test_only_the_exact_throwaway_shape_is_a_leftover(rig: Rig, repo_prefix: str
     raw = json.dumps(doc).encode()
     annotated = pusher.put_manifest(repo, "stable", raw, OCI_MANIFEST)
     pusher.put_manifest(repo, "v9.9.9", raw, OCI_MANIFEST)
-    with _client(rig) as client:
+    with client_for(rig) as client:
         # an empty image whose marker names another tag
         config, other = throwaway_manifest(repo, "aaaaaaa")
         client.upload_bytes(repo, config)

@@ -4,10 +4,13 @@ Fixtures live in ``tests/conftest.py``: ``rig_basic``, ``rig_tls`` (session, 2.8
 ``rig_basic_v3``, ``rig_tls_v3`` (session, registry:3), ``rig`` (parametrised over all four, ids
 "basic"/"tls"/"basic-v3"/"tls-v3"), ``repo_prefix`` (unique repository prefix per test) and
 ``rig_factory`` (private rigs with options, stopped after the test); ``rig_crane`` (session):
-go-containerregistry's registry (``crane registry serve``), a ``CraneRig``.
+go-containerregistry's registry (``crane registry serve``), a ``CraneRig``; ``client_for``
+(a ``RegistryClient`` for a rig, closed at teardown). The same without the fixture:
+``tests.rig.client_for(rig, **options)``.
 """
 
 from .accesslog import AccessRecord, Request
+from .clients import client_for
 from .crane import ToolError, crane, crane_path, require_crane
 from .cranereg import CraneRegistryProcess, CraneRig, RigFeatureUnavailable, start_crane_rig
 from .images import (
@@ -61,6 +64,7 @@ __all__ = [
     "Shape",
     "ToolError",
     "Version",
+    "client_for",
     "crane",
     "crane_path",
     "parse_rig_param",
