@@ -92,6 +92,15 @@ def _cmd_check(args: argparse.Namespace) -> int:
             "push them again from their source, or delete the broken tags",
             file=sys.stderr,
         )
+    orphaned = sum(len(r.orphaned_referrers) for r in reports)
+    if orphaned:
+        print(
+            f"regkit: error: {orphaned} orphaned referrer{'s' if orphaned != 1 else ''} (listed "
+            "above: signatures, attestations or SBOMs whose image is gone); delete them "
+            "(regkit delete HOST/REPO:TAG)",
+            file=sys.stderr,
+        )
+    if broken or orphaned:
         return RegkitError.exit_code
     return 0
 
@@ -112,6 +121,16 @@ def render_markdown(report: CheckReport) -> str:
         )
         for image in report.broken
         for d in image.damage
+    ]
+    rows += [
+        (
+            escape(o.repository),
+            escape(o.tag),
+            f"referrer ({o.kind})",
+            o.subject,
+            "orphaned: its image is gone",
+        )
+        for o in report.orphaned_referrers
     ]
     if rows:
         out += output.markdown_table(("REPOSITORY", "TAG", "PART", "DIGEST", "PROBLEM"), rows)

@@ -13,6 +13,13 @@ filesystem driver's root directory, on the server), ``_manifests/revisions`` lis
 manifest a repository holds; the ones that no tag points at and no index references (tagged
 or not) are reported as *orphans*: ``garbage-collect --delete-untagged`` would remove them,
 and without it they stay for ever. They are not damage (exit 0).
+
+Referrers whose image is gone (``orphaned_referrers``): a referrer tag (cosign's
+``sha256-<hex>.sig``/``.att``/``.sbom``, the referrers tag schema's ``sha256-<hex>`` index) names
+its image's digest; when no tag of the repository is that image (nor a platform of one) and a
+HEAD of the digest finds nothing, the referrer belongs to nothing: damage (exit 1), found from
+the tag list check already reads. A referrer only the referrers API lists cannot be found
+without its image's digest, so it is not looked for.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from regkit.errors import (
 from regkit.ops.once import Once
 from regkit.reference import DIGEST_RE, parse_reference, validate_host, validate_repository
 from regkit.registry import Manifest, RegistryClient
+from regkit.registry.referrers import classify_tag, kind_of
 from regkit.textsafe import escape
 
 #: Layers a registry is not expected to hold (Windows base layers, "foreign" layers with URLs).
@@ -114,12 +122,40 @@ class Orphan:
 
 
 @dataclass(frozen=True, slots=True)
+class OrphanedReferrer:
+    """A referrer tag whose image (``subject``) the repository no longer holds."""
+
+    repository: str
+    tag: str
+    subject: str
+    kind: str  # signature, attestation, sbom, other; "index" for the referrers tag schema's
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repository": self.repository,
+            "tag": self.tag,
+            "subject": self.subject,
+            "kind": self.kind,
+        }
+
+
+def referrer_kind(tag: str) -> str:
+    """What a referrer tag holds by its name: cosign's suffix, or the tag schema's index."""
+    rt = classify_tag(tag)
+    if rt is None or rt.suffix is None:
+        return "index"
+    return kind_of("", rt.suffix)
+
+
+@dataclass(frozen=True, slots=True)
 class CheckReport:
     registry: str
     images: tuple[ImageCheck, ...]
     #: None when the storage was not given: untagged manifests cannot be listed by the API.
     orphans: tuple[Orphan, ...] | None = None
     repositories: tuple[str, ...] = ()
+    #: referrer tags (signatures, attestations, SBOMs) whose image is gone
+    orphaned_referrers: tuple[OrphanedReferrer, ...] = ()
 
     @property
     def broken(self) -> tuple[ImageCheck, ...]:
@@ -127,10 +163,20 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return not self.broken
+        return not self.broken and not self.orphaned_referrers
 
     def raise_for_damage(self) -> None:
-        """``CheckError`` naming the broken images when any is broken."""
+        """``CheckError`` naming the broken images (or, without any, the orphaned referrers)
+        when there is damage."""
+        if not self.broken and self.orphaned_referrers:
+            orphan = self.orphaned_referrers[0]
+            n = len(self.orphaned_referrers)
+            more = f" and {n - 1} more" if n > 1 else ""
+            raise CheckError(
+                f"{n} orphaned referrer(s) on {self.registry}: {orphan.repository}:{orphan.tag} "
+                f"belongs to {orphan.subject}, which is gone{more}; delete them "
+                "(regkit delete HOST/REPO:TAG)"
+            )
         if self.broken:
             first = self.broken[0]
             more = f" and {len(self.broken) - 1} more" if len(self.broken) > 1 else ""
@@ -149,6 +195,7 @@ class CheckReport:
             "broken": [i.to_json() for i in self.broken],
             "images": [i.to_json() for i in self.images],
             "orphans": None if self.orphans is None else [o.to_json() for o in self.orphans],
+            "orphaned_referrers": [o.to_json() for o in self.orphaned_referrers],
         }
 
 
@@ -407,6 +454,8 @@ def check_repositories(
             found = "missing: the tag is listed but its manifest is gone"
         images.append(ImageCheck(repo, tag, digest, judge_image(found, children, sizes)))
 
+    orphaned = _orphaned_referrers(client, names, listed, pairs, fetched)
+
     orphans: tuple[Orphan, ...] | None = None
     if storage is not None:
         orphans = ()
@@ -426,7 +475,57 @@ def check_repositories(
                 zip(unknown, client.map(partial(read_manifest, repo), unknown), strict=True)
             )
             orphans += find_orphans(repo, stored, tagged)
-    return CheckReport(client.registry, tuple(images), orphans, tuple(names))
+    return CheckReport(client.registry, tuple(images), orphans, tuple(names), orphaned)
+
+
+def _orphaned_referrers(
+    client: RegistryClient,
+    names: Sequence[str],
+    listed: Sequence[Sequence[str]],
+    pairs: Sequence[tuple[str, str]],
+    fetched: Sequence[tuple[Found, dict[str, Found], dict[str, int | str | None]]],
+) -> tuple[OrphanedReferrer, ...]:
+    """Referrer tags whose subject is neither a tagged image (or a platform of one) nor
+    answers a HEAD by digest; a HEAD only for a subject no tag explains, and a repository
+    listed again only when one is found (a prune may have removed both since)."""
+    known: dict[str, set[str]] = {}
+    for (repo, _tag), (top, children, _sizes) in zip(pairs, fetched, strict=True):
+        if isinstance(top, Manifest):
+            known.setdefault(repo, set()).update({top.digest, *children})
+    asks: list[tuple[str, str]] = []
+    tags_of: dict[tuple[str, str], list[str]] = {}
+    for repo, tags in zip(names, listed, strict=True):
+        for tag in tags:
+            rt = classify_tag(tag)
+            if rt is None or rt.subject in known.get(repo, set()):
+                continue
+            if (repo, rt.subject) not in tags_of:
+                asks.append((repo, rt.subject))
+            tags_of.setdefault((repo, rt.subject), []).append(tag)
+    if not asks:
+        return ()
+
+    def head(ask: tuple[str, str]) -> bool:
+        try:
+            return client.resolve(*ask) is not None
+        except NotFoundError:
+            return False
+
+    present = client.map(head, asks)
+    missing = [ask for ask, there in zip(asks, present, strict=True) if not there]
+    out: list[OrphanedReferrer] = []
+    for repo in dict.fromkeys(r for r, _ in missing):
+        try:
+            still = set(client.tags(repo))
+        except NotFoundError:
+            still = set()
+        for r, subject in missing:
+            if r != repo:
+                continue
+            for tag in sorted(tags_of[(r, subject)]):
+                if tag in still:
+                    out.append(OrphanedReferrer(repo, tag, subject, referrer_kind(tag)))
+    return tuple(out)
 
 
 def render_text(report: CheckReport) -> str:
@@ -437,6 +536,13 @@ def render_text(report: CheckReport) -> str:
         name = escape(f"{report.registry}/{image.repository}:{image.tag}")
         for damage in image.damage:
             lines.append(f"BROKEN {name}: {escape(damage)}")
+    for o in report.orphaned_referrers:
+        lines.append(
+            escape(
+                f"ORPHANED {report.registry}/{o.repository}:{o.tag}: a referrer ({o.kind}) of "
+                f"{o.subject}, which is gone"
+            )
+        )
     for orphan in report.orphans or ():
         lines.append(
             f"UNTAGGED {report.registry}/{orphan.repository}@{orphan.digest}: an image manifest "
@@ -452,6 +558,9 @@ def render_text(report: CheckReport) -> str:
         summary += "every image is whole"
     else:
         summary += f"{len(report.broken)} broken"
+    if report.orphaned_referrers:
+        n = len(report.orphaned_referrers)
+        summary += f", {n} orphaned referrer{'s' if n != 1 else ''}"
     if report.orphans is not None:
         summary += f"; {len(report.orphans)} untagged image manifest(s) no index lists"
     lines.append(summary)
@@ -485,6 +594,7 @@ __all__ = [
     "Damage",
     "ImageCheck",
     "Orphan",
+    "OrphanedReferrer",
     "check_repositories",
     "check_targets",
     "find_orphans",
