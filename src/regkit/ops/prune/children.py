@@ -138,12 +138,13 @@ def api_referrers(
     per subject where the registry serves the API; one question (the first subject) where it
     does not."""
     known = referrer_manifests(plan)
+    kept = known | set(plan.policy.protect_digests) | {e.digest for e in plan.kept}
     out: set[str] = set()
     for subject in sorted(set(subjects) - known):
         found = from_api(client, plan.repository, subject)
         if found is None:
             return ()  # not served: no request per subject
-        out |= {r.digest for r in found if r.digest not in known}
+        out |= {r.digest for r in found if r.digest not in kept}
     return tuple(sorted(out))
 
 
