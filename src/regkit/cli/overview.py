@@ -22,6 +22,7 @@ from regkit.reference import (
     validate_host,
     validate_repository,
 )
+from regkit.textsafe import escape
 
 if TYPE_CHECKING:
     from regkit.ops.overview import Overview
@@ -165,26 +166,38 @@ def _cmd_overview(args: argparse.Namespace) -> int:
 
 
 def render_table(result: Overview, args: argparse.Namespace) -> str:
-    from regkit.ops.overview import render_created
+    from regkit.ops.overview import (
+        HEADERS_ATTACHED,
+        attached_text,
+        has_attachments,
+        render_created,
+    )
 
     width = output.terminal_width(args)
     out: list[str] = []
     for repo in result.repositories:
         out.append(output.cut(f"{result.registry}/{repo.name}", width or 10**6))
+        orphaned = [
+            output.cut(f"  {escape(o.describe())}", width or 10**6) for o in repo.orphaned_referrers
+        ]
         if not repo.tags:
-            out += ["  (no tags)", ""]
+            out += ["  (no tags)", *orphaned, ""]
             continue
-        rows = [
-            (
+        with_attached = has_attachments(repo)
+        rows: list[tuple[str, ...]] = []
+        for r in repo.tags:
+            cells: tuple[str, ...] = (
                 r.tag,
                 output.short_digest(r.digest, args),
                 render_created(r.created),
                 ",".join(r.platforms) or "-",
                 output.human_size(r.size),
-                r.description or "-",
             )
-            for r in repo.tags
-        ]
-        out += output.table(HEADERS, rows, width=width, indent="  ")
+            if with_attached:
+                cells += (attached_text(r.attached),)
+            rows.append((*cells, r.description or "-"))
+        headers = HEADERS_ATTACHED if with_attached else HEADERS
+        out += output.table(headers, rows, width=width, indent="  ")
+        out += orphaned
         out.append("")
     return "".join(f"{line}\n" for line in out)

@@ -4,12 +4,22 @@ description, newest first.
 Planning is pure (``image_facts``, ``build_rows``); ``collect`` fetches concurrently: per tag a
 chain of its manifest, then the shown platform's manifest and config, with one fetch per
 distinct child manifest and config shared by every tag that points at the same content.
+
+An image's referrers (signatures, attestations, SBOMs) are not rows: a referrer tag
+(cosign's ``sha256-<hex>.sig``/``.att``/``.sbom``, the referrers tag schema's ``sha256-<hex>``)
+is read from the tag list overview already has, and only an image such a tag names gets one
+referrers lookup (``regkit.registry.referrers``: the API where served, then those tags); its
+row says what is attached (``attached``: counts by kind). A repository without referrer tags
+costs not one request more. A referrer tag whose image the repository no longer holds (a HEAD
+by digest finds nothing) is listed as orphaned. A referrer that only the referrers API lists,
+of an image no referrer tag names, is not looked for (``regkit inspect`` shows it): asking the
+API for every image would cost a request per image.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +28,7 @@ from regkit import imagemeta
 from regkit.errors import NotFoundError
 from regkit.ops.once import Once
 from regkit.registry import Manifest, RegistryClient
+from regkit.registry import referrers as refs
 from regkit.textsafe import escape, escape_markdown
 
 CREATED_LABEL = imagemeta.CREATED_LABEL
@@ -32,6 +43,8 @@ class TagRow:
     platforms: tuple[str, ...]
     size: int | None
     description: str | None
+    #: what is attached to the image, by kind (signature, attestation, sbom, other)
+    attached: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(refs.KINDS, 0))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -41,13 +54,45 @@ class TagRow:
             "platforms": list(self.platforms),
             "size": self.size,
             "description": self.description,
+            # only with something attached: an image without any keeps the shape it had
+            **(
+                {"attached": {k: self.attached.get(k, 0) for k in refs.KINDS}}
+                if self.has_any
+                else {}
+            ),
         }
+
+    def counts(self) -> dict[str, int]:
+        """What is attached, by kind, every kind present."""
+        return {kind: self.attached.get(kind, 0) for kind in refs.KINDS}
+
+    @property
+    def has_any(self) -> bool:
+        """Whether anything is attached to the image."""
+        return any(self.attached.values())
+
+
+@dataclass(frozen=True, slots=True)
+class OrphanedReferrer:
+    """A referrer tag whose image (``subject``) the repository no longer holds."""
+
+    tag: str
+    subject: str
+    kind: str  # signature, attestation, sbom, other; "index": the referrers tag schema's
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tag": self.tag, "subject": self.subject, "kind": self.kind}
+
+    def describe(self) -> str:
+        what = "referrers index" if self.kind == "index" else self.kind
+        return f"orphaned  {self.tag}: a {what} of {self.subject}, which is gone"
 
 
 @dataclass(frozen=True, slots=True)
 class RepositoryOverview:
     name: str
     tags: tuple[TagRow, ...]
+    orphaned_referrers: tuple[OrphanedReferrer, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +104,17 @@ class Overview:
         return {
             "registry": self.registry,
             "repositories": [
-                {"name": r.name, "tags": [t.to_json() for t in r.tags]} for r in self.repositories
+                {
+                    "name": r.name,
+                    "tags": [t.to_json() for t in r.tags],
+                    # only when there is any: a repository without keeps the shape it had
+                    **(
+                        {"orphaned_referrers": [o.to_json() for o in r.orphaned_referrers]}
+                        if r.orphaned_referrers
+                        else {}
+                    ),
+                }
+                for r in self.repositories
             ],
         }
 
@@ -123,10 +178,13 @@ def sort_rows(rows: Sequence[TagRow]) -> tuple[TagRow, ...]:
 def build_rows(
     tag_digests: dict[str, str],
     facts: dict[str, ImageFacts],
+    attached: Mapping[str, Mapping[str, int]] | None = None,
 ) -> tuple[TagRow, ...]:
+    """One row per tag (``attached``: counts by kind per digest, for those with any)."""
     rows = []
     for tag, digest in tag_digests.items():
         f = facts.get(digest)
+        counts = (attached or {}).get(digest)
         rows.append(
             TagRow(
                 tag=tag,
@@ -135,9 +193,35 @@ def build_rows(
                 platforms=f.platforms if f else (),
                 size=f.size if f else None,
                 description=f.description if f else None,
+                attached=dict(counts) if counts else dict.fromkeys(refs.KINDS, 0),
             )
         )
     return sort_rows(rows)
+
+
+def attached_text(counts: Mapping[str, int]) -> str:
+    """``signed (1 signature), 1 attestation, 1 SBOM``; ``-`` when nothing is attached (the
+    words of ``regkit inspect``'s ATTACHED row)."""
+    parts = [
+        words.format(n=n, s="s" if n != 1 else "")
+        for kind, words in _ATTACHED_WORDS
+        if (n := counts.get(kind, 0))
+    ]
+    return ", ".join(parts) or "-"
+
+
+_ATTACHED_WORDS = (
+    ("signature", "signed ({n} signature{s})"),
+    ("attestation", "{n} attestation{s}"),
+    ("sbom", "{n} SBOM{s}"),
+    ("other", "{n} other"),
+)
+
+
+def has_attachments(repo: RepositoryOverview) -> bool:
+    """Whether any row of ``repo`` has something attached (its table gets an ATTACHED
+    column; a repository without any keeps today's columns)."""
+    return any(r.has_any for r in repo.tags)
 
 
 Tick = Callable[[str, int], None]
@@ -183,7 +267,9 @@ def collect(
 
     listed = client.map(list_tags, names)
 
-    pairs = [(repo, tag) for repo, tags in listed for tag in tags]
+    # Referrer tags are not rows: they say which images have something attached.
+    referrer_tags = {repo: refs.referrer_tags(tags) for repo, tags in listed}
+    pairs = [(repo, tag) for repo, tags in listed for tag in tags if refs.classify_tag(tag) is None]
     stage("reading tags", len(pairs))
 
     def fetch_child(repo: str, digest: str) -> Manifest | None:
@@ -237,8 +323,59 @@ def collect(
         tag_digests[repo][tag] = m.digest
         if m.digest not in facts:
             facts[m.digest] = image_facts(m, children, configs, platform)
-    result = [RepositoryOverview(repo, build_rows(tag_digests[repo], facts)) for repo, _ in listed]
+    attached, orphaned = _attachments(client, listed, referrer_tags, tag_digests)
+    result = [
+        RepositoryOverview(
+            repo,
+            build_rows(tag_digests[repo], facts, attached.get(repo)),
+            orphaned.get(repo, ()),
+        )
+        for repo, _ in listed
+    ]
     return Overview(client.registry, tuple(result))
+
+
+def _attachments(
+    client: RegistryClient,
+    listed: Sequence[tuple[str, list[str]]],
+    referrer_tags: Mapping[str, Mapping[str, list[refs.ReferrerTag]]],
+    tag_digests: Mapping[str, Mapping[str, str]],
+) -> tuple[dict[str, dict[str, dict[str, int]]], dict[str, tuple[OrphanedReferrer, ...]]]:
+    """Per repository: counts by kind per image digest a referrer tag names (one referrers
+    lookup each), and the referrer tags whose image is gone (one HEAD per such digest)."""
+    tags_of = dict(listed)
+    lookups: list[tuple[str, str]] = []
+    heads: list[tuple[str, str]] = []
+    for repo, by_subject in referrer_tags.items():
+        shown = set(tag_digests.get(repo, {}).values())
+        for subject in by_subject:
+            (lookups if subject in shown else heads).append((repo, subject))
+    if not lookups and not heads:
+        return {}, {}
+
+    def lookup(ask: tuple[str, str]) -> dict[str, int]:
+        repo, subject = ask
+        return refs.count_kinds(refs.referrers(client, repo, subject, tags=tags_of[repo]))
+
+    def present(ask: tuple[str, str]) -> bool:
+        try:
+            return client.resolve(*ask) is not None
+        except NotFoundError:
+            return False
+
+    counts = client.map(lookup, lookups)
+    there = client.map(present, heads)
+    attached: dict[str, dict[str, dict[str, int]]] = {}
+    for (repo, subject), found in zip(lookups, counts, strict=True):
+        attached.setdefault(repo, {})[subject] = found
+    orphaned: dict[str, list[OrphanedReferrer]] = {}
+    for (repo, subject), is_there in zip(heads, there, strict=True):
+        if is_there:
+            continue  # an untagged image: no row to show it on
+        for rt in referrer_tags[repo][subject]:
+            kind = "index" if rt.suffix is None else refs.kind_of("", rt.suffix)
+            orphaned.setdefault(repo, []).append(OrphanedReferrer(rt.tag, subject, kind))
+    return attached, {repo: tuple(found) for repo, found in orphaned.items()}
 
 
 def render_size(size: int | None) -> str:
@@ -262,11 +399,15 @@ def render_created(value: datetime | None) -> str:
 
 
 HEADERS = ("TAG", "DIGEST", "CREATED (UTC)", "PLATFORMS", "SIZE", "DESCRIPTION")
+#: The headers of a repository with something attached to an image: ATTACHED before the
+#: description (which is last: it may be long).
+HEADERS_ATTACHED = (*HEADERS[:-1], "ATTACHED", HEADERS[-1])
 
 
-def table_cells(row: TagRow) -> tuple[str, ...]:
-    """The cells of one row, registry text escaped (``regkit.textsafe``)."""
-    return (
+def table_cells(row: TagRow, *, attached: bool = False) -> tuple[str, ...]:
+    """The cells of one row, registry text escaped (``regkit.textsafe``); with ``attached``,
+    an ATTACHED cell before the description."""
+    cells = (
         escape(row.tag),
         escape(short_digest(row.digest)),
         render_created(row.created),
@@ -274,6 +415,9 @@ def table_cells(row: TagRow) -> tuple[str, ...]:
         render_size(row.size),
         escape((row.description or "-").replace("\n", " ")),
     )
+    if not attached:
+        return cells
+    return (*cells[:-1], attached_text(row.attached), cells[-1])
 
 
 def render_table(overview: Overview) -> str:
@@ -282,13 +426,17 @@ def render_table(overview: Overview) -> str:
         out.append(escape(f"{overview.registry}/{repo.name}"))
         if not repo.tags:
             out.append("  (no tags)")
+            out += [f"  {escape(o.describe())}" for o in repo.orphaned_referrers]
             out.append("")
             continue
-        rows = [HEADERS, *(table_cells(r) for r in repo.tags)]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS) - 1)]
+        with_attached = has_attachments(repo)
+        headers = HEADERS_ATTACHED if with_attached else HEADERS
+        rows = [headers, *(table_cells(r, attached=with_attached) for r in repo.tags)]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(headers) - 1)]
         for cells in rows:
             line = "  ".join(c.ljust(w) for c, w in zip(cells[:-1], widths, strict=True))
             out.append(f"  {line}  {cells[-1]}".rstrip())
+        out += [f"  {escape(o.describe())}" for o in repo.orphaned_referrers]
         out.append("")
     return "\n".join(out)
 
@@ -305,12 +453,19 @@ def render_markdown(overview: Overview) -> str:
         out.append("")
         if not repo.tags:
             out.append("_no tags_")
+            out += ["", *(f"- {_md(escape(o.describe()))}" for o in repo.orphaned_referrers)]
             out.append("")
             continue
-        out.append("| " + " | ".join(HEADERS) + " |")
-        out.append("|" + "---|" * len(HEADERS))
+        with_attached = has_attachments(repo)
+        headers = HEADERS_ATTACHED if with_attached else HEADERS
+        out.append("| " + " | ".join(headers) + " |")
+        out.append("|" + "---|" * len(headers))
         for row in repo.tags:
-            out.append("| " + " | ".join(_md(c) for c in table_cells(row)) + " |")
+            cells = table_cells(row, attached=with_attached)
+            out.append("| " + " | ".join(_md(c) for c in cells) + " |")
+        if repo.orphaned_referrers:
+            out.append("")
+            out += [f"- {_md(escape(o.describe()))}" for o in repo.orphaned_referrers]
         out.append("")
     return "\n".join(out)
 
@@ -321,9 +476,11 @@ def render_json(overview: Overview) -> str:
 
 __all__ = [
     "ImageFacts",
+    "OrphanedReferrer",
     "Overview",
     "RepositoryOverview",
     "TagRow",
+    "attached_text",
     "build_rows",
     "collect",
     "image_facts",
