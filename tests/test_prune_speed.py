@@ -281,3 +281,26 @@ def test_side_by_side_a_rollback_onto_a_platform_manifest_is_put_back(
     assert not isinstance(out[0], BaseException), out[0]
     assert _state(rig, repo) == {"0000002": new.digest, "edge": child}
     assert any(f"{repo}:edge pointed at {child} when it was deleted" in w for w in warnings)
+
+
+def test_tag_first_with_deletion_disabled_changes_nothing_and_says_so(
+    rig_factory: Callable[..., Rig], repo_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """registry:3 with deletion disabled refuses the first DELETE by tag (405): nothing
+    changes, the prune stops, and the tags it reached say the registry does not support it
+    (not 'not run'); one refused request."""
+    monkeypatch.setattr(execute_module, "TAG_FIRST_FROM", 1, raising=False)
+    rig = rig_factory("basic", version="3", delete_enabled=False)
+    repo = f"{repo_prefix}/app"
+    rig.pusher().push_images(repo, short_sha_tags(5, seed=9), "oci", start=T0)
+    before = _state(rig, repo)
+    with _client(rig.host, rig) as c:
+        pruning = _plan(c, repo, 2)
+        rig.mark()
+        result = execute_plan(c, pruning)
+    assert not result.complete
+    assert _state(rig, repo) == before
+    writes = [(r.method, r.status) for r in rig.requests() if r.method not in ("GET", "HEAD")]
+    assert writes == [("DELETE", 405)], writes
+    failed = [o for o in result.outcomes if o.status == "failed"]
+    assert failed and all("does not support" in o.detail for o in failed)

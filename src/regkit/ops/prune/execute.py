@@ -311,11 +311,14 @@ def _execute(run: _Run, workers: ThreadPoolExecutor) -> PruneResult:
     units += [("", (e.tag,)) for e in removed if e.digest not in delete_digests]
     by_tag = {e.tag: e for e in removed}
     untagged: dict[str, list[Status | None]] = {}  # digest -> tag-first checks (None: removed)
+    failed: dict[str, str] = {}  # digest -> why tag-first stopped before removing any tag
 
     def do(unit: Unit) -> list[Outcome]:
         digest, tags = unit
         try:
             # a manifest whose tags went by name is deleted even after Ctrl-C (in flight)
+            if digest in failed:
+                return [_outcome(by_tag[t], "failed", failed[digest]) for t in tags]
             if run.abort.is_set() and digest not in untagged:
                 return [_outcome(by_tag[t], "not-run", run.abort_reason) for t in tags]
             if digest:
@@ -335,15 +338,21 @@ def _execute(run: _Run, workers: ThreadPoolExecutor) -> PruneResult:
         digest, tags = unit
         if run.abort.is_set():
             return
+        checks: list[Status | None] = []
         try:
-            checks = _untag_doomed(run, digest, [by_tag[t] for t in tags])
+            if _untag_doomed(run, digest, [by_tag[t] for t in tags], checks) is None:
+                return  # no DELETE by tag here: the manifest DELETE takes the tags
         except (*_FATAL, UnsupportedError) as err:
             run.fatal(err)
-            return
+            if None not in checks:
+                failed[digest] = err.message
+                return
         except RegkitError:
-            return  # the manifest DELETE checks its tags again
-        if checks is not None:
-            untagged[digest] = checks
+            if None not in checks:
+                return  # nothing removed: the manifest DELETE checks its tags again
+        # tags not reached (an error) still name the manifest as far as we know: its DELETE
+        # takes them, and the check after the run finishes any left
+        untagged[digest] = checks + [None] * (len(tags) - len(checks))
 
     # Manifest deletes first, all at once (with tag-first, their doomed tags by name before
     # them). Then tag removals: concurrently where the registry deletes tags by name; one at a
@@ -524,14 +533,15 @@ def _detail(status: Status | None, default: str) -> str:
     return "moved since planning" if status == "skipped" else default
 
 
-def _untag_doomed(run: _Run, digest: str, entries: list[TagPlan]) -> list[Status | None] | None:
+def _untag_doomed(
+    run: _Run, digest: str, entries: list[TagPlan], checks: list[Status | None]
+) -> list[Status | None] | None:
     """Tag-first: remove by name each doomed tag of ``digest`` that still points at it (checked
-    just before, like an untag); the checks, None for each tag removed. None when the registry
-    turns out not to delete tags by name (distribution 2.8: nothing changed, the manifest
-    DELETE takes them as before)."""
+    just before, like an untag); ``checks`` gets one per tag as it goes (None: removed), and is
+    returned. None when the registry turns out not to delete tags by name (distribution 2.8:
+    nothing changed, the manifest DELETE takes them as before)."""
     if run.by_name is False:
         return None
-    checks: list[Status | None] = []
     for entry in entries:
         status = _check(run, entry.tag, digest)
         if status is None:
@@ -540,7 +550,7 @@ def _untag_doomed(run: _Run, digest: str, entries: list[TagPlan]) -> list[Status
             except NotFoundError:
                 status = "gone"
             except UnsupportedError as err:
-                if err.status == 400 and not checks:
+                if err.status == 400 and None not in checks:
                     run.by_name = False
                     return None
                 raise
