@@ -796,7 +796,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-peers",
         dest="peers",
         action="store_false",
-        help="buildx and daily: regkit rows only (the crane prune flow takes minutes)",
+        help="prune, buildx and daily: regkit rows only (the crane prune flow takes minutes)",
     )
     p.add_argument("--quick", action="store_true", help="smoke run: few tags, 1 run, 5 ms")
     p.add_argument(
@@ -894,7 +894,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 scenarios.append(overview_scenario(bench, args.tags, peers=True, repeat=None))
             if want("prune"):
                 scenarios.append(
-                    prune_scenario(bench, args.tags, peers=True, repeat=None, have_prune=have_prune)
+                    prune_scenario(
+                        bench, args.tags, peers=args.peers, repeat=None, have_prune=have_prune
+                    )
                 )
             if want("promote-tags"):
                 scenarios.append(promote_tags_scenario(bench, have_promote=have_promote))
