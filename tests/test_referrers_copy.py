@@ -156,3 +156,40 @@ def test_the_api_promotes_and_syncs_with_referrers(
     for repo in ("api-promoted", "api-synced"):
         verify(rig, keys, rig.ref(f"{repo_prefix}/{repo}", "v1"))
         assert _sboms(rig, rig.ref(f"{repo_prefix}/{repo}", digest)) == [sbom]
+
+
+def test_the_promote_action_summary_says_what_came_with_the_image(
+    basic_rig: Rig, repo_prefix: str, keys: KeyPair, tmp_path: Path
+) -> None:
+    import os
+
+    rig = basic_rig
+    src, dst = f"{repo_prefix}/app", f"{repo_prefix}/released"
+    digest, sbom = _signed_image(rig, src, keys, tmp_path)
+    summary, outputs = tmp_path / "summary.md", tmp_path / "output"
+    summary.write_text("")
+    outputs.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
+    env.update(
+        {
+            "DOCKER_CONFIG": str(tmp_path / "empty-docker-config"),
+            "REGISTRY_USERNAME": rig.username or "",
+            "REGISTRY_PASSWORD": rig.password or "",
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": "workflow_dispatch",
+            "GITHUB_REPOSITORY": "octo/app",
+            "GITHUB_OUTPUT": str(outputs),
+            "GITHUB_STEP_SUMMARY": str(summary),
+            "INPUT_IMAGE": src,
+            "INPUT_REGISTRY": rig.host,
+            "INPUT_SOURCE": "v1",
+            "INPUT_TARGETS": f"{dst}:v1",
+        }
+    )
+    run = regkit("action", "promote", env=env)
+    assert run.returncode == 0, run.stdout.decode() + run.stderr.decode()
+    text = summary.read_text()
+    (row,) = [line for line in text.splitlines() if line.startswith("| Attached")]
+    assert "1 signature" in row and "1 SBOM" in row and "2 copied" in row, row
+    verify(rig, keys, rig.ref(dst, "v1"))
+    assert _sboms(rig, rig.ref(dst, digest)) == [sbom]

@@ -16,6 +16,10 @@ Events:
   exist (the build was skipped) is reported in the summary and the step succeeds.
 - anything else (``workflow_dispatch``): ``latest: auto`` adds nothing.
 
+A target in another repository also gets the image's referrers (cosign signatures and
+attestations, SBOMs), so the image still verifies there; the summary's ``Attached`` row says
+what was found and how many were copied.
+
 Outputs: ``digest``, ``promoted`` (``true`` when anything was written), ``targets`` (JSON).
 Registry credentials come from ``REGISTRY_USERNAME``/``REGISTRY_PASSWORD`` or the Docker config
 written by ``registry-login``; the password is masked before anything else is printed.
@@ -254,6 +258,8 @@ def main(inputs: gha.Inputs) -> None:
 
     for line in result.lines():
         gha.info(line)
+    if (attached := result.referrers_line()) is not None:
+        gha.info(f"attached: {attached}")
     facts = _facts(repo, result, options)
     gha.set_output("digest", result.digest)
     gha.set_output("promoted", "true" if result.promoted else "false")
@@ -300,6 +306,9 @@ def write_summary(result: pr.PromotionResult, facts: pr.ImageFacts, notes: list[
         ["Created", facts.created.strftime("%Y-%m-%dT%H:%M:%SZ") if facts.created else "-"],
         ["Description", facts.description or "-"],
     ]
+    if (attached := result.referrers_line()) is not None:
+        # what came with the image to another repository: its signatures, attestations, SBOMs
+        rows.append(["Attached", attached])
     s.table(["Image", ""], rows)
     for note in notes:
         s.text(note)
