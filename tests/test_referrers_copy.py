@@ -193,3 +193,34 @@ def test_the_promote_action_summary_says_what_came_with_the_image(
     assert "1 signature" in row and "1 SBOM" in row and "2 copied" in row, row
     verify(rig, keys, rig.ref(dst, "v1"))
     assert _sboms(rig, rig.ref(dst, digest)) == [sbom]
+
+
+@pytest.mark.parametrize(
+    ("source_rig", "target_rig"),
+    [("rig_referrers_api", "rig_basic_v3"), ("rig_basic_v3", "rig_crane")],
+    ids=["api-to-v3", "v3-to-crane"],
+)
+def test_promote_to_another_registry_keeps_what_is_attached(
+    request: pytest.FixtureRequest,
+    source_rig: str,
+    target_rig: str,
+    repo_prefix: str,
+    keys: KeyPair,
+    tmp_path: Path,
+) -> None:
+    """Across registries the blobs are streamed; from a registry with the referrers API to one
+    without it, the SBOM (listed by the API only) gets the referrers tag schema's index in the
+    target, so oras still finds it there."""
+    src_rig: AnyRig = request.getfixturevalue(source_rig)
+    dst_rig: AnyRig = request.getfixturevalue(target_rig)
+    src_rig.ensure_running()
+    dst_rig.ensure_running()
+    repo = f"{repo_prefix}/app"
+    digest, sbom = _signed_image(src_rig, repo, keys, tmp_path)
+    # the credentials of whichever rig has them (the other answers anonymously)
+    env = dst_rig.env() if dst_rig.username else src_rig.env()
+    out = regkit("promote", src_rig.ref(repo, "v1"), dst_rig.ref(repo, "v1"), env=env)
+    assert out.returncode == 0, out.stderr.decode()
+    assert "1 signature, 1 SBOM: 2 copied" in out.stdout.decode(), out.stdout.decode()
+    verify(dst_rig, keys, dst_rig.ref(repo, "v1"))
+    assert _sboms(dst_rig, dst_rig.ref(repo, digest)) == [sbom]
