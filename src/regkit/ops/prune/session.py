@@ -441,8 +441,11 @@ class AfterPrune:
         if not self.then.ok:
             out.append(f"the --then command exited {self.then.exit_code}")
         for report in self.checks:
-            if not report.ok:
+            if report.broken:
                 out.append(f"check found {render.plural(len(report.broken), 'broken image')}")
+            if report.orphaned_referrers:
+                orphans = render.plural(len(report.orphaned_referrers), "orphaned referrer")
+                out.append(f"check found {orphans} (their image is gone)")
         return out
 
 
