@@ -224,6 +224,83 @@ def delete_keeping(
         after = set(lister.after(lister.mark()) if lister else client.tags(repository))
     finally:
         others = windows.close(window) if windows is not None and window is not None else set()
+    return _settle(
+        client,
+        repository,
+        manifest,
+        staying,
+        after,
+        others,
+        warn=warn,
+        windows=windows,
+        stand_in=stand_in,
+        with_it=with_it,
+    )
+
+
+def delete_all_keeping(
+    client: RegistryClient,
+    repository: str,
+    group: Collection[tuple[Manifest, int]],
+    staying: Collection[str],
+    *,
+    warn: Warn,
+    windows: Windows,
+    lister: Lister,
+    run: Callable[
+        [Callable[[tuple[Manifest, int]], bool | None], list[tuple[Manifest, int]]],
+        list[bool | None],
+    ],
+) -> list[Deletion | None]:
+    """``delete_keeping`` for several manifests at once (an index's platform manifests), with
+    one listing after them all: each is DELETEd (``run`` maps over ``group``, concurrently if
+    it likes), its window (from ``windows.open``, armed here) closed after that one listing;
+    the windows overlap, so a tag that vanished is reported, not guessed. None for one whose
+    DELETE failed (the others are still checked)."""
+    items = list(group)
+
+    def delete(item: tuple[Manifest, int]) -> bool | None:
+        manifest, wid = item
+        windows.arm(wid)
+        try:
+            client.delete_manifest(repository, manifest.digest)
+        except NotFoundError:
+            return False
+        except RegkitError:
+            return None
+        return True
+
+    try:
+        done = run(delete, items)
+        after = set(lister.after(lister.mark()))
+    finally:
+        others = [windows.close(wid) for _m, wid in items]
+    return [
+        None
+        if ok is None
+        else _settle(client, repository, m, staying, after, o, warn=warn, windows=windows)
+        if ok
+        else Deletion(m.digest, False)
+        for (m, _wid), ok, o in zip(items, done, others, strict=True)
+    ]
+
+
+def _settle(
+    client: RegistryClient,
+    repository: str,
+    manifest: Manifest,
+    staying: Collection[str],
+    after: set[str],
+    others: set[str],
+    *,
+    warn: Warn,
+    windows: Windows | None,
+    stand_in: tuple[str, Callable[[], Manifest | None]] | None = None,
+    with_it: Collection[str] = (),
+) -> Deletion:
+    """After ``manifest``'s DELETE and the listing after it (``after``; ``others``: the digests
+    whose windows overlapped its own): put back what vanished with it, or report it."""
+    digest = manifest.digest
     vanished = sorted(set(staying) - after)
     restored: list[str] = []
     lost: list[str] = []
@@ -545,6 +622,7 @@ __all__ = [
     "Deletion",
     "Lister",
     "Windows",
+    "delete_all_keeping",
     "delete_keeping",
     "delete_listed_keeping",
     "delete_unused_children",

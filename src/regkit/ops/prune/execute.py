@@ -56,6 +56,7 @@ from regkit.ops.delete import (
     Deletion,
     Lister,
     Windows,
+    delete_all_keeping,
     delete_keeping,
     delete_listed_keeping,
     get_manifest_or_none,
@@ -700,9 +701,9 @@ def _delete_children(
 def _delete_child_group(
     run: _Run, windows: Sequence[tuple[str, int]], listed: frozenset[str] | None
 ) -> list[Deletion | None]:
-    """DELETE the platform manifests of ``windows`` (their windows open) side by side, each
-    guarded (``delete_keeping``), after ``listed`` (the tags listed since their windows
-    opened; None: listed now); None for one left alone."""
+    """DELETE the platform manifests of ``windows`` (their windows open) side by side after
+    ``listed`` (the tags listed since their windows opened; None: listed now), with one
+    listing after them all (``delete_all_keeping``); None for one left alone."""
     client, repo, lister = run.client, run.plan.repository, run.lister
     assert lister is not None
     try:
@@ -718,34 +719,38 @@ def _delete_child_group(
         _close(run, windows)
         return [None for _ in windows]
     staying = before - run.doomed
-
-    def one(child_window: tuple[str, int]) -> Deletion | None:
-        child, wid = child_window
+    found: dict[str, Deletion | None] = {}
+    todo: list[tuple[Manifest, int]] = []
+    for child, wid in windows:
         try:
             manifest = run.plan.sources.get(child) or get_manifest_or_none(client, repo, child)
         except RegkitError:
             manifest = None
         if manifest is None or child in pointed:
             run.windows.close(wid)
-            return None
-        run.windows.arm(wid)
-        try:
-            return delete_keeping(
-                client,
-                repo,
-                manifest,
-                staying,
-                warn=run.warning,
-                windows=run.windows,
-                window=wid,
-                lister=lister,
-            )
-        except RegkitError:
-            return None  # left to the phase after the run
+            found[child] = None
+        else:
+            todo.append((manifest, wid))
+    if todo:
+        side_by_side = len(todo) > 1
+        deletions = delete_all_keeping(
+            client,
+            repo,
+            todo,
+            staying,
+            warn=run.warning,
+            windows=run.windows,
+            lister=lister,
+            run=(lambda f, xs: list(run.side.map(f, xs))) if side_by_side else _one_by_one,
+        )
+        found.update((m.digest, d) for (m, _wid), d in zip(todo, deletions, strict=True))
+    return [found.get(child) for child, _wid in windows]
 
-    if len(windows) == 1:
-        return [one(windows[0])]
-    return list(run.side.map(one, windows))
+
+def _one_by_one(
+    f: Callable[[tuple[Manifest, int]], bool | None], xs: list[tuple[Manifest, int]]
+) -> list[bool | None]:
+    return [f(x) for x in xs]
 
 
 def _untag(run: _Run, entry: TagPlan) -> Outcome:
