@@ -22,7 +22,7 @@ from tests.githubfake import REPO as GH_REPO
 from tests.githubfake import github_api
 from tests.githubfake import repo_path as gh_repo_path
 from tests.leakscan import assert_no_secrets
-from tests.rig import Rig, crane, tag_on_disk
+from tests.rig import PRODUCTION, Rig, crane, rig_shapes, tag_on_disk
 from tests.runner import (
     MASK,
     SUMMARY_LIMIT,
@@ -283,6 +283,7 @@ def test_summary_never_passes_the_runners_limit(job: MakeJob) -> None:
     assert "runner drops a step summary larger than 1 MiB" in step.summary
 
 
+@rig_shapes(PRODUCTION)
 def test_registry_overview_action(job: MakeJob, rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     rig.pusher().push_image(repo, ["1a2b3c4", "latest"], "oci-index", description="Fix *it*")

@@ -12,7 +12,7 @@ import pytest
 import regkit
 from regkit import api
 from regkit.errors import AuthenticationError, NotFoundError, RegkitError, UsageError
-from tests.rig import Rig, crane, short_sha_tags
+from tests.rig import PRODUCTION, Rig, crane, rig_shapes, short_sha_tags
 from tests.test_api_example import T0
 
 
@@ -25,6 +25,7 @@ def connect(rig: Rig, **kw: object) -> api.Registry:
     )
 
 
+@rig_shapes(PRODUCTION)
 def test_api_round_trip(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     tags = short_sha_tags(4, seed=21)
@@ -82,6 +83,7 @@ def test_api_round_trip(rig: Rig, repo_prefix: str) -> None:
         assert set(crane(rig, "ls", rig.ref(repo)).stdout.decode().split()) == {tags[3], "latest"}
 
 
+@rig_shapes(PRODUCTION)
 def test_api_errors_are_the_clis(rig: Rig, repo_prefix: str) -> None:
     with connect(rig) as reg:
         with pytest.raises(NotFoundError) as err:
@@ -116,6 +118,7 @@ def test_package_root_reexports_lazily() -> None:
     assert (done.returncode, done.stdout, done.stderr) == (0, "ok\n", "")
 
 
+@rig_shapes(PRODUCTION)
 def test_api_inspect_and_sync(rig: Rig, repo_prefix: str) -> None:
     src, dst = f"{repo_prefix}/src", f"{repo_prefix}/dst"
     pusher = rig.pusher()

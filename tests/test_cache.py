@@ -12,7 +12,7 @@ import pytest
 
 from regkit.registry.cache import ContentCache
 from tests.cli import regkit
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 
 
 def _digest(raw: bytes) -> str:
@@ -80,6 +80,7 @@ def test_environment_switches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     assert cache is not None and cache.root == tmp_path / "xdg" / "regkit" / "content"
 
 
+@rig_shapes(PRODUCTION)
 def test_second_overview_reads_only_the_tags(rig: Rig, repo_prefix: str, tmp_path: Path) -> None:
     pusher = rig.pusher()
     repo = f"{repo_prefix}/app"
@@ -120,6 +121,7 @@ def test_second_overview_reads_only_the_tags(rig: Rig, repo_prefix: str, tmp_pat
     assert regkit(*args, env=env).stdout == first.stdout
 
 
+@rig_shapes(PRODUCTION)
 def test_overview_cache_off_writes_nothing(rig: Rig, repo_prefix: str, tmp_path: Path) -> None:
     rig.pusher().push_image(f"{repo_prefix}/app", ["v1"], "oci-index")
     home = tmp_path / "home"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import regkit
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 
 ASK = r"""
 eval "$(regkit completion bash)"
@@ -52,6 +52,7 @@ def test_bash_completes_verbs_and_flags() -> None:
     assert ask_bash("regkit completion ", env) == ["bash", "zsh", "fish"]
 
 
+@rig_shapes(PRODUCTION)
 def test_bash_completes_repositories_and_tags(rig: Rig, repo_prefix: str) -> None:
     pusher = rig.pusher()
     pusher.push_image(f"{repo_prefix}/api", ["v1.0", "v1.1", "latest"])

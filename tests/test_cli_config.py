@@ -8,9 +8,10 @@ import stat
 from pathlib import Path
 
 from tests.cli import regkit
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 
 
+@rig_shapes(PRODUCTION)
 def test_regkit_registry_serves_every_verb(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/api"
     image = rig.pusher().push_image(repo, ["latest", "1a2b3c4"], "oci-index")
@@ -40,6 +41,7 @@ def test_regkit_registry_serves_every_verb(rig: Rig, repo_prefix: str) -> None:
     )
 
 
+@rig_shapes(PRODUCTION)
 def test_overview_takes_host_slash_repo(rig: Rig, repo_prefix: str) -> None:
     pusher = rig.pusher()
     pusher.push_image(f"{repo_prefix}/a", ["v1"])

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.cli import regkit
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 from tests.rig.crane import crane
 from tests.rig.images import make_layer, sha256_digest
 from tests.schemas import check_schema
@@ -28,6 +28,7 @@ def _crane_json(rig: Rig, *args: str) -> dict:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@rig_shapes(PRODUCTION)
 def test_inspect_tells_what_crane_tells(rig: Rig, repo_prefix: str, kind: str) -> None:
     repo = f"{repo_prefix}/{kind}"
     pusher = rig.pusher()
@@ -77,6 +78,7 @@ def test_inspect_tells_what_crane_tells(rig: Rig, repo_prefix: str, kind: str) -
         assert p["platform"] == f"{cfg['os']}/{cfg['architecture']}"
 
 
+@rig_shapes(PRODUCTION)
 def test_inspect_shows_attestations_apart(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/att"
     pusher = rig.pusher()
@@ -128,6 +130,7 @@ def test_inspect_shows_attestations_apart(rig: Rig, repo_prefix: str) -> None:
     assert "unknown/unknown" not in text
 
 
+@rig_shapes(PRODUCTION)
 def test_inspect_table_and_platform_choice(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/multi"
     rig.pusher().push_image(repo, ["v1"], "oci-index", created=CREATED, description="multi")
@@ -140,6 +143,7 @@ def test_inspect_table_and_platform_choice(rig: Rig, repo_prefix: str) -> None:
     assert out.stderr == b""
 
 
+@rig_shapes(PRODUCTION)
 def test_inspect_missing_tag_is_one_line(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/gone"
     rig.pusher().push_image(repo, ["v1"])
@@ -152,6 +156,7 @@ def test_inspect_missing_tag_is_one_line(rig: Rig, repo_prefix: str) -> None:
     assert out.stdout == b""
 
 
+@rig_shapes(PRODUCTION)
 def test_inspect_escapes_registry_text(rig: Rig, repo_prefix: str) -> None:
     """A label is registry data: control characters reach no terminal (JSON keeps them exact)."""
     repo = f"{repo_prefix}/evil"

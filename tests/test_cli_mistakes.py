@@ -21,7 +21,7 @@ import pytest
 
 from regkit.errors import UsageError
 from tests.cli import regkit
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 from tests.rig.images import short_sha_tags
 from tests.sops_helpers import make_team_secrets
 
@@ -200,6 +200,7 @@ def test_sops_login_uses_the_ca_remembered_by_login(tls_rig: Rig, tmp_path: Path
 # -- 4. inspect --platform of a platform the image lacks: the error config gives ------------------
 
 
+@rig_shapes(PRODUCTION)
 def test_inspect_platform_the_image_lacks_is_configs_error(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/multi"
     rig.pusher().push_image(repo, ["v1"], "oci-index")

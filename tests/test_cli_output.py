@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.cli import regkit
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 from tests.schemas import check_schema, load_schema
 
 SNAKE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -53,6 +53,7 @@ def test_every_schema_is_a_valid_schema_and_shipped() -> None:
         load_schema(name)
 
 
+@rig_shapes(PRODUCTION)
 def test_json_of_every_data_verb_follows_its_schema(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     pusher = rig.pusher()
@@ -80,6 +81,7 @@ def test_json_of_every_data_verb_follows_its_schema(rig: Rig, repo_prefix: str) 
     "verb",
     [("ls",), ("overview",), ("inspect",), ("prune", "--keep", "1", "--dry-run")],
 )
+@rig_shapes(PRODUCTION)
 def test_json_and_format_are_aliases_of_output(
     rig: Rig, repo_prefix: str, verb: tuple[str, ...]
 ) -> None:
@@ -97,6 +99,7 @@ def test_json_and_format_are_aliases_of_output(
     assert b"| " in md.stdout or md.stdout.startswith(b"- `")
 
 
+@rig_shapes(PRODUCTION)
 def test_promote_json_is_snake_case_without_redundant_keys(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     image = rig.pusher().push_image(repo, ["1a2b3c4"])
@@ -109,6 +112,7 @@ def test_promote_json_is_snake_case_without_redundant_keys(rig: Rig, repo_prefix
     assert (doc["dry_run"], doc["promoted"]) == (False, True)
 
 
+@rig_shapes(PRODUCTION)
 def test_delete_json(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     image = rig.pusher().push_image(repo, ["1a2b3c4", "latest"])

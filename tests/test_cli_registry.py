@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import regkit
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 from tests.rig.crane import crane
 from tests.rig.images import team_time
 from tests.rig.ports import free_port
@@ -31,6 +31,7 @@ def _same_as_crane(rig: Rig, *args: str) -> bytes:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@rig_shapes(PRODUCTION)
 def test_verbs_match_crane_byte_for_byte(rig: Rig, repo_prefix: str, kind: str) -> None:
     repo = f"{repo_prefix}/{kind}"
     image = rig.pusher().push_image(repo, ["1a2b3c4", "latest"], kind)  # type: ignore[arg-type]
@@ -56,6 +57,7 @@ def test_verbs_match_crane_byte_for_byte(rig: Rig, repo_prefix: str, kind: str) 
         assert config == image.config.data
 
 
+@rig_shapes(PRODUCTION)
 def test_catalog_matches_crane(rig: Rig, repo_prefix: str) -> None:
     pusher = rig.pusher()
     for name in ("b", "a", "c/d"):
@@ -67,6 +69,7 @@ def test_catalog_matches_crane(rig: Rig, repo_prefix: str) -> None:
     assert full.stdout.decode().splitlines() == [f"{rig.host}/{n}" for n in names]
 
 
+@rig_shapes(PRODUCTION)
 def test_overview_json(rig: Rig, repo_prefix: str) -> None:
     pusher = rig.pusher()
     old = datetime(2026, 2, 20, 10, 0, 0, tzinfo=UTC)
@@ -131,6 +134,7 @@ def test_overview_json(rig: Rig, repo_prefix: str) -> None:
     assert table.stderr == b""  # no progress display without a terminal
 
 
+@rig_shapes(PRODUCTION)
 def test_overview_shares_fetches_between_tags(rig: Rig, repo_prefix: str) -> None:
     image = rig.pusher().push_image(f"{repo_prefix}/app", ["v1"], "oci-index")
     rig.pusher().tag(image, [f"t{i}" for i in range(20)])
@@ -146,6 +150,7 @@ def test_overview_shares_fetches_between_tags(rig: Rig, repo_prefix: str) -> Non
     assert sum(r.path.endswith(f"/manifests/{amd64}") for r in manifest_gets) == 1
 
 
+@rig_shapes(PRODUCTION)
 def test_overview_platform_picks_what_is_shown(rig: Rig, repo_prefix: str) -> None:
     pusher = rig.pusher()
     image = pusher.push_image(f"{repo_prefix}/app", ["multi"], "oci-index", layers=2)
@@ -244,6 +249,7 @@ def test_unreachable_host() -> None:
     assert "registry is running" in err
 
 
+@rig_shapes(PRODUCTION)
 def test_unknown_repository_and_tag(rig: Rig, repo_prefix: str) -> None:
     err = _error(regkit("ls", f"{rig.host}/{repo_prefix}/nothing", env=rig.env()))
     assert "repository not found" in err

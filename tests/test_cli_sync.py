@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli import regkit
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 from tests.rig.crane import crane
 from tests.schemas import check_schema
 
@@ -21,6 +21,7 @@ def _digests(rig: Rig, repo: str) -> dict[str, str]:
     return {t: crane(rig, "digest", rig.ref(repo, t)).stdout.decode().strip() for t in tags}
 
 
+@rig_shapes(PRODUCTION)
 def test_sync_within_a_registry_mounts_and_is_idempotent(rig: Rig, repo_prefix: str) -> None:
     pusher = rig.pusher()
     src, dst = f"{repo_prefix}/src", f"{repo_prefix}/dst"
@@ -65,6 +66,7 @@ def test_sync_within_a_registry_mounts_and_is_idempotent(rig: Rig, repo_prefix: 
     assert sorted(line.split()[-1] for line in lines) == ["unchanged"] * 4
 
 
+@rig_shapes(PRODUCTION)
 def test_sync_match_and_dry_run(rig: Rig, repo_prefix: str) -> None:
     pusher = rig.pusher()
     src, dst = f"{repo_prefix}/src", f"{repo_prefix}/dst"
@@ -86,6 +88,7 @@ def test_sync_match_and_dry_run(rig: Rig, repo_prefix: str) -> None:
     assert bad.stderr.decode().count("\n") == 1
 
 
+@rig_shapes(PRODUCTION)
 def test_sync_empty_source_is_a_note(rig: Rig, repo_prefix: str) -> None:
     pusher = rig.pusher()
     src = f"{repo_prefix}/src"

@@ -14,11 +14,12 @@ import pytest
 from regkit import progress as progress_module
 from tests.cli import regkit
 from tests.ptyrun import run_on_pty, screen_lines
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 
 LONG = "A description far longer than any terminal is wide: " + "word " * 40
 
 
+@rig_shapes(PRODUCTION)
 def test_overview_fits_the_terminal(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     image = rig.pusher().push_image(repo, ["v1"], "oci-index", description=LONG.strip())
@@ -40,6 +41,7 @@ def test_overview_fits_the_terminal(rig: Rig, repo_prefix: str) -> None:
     assert LONG.strip().encode() in piped.stdout
 
 
+@rig_shapes(PRODUCTION)
 def test_inspect_fits_the_terminal(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     rig.pusher().push_image(repo, ["v1"], description=LONG.strip())
@@ -50,6 +52,7 @@ def test_inspect_fits_the_terminal(rig: Rig, repo_prefix: str) -> None:
     assert any(line.startswith("DESCRIPTION") and line.endswith("…") for line in lines)
 
 
+@rig_shapes(PRODUCTION)
 def test_progress_shows_counts_on_the_terminal_and_quiet_hides_it(
     rig: Rig, repo_prefix: str
 ) -> None:
@@ -150,6 +153,7 @@ def _to_dev_full(*args: str, env: dict[str, str]) -> tuple[int, bytes]:
     return out.returncode, out.stderr
 
 
+@rig_shapes(PRODUCTION)
 def test_a_full_stdout_is_one_error_line(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     rig.pusher().push_image(repo, ["1a2b3c4"])
@@ -161,6 +165,7 @@ def test_a_full_stdout_is_one_error_line(rig: Rig, repo_prefix: str) -> None:
     )
 
 
+@rig_shapes(PRODUCTION)
 def test_promote_to_a_full_stdout_reports_its_writes_first(rig: Rig, repo_prefix: str) -> None:
     repo = f"{repo_prefix}/app"
     image = rig.pusher().push_image(repo, ["1a2b3c4"])

@@ -12,7 +12,7 @@ from regkit.ops.promote import image_facts
 from regkit.ops.prune.fetch import created_of as prune_created_of
 from regkit.registry.manifest import OCI_INDEX, OCI_MANIFEST, Manifest, sha256_digest
 from tests.cli import regkit
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 from tests.rig.images import build_index, make_layer
 
 
@@ -78,6 +78,7 @@ def test_attestations_are_not_platforms() -> None:
     assert imagemeta.pick_platform(index, "linux/s390x") is None
 
 
+@rig_shapes(PRODUCTION)
 def test_promote_labels_are_those_overview_shows(rig: Rig, repo_prefix: str) -> None:
     """An index listing arm64 first: overview shows linux/amd64's created; promote's summary
     read the labels of the first child (arm64) and showed another time."""

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from tests.leakscan import assert_masked_first, assert_no_secrets
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 from tests.runner import StepResult, run_composite
 from tests.test_gha import split_row, unescape_markdown
 
@@ -24,6 +24,7 @@ def _run(tmp_path: Path, installed: Path, rig: Rig | None, **inputs: str) -> Ste
     return run_composite(tmp_path, "registry-overview", given, env, installed)
 
 
+@rig_shapes(PRODUCTION)
 def test_overview_action_summary(
     rig: Rig, repo_prefix: str, tmp_path: Path, installed: Path
 ) -> None:
@@ -68,6 +69,7 @@ def test_overview_action_summary(
     assert "::group::overview of" in stdout
 
 
+@rig_shapes(PRODUCTION)
 def test_overview_action_error_is_one_annotation(rig: Rig, tmp_path: Path, installed: Path) -> None:
     ca = {"ca_file": str(rig.ca_file)} if rig.ca_file else {}
     result = _run(tmp_path, installed, rig, registry=rig.host, images="no/such", **ca)

@@ -24,7 +24,7 @@ from tests.githubfake import (
     repo_path,
 )
 from tests.leakscan import assert_masked_first, assert_no_secrets
-from tests.rig import Rig, crane
+from tests.rig import Rig, crane, rig_versions
 from tests.runner import run_composite
 
 pytest_plugins = ("tests.runner",)  # the fixture installed
@@ -170,6 +170,7 @@ def writes(rig: Rig) -> list[str]:
     return [f"{r.method} {r.path}" for r in rig.requests() if r.method in {"PUT", "POST", "PATCH"}]
 
 
+@rig_versions("3")
 def test_release_promotes_tag_aliases_and_latest(action: Action) -> None:
     rig = action.rig
     image = rig.pusher().push_image(action.repo, SHORT, "oci-index", description="Fix login")
@@ -209,6 +210,7 @@ def test_release_promotes_tag_aliases_and_latest(action: Action) -> None:
     assert all(s.headers.get("authorization") == f"token {TOKEN}" for s in action.gh.seen)
 
 
+@rig_versions("3")
 def test_release_rerun_writes_nothing(action: Action) -> None:
     rig = action.rig
     rig.pusher().push_image(action.repo, SHORT, "docker")
@@ -224,6 +226,7 @@ def test_release_rerun_writes_nothing(action: Action) -> None:
     assert writes(rig) == []
 
 
+@rig_versions("3")
 def test_prerelease_gets_no_aliases_and_no_latest(action: Action) -> None:
     rig = action.rig
     image = rig.pusher().push_image(action.repo, SHORT, "docker-list")
@@ -242,6 +245,7 @@ def test_prerelease_gets_no_aliases_and_no_latest(action: Action) -> None:
     assert "latest not moved: release v2.0.0-rc.1 is a prerelease" in run.summary
 
 
+@rig_versions("3")
 def test_backport_release_does_not_move_latest(action: Action) -> None:
     rig = action.rig
     rig.pusher().push_image(action.repo, SHORT, "oci")
@@ -276,6 +280,7 @@ def test_backport_release_does_not_move_latest(action: Action) -> None:
         ),
     ],
 )
+@rig_versions("3")
 def test_require_checks_refuses_and_writes_nothing(
     action: Action, runs: str, status: str, message: str
 ) -> None:
@@ -298,6 +303,7 @@ def test_require_checks_refuses_and_writes_nothing(
     assert rig.requests() == []  # the registry was never asked
 
 
+@rig_versions("3")
 def test_push_to_main_moves_latest(action: Action) -> None:
     rig = action.rig
     image = rig.pusher().push_image(action.repo, SHORT, "oci-index")
@@ -307,6 +313,7 @@ def test_push_to_main_moves_latest(action: Action) -> None:
     assert action.gh.seen == []  # no GitHub question on push without require-checks
 
 
+@rig_versions("3")
 def test_summary_created_is_overviews_when_the_image_has_no_created_label(
     action: Action,
 ) -> None:
@@ -324,6 +331,7 @@ def test_summary_created_is_overviews_when_the_image_has_no_created_label(
     assert rows[0]["created"] == "2024-03-04T05:06:07Z"
 
 
+@rig_versions("3")
 def test_push_without_an_image_succeeds_and_says_so(action: Action) -> None:
     rig = action.rig
     rig.mark()
@@ -334,6 +342,7 @@ def test_push_without_an_image_succeeds_and_says_so(action: Action) -> None:
     assert writes(rig) == []
 
 
+@rig_versions("3")
 def test_dispatch_dry_run_with_explicit_targets(action: Action) -> None:
     rig = action.rig
     image = rig.pusher().push_image(action.repo, "build-42", "oci")
@@ -350,6 +359,7 @@ def test_dispatch_dry_run_with_explicit_targets(action: Action) -> None:
     assert writes(rig) == []
 
 
+@rig_versions("3")
 def test_missing_source_on_dispatch_fails(action: Action) -> None:
     run = action({"source": "nosuch", "targets": "qa"}, event="workflow_dispatch")
     assert run.rc == 1
@@ -367,6 +377,7 @@ def test_missing_source_on_dispatch_fails(action: Action) -> None:
         {"targets": "v1", "latest": "sometimes"},
     ],
 )
+@rig_versions("3")
 def test_invalid_input_is_a_usage_error_before_any_request(
     action: Action, inputs: dict[str, str]
 ) -> None:

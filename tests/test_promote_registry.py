@@ -15,7 +15,7 @@ from regkit.ops import ConnectOptions, connect
 from regkit.ops.promote import parse_source, parse_targets, promote
 from regkit.registry import RegistryClient
 from regkit.registry.client import CHUNK_SIZE
-from tests.rig import KINDS, Kind, PushedImage, Rig, crane
+from tests.rig import KINDS, PRODUCTION, Kind, PushedImage, Rig, crane, rig_shapes
 from tests.rig.shapes import write_docker_config
 
 UPLOAD_METHODS = {"PUT", "PATCH", "POST", "DELETE"}
@@ -98,6 +98,7 @@ def assert_same_image(rig: Rig, image: PushedImage, repo: str, tag: str) -> None
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@rig_shapes(PRODUCTION)
 def test_promote_every_kind(rig: Rig, repo_prefix: str, cli: CLI, kind: Kind) -> None:
     image = push(rig, f"{repo_prefix}/app", kind)
     src = rig.ref(image.repo, "1a2b3c4")
@@ -120,6 +121,7 @@ def test_promote_every_kind(rig: Rig, repo_prefix: str, cli: CLI, kind: Kind) ->
         assert digest_of(rig, rig.ref(image.repo, child)) == child
 
 
+@rig_shapes(PRODUCTION)
 def test_move_then_rerun_writes_nothing(rig: Rig, repo_prefix: str, cli: CLI) -> None:
     repo = f"{repo_prefix}/app"
     old = rig.pusher().push_image(repo, "0000001", "oci-index")
@@ -143,6 +145,7 @@ def test_move_then_rerun_writes_nothing(rig: Rig, repo_prefix: str, cli: CLI) ->
     assert methods <= {"GET", "HEAD"}
 
 
+@rig_shapes(PRODUCTION)
 def test_dry_run_prints_the_plan_and_writes_nothing(rig: Rig, repo_prefix: str, cli: CLI) -> None:
     repo = f"{repo_prefix}/app"
     old = rig.pusher().push_image(repo, "latest", "oci")
@@ -161,6 +164,7 @@ def test_dry_run_prints_the_plan_and_writes_nothing(rig: Rig, repo_prefix: str, 
     assert crane(rig, "digest", rig.ref(repo, "v1"), check=False).returncode != 0
 
 
+@rig_shapes(PRODUCTION)
 def test_wrong_expect_digest_writes_nothing(rig: Rig, repo_prefix: str, cli: CLI) -> None:
     image = push(rig, f"{repo_prefix}/app", "oci-index")
     wrong = "sha256:" + "0" * 64
@@ -189,6 +193,7 @@ def test_wrong_expect_digest_writes_nothing(rig: Rig, repo_prefix: str, cli: CLI
         ["v1", "--expect-digest", "sha256:xyz"],
     ],
 )
+@rig_shapes(PRODUCTION)
 def test_invalid_input_refused_before_any_request(
     rig: Rig, repo_prefix: str, cli: CLI, bad: list[str]
 ) -> None:
@@ -199,6 +204,7 @@ def test_invalid_input_refused_before_any_request(
     assert rig.requests() == []
 
 
+@rig_shapes(PRODUCTION)
 def test_missing_source_is_one_line_error(rig: Rig, repo_prefix: str, cli: CLI) -> None:
     rig.pusher().push_image(f"{repo_prefix}/app", "other", "oci")
     rig.mark()
@@ -211,6 +217,7 @@ def test_missing_source_is_one_line_error(rig: Rig, repo_prefix: str, cli: CLI) 
 # -- cross-repository: mounts, and the fallback when a mount is refused ---------------------------
 
 
+@rig_shapes("basic", PRODUCTION)
 def test_cross_repository_mounts_and_uploads_no_blob_bytes(
     rig: Rig, repo_prefix: str, cli: CLI
 ) -> None:
@@ -244,6 +251,7 @@ class RefusingClient(RegistryClient):
         return super().mount_blob(repository, digest, from_repository)
 
 
+@rig_shapes("basic", PRODUCTION)
 def test_refused_mount_falls_back_to_streaming(rig: Rig, repo_prefix: str) -> None:
     image = push(rig, f"{repo_prefix}/src", "oci-index", layers=2, layer_size=64 * 1024)
     refused = {image.manifests[0].layers[0].digest, image.manifests[1].config.digest}
@@ -342,6 +350,7 @@ def test_target_registry_without_credentials_writes_nothing(
 # -- crane-compatible tag and copy ---------------------------------------------------------------
 
 
+@rig_shapes(PRODUCTION)
 def test_tag_like_crane(rig: Rig, repo_prefix: str, cli: CLI) -> None:
     image = push(rig, f"{repo_prefix}/app", "docker-list")
     rc, out, err = cli("tag", rig.ref(image.repo, "1a2b3c4"), "stable")

@@ -16,7 +16,7 @@ from regkit.ops.prune.run import Target
 from tests.githubfake import REPO as GH_REPO
 from tests.githubfake import github_api, repo_path
 from tests.leakscan import assert_masked_first, assert_no_secrets
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 from tests.runner import StepResult, run_composite
 from tests.test_gha import split_row, unescape_markdown
 
@@ -51,6 +51,7 @@ def _tags(rig: Rig, repo: str) -> dict[str, str]:
     return {t: pusher.get_manifest(repo, t)[2] for t in pusher.tags(repo)}
 
 
+@rig_shapes(PRODUCTION)
 def test_prune_action_deletes_reports_and_leaks_nothing(
     rig: Rig, repo_prefix: str, tmp_path: Path, installed: Path
 ) -> None:
@@ -126,6 +127,7 @@ def test_prune_action_deletes_reports_and_leaks_nothing(
     assert "protected (open pull requests): c0ffee0" in stdout
 
 
+@rig_shapes(PRODUCTION)
 def test_prune_action_is_a_dry_run_by_default(
     rig: Rig, repo_prefix: str, tmp_path: Path, installed: Path
 ) -> None:
@@ -151,6 +153,7 @@ def test_prune_action_is_a_dry_run_by_default(
     assert "delete-manifest" in unescape_markdown(summary)  # the plan is shown
 
 
+@rig_shapes(PRODUCTION)
 def test_prune_action_bad_input_is_one_error(rig: Rig, tmp_path: Path, installed: Path) -> None:
     result = _run(tmp_path, installed, rig, registry=rig.host, images="x/y", older_than="3 weeks")
     assert result.main.exit_code == 2

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from tests.cli import regkit
-from tests.rig import KINDS, Kind, PushedImage, Rig, regctl
+from tests.rig import KINDS, PRODUCTION, Kind, PushedImage, Rig, regctl, rig_shapes
 
 
 def _ours(rig: Rig, *args: str) -> bytes:
@@ -30,6 +30,7 @@ def _theirs(rig: Rig, *args: str) -> bytes:
 
 
 @pytest.mark.parametrize("kind", KINDS)
+@rig_shapes(PRODUCTION)
 def test_verbs_match_regctl_byte_for_byte(rig: Rig, repo_prefix: str, kind: Kind) -> None:
     repo = f"{repo_prefix}/{kind}"
     image = rig.pusher().push_image(repo, ["1a2b3c4", "latest"], kind)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from regkit.cli import main
-from tests.rig import Rig, crane
+from tests.rig import PRODUCTION, Rig, crane, rig_shapes
 
 
 def state(rig: Rig, repo: str) -> dict[str, str]:
@@ -34,6 +34,7 @@ def test_release_tag_shapes() -> None:
         assert not is_release_tag(tag), tag
 
 
+@rig_shapes(PRODUCTION)
 def test_release_tag_never_moves_without_force(
     rig: Rig, repo_prefix: str, cli_env: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,7 +13,7 @@ import pytest
 from regkit.cli import main
 from regkit.textsafe import escape, is_safe
 from tests.fakeserver import Seen, serve
-from tests.rig import Rig
+from tests.rig import PRODUCTION, Rig, rig_shapes
 from tests.test_gha import unescape_markdown
 
 # C0 (incl. CR, LF, ESC), DEL, C1, U+2028/2029: none of these may reach the terminal raw
@@ -47,6 +47,7 @@ def _no_raw_control(text: str) -> None:
     assert "\r" not in text
 
 
+@rig_shapes(PRODUCTION)
 def test_overview_escapes_a_hostile_label_in_table_and_markdown(
     rig: Rig, repo_prefix: str, env: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -34,7 +34,17 @@ from .images import (
     team_time,
 )
 from .regctl import regctl, regctl_path, require_regctl
-from .shapes import RIG_PARAMS, SHAPES, Rig, Shape, parse_rig_param, start_rig
+from .shapes import (
+    PRODUCTION,
+    RIG_PARAMS,
+    SHAPES,
+    Rig,
+    Shape,
+    parse_rig_param,
+    rig_shapes,
+    rig_versions,
+    start_rig,
+)
 from .skopeo import require_skopeo, skopeo, skopeo_flags
 from .tools import VERSIONS, Version, registry_binary, require_registry, tool_path, tools_dir
 
@@ -46,6 +56,7 @@ __all__ = [
     "KINDS",
     "OCI_INDEX",
     "OCI_MANIFEST",
+    "PRODUCTION",
     "RIG_PARAMS",
     "SHAPES",
     "VERSIONS",
@@ -76,6 +87,8 @@ __all__ = [
     "require_registry",
     "require_skopeo",
     "rfc3339",
+    "rig_shapes",
+    "rig_versions",
     "sha256_digest",
     "short_sha_tags",
     "skopeo",

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
+import pytest
 import trustme
 
 from .accesslog import AccessLog, AccessRecord, Request, parse_nginx_line, parse_registry_line
@@ -29,6 +30,27 @@ Shape = Literal["basic", "tls"]
 SHAPES: tuple[Shape, ...] = ("basic", "tls")
 # The ``rig`` fixture's params: every shape on both registry versions ("-v3" = registry:3).
 RIG_PARAMS: tuple[str, ...] = ("basic", "tls", "basic-v3", "tls-v3")
+# registry:3 behind nginx with TLS, HTTP/2 and Basic auth: production's shape.
+PRODUCTION = "tls-v3"
+
+
+def rig_shapes(*params: str) -> pytest.MarkDecorator:
+    """``@rig_shapes(PRODUCTION)`` on a test that takes the ``rig`` fixture: run it on these
+    of RIG_PARAMS only (for a test whose subject is not the shape, the registry version or
+    TLS); without it, it runs on all four."""
+    for param in params:
+        parse_rig_param(param)  # an unknown one fails at import, not as a skipped test
+    return pytest.mark.parametrize("rig", params, indirect=True)
+
+
+def rig_versions(*versions: str, fixture: str = "basic_rig") -> pytest.MarkDecorator:
+    """``@rig_versions("3")`` on a test that takes ``basic_rig`` (or ``fixture="tls_rig"``):
+    run it on these registry versions only (ids "v2.8", "v3" as the fixture's)."""
+    unknown = set(versions) - {"2.8", "3"}
+    if unknown:
+        raise ValueError(f"unknown registry versions {sorted(unknown)}")
+    ids = [f"v{v}" for v in versions]
+    return pytest.mark.parametrize(fixture, versions, ids=ids, indirect=True)
 
 
 def parse_rig_param(param: str) -> tuple[Shape, Version]:
