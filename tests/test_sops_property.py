@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from regkit.sops import decrypt_file, load_identities
@@ -86,6 +87,9 @@ def test_random_json_documents_round_trip(doc: dict[str, Any]) -> None:
         assert render(decrypted) == theirs.stdout
 
 
+_SEQUENCE_INDICATOR = re.compile(r"^ *- \|[0-9]", re.MULTILINE)
+
+
 @settings(
     max_examples=int(os.environ.get("REGKIT_SOPS_EXAMPLES", "25")),
     deadline=None,
@@ -96,6 +100,11 @@ def test_random_yaml_documents_round_trip(doc: dict[str, Any]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         plaintext = emit_yaml([_branch(doc)])
+        # sops' own YAML writer (go-yaml v3) gives a block scalar in a sequence that starts with
+        # a space or a line break an indentation indicator its reader then refuses ('- |4-' with
+        # the text 2 columns in: sops decrypt --output-type yaml of {"0": ["\n0"]} writes it);
+        # regkit writes what sops writes, byte for byte, so such a document cannot go back in
+        assume(not _SEQUENCE_INDICATOR.search(plaintext))
         path = encrypt(tmp_path, plaintext, "doc.yaml", recipients=[KEY.recipient])
         decrypted = decrypt_file(path, IDS)
         assert _same(doc, decrypted.data)
