@@ -156,6 +156,7 @@ class PageWalk:
         self.pages = 0
         self._seen: set[str] = set()
         self._ours = False  # the page being read is one we asked for with last=
+        self._linked = False  # the registry pages with Link: a page without one is the last
 
     def first_url(self) -> str:
         return f"{self.path}?n={PAGE_SIZE}"
@@ -199,7 +200,10 @@ class PageWalk:
         self.items.extend(new)
         self._seen.update(new)
         if link is not None:
+            self._linked = True
             return link
+        if self._linked:
+            return None  # a registry that links its pages says the end by linking no more
         if self.asked is None and self.evident is None:
             self.evident = len(names) if len(names) >= EVIDENT_PAGE else 0
         size = self.asked if self.asked is not None else self.evident
