@@ -90,27 +90,10 @@ def _facts(result: Inspection) -> list[tuple[str, str]]:
         rows.append((short, result.label(short) or "-"))
     if result.shown_platform:
         rows.append(("labels of", result.shown_platform))
+    from regkit.ops.overview import attached_text  # overview's words for what is attached
+
     rows.append(("attached", attached_text(result.attached)))
     return rows
-
-
-def attached_text(counts: dict[str, int]) -> str:
-    """``signed (1 signature), 1 attestation, 1 SBOM``; ``-`` when nothing is attached."""
-    parts = [
-        words.format(n=n, s="s" if n != 1 else "")
-        for kind, words in _ATTACHED_WORDS
-        if (n := counts.get(kind, 0))
-    ]
-    return ", ".join(parts) or "-"
-
-
-#: How ``attached_text`` words each kind of attached artifact, in this order.
-_ATTACHED_WORDS = (
-    ("signature", "signed ({n} signature{s})"),
-    ("attestation", "{n} attestation{s}"),
-    ("sbom", "{n} SBOM{s}"),
-    ("other", "{n} other"),
-)
 
 
 def _layers(sizes: list[int]) -> str:
