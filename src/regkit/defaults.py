@@ -17,6 +17,13 @@ MiB = 1024 * KiB
 #: Requests in flight at once per registry (``--jobs``, input ``jobs``).
 JOBS = 16
 
+#: The SOPS file of the team's registry credentials (the first that exists; the second is its
+#: former name), and its keys (``regkit login``, the registry-login action).
+SECRETS_FILES = ("secrets/infra.yml", "secrets/infrastructure-secrets.yml")
+USERNAME_KEY = "registry_username"
+PASSWORD_KEY = "registry_password"  # noqa: S105 - a key name
+REGISTRY_KEY = "registry_domain"
+
 #: Seconds one request may take (``--timeout``): connecting, sending, the answer's head and a
 #: body read into memory, all together (the deadline); and the longest silence on a
 #: connection. A streamed blob (copy, promote) is not bound by the deadline but must keep

@@ -10,8 +10,8 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from regkit import defaults
 from regkit.errors import UsageError
-from regkit.ops import ConnectOptions, connect
 from regkit.reference import (
     Reference,
     parse_reference,
@@ -20,6 +20,7 @@ from regkit.reference import (
 )
 
 if TYPE_CHECKING:
+    from regkit.ops import ConnectOptions
     from regkit.registry import RegistryClient
 
 
@@ -131,7 +132,13 @@ def _verb_names(parser: argparse.ArgumentParser) -> list[str]:
     return []
 
 
-_DEFAULTS = ConnectOptions()
+class _DEFAULTS:
+    ca_file: str | None = None
+    insecure = False
+    jobs = defaults.JOBS
+    timeout = defaults.TIMEOUT
+    verbose = 0
+
 
 GLOBAL_DEFAULTS: dict[str, Any] = {
     "ca_file": _DEFAULTS.ca_file,
@@ -259,6 +266,8 @@ def positive_int(text: str) -> int:
 
 def connect_options(args: argparse.Namespace) -> ConnectOptions:
     """The connection options of a parsed command line (reads the password from stdin once)."""
+    from regkit.ops import ConnectOptions
+
     password: str | None = None
     if getattr(args, "password_stdin", False):
         password = sys.stdin.readline().rstrip("\r\n")
@@ -281,6 +290,8 @@ def connect_options(args: argparse.Namespace) -> ConnectOptions:
 
 
 def client_for(args: argparse.Namespace, host: str) -> RegistryClient:
+    from regkit.ops import connect
+
     return connect(host, connect_options(args))
 
 
@@ -410,5 +421,7 @@ def validate_platform(value: str) -> str:
 
 
 def connector(args: argparse.Namespace) -> Callable[[str], RegistryClient]:
+    from regkit.ops import connect
+
     options = connect_options(args)  # once: --password-stdin reads stdin
     return lambda host: connect(host, options)

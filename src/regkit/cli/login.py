@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from regkit import defaults
 from regkit.cli.common import (
     command,
     verb_help,
@@ -31,8 +32,6 @@ def _add_docker_config(p: argparse.ArgumentParser) -> None:
 
 @command
 def _add_login(sub: Any, common: argparse.ArgumentParser) -> None:
-    from regkit.ops import login as ops_login
-
     p = sub.add_parser(
         "login",
         parents=[common],
@@ -64,7 +63,7 @@ def _add_login(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--secrets-file",
         metavar="PATH",
-        help=f"SOPS file with the credentials (default: {ops_login.DEFAULT_SECRETS_FILE})",
+        help=f"SOPS file with the credentials (default: {defaults.SECRETS_FILES[0]})",
     )
     p.add_argument(
         "--registry",
@@ -74,18 +73,18 @@ def _add_login(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--username-key",
         metavar="KEY",
-        help=f"key of the username (default: {ops_login.DEFAULT_USERNAME_KEY})",
+        help=f"key of the username (default: {defaults.USERNAME_KEY})",
     )
     p.add_argument(
         "--password-key",
         metavar="KEY",
-        help=f"key of the password (default: {ops_login.DEFAULT_PASSWORD_KEY})",
+        help=f"key of the password (default: {defaults.PASSWORD_KEY})",
     )
     p.add_argument(
         "--registry-key",
         metavar="KEY",
         help=(
-            f"key of the registry host (default: {ops_login.DEFAULT_REGISTRY_KEY}; when absent: "
+            f"key of the registry host (default: {defaults.REGISTRY_KEY}; when absent: "
             "'registry.' + base_domain)"
         ),
     )

@@ -22,11 +22,11 @@ from regkit.cli.common import (
     write as _write,
 )
 from regkit.errors import RegkitError, UsageError
-from regkit.ops import Connections
 from regkit.progress import Progress
 from regkit.textsafe import escape
 
 if TYPE_CHECKING:
+    from regkit.ops import Connections
     from regkit.ops.prune.backend import PruneOptions
     from regkit.ops.prune.plan import PrunePolicy
     from regkit.ops.prune.run import Target
@@ -191,6 +191,7 @@ def _prune_keep(text: str) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
+    from regkit.ops import Connections
     from regkit.ops.prune.backend import PruneOptions
     from regkit.ops.prune.run import build_policy, targets
     from regkit.ops.prune.session import check_targets
@@ -225,6 +226,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     check_targets(goals, options)  # what a registry's kind cannot do, before anything else
     then = _then_argv(args)
     before = _storage_size(args) if then and not args.dry_run else None
+
     with Connections(connect_options(args)) as clients:  # one password read, one per registry
         return _prune(args, goals, policy, clients, then, before, options)
 

@@ -18,7 +18,6 @@ from regkit.cli.common import (
 )
 from regkit.cli.complete import attach, repository_completer
 from regkit.errors import NotFoundError, RegistryError
-from regkit.ops import resolve_platform
 from regkit.textsafe import escape
 
 
@@ -119,6 +118,8 @@ def _cmd_ls(args: argparse.Namespace) -> int:
 
 
 def _cmd_digest(args: argparse.Namespace) -> int:
+    from regkit.ops import resolve_platform
+
     ref = parse_ref_arg(args.ref, default_tag="latest")
     platform = getattr(args, "platform", None)
     with client_for(args, ref.registry) as client:
@@ -135,6 +136,8 @@ def _cmd_digest(args: argparse.Namespace) -> int:
 
 
 def _cmd_manifest(args: argparse.Namespace) -> int:
+    from regkit.ops import resolve_platform
+
     ref = parse_ref_arg(args.ref, default_tag="latest")
     with client_for(args, ref.registry) as client:
         manifest = client.get_manifest(ref.repository, ref.identifier)
@@ -144,6 +147,8 @@ def _cmd_manifest(args: argparse.Namespace) -> int:
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
+    from regkit.ops import resolve_platform
+
     ref = parse_ref_arg(args.ref, default_tag="latest")
     with client_for(args, ref.registry) as client:
         manifest = client.get_manifest(ref.repository, ref.identifier)

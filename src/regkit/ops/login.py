@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from regkit import defaults
 from regkit.dockerconfig import (
     Credentials,
     RemoveResult,
@@ -33,11 +34,11 @@ _DEFAULT_TIMEOUT = ConnectOptions().timeout  # the one default (regkit.ops.Conne
 
 # The team's file is ``secrets/infra.yml`` now; ``secrets/infrastructure-secrets.yml`` is its
 # older name. The default is the first of these that exists (the first when none does).
-DEFAULT_SECRETS_FILES = ("secrets/infra.yml", "secrets/infrastructure-secrets.yml")
+DEFAULT_SECRETS_FILES = defaults.SECRETS_FILES
 DEFAULT_SECRETS_FILE = DEFAULT_SECRETS_FILES[0]
-DEFAULT_USERNAME_KEY = "registry_username"
-DEFAULT_PASSWORD_KEY = "registry_password"  # noqa: S105 - a key name
-DEFAULT_REGISTRY_KEY = "registry_domain"
+DEFAULT_USERNAME_KEY = defaults.USERNAME_KEY
+DEFAULT_PASSWORD_KEY = defaults.PASSWORD_KEY
+DEFAULT_REGISTRY_KEY = defaults.REGISTRY_KEY
 BASE_DOMAIN_KEY = "base_domain"
 REGISTRY_PREFIX = "registry."
 
