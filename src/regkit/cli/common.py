@@ -192,8 +192,8 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
         metavar="SECONDS",
         default=default("timeout"),
         help=(
-            "give up on a request that gets no answer for this long "
-            f"(default: {_DEFAULTS.timeout:g})"
+            "give up on a request not answered in full within this many seconds; a blob "
+            f"stream must deliver each 256 KiB within it (default: {_DEFAULTS.timeout:g})"
         ),
     )
     g.add_argument(
