@@ -150,7 +150,7 @@ def run(work: Path, rig, host: str) -> None:  # type: ignore[no-untyped-def]
         check(digest == release.digest, f"{tag} has the tested digest {digest[:19]}, all platforms")
     demo.regkit("promote", f"{host}/{REPO}:{release.tags[0]}", "v1.0.0", "latest")
     print("  (a rerun writes nothing: every target is unchanged)")
-    old = images[1]  # an old release: its SHA tag will be pruned, v0.9.0 must survive
+    old = images[1]  # an old release: v0.9.0 and its SHA tag must survive the prune
     demo.regkit("promote", f"{host}/{REPO}:{old.tags[0]}", "v0.9.0")
 
     step("regkit prune --dry-run: the plan, nothing deleted")
@@ -158,18 +158,27 @@ def run(work: Path, rig, host: str) -> None:  # type: ignore[no-untyped-def]
     demo.regkit("prune", f"{host}/{REPO}", "--keep", "3", "--dry-run")
     check(sorted(demo.regkit("ls", f"{host}/{REPO}").split()) == before, "dry run changed nothing")
 
-    step("regkit prune --keep 3 --yes: old SHA tags go; latest, v1.0.0, v0.9.0 keep their digest")
+    step(
+        "regkit prune --keep 3 --yes: old SHA tags go; latest, v1.0.0, v0.9.0 and the SHA tags "
+        "on their digests stay"
+    )
     demo.regkit("prune", f"{host}/{REPO}", "--keep", "3", "--yes")
     after = set(demo.regkit("ls", f"{host}/{REPO}").split())
-    newest = set(shas[-3:])
-    check(newest <= after, f"the 3 newest SHA tags stay: {', '.join(sorted(newest))}")
+    same_image = {release.tags[0], old.tags[0]}  # protected: same image as v1.0.0 / v0.9.0
+    others = [t for t in shas if t not in same_image]  # oldest first
+    newest = set(others[-3:])
+    check(newest <= after, f"the 3 newest other SHA tags stay: {', '.join(sorted(newest))}")
     check({"latest", "v1.0.0", "v0.9.0"} <= after, "latest, v1.0.0 and v0.9.0 are still there")
-    gone = set(shas[:-3])
+    check(same_image <= after, f"{', '.join(sorted(same_image))} stay: same images as the releases")
+    gone = set(others[:-3])
     check(not (gone & after), f"the {len(gone)} old SHA tags are gone")
     for tag, image in (("v1.0.0", release), ("latest", release), ("v0.9.0", old)):
         digest = demo.regkit("digest", f"{host}/{REPO}:{tag}").strip()
         check(digest == image.digest, f"{tag} still resolves to {digest[:19]}")
-    print(f"  ({old.tags[0]} shared its digest with v0.9.0: it was removed alone, not by digest)")
+    print(
+        f"  ({old.tags[0]} shares its digest with v0.9.0: it stays, and so does the image; "
+        "no --match selects a protected tag)"
+    )
 
     step("regkit overview: every repository's tags, newest first")
     demo.regkit("overview", host)
