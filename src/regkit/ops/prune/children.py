@@ -41,15 +41,7 @@ from regkit.registry.referrers import from_api
 def orphaned_children(plan: PrunePlan, deleted: Iterable[str]) -> tuple[str, ...]:
     """Platform manifests of the ``deleted`` indexes that nothing staying references (pure)."""
     gone = set(deleted)
-    staying = [r for d, r in plan.refs.items() if d not in gone]
-    used = {c for r in staying for c in r.children} | {r.digest for r in staying}
-    used |= {e.digest for e in plan.kept} | set(plan.policy.protect_digests)
-    out: set[str] = set()
-    for digest in gone:
-        refs = plan.refs.get(digest)
-        if refs is not None:
-            out |= {c for c in refs.children if c not in used}
-    return tuple(sorted(out))
+    return _children_left(plan, gone, {d for d in plan.refs if d not in gone})
 
 
 def delete_orphaned_children(
@@ -118,16 +110,18 @@ def listed_by_referrers(plan: PrunePlan, going: Iterable[TagPlan]) -> tuple[str,
     """The manifests the ``going`` referrers list (an oras SBOM in a referrers index) that no
     manifest staying lists and no staying tag names (pure)."""
     doomed = {r.digest for r in going}
-    staying_refs = [r for d, r in plan.refs.items() if d not in doomed]
-    used = {c for r in staying_refs for c in r.children}
-    used |= {e.digest for e in plan.kept} | {r.digest for r in plan.referrers if not r.removed}
-    used |= set(plan.policy.protect_digests) | doomed
-    out: set[str] = set()
-    for digest in doomed:
-        refs = plan.refs.get(digest)
-        if refs is not None:
-            out |= {c for c in refs.children if c not in used}
-    return tuple(sorted(out))
+    kept_referrers = {r.digest for r in plan.referrers if not r.removed}
+    return _children_left(plan, doomed, kept_referrers | doomed)
+
+
+def _children_left(plan: PrunePlan, gone: set[str], also_used: set[str]) -> tuple[str, ...]:
+    """The children (platform manifests, listed referrers) of the ``gone`` manifests that no
+    manifest staying lists, no kept tag names, no protected digest is, and not in
+    ``also_used`` (pure)."""
+    used = {c for d, r in plan.refs.items() if d not in gone for c in r.children}
+    used |= {e.digest for e in plan.kept} | set(plan.policy.protect_digests) | also_used
+    out = {c for d in gone if (refs := plan.refs.get(d)) is not None for c in refs.children}
+    return tuple(sorted(out - used))
 
 
 def api_referrers(
