@@ -1,7 +1,7 @@
 """Pieces of the benchmark harness: timing a command, counting its requests, lower bounds.
 
 Pure helpers (``count_requests``, ``lower_bound``, ``median``) are tested in
-``tests/test_benchmarks_smoke.py``; ``timed`` runs one command and reads its peak RSS through
+``tests/packaging/test_benchmarks_smoke.py``; ``timed`` runs one command and reads its peak RSS through
 GNU time.
 """
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The steps of a release (.github/workflows/release.yml), as one script the workflow runs and
-tests/test_release.py exercises without publishing. Standard library only.
+tests/packaging/test_release.py exercises without publishing. Standard library only.
 
     release.py version TAG             the version a release tag names (vX.Y.Z[aN|bN|rcN]), and
                                        its major tag: "version=X.Y.Z" and "major=vX" lines

@@ -34,7 +34,7 @@ from tests.rig import (  # noqa: E402
 
 # regkit's content cache (regkit.registry.cache) is off in every test and subprocess: a cache
 # filled by one test would change the requests another one counts, and nothing may be written
-# to the user's home. tests/test_cache.py turns it on with its own directory.
+# to the user's home. tests/registry/test_cache.py turns it on with its own directory.
 os.environ["REGKIT_CACHE"] = "off"
 os.environ.pop("REGKIT_CACHE_DIR", None)
 
@@ -215,7 +215,7 @@ RIG_FIXTURES = frozenset(
         "ghcr",  # tests/ghcr_fixtures.py: FakeGHCR serves a real registry behind its front
         # a real install of regkit into a new venv (uv or pip, as the actions do): 5-15 s each
         "installed",  # tests/runner.py, once per worker
-        "wheelhouse",  # tests/test_install_runner.py: the locked wheels and their index
+        "wheelhouse",  # tests/packaging/test_install_runner.py: the locked wheels and their index
         "mirror",
     }
 )

@@ -370,7 +370,7 @@ Uses = Callable[["Job", Mapping[str, str]], "StepResult | None"]
 
 def cache_miss(job: Job, with_: Mapping[str, str]) -> StepResult:
     """``actions/cache`` (the composite actions' install cache) on a runner whose cache holds
-    nothing: a miss. tests/test_install_cache.py gives a cache that keeps entries."""
+    nothing: a miss. tests/packaging/test_install_cache.py gives a cache that keeps entries."""
     return StepResult("actions/cache", "success", 0, {"cache-hit": "false"}, [], [], None)
 
 

@@ -116,11 +116,12 @@ class NginxProcess:
         self.realm = realm
         self.http2 = http2
         # False: no ``X-Forwarded-Proto`` (a common misconfiguration): the registry then builds
-        # its ``Location`` headers as ``http://HOST:PORT/...`` (tests/test_origin_rig.py).
+        # its ``Location`` headers as ``http://HOST:PORT/...`` (tests/origin/test_origin_rig.py).
         self.forwarded_proto = forwarded_proto
         # True: a write block (``limit_except GET HEAD { deny all; }``), as production proxies
         # use for a read-only entry point: every write is answered 403 by nginx itself.
-        # Set it and ``restart()`` to switch it on a running rig (tests/test_proxy_words.py).
+        # Set it and ``restart()`` to switch it on a running rig
+        # (tests/registry/test_proxy_words.py).
         self.write_block = write_block
         self.conf_path = workdir / "nginx.conf"
         self.access_log = workdir / "access.log"

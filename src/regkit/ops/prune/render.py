@@ -19,7 +19,7 @@ GC_NOTE = (
     "Disk space returns only after garbage collection on the server: see the README, "
     '"Garbage collection".'
 )
-#: The full guidance, for the job summary and the README (tests/test_gc_prune.py checks it
+#: The full guidance, for the job summary and the README (tests/prune/test_gc_prune.py checks it
 #: against what garbage-collect does on each version).
 GC_GUIDANCE = (
     "Space returns only after 'registry garbage-collect' runs on the server (registry stopped "
