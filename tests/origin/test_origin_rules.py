@@ -59,6 +59,16 @@ def test_same_origin_is_scheme_host_and_port() -> None:
     assert origin_of("https://[::1]:5000/x").host == "::1"
 
 
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "4x3"])
+def test_a_port_that_is_no_port_is_no_origin_of_the_registry(port: str) -> None:
+    # A realm or redirect naming an impossible port is not the registry's default port: no
+    # credential may be sent there (and nothing may count it as the registry's own host).
+    url = f"https://reg.example:{port}/v2/"
+    assert not same_origin(url, "reg.example", "https")
+    assert not same_host(url, "reg.example", "https")
+    assert not same_host(url.replace("https", "http"), "reg.example", "http")
+
+
 def test_plain_http_only_to_loopback_or_insecure() -> None:
     assert plain_http_allowed("https://anything.example/", insecure=False)
     assert plain_http_allowed("http://127.0.0.1:5000/", insecure=False)

@@ -319,6 +319,10 @@ class Origin:
         return f"{self.scheme}://{host}:{self.port}"
 
 
+#: The port of a URL whose port is not one (``:99999``, ``:4x3``): equal to no real port.
+NO_PORT = -1
+
+
 def origin_of(url: str, default_scheme: str | None = None) -> Origin:
     """The origin of ``url``; a missing port is the default of ``default_scheme`` (else of the
     URL's own scheme): go-containerregistry's canonical address."""
@@ -326,8 +330,8 @@ def origin_of(url: str, default_scheme: str | None = None) -> Origin:
     scheme = parts.scheme.lower()
     try:
         port = parts.port
-    except ValueError:
-        port = None
+    except ValueError:  # out of range or not a number: an origin no registry has
+        return Origin(scheme, (parts.hostname or "").lower(), NO_PORT)
     if port is None:
         port = DEFAULT_PORTS.get(default_scheme or scheme, 0)
     return Origin(scheme, (parts.hostname or "").lower(), port)
