@@ -183,7 +183,6 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def promote_json(result: PromotionResult) -> dict[str, Any]:
     """The promote result in the CLI's JSON shape (schemas/promote.schema.json)."""
-    s = result.stats
     return {
         "source": str(result.plan.source),
         "digest": result.plan.digest,
@@ -199,14 +198,7 @@ def promote_json(result: PromotionResult) -> dict[str, Any]:
             }
             for t in result.plan.targets
         ],
-        "blobs": {
-            "mounted": s.mounted,
-            "mount_refused": s.mount_refused,
-            "uploaded": s.uploaded,
-            "uploaded_bytes": s.uploaded_bytes,
-            "skipped": s.skipped,
-            "manifests_written": s.manifests_written,
-        },
+        "blobs": result.stats.to_json(),
         "referrers": None if result.referrers is None else result.referrers.to_json(),
     }
 

@@ -103,15 +103,25 @@ class CopyStats:
             for name, value in counts.items():
                 setattr(self, name, getattr(self, name) + value)
 
-    def as_dict(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, int]:
+        """The counters as the CLI's JSON documents carry them (``blobs`` of promote, sync)."""
         return {
             "mounted": self.mounted,
-            "mountRefused": self.mount_refused,
+            "mount_refused": self.mount_refused,
             "uploaded": self.uploaded,
-            "uploadedBytes": self.uploaded_bytes,
+            "uploaded_bytes": self.uploaded_bytes,
             "skipped": self.skipped,
-            "manifestsWritten": self.manifests_written,
+            "manifests_written": self.manifests_written,
         }
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters in camelCase (the action's ``blobs`` output)."""
+        return {_camel(k): v for k, v in self.to_json().items()}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
 
 
 # -- pure planning ---------------------------------------------------------------------------

@@ -92,7 +92,6 @@ class SyncResult:
         return text
 
     def to_json(self) -> dict[str, Any]:
-        s = self.stats
         return {
             "source": str(self.source),
             "destination": str(self.destination),
@@ -101,14 +100,7 @@ class SyncResult:
             "created": self.count(SyncAction.CREATE),
             "updated": self.count(SyncAction.UPDATE),
             "unchanged": self.count(SyncAction.UNCHANGED),
-            "blobs": {
-                "mounted": s.mounted,
-                "mount_refused": s.mount_refused,
-                "uploaded": s.uploaded,
-                "uploaded_bytes": s.uploaded_bytes,
-                "skipped": s.skipped,
-                "manifests_written": s.manifests_written,
-            },
+            "blobs": self.stats.to_json(),
             "referrers": None if self.referrers is None else self.referrers.to_json(),
         }
 
