@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,38 @@ def test_refuses_what_does_not_hash_to_its_digest_and_drops_damaged_files(
     path.write_bytes(b"x\nconfig-A")  # changed on disk
     assert cache.get(_digest(raw)) is None
     assert not path.exists()  # removed, so it is fetched and written again
+
+
+def test_reads_no_more_than_an_entry_and_never_waits_on_a_special_file(tmp_path: Path) -> None:
+    # What stands in the cache under a digest's name is data: a huge file, a FIFO or a link to
+    # a device is refused after reading at most one entry's size, and never blocks the read.
+    cache = ContentCache(tmp_path)
+    raw = b"config-a"
+    cache.put(_digest(raw), "application/json", raw)
+    cache.flush()
+    (path,) = (p for p in tmp_path.rglob("*") if p.is_file())
+
+    path.unlink()
+    with path.open("wb") as f:  # a sparse 64 MiB file: larger than any entry ever written
+        f.truncate(64 * 1024 * 1024)
+    assert cache.get(_digest(raw)) is None
+    assert not path.exists()  # dropped as damaged
+
+    os.mkfifo(path)  # nobody writes to it: a plain read would wait forever
+    done: list[object] = []
+    reader = threading.Thread(target=lambda: done.append(cache.get(_digest(raw))), daemon=True)
+    reader.start()
+    reader.join(5)
+    if reader.is_alive():
+        with open(path, "wb"):  # let the stuck read end, then fail
+            pass
+        reader.join(5)
+        pytest.fail("the cache waited on a FIFO standing under a digest's name")
+    assert done == [None]
+
+    path.unlink(missing_ok=True)  # dropped as damaged too
+    path.symlink_to("/dev/zero")
+    assert cache.get(_digest(raw)) is None
 
 
 def test_trim_keeps_the_newest(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import os
 import re
+import stat
 import threading
 from pathlib import Path
 
@@ -66,9 +67,8 @@ class ContentCache:
         path = self._path(digest)
         if path is None:
             return None
-        try:
-            data = path.read_bytes()
-        except OSError:
+        data = _read_entry(path)
+        if data is None:
             return None
         head, sep, raw = data.partition(b"\n")
         if not sep or "sha256:" + hashlib.sha256(raw).hexdigest() != digest:
@@ -156,3 +156,28 @@ class ContentCache:
 
 
 __all__ = ["ContentCache", "default_cache_dir"]
+
+
+#: The most ``get`` reads of one file: an entry's bytes and its media type line.
+_READ_AT_MOST = MAX_ENTRY + 256
+
+
+def _read_entry(path: Path) -> bytes | None:
+    """The bytes of the regular file at ``path``, or None: absent, unreadable, not a regular
+    file (a FIFO, a device, a link: never opened to wait or read without end), or larger than
+    any entry ``put`` writes (what is read stops there)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            data = b""
+        else:
+            with os.fdopen(fd, "rb", closefd=False) as f:
+                data = f.read(_READ_AT_MOST + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    return data if 0 < len(data) <= _READ_AT_MOST else b""
