@@ -438,11 +438,13 @@ def test_summary_rows_constant_matches_gha() -> None:
     assert gha.SUMMARY_ROWS == SUMMARY_ROWS
 
 
-# -- the README's action sections are true to the action files --------------------------------
+# -- each action's reference page is true to its action file --------------------------------
+# (the README links these pages; scripts/gen-docs writes them, tests/packaging/test_docs.py
+# fails when one is stale: here the tables are checked against the action files themselves)
 
 
 def _readme_tables(path: Path) -> str:
-    """The input and output tables of an action as the README writes them."""
+    """The input and output tables of an action as its reference page writes them."""
     doc = _yaml(path)
     lines = ["| input | default | description |", "|---|---|---|"]
     for name, spec in (doc.get("inputs") or {}).items():
@@ -458,17 +460,18 @@ def _readme_tables(path: Path) -> str:
 
 
 @pytest.mark.parametrize("action", sorted(p.parent.name for p in ROOT.glob("actions/*/action.yml")))
-def test_readme_tables_match_the_action_files(action: str) -> None:
-    assert (
-        _readme_tables(ROOT / "actions" / action / "action.yml") in (ROOT / "README.md").read_text()
-    )
+def test_reference_tables_match_the_action_files(action: str) -> None:
+    page = ROOT / "docs" / "reference" / "actions" / f"{action}.md"
+    assert _readme_tables(ROOT / "actions" / action / "action.yml") in page.read_text()
+    assert f"(docs/reference/actions/{action}.md)" in (ROOT / "README.md").read_text()
 
 
-def test_readme_lists_every_output_of_the_docker_action() -> None:
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("### The Docker action") :]
+def test_reference_lists_every_output_of_the_docker_action() -> None:
+    page = (ROOT / "docs" / "reference" / "actions" / "docker-action.md").read_text()
+    section = page[page.index("## Inputs and outputs") :]
     for name in _yaml(ROOT / "action.yml")["outputs"]:
         assert f"`{name}`" in section, name
+    assert "(docs/reference/actions/docker-action.md)" in (ROOT / "README.md").read_text()
 
 
 # -- wait-for-runs: a release promotion and a prune never write at once -----------------------
