@@ -49,6 +49,14 @@ MAX_PAGES = 1000
 MAX_ITEMS = 100_000
 #: Nesting of arrays and objects in any JSON document from a registry.
 MAX_JSON_DEPTH = 64
+#: Referrers of one digest (signatures, attestations, SBOMs): the referrers API's list, what a
+#: ``sha256-<hex>`` tag index lists, and the ``sha256-<hex>.<suffix>`` tags naming it, each of
+#: them one manifest to read (counted before any is read). A real image has a handful.
+MAX_REFERRERS = 1000
+#: Levels of referrers followed below an image by copy, sync and promote: its referrers (1), a
+#: referrer of one of them (2: a signed SBOM's signature), and so on. Deeper ones end the copy
+#: with the limit's error line.
+MAX_REFERRER_DEPTH = 4
 
 
 def size_text(size: int) -> str:
@@ -71,6 +79,8 @@ __all__ = [
     "MAX_LIST_BYTES",
     "MAX_MANIFEST_BYTES",
     "MAX_PAGES",
+    "MAX_REFERRERS",
+    "MAX_REFERRER_DEPTH",
     "TIMEOUT",
     "size_text",
 ]

@@ -390,6 +390,79 @@ def test_other_errors_of_the_api_are_errors() -> None:
         referrers(client, "app", SUBJECT)
 
 
+#: ``defaults.MAX_REFERRERS``, the number the docs name
+REFERRERS_LIMIT = 1000
+
+
+def test_a_hostile_registry_listing_thousands_of_referrer_tags_is_stopped_unread() -> None:
+    """One digest named by more cosign-style tags than ``MAX_REFERRERS`` (a hostile registry:
+    ``sha256-<hex>.sig``, ``.x1`` ... each one a manifest to read): the limit's error line,
+    before a single manifest is read; ``regkit inspect`` exits 1 with that one line."""
+    n = REFERRERS_LIMIT + 1
+    tags = ["v1", *(f"sha256-{HEX}.x{i}" for i in range(n))]
+    route = _registry(api=None, tags=tags, manifests={})
+    with serve(route) as fake, RegistryClient(fake.host) as client:
+        with pytest.raises(LimitExceededError, match="more than 1000 referrers") as err:
+            referrers(client, "app", SUBJECT)
+        assert err.value.limit == "referrers of one digest"
+        assert err.value.value == 1000 == defaults.MAX_REFERRERS
+        assert not [s for s in fake.seen if "/manifests/" in s.path]
+        # at the limit: every tag is read
+        fake.seen.clear()
+        found = referrers(client, "app", SUBJECT, tags=tags[:1001])
+        assert len(fake.seen) == 1001 and found == []  # no such manifests: nothing attached
+
+
+def test_a_hostile_referrers_api_or_tag_index_is_bounded_per_digest() -> None:
+    many = [_entry(sha256_digest(str(i).encode())) for i in range(REFERRERS_LIMIT + 1)]
+    for route in (
+        _registry(api=[_index(*many)], tags=[], manifests={}),
+        _registry(api=None, tags=[f"sha256-{HEX}"], manifests={f"sha256-{HEX}": _index(*many)}),
+    ):
+        with (
+            serve(route) as fake,
+            RegistryClient(fake.host) as client,
+            pytest.raises(LimitExceededError, match="more than 1000 referrers"),
+        ):
+            referrers(client, "app", SUBJECT)
+
+
+def test_the_referrer_limit_reaches_the_cli_as_one_line() -> None:
+    config = b"{}"
+    image = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": sha256_digest(config),
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    ).encode()
+    digest = sha256_digest(image)
+    hexpart = digest.removeprefix("sha256:")
+    tags = ["v1", *(f"sha256-{hexpart}.x{i}" for i in range(REFERRERS_LIMIT + 1))]
+    inner = _registry(api=None, tags=tags, manifests={})
+
+    def route(seen: Seen) -> tuple[int, dict[str, str], bytes]:
+        if seen.path in ("/v2/app/manifests/v1", f"/v2/app/manifests/{digest}"):
+            return 200, {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": digest}, image
+        if seen.path == f"/v2/app/blobs/{sha256_digest(config)}":
+            return 200, {"Content-Type": "application/octet-stream"}, config
+        answer: tuple[int, dict[str, str], bytes] = inner(seen)
+        return answer
+
+    with serve(route) as fake:
+        out = regkit("inspect", f"{fake.host}/app:v1", env={"DOCKER_CONFIG": "/nonexistent"})
+    err = out.stderr.decode()
+    assert out.returncode == 1, (out.stdout.decode(), err)
+    assert err.count("\n") == 1 and "more than 1000 referrers" in err, err
+    # inspect HEADs every tag (which tags share the digest); no referrer manifest is read
+    assert not [s for s in fake.seen if s.method == "GET" and "/manifests/sha256-" in s.path]
+
+
 def test_a_tag_is_not_a_subject() -> None:
     with (
         RegistryClient("127.0.0.1:9") as client,

@@ -25,10 +25,13 @@ index) is reported once, the first way it was found, in the order above. The ``a
 filter is applied here as well as sent to the API (a registry may ignore it).
 
 Bounded like every registry body: a page of the API and a tag-schema index are read up to
-``MAX_MANIFEST_BYTES`` each through the client's capped reads, at most ``MAX_PAGES`` pages and
-``MAX_ITEMS`` referrers per digest, JSON nesting at most ``MAX_JSON_DEPTH``. A descriptor whose
-digest is not ``sha256:<64 hex>`` is an error (text from a registry never becomes a reference
-unchecked).
+``MAX_MANIFEST_BYTES`` each through the client's capped reads, at most ``MAX_PAGES`` pages,
+JSON nesting at most ``MAX_JSON_DEPTH``, and at most ``MAX_REFERRERS`` referrers per digest
+(``referrer_limit()``): the API's list, a tag index's and the tags naming the digest are each
+counted before what they name is read (a hostile registry listing thousands of
+``sha256-<hex>.<suffix>`` tags costs no request per tag), and the limit ends the operation with
+one error line. A descriptor whose digest is not ``sha256:<64 hex>`` is an error (text from a
+registry never becomes a reference unchecked).
 
 Pure parsing (``referrer_tags``, ``parse_referrers_index``, ``referrer_from_manifest``,
 ``kind_of``) is separate from the I/O (``referrers``).
@@ -283,6 +286,24 @@ def referrer_from_manifest(manifest: Manifest, rt: ReferrerTag) -> Referrer:
     )
 
 
+def referrer_limit() -> int:
+    """Referrers of one digest regkit reads: ``MAX_REFERRERS`` (never more than ``MAX_ITEMS``,
+    the limit on any list)."""
+    return min(defaults.MAX_REFERRERS, defaults.MAX_ITEMS)
+
+
+def too_many_referrers(what: str, where: str) -> LimitExceededError:
+    """The limit's error: ``what`` (``referrers of app@sha256:...``), ``where`` (who listed
+    them: ``127.0.0.1:5000 listed``)."""
+    cap = referrer_limit()
+    return LimitExceededError(
+        f"{what}: {where} more than {cap} referrers, regkit's limit on the referrers of one "
+        "digest; a partial list is not safe to act on",
+        limit="referrers of one digest",
+        value=cap,
+    )
+
+
 def _unique(found: Iterable[Referrer], artifact_type: str | None) -> list[Referrer]:
     seen: set[str] = set()
     out: list[Referrer] = []
@@ -337,13 +358,8 @@ def from_api(
             if pages == 1:
                 return None  # 200 but not an index: not the referrers API
             raise RegistryError(f"{what}: {client.registry} sent a page that is not an OCI index")
-        if len(out) + len(page) > defaults.MAX_ITEMS:
-            raise LimitExceededError(
-                f"{what}: {client.registry} listed more than {defaults.MAX_ITEMS} referrers, "
-                "regkit's limit on one list; a partial list is not safe to act on",
-                limit="names in one list",
-                value=defaults.MAX_ITEMS,
-            )
+        if len(out) + len(page) > referrer_limit():
+            raise too_many_referrers(what, f"{client.registry} listed")
         out.extend(page)
         url = next_link(response, str(response.request.url), what)
     return [_typed(client, repository, r) for r in out]
@@ -367,6 +383,9 @@ def from_tags(
 ) -> list[Referrer]:
     """The referrers the tag schemes name for ``digest`` (``tags``: the repository's list)."""
     mine = referrer_tags(tags).get(digest, [])
+    what = f"referrers of {repository}@{digest}"
+    if len(mine) > referrer_limit():  # before reading any: one manifest per tag
+        raise too_many_referrers(what, f"the tag list of {client.registry} names")
 
     def read(rt: ReferrerTag) -> list[Referrer]:
         try:
@@ -382,13 +401,8 @@ def from_tags(
     found: list[Referrer] = []
     for rt in mine:  # one by one: a caller may run referrers() on the client's thread pool
         found.extend(read(rt))
-    if len(found) > defaults.MAX_ITEMS:
-        raise LimitExceededError(
-            f"referrers of {repository}@{digest}: more than {defaults.MAX_ITEMS} in its tag "
-            "indexes, regkit's limit on one list",
-            limit="names in one list",
-            value=defaults.MAX_ITEMS,
-        )
+        if len(found) > referrer_limit():
+            raise too_many_referrers(what, f"the tags and tag indexes of {client.registry} name")
     # the tag schema's index first (it lists what oras and regctl attach), then cosign's tags
     found.sort(key=lambda r: (r.found != FOUND_TAG_INDEX, r.tag or ""))
     return found
@@ -414,7 +428,10 @@ def referrers(
     served = from_api(client, repository, digest, artifact_type)
     listing = list(tags) if tags is not None else client.tags(repository, invalid="warn")
     tagged = from_tags(client, repository, digest, listing)
-    return _unique([*(served or []), *tagged], artifact_type)
+    found = _unique([*(served or []), *tagged], artifact_type)
+    if len(found) > referrer_limit():
+        raise too_many_referrers(f"referrers of {repository}@{digest}", f"{client.registry} has")
+    return found
 
 
 __all__ = [
@@ -436,7 +453,9 @@ __all__ = [
     "kind_of",
     "parse_referrers_index",
     "referrer_from_manifest",
+    "referrer_limit",
     "referrer_subject",
     "referrer_tags",
     "referrers",
+    "too_many_referrers",
 ]
