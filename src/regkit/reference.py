@@ -13,7 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from regkit.errors import InvalidReferenceError
+from regkit.errors import InvalidReferenceError, Param
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
 COMPONENT_RE = re.compile(rf"^{_COMPONENT}$")
@@ -44,8 +44,12 @@ def refuse_scheme(text: str, what: str = "reference", example: str = "HOST/REPOS
         rest = text[match.end() :].rstrip("/") or example
         rest = rest if len(rest) <= 80 else rest[:77] + "..."
         raise InvalidReferenceError(
-            f"invalid {what} {_show(text)}: drop the scheme {_show(match.group(1))}: write "
-            f"{rest} (regkit uses HTTPS; plain HTTP for localhost or with --insecure)"
+            (
+                f"invalid {what} {_show(text)}: drop the scheme {_show(match.group(1))}: write "
+                f"{rest} (regkit uses HTTPS; plain HTTP for localhost or with ",
+                Param("insecure"),
+                ")",
+            )
         )
 
 
@@ -108,6 +112,14 @@ def _looks_like_host(component: str) -> bool:
         or component == "localhost"
         or (component.startswith("[") and component.endswith("]"))
     )
+
+
+def has_host(text: str) -> bool:
+    """True when ``text`` (``[HOST/]REPOSITORY...``) starts with a registry host: a first path
+    component with a dot, a port, ``localhost`` or ``[IPv6]`` (what ``parse_reference`` takes
+    as the host)."""
+    first, slash, _rest = text.partition("/")
+    return bool(slash) and _looks_like_host(first)
 
 
 def host_is_loopback(host: str) -> bool:

@@ -46,6 +46,7 @@ from regkit.ops import promote as pr
 from regkit.reference import (
     TAG_RE,
     Reference,
+    has_host,
     parse_repository,
     validate_digest,
     validate_tag_or_digest,
@@ -80,14 +81,12 @@ def default_image(inputs: gha.Inputs) -> str:
 
 def image_repository(image: str, registry: str | None) -> Reference:
     """``image`` as ``registry/repo`` (the host from ``image`` or else from ``registry``)."""
-    first = image.split("/", 1)[0]
-    has_host = "/" in image and ("." in first or ":" in first or first == "localhost")
-    if not has_host and not registry:
+    if not registry and not has_host(image):
         raise UsageError(
             f"input 'image' ({image!r}) has no registry host: set input 'registry' "
             "(e.g. ${{ steps.login.outputs.registry }}) or write image as HOST/REPOSITORY"
         )
-    return parse_repository(image, default_registry=None if has_host else registry)
+    return parse_repository(image, default_registry=registry)  # a host in image comes first
 
 
 def with_aliases(targets: list[str]) -> list[str]:

@@ -33,7 +33,7 @@ from regkit.ops.prune import PrunePlan, PruneResult, render
 from regkit.ops.prune.backend import PruneOptions
 from regkit.ops.prune.run import Target, build_policy
 from regkit.ops.prune.session import BackendConnections, RegistryPrune, prune_targets
-from regkit.reference import parse_repository, validate_host
+from regkit.reference import has_host, parse_repository, validate_host
 
 
 def image_targets(images: list[str], registry: str | None) -> list[Target]:
@@ -48,14 +48,12 @@ def image_targets(images: list[str], registry: str | None) -> list[Target]:
         return [Target(validate_host(registry), (), True)]
     grouped: dict[str, list[str]] = {}
     for image in images:
-        first = image.split("/", 1)[0]
-        has_host = "/" in image and ("." in first or ":" in first or first == "localhost")
-        if not has_host and not registry:
+        if not registry and not has_host(image):
             raise UsageError(
                 f"input 'images' names {image!r} without a registry host: set input 'registry' "
                 "or write HOST/REPOSITORY"
             )
-        ref = parse_repository(image, default_registry=None if has_host else registry)
+        ref = parse_repository(image, default_registry=registry)  # a host in image comes first
         repos = grouped.setdefault(ref.registry, [])
         if ref.repository not in repos:
             repos.append(ref.repository)
