@@ -45,6 +45,7 @@ import typing as _typing
 
 from regkit import errors as _errors
 from regkit import ops as _ops
+from regkit.closing import Closing as _Closing
 from regkit.ghcr.prune import GhcrPlan, GhcrResult
 from regkit.log import LOGGER as _LOG
 from regkit.ops.check import CheckReport
@@ -60,7 +61,6 @@ from regkit.textsafe import escape as _escape
 if _typing.TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime, timedelta
-    from types import TracebackType
 
     from regkit.ops import ConnectOptions
     from regkit.ops.gc import ThenResult
@@ -77,7 +77,7 @@ _RegkitError = _errors.RegkitError
 # -- connecting ---------------------------------------------------------------------------------
 
 
-class Registry:
+class Registry(_Closing):
     """A connection to one registry (from ``connect``); close it (or use ``with``) to release
     its connections. ``host``: the registry; ``client``: the ``RegistryClient`` underneath."""
 
@@ -85,17 +85,6 @@ class Registry:
         self.host = _validate_host(host)
         self.options = options
         self.client: RegistryClient = _ops.connect(self.host, options)
-
-    def __enter__(self) -> Registry:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         """Release the connections."""

@@ -7,11 +7,12 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import TextIO
 
+from regkit.closing import Closing
 
-class Progress:
+
+class Progress(Closing):
     """``label done/total`` (``label done`` when the total is unknown) redrawn in place at most
     10 times a second, erased at the end. ``quiet`` (the CLI's ``--quiet``) or ``REGKIT_QUIET``
     in the environment turns it off."""
@@ -39,17 +40,6 @@ class Progress:
         self.done = 0
         self._lock = threading.Lock()
         self._last = 0.0
-
-    def __enter__(self) -> Progress:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def stage(self, label: str, total: int) -> None:
         with self._lock:
