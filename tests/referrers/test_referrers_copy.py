@@ -224,3 +224,94 @@ def test_promote_to_another_registry_keeps_what_is_attached(
     assert "1 signature, 1 SBOM: 2 copied" in out.stdout.decode(), out.stdout.decode()
     verify(dst_rig, keys, dst_rig.ref(repo, "v1"))
     assert _sboms(dst_rig, dst_rig.ref(repo, digest)) == [sbom]
+
+
+@pytest.mark.parametrize("kind", ["3", "referrers-api"], ids=["v3", "referrers-api"])
+def test_a_referrer_of_a_referrer_comes_along(
+    kind: str,
+    request: pytest.FixtureRequest,
+    repo_prefix: str,
+    keys: KeyPair,
+    tmp_path: Path,
+) -> None:
+    """A signed SBOM (cosign's ``.sig`` on the SBOM's digest) and an attestation attached to
+    the SBOM (oras, with ``subject``: the SBOM) travel with the image: ``cosign verify`` of the
+    SBOM passes in the new repository and ``oras discover`` lists the SBOM's attestation
+    there, after promote, copy --referrers and sync --referrers."""
+    rig: AnyRig = request.getfixturevalue(RIGS[kind])
+    rig.ensure_running()
+    src = f"{repo_prefix}/src"
+    digest, sbom = _signed_image(rig, src, keys, tmp_path)
+    sign(rig, keys, rig.ref(src, sbom))
+    statement = tmp_path / "statement.json"
+    statement.write_text(json.dumps({"_type": "https://in-toto.io/Statement/v1"}))
+    att = attach(rig, rig.ref(src, sbom), statement, artifact_type="application/vnd.in-toto+json")
+
+    for verb, dst in (
+        ("promote", f"{repo_prefix}/promoted"),
+        ("copy", f"{repo_prefix}/copied"),
+        ("sync", f"{repo_prefix}/synced"),
+    ):
+        if verb == "promote":
+            args = ["promote", rig.ref(src, "v1"), f"{dst}:v1"]
+        elif verb == "copy":
+            args = ["copy", "--referrers", rig.ref(src, "v1"), rig.ref(dst, "v1")]
+        else:
+            args = ["sync", "--referrers", rig.ref(src), rig.ref(dst)]
+        out = regkit(*args, env=rig.env())
+        assert out.returncode == 0, (verb, out.stderr.decode())
+        verify(rig, keys, rig.ref(dst, "v1"))
+        assert _sboms(rig, rig.ref(dst, digest)) == [sbom], verb
+        cp = verify(rig, keys, rig.ref(dst, sbom), check=False)
+        assert cp.returncode == 0, (verb, cp.stderr.decode())
+        assert _sboms(rig, rig.ref(dst, sbom)) == [att], verb
+
+
+def _chain(rig: Rig, repo: str, subject: str, levels: int, seed: int = 100) -> list[str]:
+    """``levels`` referrers, each (cosign's tag scheme) the signature of the one above it."""
+    out: list[str] = []
+    for n in range(levels):
+        tag = f"sha256-{subject.removeprefix('sha256:')}.sig"
+        subject = rig.pusher().push_image(repo, [tag], layer_size=16, seed=seed + n).digest
+        out.append(subject)
+    return out
+
+
+def test_referrer_chains_are_followed_to_their_limit_and_a_listed_loop_ends(
+    rig_basic_v3: Rig, repo_prefix: str
+) -> None:
+    """``MAX_REFERRER_DEPTH`` (4) levels of referrers below an image come with it; a fifth ends
+    the copy with the limit's one error line; a registry that names the image again as a
+    referrer of its referrer (a loop, which content addressing cannot make but a tag can
+    claim) is not followed twice."""
+    from regkit import defaults
+    from tests.rig import crane
+
+    rig = rig_basic_v3
+    rig.ensure_running()
+    assert defaults.MAX_REFERRER_DEPTH == 4
+    src = f"{repo_prefix}/deep"
+    img = rig.pusher().push_image(src, ["v1"], layer_size=32)
+    chain = _chain(rig, src, img.digest, 4)
+    dst = f"{repo_prefix}/deep-copy"
+    out = regkit("copy", "--referrers", rig.ref(src, "v1"), rig.ref(dst, "v1"), env=rig.env())
+    assert out.returncode == 0, out.stderr.decode()
+    for digest in chain:
+        assert crane(rig, "manifest", rig.ref(dst, digest), check=False).returncode == 0
+
+    chain += _chain(rig, src, chain[-1], 1, seed=200)  # the fifth level
+    dst = f"{repo_prefix}/too-deep"
+    out = regkit("copy", "--referrers", rig.ref(src, "v1"), rig.ref(dst, "v1"), env=rig.env())
+    err = out.stderr.decode()
+    assert out.returncode == 1, err
+    assert err.count("\n") == 1 and "more than 4 levels below the image" in err, err
+    assert "Traceback" not in err
+
+    loop = f"{repo_prefix}/loop"
+    img = rig.pusher().push_image(loop, ["v1"], layer_size=32, seed=7)
+    (first,) = _chain(rig, loop, img.digest, 1, seed=300)
+    crane(rig, "tag", rig.ref(loop, img.digest), f"sha256-{first.removeprefix('sha256:')}.sig")
+    dst = f"{repo_prefix}/loop-copy"
+    out = regkit("copy", "--referrers", rig.ref(loop, "v1"), rig.ref(dst, "v1"), env=rig.env())
+    assert out.returncode == 0, out.stderr.decode()
+    assert crane(rig, "manifest", rig.ref(dst, first), check=False).returncode == 0

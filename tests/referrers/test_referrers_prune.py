@@ -141,6 +141,45 @@ def test_protected_referrers_and_referrers_of_protected_images_stay() -> None:
     assert [r.action for r in plan.referrers] == [DELETE_MANIFEST]
 
 
+def _link(c: str, n: int) -> str:
+    return "sha256:" + (f"{c}{n}f" * 22)[:64]
+
+
+def test_referrers_of_referrers_follow_their_image_at_any_depth() -> None:
+    """An SBOM listed by the image's referrers index is signed (``sha256-<sbom>.sig``), that
+    signature is signed too, and so on: all go with the image and stay with a staying one
+    (before: the SBOM's signature was an orphan, kept); a tag claiming a loop is decided."""
+    from regkit.ops.prune.children import doomed_referrers
+
+    old, new = d("a"), d("b")
+    tags = [image("aaaaaaa", old, 1), image("bbbbbbb", new, 2)]
+    for subject, c in ((old, "1"), (new, "2")):
+        sbom = d(c)
+        tags.append(_sbom_index(subject, d(chr(ord(c) + 2)), sbom))
+        chain = sbom
+        for n in range(4):  # the SBOM's signature, its signature, ...
+            digest = _link(c, n)
+            tags.append(sig(chain, digest))
+            chain = digest
+    loop = sig(d("e"), d("e"))  # names itself as its subject
+    tags.append(loop)
+    plan = plan_prune(tags, PrunePolicy(keep=1), NOW)
+    by_subject = {r.subject: r for r in plan.referrers}
+    for c, want in (("1", DELETE_MANIFEST), ("2", KEEP)):
+        chain = d(c)
+        for n in range(4):
+            r = by_subject[chain]
+            assert (r.action, r.orphan) == (want, False), r
+            chain = _link(c, n)
+    first = by_subject[d("1")]
+    assert first.reason == f"signature of {'1' * 12} (listed by sha256-{'a' * 64}), which goes"
+    assert by_subject[d("e")].orphan
+    going = doomed_referrers(plan, [old])
+    assert {r.subject for r in going} == {d("a"), d("1")} | {_link("1", n) for n in range(3)}
+    text = render_plan("reg.example", plan)
+    assert text.count("(orphan)") == 1 and "1 orphan kept" in text  # the loop only
+
+
 # -- real registries, real cosign and oras ----------------------------------------------------
 
 AnyRig = Rig | CraneRig
@@ -378,3 +417,50 @@ def test_the_race_guard_covers_referrers(
     assert f"sha256-{mid_hex}" in listed
     assert any(f"sha256-{mid_hex} moved" in w for w in warnings), warnings
     assert _manifest_exists(rig, repo, first[mid.digest]) and _manifest_exists(rig, repo, second)
+
+
+@pytest.mark.parametrize("kind", ["3", "referrers-api"], ids=["v3", "referrers-api"])
+def test_a_referrer_of_a_referrer_goes_with_its_image(
+    kind: str,
+    rig_factory: Callable[..., Rig],
+    repo_prefix: str,
+    keys: KeyPair,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """An image's SBOM (oras) is itself signed (cosign's ``sha256-<sbom hex>.sig``) and has an
+    attestation attached (oras, subject: the SBOM): when the image goes, all of it goes (no
+    tag, no manifest left); the staying image's signed SBOM still verifies."""
+    rig: AnyRig
+    if kind == "referrers-api":
+        rig = start_referrers_rig(tmp_path / "rig-referrers-api")
+        request.addfinalizer(rig.close)
+    else:
+        rig = rig_factory("basic", version=kind)
+    repo = f"{repo_prefix}/app"
+    old, new = rig.pusher().push_images(repo, ["abc0000", "abc0001"], start=T0, jobs=2)
+    statement = tmp_path / "statement.json"
+    statement.write_text(json.dumps({"_type": "https://in-toto.io/Statement/v1"}))
+    attached: dict[str, tuple[str, str]] = {}
+    for img in (old, new):
+        sign(rig, keys, rig.ref(repo, img.digest))
+        sbom = attach(rig, rig.ref(repo, img.digest), _sbom(tmp_path))
+        sign(rig, keys, rig.ref(repo, sbom))
+        att = attach(
+            rig, rig.ref(repo, sbom), statement, artifact_type="application/vnd.in-toto+json"
+        )
+        attached[img.digest] = (sbom, att)
+
+    out = regkit("prune", rig.ref(repo), "--keep", "1", "--yes", env=rig.env())
+    assert out.returncode == 0, out.stderr
+    sbom, att = attached[old.digest]
+    left = set(crane(rig, "ls", rig.ref(repo)).stdout.decode().split())
+    for digest in (old.digest, sbom):
+        hexpart = digest.removeprefix("sha256:")
+        assert not {f"sha256-{hexpart}", f"sha256-{hexpart}.sig"} & left, left
+    for digest in (sbom, att):
+        assert not _manifest_exists(rig, repo, digest), digest
+    sbom, att = attached[new.digest]
+    verify(rig, keys, rig.ref(repo, "abc0001"))
+    verify(rig, keys, rig.ref(repo, sbom))
+    assert [r["digest"] for r in discover(rig, rig.ref(repo, sbom))] == [att]

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from regkit.errors import ConnectionFailedError, NotFoundError, RegistryError
+from regkit import defaults
+from regkit.errors import ConnectionFailedError, LimitExceededError, NotFoundError, RegistryError
 from regkit.registry import Descriptor, Manifest, RegistryClient
 from regkit.registry import referrers as refs
 from regkit.registry.manifest import OCI_INDEX
@@ -357,44 +358,127 @@ def copy_referrers(
     as tags, and, unless the target serves the referrers API (where a manifest's ``subject`` is
     enough), the referrers tag schema's ``sha256-<hex>`` index, merged with the one the target
     already has. ``source_tags``: the source's tag list; ``target_tags``: lists the target's
-    (called only when there is a referrer to copy). A referrer of a referrer (a signed SBOM's
-    signature) is not followed."""
-    tagged = refs.from_tags(source, source_repository, subject, source_tags)
-    served = refs.from_api(source, source_repository, subject) or []
-    cosign_tags = [r for r in tagged if r.found == refs.FOUND_COSIGN]
-    indexed = {r.digest: r for r in [*tagged, *served] if r.found != refs.FOUND_COSIGN}
-    if not cosign_tags and not indexed:
-        return  # nothing attached: no more requests
-    have = set(target_tags())
-    by_tag = {r.digest for r in cosign_tags}
-    work = [(r, r.tag or r.digest) for r in cosign_tags]
-    work += [(r, r.digest) for r in indexed.values() if r.digest not in by_tag]
-    for r, ref in work:
-        there = target.resolve(target_repository, ref) if ref in have or ref == r.digest else None
-        if there is not None and there.digest == r.digest:
-            found.add(r.kind, copied=False)
-            continue
-        image = fetch_image(source, source_repository, r.digest)
-        copy_image(source, source_repository, image, target, target_repository, [ref], stats)
-        found.add(r.kind, copied=True)
-    if not indexed or refs.from_api(target, target_repository, subject) is not None:
-        return  # nothing listed by the tag schema, or the target lists referrers itself
-    tag = "sha256-" + subject.removeprefix("sha256:")
-    current: list[refs.Referrer] = []
-    if tag in have:
-        try:
-            manifest = target.get_manifest(target_repository, tag)
-        except NotFoundError:
-            manifest = None
-        if manifest is not None:
-            what = f"referrers index {target_repository}:{tag}"
-            current = (
-                refs.parse_referrers_index(manifest.raw, subject, refs.FOUND_TAG_INDEX, what) or []
+    (called only when there is a referrer to copy).
+
+    A referrer of a referrer (a signed SBOM's signature, an attestation of an SBOM) comes too,
+    level by level below the image, at most ``MAX_REFERRER_DEPTH`` levels; one deeper ends the
+    copy with the limit's error line (what is above it was copied). Each digest is followed
+    once: a registry that lists one again (or lists the image as its own referrer's referrer)
+    costs nothing more. Whether a registry serves the referrers API is asked once per walk."""
+    walk = _ReferrerWalk(
+        source, source_repository, target, target_repository, source_tags, target_tags
+    )
+    seen = {subject}
+    level = [subject]
+    depth = 0
+    while level:
+        depth += 1
+        below: list[str] = []
+        for digest in level:
+            if depth > defaults.MAX_REFERRER_DEPTH:
+                if any(r.digest not in seen for r in walk.attached(digest)):
+                    raise LimitExceededError(
+                        f"referrers of {source_repository}@{subject}: a referrer more than "
+                        f"{defaults.MAX_REFERRER_DEPTH} levels below the image (a referrer of "
+                        "a referrer of ...), regkit's limit on referrer chains; the levels "
+                        "above it were copied",
+                        limit="levels of referrers",
+                        value=defaults.MAX_REFERRER_DEPTH,
+                    )
+                continue
+            for r in walk.copy(digest, stats, found):
+                if r not in seen:
+                    seen.add(r)
+                    below.append(r)
+        level = below
+
+
+class _ReferrerWalk:
+    """One ``copy_referrers``: the source's and target's answers it asks once."""
+
+    def __init__(
+        self,
+        source: RegistryClient,
+        source_repository: str,
+        target: RegistryClient,
+        target_repository: str,
+        source_tags: Sequence[str],
+        target_tags: Callable[[], Sequence[str]],
+    ) -> None:
+        self.source, self.source_repository = source, source_repository
+        self.target, self.target_repository = target, target_repository
+        self.source_tags = source_tags
+        self._target_tags = target_tags
+        self._have: set[str] | None = None
+        self._source_api = True  # until the source says it does not serve it
+        self._target_api: bool | None = None
+
+    def have(self) -> set[str]:
+        if self._have is None:
+            self._have = set(self._target_tags())
+        return self._have
+
+    def attached(self, subject: str) -> list[refs.Referrer]:
+        """What the source lists for ``subject``: the tag schemes', then the API's."""
+        tagged = refs.from_tags(self.source, self.source_repository, subject, self.source_tags)
+        served: list[refs.Referrer] = []
+        if self._source_api:
+            listed = refs.from_api(self.source, self.source_repository, subject)
+            self._source_api = listed is not None
+            served = listed or []
+        return [*tagged, *served]
+
+    def target_serves_api(self, subject: str) -> bool:
+        if self._target_api is None:
+            answer = refs.from_api(self.target, self.target_repository, subject)
+            self._target_api = answer is not None
+        return self._target_api
+
+    def copy(self, subject: str, stats: CopyStats, found: ReferrerStats) -> list[str]:
+        """Copy the referrers of ``subject``; their digests (copied or already there)."""
+        source, target, target_repository = self.source, self.target, self.target_repository
+        listed = self.attached(subject)
+        cosign_tags = [r for r in listed if r.found == refs.FOUND_COSIGN]
+        indexed = {r.digest: r for r in listed if r.found != refs.FOUND_COSIGN}
+        if not cosign_tags and not indexed:
+            return []  # nothing attached: no more requests
+        have = self.have()
+        by_tag = {r.digest for r in cosign_tags}
+        work = [(r, r.tag or r.digest) for r in cosign_tags]
+        work += [(r, r.digest) for r in indexed.values() if r.digest not in by_tag]
+        for r, ref in work:
+            there = (
+                target.resolve(target_repository, ref) if ref in have or ref == r.digest else None
             )
-    listed = {r.digest for r in current}
-    missing = [r for r in indexed.values() if r.digest not in listed]
-    if not missing:
-        return
-    target.put_manifest(target_repository, tag, referrers_index([*current, *missing]), OCI_INDEX)
-    stats.add(manifests_written=1)
-    found.index_written()
+            if there is not None and there.digest == r.digest:
+                found.add(r.kind, copied=False)
+                continue
+            image = fetch_image(source, self.source_repository, r.digest)
+            copy_image(
+                source, self.source_repository, image, target, target_repository, [ref], stats
+            )
+            found.add(r.kind, copied=True)
+        digests = list(dict.fromkeys(r.digest for r, _ in work))
+        if not indexed or self.target_serves_api(subject):
+            return digests  # nothing listed by the tag schema, or the target lists referrers
+        tag = "sha256-" + subject.removeprefix("sha256:")
+        current: list[refs.Referrer] = []
+        if tag in have:
+            try:
+                manifest = target.get_manifest(target_repository, tag)
+            except NotFoundError:
+                manifest = None
+            if manifest is not None:
+                what = f"referrers index {target_repository}:{tag}"
+                current = (
+                    refs.parse_referrers_index(manifest.raw, subject, refs.FOUND_TAG_INDEX, what)
+                    or []
+                )
+        there_now = {r.digest for r in current}
+        missing = [r for r in indexed.values() if r.digest not in there_now]
+        if missing:
+            index = referrers_index([*current, *missing])
+            target.put_manifest(target_repository, tag, index, OCI_INDEX)
+            stats.add(manifests_written=1)
+            found.index_written()
+        return digests

@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from regkit import defaults
 from regkit.errors import RegkitError
 from regkit.ops.delete import Lister, Windows, delete_listed_keeping, get_manifest_or_none
 from regkit.ops.prune.execute import PruneResult
@@ -98,12 +99,16 @@ def doomed_referrers(plan: PrunePlan, deleted: Iterable[str]) -> tuple[TagPlan, 
     gone = set(deleted)
     planned = [r for r in plan.referrers if r.removed]
     out: dict[str, TagPlan] = {}
-    for _ in range(3):  # a referrer of a referrer follows it
+    while True:  # a referrer of a referrer follows it, at any depth (each round adds one)
+        before = len(out)
         for r in planned:
             if r.orphan or r.subject in gone:
                 out[r.tag] = r
-        gone |= {r.digest for r in out.values()}
-    return tuple(sorted(out.values(), key=lambda r: r.tag))
+        going = {r.digest for r in out.values()}
+        # and what a going referrers index lists (an oras SBOM, whose signature goes too)
+        gone |= going | {c for d in going if (refs := plan.refs.get(d)) for c in refs.children}
+        if len(out) == before:
+            return tuple(sorted(out.values(), key=lambda r: r.tag))
 
 
 def listed_by_referrers(plan: PrunePlan, going: Iterable[TagPlan]) -> tuple[str, ...]:
@@ -125,20 +130,46 @@ def _children_left(plan: PrunePlan, gone: set[str], also_used: set[str]) -> tupl
 
 
 def api_referrers(
-    client: RegistryClient, plan: PrunePlan, subjects: Iterable[str]
+    client: RegistryClient,
+    plan: PrunePlan,
+    subjects: Iterable[str],
+    going: Iterable[str] = (),
+    *,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[str, ...]:
     """The referrers the OCI referrers API lists for ``subjects`` (deleted by this run) that
-    the tag schemes did not show (an artifact pushed with ``subject`` and no tag): asked once
-    per subject where the registry serves the API; one question (the first subject) where it
-    does not."""
+    the tag schemes did not show (an artifact pushed with ``subject`` and no tag), and theirs
+    in turn, and those of the ``going`` referrers (found by the tag schemes), at most
+    ``MAX_REFERRER_DEPTH`` levels down (``warn`` names a deeper one, left for ``check``): asked
+    once per digest where the registry serves the API; one question (the first subject) where
+    it does not."""
     known = referrer_manifests(plan)
     kept = known | set(plan.policy.protect_digests) | {e.digest for e in plan.kept}
     out: set[str] = set()
-    for subject in sorted(set(subjects) - known):
-        found = from_api(client, plan.repository, subject)
-        if found is None:
-            return ()  # not served: no request per subject
-        out |= {r.digest for r in found if r.digest not in kept}
+    asked: set[str] = set()
+    level = sorted(set(subjects) - known) + sorted(set(going))
+    for depth in range(defaults.MAX_REFERRER_DEPTH + 1):
+        below: set[str] = set()
+        for subject in level:
+            if subject in asked:
+                continue
+            asked.add(subject)
+            found = from_api(client, plan.repository, subject)
+            if found is None:
+                return ()  # not served: no request per subject
+            below |= {r.digest for r in found if r.digest not in kept}
+        level = sorted(below - asked - out)
+        if not level:
+            break
+        if depth == defaults.MAX_REFERRER_DEPTH:
+            if warn is not None:
+                warn(
+                    f"{plan.repository}: {len(level)} referrers more than "
+                    f"{defaults.MAX_REFERRER_DEPTH} levels below a deleted image left (regkit's "
+                    "limit on referrer chains); 'regkit check' reports them"
+                )
+            break
+        out |= below
     return tuple(sorted(out))
 
 
@@ -155,7 +186,8 @@ def delete_referrers(
     say = warn or (lambda _m: None)
     deleted = tuple(deleted)
     going = list(doomed_referrers(plan, deleted))
-    from_the_api = api_referrers(client, plan, deleted) if deleted else ()
+    tagged = {r.digest for r in going} | set(listed_by_referrers(plan, going))
+    from_the_api = api_referrers(client, plan, deleted, tagged, warn=say) if deleted else ()
     if not going and not from_the_api:
         return ()
     repo = plan.repository

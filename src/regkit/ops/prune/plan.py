@@ -426,12 +426,26 @@ def _plan_referrers(
         c for c, ps in parents.items() if c not in staying and ps and ps <= deleted
     }
     staying_all = set(staying) | (known - doomed)
+    # a referrer of a referrer follows it, at any depth: of a referrer tag's manifest (a signed
+    # signature), or of a manifest a referrers index lists (an oras SBOM's cosign signature or
+    # attestation follows the index); decided after it
+    parent_of: dict[str, str] = {info.digest: info.digest for info, _ in found}
+    for info, _rt in found:
+        for child in info.children:
+            parent_of.setdefault(child, info.digest)
     out: dict[str, TagPlan] = {}
-    # a referrer of a referrer (a signed signature) follows it: decided after it
-    digests = {info.digest for info, _ in found}
-    ordered = sorted(found, key=lambda f: (f[1].subject in digests, f[0].tag))
-    for info, rt in ordered:
-        out[info.tag] = _referrer(info, rt, policy, names, staying_all, doomed, out)
+    pending = sorted(found, key=lambda f: f[0].tag)
+    while pending:
+        decided = {p.digest for p in out.values()}
+        ready = [
+            f
+            for f in pending
+            if parent_of.get(f[1].subject, f[0].digest) in decided | {f[0].digest}
+        ]
+        # none ready: tags that claim a loop (content addressing makes none): by subject alone
+        for info, rt in ready or pending:
+            out[info.tag] = _referrer(info, rt, policy, names, staying_all, doomed, out, parent_of)
+        pending = [f for f in pending if f[0].tag not in out]
     return list(out.values())
 
 
@@ -443,11 +457,13 @@ def _referrer(
     staying: set[str],
     doomed: set[str],
     decided: Mapping[str, TagPlan],
+    parent_of: Mapping[str, str],
 ) -> TagPlan:
     subject = rt.subject
     what = _KIND_WORDS.get(rt.suffix, "referrer")
     of = names.get(subject) or _short(subject)
     by_digest = {p.digest: p for p in decided.values()}
+    listed = parent_of.get(subject, subject) != subject  # listed by a referrers index
 
     def plan(action: Action, reason: str, orphan: bool = False) -> TagPlan:
         return TagPlan(info.tag, info.digest, info.created, action, reason, subject, orphan)
@@ -456,11 +472,10 @@ def _referrer(
         return plan(KEEP, f"{what} of {of}; " + _explicit("protected tag", None))
     if info.digest in policy.protect_digests:
         return plan(KEEP, f"{what} of {of}; " + _explicit("protected digest", None))
-    parent = by_digest.get(subject)
+    parent = by_digest.get(parent_of.get(subject, subject))
     if parent is not None:  # a referrer of a referrer follows it
-        return plan(
-            parent.action, f"{what} of {parent.tag}" + (", which goes" if parent.removed else "")
-        )
+        of = f"{_short(subject)} (listed by {parent.tag})" if listed else parent.tag
+        return plan(parent.action, f"{what} of {of}" + (", which goes" if parent.removed else ""))
     if subject in doomed:
         return plan(DELETE_MANIFEST, f"{what} of {of}, which goes")
     if subject in staying:
