@@ -899,7 +899,8 @@ _MINIMUM = {"keep": 0, "jobs": 1}
 _POSITIVE = frozenset({"timeout"})
 #: Durations that must not be negative
 _NOT_NEGATIVE = frozenset({"older_than"})
-#: CLI flags whose keyword argument has another name
+#: Parameters (``regkit.errors.Param``, named by their CLI flag) whose keyword argument has
+#: another name than the flag's
 _FLAG_KEYWORDS = {"password-stdin": "password"}
 #: The names the annotations use, for checking at run time (the module imports them for type
 #: checkers only, so that every public name of this module is in ``__all__``)
@@ -1016,18 +1017,12 @@ _R = _typing.TypeVar("_R")
 def _public(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     """``fn`` behind the API's boundary: each argument checked against its annotation once,
     before ``fn`` runs (``_checked``); unknown or missing arguments a ``UsageError``; and its
-    errors naming its keyword arguments where the shared code names a CLI flag ("invalid
-    --match pattern" becomes "invalid match= pattern": the same error object, type and hint)."""
+    errors saying its keyword arguments where the shared code names a parameter (``Param``:
+    "invalid --match pattern" is "invalid match= pattern" here: the same error object, type,
+    hint and parts; ``str(err)`` in the API's words)."""
     signature = _pyinspect.signature(fn)
     hints = _typing.get_type_hints(fn, globalns={**globals(), **_HINT_NAMES})
-    params = set(signature.parameters)
-
-    def rename(flag: str) -> str | None:
-        name = _FLAG_KEYWORDS.get(flag, flag.replace("-", "_"))
-        for candidate in (name, f"{name}s"):
-            if candidate in params:
-                return f"{candidate}="
-        return None
+    words = _keyword_words(frozenset(signature.parameters))
 
     @_functools.wraps(fn)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
@@ -1041,10 +1036,27 @@ def _public(fn: Callable[_P, _R]) -> Callable[_P, _R]:
         try:
             return fn(*bound.args, **bound.kwargs)
         except _RegkitError as err:
-            err.args = (_errors.rename_flags(err.message, rename, imperative="pass"), *err.args[1:])
+            if err.message == err.render(_errors.cli_words):  # not said by an inner call yet
+                err.args = (err.render(words), *err.args[1:])
             raise
 
     return wrapper
+
+
+def _keyword_words(keywords: frozenset[str]) -> _errors.Namer:
+    """The API's words for a parameter: the keyword argument (``all_repos=``, ``password=``
+    for ``--password-stdin``; a plural keyword for a repeated flag: ``protect_tags=``),
+    "pass all_repos=" where the CLI says "pass --all-repos HOST"; ``None`` when the function
+    has no such keyword (its CLI words stand)."""
+
+    def words(param: _errors.Param) -> str | None:
+        name = _FLAG_KEYWORDS.get(param.name, param.name.replace("-", "_"))
+        for keyword in (name, f"{name}s"):
+            if keyword in keywords:
+                return f"pass {keyword}=" if param.ask else f"{keyword}="
+        return None
+
+    return words
 
 
 connect = _public(connect)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from regkit.errors import RegkitError
+from regkit.errors import Param, RegkitError
 
 
 class DockerConfigError(RegkitError):
@@ -301,8 +301,12 @@ def _locked(directory: Path) -> Iterator[None]:
         fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as err:
         raise DockerConfigError(
-            f"cannot write to the Docker config directory {directory}: {err.strerror}; "
-            "choose another directory with --docker-config or DOCKER_CONFIG"
+            (
+                f"cannot write to the Docker config directory {directory}: {err.strerror}; "
+                "choose another directory with ",
+                Param("docker-config"),
+                " or DOCKER_CONFIG",
+            )
         ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -332,8 +336,12 @@ def _write(path: Path, data: dict[str, Any], directory: Path) -> None:
         atomic_write_json(path, data, private_dir=path.parent == directory)
     except OSError as err:
         raise DockerConfigError(
-            f"cannot write Docker config {path}: {err.strerror}; "
-            "choose another directory with --docker-config or DOCKER_CONFIG"
+            (
+                f"cannot write Docker config {path}: {err.strerror}; choose another directory "
+                "with ",
+                Param("docker-config"),
+                " or DOCKER_CONFIG",
+            )
         ) from None
 
 

@@ -2,12 +2,18 @@
 
 The CLI prints ``str(error)`` on one line and exits with ``error.exit_code``. No message may
 contain a secret: callers build messages from hosts, paths, key names and status codes only.
+
+A message that names one of regkit's parameters names it as a ``Param``, never by writing
+``--flag`` into its text: ``UsageError(("no repository; ", Param("all-repos", "HOST",
+ask=True)))`` is "pass --all-repos HOST" on the CLI, "pass all_repos=" from the Python API and
+"set input 'all-repos'" in an action (``RegkitError.render``; tests/api/test_error_params.py
+keeps ``--flag`` out of every message outside ``regkit.cli``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Self
 
@@ -20,46 +26,75 @@ class Hint(StrEnum):
     INSECURE = "insecure"  # allow plain HTTP (and no TLS verification) for this host
 
 
+@dataclass(frozen=True, slots=True)
+class Param:
+    """A parameter of regkit named in an error message (click's ``param_hint``): the shared
+    code says which parameter, each adapter says it in its own words (``--keep``, ``keep=``,
+    input ``keep``).
+
+    ``name`` is the CLI's long option without its dashes (every parameter has one; the API
+    and the actions map it to their names); ``metavar`` follows it in the CLI's words only
+    ("--registry HOST"); ``ask`` is the imperative "pass --registry HOST" (an action says
+    "set input 'registry'")."""
+
+    name: str
+    metavar: str | None = None
+    ask: bool = False
+
+
+#: An error message: plain text, or text and ``Param`` parts said in a row.
+Message = str | tuple[str | Param, ...]
+#: An adapter's words for a parameter; ``None`` when it has no such parameter (then the
+#: CLI's words stand: a flag the user can look up).
+Namer = Callable[[Param], str | None]
+
+
+def cli_words(param: Param) -> str:
+    """The CLI's words: ``--all-repos HOST``, after "pass " when the error asks for it."""
+    flag = f"--{param.name}" + (f" {param.metavar}" if param.metavar else "")
+    return f"pass {flag}" if param.ask else flag
+
+
 class RegkitError(Exception):
-    """Base of every error regkit reports to a user (exit code 1)."""
+    """Base of every error regkit reports to a user (exit code 1).
+
+    The message is text, or a tuple of text and ``Param`` parts (``parts``); ``str(err)`` and
+    ``message`` say it in the CLI's words, ``render(namer)`` in an adapter's."""
 
     exit_code: int = 1
     hint: Hint | None = None
 
-    def __init__(self, message: str, *, hint: Hint | None = None) -> None:
-        super().__init__(" ".join(message.split()))  # one line, always
+    def __init__(self, message: Message, *, hint: Hint | None = None) -> None:
+        self.parts: tuple[str | Param, ...] = (
+            (message,) if isinstance(message, str) else tuple(message)
+        )
+        super().__init__(self._said(cli_words))
         self.hint = hint
 
     @property
     def message(self) -> str:
         return str(self.args[0])
 
+    def render(self, namer: Namer) -> str:
+        """The message, each parameter in ``namer``'s words (the CLI's where it has none). A
+        message of text only is ``message`` (which may have grown since: a retry's count)."""
+        if all(isinstance(part, str) for part in self.parts):
+            return self.message
+        return self._said(namer)
 
-def with_hint(err: RegkitError, hints: Mapping[Hint, str]) -> str:
-    """The error's one line, followed by the adapter's words for its hint (if it has one)."""
+    def _said(self, namer: Namer) -> str:
+        text = "".join(
+            part if isinstance(part, str) else namer(part) or cli_words(part) for part in self.parts
+        )
+        return " ".join(text.split())  # one line, always
+
+
+def with_hint(err: RegkitError, hints: Mapping[Hint, str], namer: Namer = cli_words) -> str:
+    """The error's one line in an adapter's words (``namer``; the CLI's by default), followed
+    by the adapter's words for its hint (if it has one)."""
+    line = err.render(namer)
     extra = hints.get(err.hint) if err.hint is not None else None
-    return f"{err.message}; {extra}" if extra else err.message
-
-
-#: ``--flag``, with "pass " before it and a METAVAR after it when they are there
-_FLAG = re.compile(
-    r"(?P<pass>\bpass )?(?<![\w-])--(?P<flag>[a-z][a-z0-9-]*)(?P<meta> [A-Z]{2,}\b)?"
-)
-
-
-def rename_flags(message: str, rename: Callable[[str], str | None], *, imperative: str) -> str:
-    """``message`` in an adapter's words: each CLI ``--flag`` that ``rename`` has a name for
-    becomes that name ("pass --registry HOST" becomes ``imperative`` + the name); a flag it has
-    none for stays. The shared code words its errors for the CLI; the actions and the Python
-    API say them in their own terms with this."""
-
-    def one(match: re.Match[str]) -> str:
-        name = rename(match["flag"])
-        if name is None:
-            return match[0]
-        return (f"{imperative} " if match["pass"] else "") + name
-
-    return _FLAG.sub(one, message)
+    return f"{line}; {extra}" if extra else line
 
 
 class UsageError(RegkitError):
@@ -77,7 +112,7 @@ class RegistryError(RegkitError):
 
     def __init__(
         self,
-        message: str,
+        message: Message,
         *,
         status: int | None = None,
         code: str | None = None,
@@ -117,7 +152,7 @@ class LimitExceededError(RegistryError):
     pages, names, JSON nesting, the request deadline); ``limit`` names the bound, ``value``
     is its number."""
 
-    def __init__(self, message: str, *, limit: str, value: float) -> None:
+    def __init__(self, message: Message, *, limit: str, value: float) -> None:
         super().__init__(message, code="LIMIT")
         self.limit = limit
         self.value = value

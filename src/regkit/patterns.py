@@ -31,7 +31,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from regkit.errors import UsageError
+from regkit.errors import Param, UsageError
 
 #: Longest --match pattern accepted (a tag is at most 128 characters).
 MAX_MATCH_LENGTH = 1024
@@ -46,7 +46,7 @@ SIMPLE_TAG_LENGTH = 256
 #: Seconds a matcher process gets to start, on top of the budget.
 _STARTUP_ALLOWANCE = 1.0
 
-_FLAG = "--match"
+_FLAG = Param("match")
 
 _WORKER = (
     "import json,re,sys\n"
@@ -60,23 +60,29 @@ def _shown(pattern: str, limit: int = 80) -> str:
     return repr(pattern if len(pattern) <= limit else pattern[: limit - 3] + "...")
 
 
-def compile_match(pattern: str, *, what: str = _FLAG) -> re.Pattern[str]:
+def compile_match(pattern: str, *, what: str | Param = _FLAG) -> re.Pattern[str]:
     """``pattern`` compiled, or one ``UsageError`` line (too long, invalid, too deep, too big).
     ``what`` names where the pattern came from (``--match``, ``sops.encrypted_regex``)."""
     if len(pattern) > MAX_MATCH_LENGTH:
         raise UsageError(
-            f"invalid {what} pattern {_shown(pattern)}: longer than {MAX_MATCH_LENGTH} characters"
+            (
+                "invalid ",
+                what,
+                f" pattern {_shown(pattern)}: longer than {MAX_MATCH_LENGTH} characters",
+            )
         )
     try:
         with warnings.catch_warnings():  # "possible nested set" FutureWarnings are not errors
             warnings.simplefilter("ignore")
             return re.compile(pattern)
     except re.error as err:
-        raise UsageError(f"invalid {what} pattern {_shown(pattern)}: {err}") from None
+        raise UsageError(("invalid ", what, f" pattern {_shown(pattern)}: {err}")) from None
     except RecursionError:
-        raise UsageError(f"invalid {what} pattern {_shown(pattern)}: nested too deeply") from None
+        raise UsageError(
+            ("invalid ", what, f" pattern {_shown(pattern)}: nested too deeply")
+        ) from None
     except (OverflowError, ValueError) as err:  # a{99999999999}: "repetition number too large"
-        raise UsageError(f"invalid {what} pattern {_shown(pattern)}: {err}") from None
+        raise UsageError(("invalid ", what, f" pattern {_shown(pattern)}: {err}")) from None
 
 
 class _MatchTimeout(Exception):
@@ -189,11 +195,14 @@ def is_simple(pattern: re.Pattern[str]) -> bool:
 # -- matching ---------------------------------------------------------------------------------
 
 
-def _too_slow(pattern: re.Pattern[str], count: int, budget: float, what: str) -> UsageError:
+def _too_slow(pattern: re.Pattern[str], count: int, budget: float, what: str | Param) -> UsageError:
     return UsageError(
-        f"{what} pattern {_shown(pattern.pattern)} takes more than {budget:g} s to match "
-        f"{count} {'tags' if what == _FLAG else 'names'}: it backtracks catastrophically "
-        "(nested repetition such as (a+)+ or (.*)*); simplify it"
+        (
+            what,
+            f" pattern {_shown(pattern.pattern)} takes more than {budget:g} s to match "
+            f"{count} {'tags' if what == _FLAG else 'names'}: it backtracks catastrophically "
+            "(nested repetition such as (a+)+ or (.*)*); simplify it",
+        )
     )
 
 
@@ -202,14 +211,17 @@ def _match_in_process(pattern: re.Pattern[str], names: Sequence[str]) -> frozens
 
 
 def _match_in_child(
-    pattern: re.Pattern[str], names: Sequence[str], budget: float, what: str
+    pattern: re.Pattern[str], names: Sequence[str], budget: float, what: str | Param
 ) -> frozenset[str]:
     """Match in a separate Python process, killed after ``budget`` (plus its start)."""
     if not sys.executable:
         raise UsageError(
-            f"cannot bound the time {what} pattern {_shown(pattern.pattern)} takes off the "
-            "main thread (no Python executable to run it in); simplify it or call from the "
-            "main thread"
+            (
+                "cannot bound the time ",
+                what,
+                f" pattern {_shown(pattern.pattern)} takes off the main thread (no Python "
+                "executable to run it in); simplify it or call from the main thread",
+            )
         )
     request = json.dumps({"pattern": pattern.pattern, "flags": pattern.flags, "tags": names})
     try:
@@ -224,13 +236,21 @@ def _match_in_child(
         raise _too_slow(pattern, len(names), budget, what) from None
     except OSError as err:
         raise UsageError(
-            f"cannot run a matcher process for {what} pattern {_shown(pattern.pattern)}: "
-            f"{err.strerror or err}; simplify the pattern or call from the main thread"
+            (
+                "cannot run a matcher process for ",
+                what,
+                f" pattern {_shown(pattern.pattern)}: {err.strerror or err}; simplify the "
+                "pattern or call from the main thread",
+            )
         ) from None
     if done.returncode != 0:
         raise UsageError(
-            f"the matcher process for {what} pattern {_shown(pattern.pattern)} failed "
-            f"(exit {done.returncode}); simplify the pattern or call from the main thread"
+            (
+                "the matcher process for ",
+                what,
+                f" pattern {_shown(pattern.pattern)} failed (exit {done.returncode}); simplify "
+                "the pattern or call from the main thread",
+            )
         )
     return frozenset(names[i] for i in json.loads(done.stdout))
 
@@ -240,7 +260,7 @@ def matching_tags(
     tags: Iterable[str],
     budget: float = MATCH_BUDGET,
     *,
-    what: str = _FLAG,
+    what: str | Param = _FLAG,
 ) -> frozenset[str]:
     """The tags that ``pattern`` finds (``re.search``), refused (UsageError) past ``budget``
     seconds, on any thread (see the module's docstring for how)."""

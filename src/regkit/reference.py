@@ -13,7 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from regkit.errors import InvalidReferenceError
+from regkit.errors import InvalidReferenceError, Param
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
 COMPONENT_RE = re.compile(rf"^{_COMPONENT}$")
@@ -44,8 +44,12 @@ def refuse_scheme(text: str, what: str = "reference", example: str = "HOST/REPOS
         rest = text[match.end() :].rstrip("/") or example
         rest = rest if len(rest) <= 80 else rest[:77] + "..."
         raise InvalidReferenceError(
-            f"invalid {what} {_show(text)}: drop the scheme {_show(match.group(1))}: write "
-            f"{rest} (regkit uses HTTPS; plain HTTP for localhost or with --insecure)"
+            (
+                f"invalid {what} {_show(text)}: drop the scheme {_show(match.group(1))}: write "
+                f"{rest} (regkit uses HTTPS; plain HTTP for localhost or with ",
+                Param("insecure"),
+                ")",
+            )
         )
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from regkit import gha
-from regkit.errors import Hint, RegkitError, UsageError, rename_flags, with_hint
+from regkit.errors import Hint, Namer, Param, RegkitError, UsageError, with_hint
 
 ActionMain = Callable[[gha.Inputs], None]
 
@@ -31,8 +31,8 @@ class ActionSpec:
     """An action: its name, its secret inputs, and the module with its ``main``.
 
     ``inputs`` are the inputs of its action.yml (test_workflows_lint keeps them equal): an
-    error from the shared code that names a CLI flag with an input of the same name (or
-    ``flag_inputs``' name for it) names that input instead."""
+    error from the shared code that names a parameter (``Param``, by its CLI flag) with an
+    input of the same name (or ``flag_inputs``' name for it) names that input instead."""
 
     name: str
     description: str
@@ -127,15 +127,23 @@ HINTS = {
 }
 
 
-def as_inputs(message: str, spec: ActionSpec) -> str:
-    """``message`` with each CLI flag the action has an input for named as that input:
-    "pass --registry HOST" becomes "set input 'registry'"."""
+def input_words(spec: ActionSpec) -> Namer:
+    """The action's words for a parameter it has an input for: ``input 'registry'``, and
+    "set input 'registry'" where the CLI says "pass --registry HOST"; ``None`` for the rest
+    (their CLI words stand)."""
 
-    def rename(flag: str) -> str | None:
-        name = spec.flag_inputs.get(flag, flag)
-        return f"input '{name}'" if name in spec.inputs else None
+    def words(param: Param) -> str | None:
+        name = spec.flag_inputs.get(param.name, param.name)
+        if name not in spec.inputs:
+            return None
+        return f"set input '{name}'" if param.ask else f"input '{name}'"
 
-    return rename_flags(message, rename, imperative="set")
+    return words
+
+
+def as_inputs(err: RegkitError, spec: ActionSpec | None) -> str:
+    """``err``'s one line in the action's words: its parameters as inputs, then its hint."""
+    return with_hint(err, HINTS, input_words(spec)) if spec is not None else with_hint(err, HINTS)
 
 
 def load(spec: ActionSpec) -> ActionMain:
@@ -172,9 +180,7 @@ def run(name: str, environ: Mapping[str, str] | None = None) -> int:
             inputs.get_secret(secret_input)  # masks first, before any other output
         load(spec)(inputs)
     except RegkitError as err:
-        spec_here = ACTIONS.get(name)
-        message = with_hint(err, HINTS)
-        gha.error(as_inputs(message, spec_here) if spec_here is not None else message)
+        gha.error(as_inputs(err, ACTIONS.get(name)))
         return err.exit_code
     except KeyboardInterrupt:
         gha.error(f"regkit action {name}: interrupted")

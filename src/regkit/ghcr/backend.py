@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from regkit.errors import UsageError
+from regkit.errors import Param, UsageError
 from regkit.ghcr import hosts
 from regkit.ghcr.prune import GhcrPlan, GhcrResult, as_prune_result, execute_ghcr, plan_package
 from regkit.ghcr.render import ghcr_document, render_ghcr_plan, render_ghcr_result
@@ -44,7 +44,12 @@ class GhcrBackend:
     def refuse(self, target: Target, options: PruneOptions) -> None:
         if options.then:
             raise UsageError(
-                "--then and --storage are for a self-hosted registry: GHCR frees its storage itself"
+                (
+                    Param("then"),
+                    " and ",
+                    Param("storage"),
+                    " are for a self-hosted registry: GHCR frees its storage itself",
+                )
             )
         if target.all_repos:
             raise UsageError(

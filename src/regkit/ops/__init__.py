@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from regkit.dockerconfig import Credentials, credentials_for
-from regkit.errors import NotFoundError, TLSError, UsageError
+from regkit.errors import NotFoundError, Param, TLSError, UsageError
 from regkit.reference import host_is_loopback
 from regkit.registry.options import Options
 
@@ -52,7 +52,15 @@ def resolve_credentials(host: str, options: ConnectOptions) -> Credentials | Non
         return options.credentials
     if options.username is not None or options.password is not None:
         if not options.username or options.password is None:
-            raise UsageError("give both a username and a password (--username, --password-stdin)")
+            raise UsageError(
+                (
+                    "give both a username and a password (",
+                    Param("username"),
+                    ", ",
+                    Param("password-stdin"),
+                    ")",
+                )
+            )
         return Credentials(options.username, options.password)
     env_user, env_password = (
         os.environ.get("REGISTRY_USERNAME"),

@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from regkit.errors import RegistryError, UsageError
+from regkit.errors import Param, RegistryError, UsageError
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import DELETE_MANIFEST, PrunePlan, reclaimable_bytes
 from regkit.registry import Manifest, RegistryClient
@@ -154,8 +154,11 @@ def append_records(path: str | os.PathLike[str], records: Sequence[Mapping[str, 
         if err.errno == errno.ELOOP or target.is_symlink():
             raise _symlink_refused(target, before=False) from None
         raise UsageError(
-            f"cannot open the record file {target}: {err.strerror or err}; pass a writable "
-            "path to --record"
+            (
+                f"cannot open the record file {target}: {err.strerror or err}; pass a writable "
+                "path to ",
+                Param("record"),
+            )
         ) from None
     try:
         for record in records:
@@ -234,8 +237,12 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 def _symlink_refused(target: Path, *, before: bool) -> UsageError:
     when = "nothing was deleted" if before else "the records of this run were not written"
     return UsageError(
-        f"refusing to write the record file {target}: it is a symlink; pass the path of the "
-        f"file itself to --record ({when})"
+        (
+            f"refusing to write the record file {target}: it is a symlink; pass the path of the "
+            "file itself to ",
+            Param("record"),
+            f" ({when})",
+        )
     )
 
 
@@ -268,8 +275,12 @@ def check_record_path(path: str | os.PathLike[str]) -> None:
         problem = f"its directory {parent} is not writable"
     if problem is not None:
         raise UsageError(
-            f"cannot append to the record file {target}: {problem}; pass a writable file path "
-            "to --record (nothing was deleted)"
+            (
+                f"cannot append to the record file {target}: {problem}; pass a writable file "
+                "path to ",
+                Param("record"),
+                " (nothing was deleted)",
+            )
         )
 
 

@@ -34,6 +34,7 @@ from regkit.errors import (
     AuthenticationError,
     ConnectionFailedError,
     NotFoundError,
+    Param,
     RegistryError,
     RegkitError,
     TLSError,
@@ -341,8 +342,11 @@ def stored_manifests(storage: str | Path, repository: str) -> list[str]:
         return []
     except OSError as err:
         raise UsageError(
-            f"cannot read the registry storage at {root}: {err.strerror or err}; run check "
-            "where the storage is readable, or without --storage"
+            (
+                f"cannot read the registry storage at {root}: {err.strerror or err}; run check "
+                "where the storage is readable, or without ",
+                Param("storage"),
+            )
         ) from None
     return out
 
@@ -584,7 +588,9 @@ def check_targets(
     out = [(h, tuple(r)) for h, r in grouped.items() if h not in whole]
     out += [(h, ()) for h in dict.fromkeys(validate_host(h) for h in all_repos)]
     if not out:
-        raise UsageError("name at least one repository (HOST/REPO) or pass --all-repos HOST")
+        raise UsageError(
+            ("name at least one repository (HOST/REPO) or ", Param("all-repos", "HOST", ask=True))
+        )
     return out
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from regkit.errors import RegkitError, UsageError
+from regkit.errors import Param, RegkitError, UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +40,14 @@ def split_command(text: str) -> tuple[str, ...]:
     try:
         argv = tuple(shlex.split(text))
     except ValueError as err:
-        raise UsageError(f"--then {text!r}: {err}") from None
+        raise UsageError((Param("then"), f" {text!r}: {err}")) from None
     if not argv:
         raise UsageError(
-            "--then needs a command, e.g. 'docker exec registry registry "
-            "garbage-collect /etc/distribution/config.yml'"
+            (
+                Param("then"),
+                " needs a command, e.g. 'docker exec registry registry "
+                "garbage-collect /etc/distribution/config.yml'",
+            )
         )
     return argv
 
@@ -53,7 +56,9 @@ def storage_bytes(path: str | os.PathLike[str]) -> int:
     """Total size of the regular files under ``path`` (what ``du --apparent-size`` counts)."""
     root = Path(path)
     if not root.is_dir():
-        raise UsageError(f"--storage {root} is not a directory; pass the registry's storage root")
+        raise UsageError(
+            (Param("storage"), f" {root} is not a directory; pass the registry's storage root")
+        )
     total = 0
     errors: list[OSError] = []
     for dirpath, _dirs, files in os.walk(root, onerror=errors.append):
@@ -66,8 +71,11 @@ def storage_bytes(path: str | os.PathLike[str]) -> int:
     if errors:
         err = errors[0]
         raise UsageError(
-            f"cannot read the storage {root}: {err.strerror or err} ({err.filename}); run "
-            "where the registry's storage is readable, or without --storage"
+            (
+                f"cannot read the storage {root}: {err.strerror or err} ({err.filename}); run "
+                "where the registry's storage is readable, or without ",
+                Param("storage"),
+            )
         )
     return total
 
@@ -91,7 +99,10 @@ def run_then(
         )
     except OSError as err:
         raise RegkitError(
-            f"--then: cannot run {argv[0]}: {err.strerror or err}; the prune itself is done"
+            (
+                Param("then"),
+                f": cannot run {argv[0]}: {err.strerror or err}; the prune itself is done",
+            )
         ) from None
     assert proc.stdout is not None
     with proc:

@@ -26,7 +26,7 @@ from regkit.dockerconfig import (
     remove_credentials,
     store_credentials,
 )
-from regkit.errors import AuthenticationError, RegkitError, TLSError, UsageError
+from regkit.errors import AuthenticationError, Message, Param, RegkitError, TLSError, UsageError
 from regkit.ops import ConnectOptions
 from regkit.reference import HOST_RE, validate_host
 
@@ -133,12 +133,16 @@ def _string(value: Any, key: str, what: str) -> str:
     return value
 
 
-def _missing(keys: Sequence[str], data: Any, hint: str) -> LoginPlanError:
+def _missing(keys: Sequence[str], data: Any, hint: Message) -> LoginPlanError:
     found = _top_keys(data)
     shown = ", ".join(found[:30]) + (", ..." if len(found) > 30 else "")
     names = " and ".join(f"'{k}'" for k in keys)
     return LoginPlanError(
-        f"the secrets file has no key {names} ({hint}); its top-level keys are: {shown or '(none)'}"
+        (
+            f"the secrets file has no key {names} (",
+            *((hint,) if isinstance(hint, str) else hint),
+            f"); its top-level keys are: {shown or '(none)'}",
+        )
     )
 
 
@@ -156,8 +160,11 @@ def _host_from_file(value: str, key: str, prefix: str = "") -> str:
     host = prefix + normalise_host(value)
     if not HOST_RE.match(host):  # the value stays out of the message: it came from the file
         raise LoginPlanError(
-            f"key '{key}' in the secrets file is not a registry host (expected host[:port], e.g. "
-            "registry.example.com); fix it or pass --registry HOST"
+            (
+                f"key '{key}' in the secrets file is not a registry host (expected host[:port], "
+                "e.g. registry.example.com); fix it or ",
+                Param("registry", "HOST", ask=True),
+            )
         )
     return host
 
@@ -187,7 +194,9 @@ def plan_login(
     ]
     if absent:
         raise _missing(
-            absent, secrets_doc_data, "pass --username-key/--password-key if they differ"
+            absent,
+            secrets_doc_data,
+            (Param("username-key", ask=True), "/", Param("password-key"), " if they differ"),
         )
     username = _string(raw_user, username_key, "the registry username")
     password = _string(raw_password, password_key, "the registry password")
@@ -213,7 +222,7 @@ def plan_login(
                 raise _missing(
                     [registry_key, BASE_DOMAIN_KEY],
                     secrets_doc_data,
-                    "pass --registry HOST or --registry-key KEY",
+                    (Param("registry", "HOST", ask=True), " or ", Param("registry-key", "KEY")),
                 )
             host = _host_from_file(
                 _string(raw_base, BASE_DOMAIN_KEY, "the base domain"),
@@ -223,8 +232,14 @@ def plan_login(
             source = f"'{REGISTRY_PREFIX}' + key '{BASE_DOMAIN_KEY}' (key '{registry_key}' absent)"
     if password in host:  # a registry key pointing at the password: never print it as a host
         raise LoginPlanError(
-            f"the registry host ({source}) contains the password from key '{password_key}'; "
-            "check --registry-key / --password-key"
+            (
+                "the registry host (",
+                Param("registry") if registry_override else source,
+                f") contains the password from key '{password_key}'; check ",
+                Param("registry-key"),
+                " / ",
+                Param("password-key"),
+            )
         )
     return LoginTarget(
         host=host,
@@ -240,7 +255,7 @@ def read_password_stdin(text: str) -> str:
     """A password piped on stdin, as ``docker login --password-stdin`` reads it."""
     password = text.removesuffix("\n").removesuffix("\r")
     if not password:
-        raise UsageError("--password-stdin: nothing was read from standard input")
+        raise UsageError((Param("password-stdin"), ": nothing was read from standard input"))
     return password
 
 
@@ -266,8 +281,12 @@ def decrypt_secrets(
     file = default_secrets_file() if str(path) == DEFAULT_SECRETS_FILE else Path(path)
     if not file.is_file():
         raise UsageError(
-            f"secrets file {file} does not exist; pass --secrets-file PATH "
-            f"(default {' or '.join(DEFAULT_SECRETS_FILES)}, relative to the current directory)"
+            (
+                f"secrets file {file} does not exist; ",
+                Param("secrets-file", "PATH", ask=True),
+                f" (default {' or '.join(DEFAULT_SECRETS_FILES)}, relative to the current "
+                "directory)",
+            )
         )
     doc = decrypt_file(file, identities=identities)
     values = [str(v) for v in secret_values(doc)]

@@ -25,7 +25,13 @@ from enum import StrEnum
 from typing import Any
 
 from regkit import imagemeta
-from regkit.errors import DigestMismatchError, InvalidReferenceError, NotFoundError, RegkitError
+from regkit.errors import (
+    DigestMismatchError,
+    InvalidReferenceError,
+    NotFoundError,
+    Param,
+    RegkitError,
+)
 from regkit.ops.copy import (
     CopyStats,
     Image,
@@ -258,9 +264,12 @@ def refuse_release_moves(plan: Plan) -> None:
         else "from " + ", ".join(f"{t.old_digest} ({t.target.tag})" for t in moves)
     )
     raise ReleaseTagMoveError(
-        f"refusing to move the release tag{'s' if several else ''} {names} {source} to "
-        f"{plan.digest}: a published version must not change; nothing was written; pass "
-        f"--force to move {'them' if several else 'it'}"
+        (
+            f"refusing to move the release tag{'s' if several else ''} {names} {source} to "
+            f"{plan.digest}: a published version must not change; nothing was written; ",
+            Param("force", ask=True),
+            f" to move {'them' if several else 'it'}",
+        )
     )
 
 

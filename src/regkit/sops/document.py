@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from regkit.errors import Param
 from regkit.sops.core import decrypt_tree, recover_data_key
 from regkit.sops.errors import MissingKeyError, SopsError, SopsFormatError, UnsupportedKeyTypeError
 from regkit.sops.keys import Identities, load_identities
@@ -126,8 +127,12 @@ def decrypt_text(
     branches, raw_meta = store.load_encrypted(text)
     if raw_meta is None:
         raise SopsFormatError(
-            f"sops metadata not found in {name}: it is not a SOPS-encrypted {store.name} file "
-            "(check the file, or --input-type)"
+            (
+                f"sops metadata not found in {name}: it is not a SOPS-encrypted {store.name} "
+                "file (check the file, or ",
+                Param("input-type"),
+                ")",
+            )
         )
     meta = parse_metadata(raw_meta)
     if not meta.has_age:
@@ -184,7 +189,11 @@ def parse_extract(expression: str) -> list[str | int]:
         m = _EXTRACT_STEP.match(expression, pos)
         if m is None:
             raise SopsFormatError(
-                f'invalid --extract path {expression!r}: expected steps like ["key"] or [0]'
+                (
+                    "invalid ",
+                    Param("extract"),
+                    f' path {expression!r}: expected steps like ["key"] or [0]',
+                )
             )
         if m.group(3) is not None:
             steps.append(int(m.group(3)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from regkit.errors import Param
 from regkit.sops.errors import SopsFormatError
 from regkit.sops.tree import Branch, Comment, Timestamp, go_format_g
 
@@ -113,8 +114,11 @@ def emit_dotenv(branch: Branch) -> str:
             continue
         if isinstance(value, (Branch, list)):
             raise SopsFormatError(
-                f"cannot write the nested value of {key!r} as dotenv; choose --output-type yaml "
-                "or json"
+                (
+                    f"cannot write the nested value of {key!r} as dotenv; choose ",
+                    Param("output-type"),
+                    " yaml or json",
+                )
             )
         lines.append(f"{key}={value_to_string(value).replace(chr(10), chr(92) + 'n')}\n")
     return "".join(lines)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import Any, Protocol
 
+from regkit.errors import Param
 from regkit.sops.errors import SopsFormatError
 from regkit.sops.tree import Branch, Comment, to_plain
 
@@ -54,9 +55,15 @@ def _only_strings(name: str, value: Any) -> bytes:
     if isinstance(value, Comment):
         return value.text.encode("utf-8")
     if isinstance(value, list):
-        raise SopsFormatError(f"the {name} output type cannot print a list; use --output-type yaml")
+        raise SopsFormatError(
+            (f"the {name} output type cannot print a list; use ", Param("output-type"), " yaml")
+        )
     raise SopsFormatError(
-        f"the {name} output type can only print string values; use --output-type yaml"
+        (
+            f"the {name} output type can only print string values; use ",
+            Param("output-type"),
+            " yaml",
+        )
     )
 
 
@@ -226,8 +233,11 @@ class BinaryStore:
                 if isinstance(value, bytes):
                     return value
         raise SopsFormatError(
-            f"{name} has no string 'data' value, so it cannot be printed as binary; "
-            "choose another --output-type"
+            (
+                f"{name} has no string 'data' value, so it cannot be printed as binary; "
+                "choose another ",
+                Param("output-type"),
+            )
         )
 
     def emit_value(self, value: Any) -> bytes:

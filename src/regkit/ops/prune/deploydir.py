@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from regkit.errors import UsageError
+from regkit.errors import Param, UsageError
 from regkit.ops.prune.plan import PrunePolicy, TagInfo
 from regkit.ops.prune.protect import (
     DeployFileError,
@@ -44,8 +44,11 @@ def deploy_dir_protection(protect_dir: str | Path, repository: str) -> Protectio
     base = Path(protect_dir)
     if not base.is_dir():
         raise UsageError(
-            f"--protect-dir {protect_dir} is not a directory; pass the directory holding one "
-            "sub-directory per app (e.g. /opt/iac/deploy)"
+            (
+                Param("protect-dir"),
+                f" {protect_dir} is not a directory; pass the directory holding one "
+                "sub-directory per app (e.g. /opt/iac/deploy)",
+            )
         )
     found = Protection()
     for name in DEPLOY_FILES:

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from regkit.errors import UsageError
+from regkit.errors import Param, UsageError
 from regkit.ops.prune import render
 from regkit.ops.prune.backend import Carried, PruneOptions, Work
 from regkit.ops.prune.execute import PruneResult
@@ -38,8 +38,11 @@ class DistributionBackend:
     def refuse(self, target: Target, options: PruneOptions) -> None:
         if options.delete_untagged:
             raise UsageError(
-                "--delete-untagged is for GHCR (ghcr.io); on distribution, untagged manifests go "
-                "with 'registry garbage-collect --delete-untagged' (registry:3 only)"
+                (
+                    Param("delete-untagged"),
+                    " is for GHCR (ghcr.io); on distribution, untagged manifests go with "
+                    "'registry garbage-collect --delete-untagged' (registry:3 only)",
+                )
             )
 
     def login(

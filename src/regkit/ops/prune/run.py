@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from regkit.errors import NotFoundError, RegkitError, UsageError
+from regkit.errors import NotFoundError, Param, RegkitError, UsageError
 from regkit.ops.prune.execute import (
     Hook,
 )
@@ -51,9 +51,18 @@ def build_policy(
         protection = protection | load_protect_file(path).because(f"deploy file {path}")
     if keep == 0 and match is None and not older_than and not force:
         raise UsageError(
-            "--keep 0 with the default --match deletes every short-SHA tag, the newest build "
-            "included; keep at least 1, add --older-than or a narrower --match, or pass "
-            "--force to delete them all"
+            (
+                Param("keep"),
+                " 0 with the default ",
+                Param("match"),
+                " deletes every short-SHA tag, the newest build included; keep at least 1, add ",
+                Param("older-than"),
+                " or a narrower ",
+                Param("match"),
+                ", or ",
+                Param("force", ask=True),
+                " to delete them all",
+            )
         )
     return PrunePolicy(
         match=DEFAULT_MATCH if match is None else match,
@@ -89,7 +98,9 @@ def targets(repos: Sequence[str], all_repos: Sequence[str] = ()) -> list[Target]
     out = [Target(h, tuple(r)) for h, r in grouped.items() if h not in all_repos]
     out += [Target(validate_host(h), (), True) for h in dict.fromkeys(all_repos)]
     if not out:
-        raise UsageError("name at least one repository (HOST/REPO) or pass --all-repos HOST")
+        raise UsageError(
+            ("name at least one repository (HOST/REPO) or ", Param("all-repos", "HOST", ask=True))
+        )
     return out
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from regkit.errors import UsageError
+from regkit.errors import Param, UsageError
 from regkit.ops.gc import split_command
 
 
@@ -31,12 +31,18 @@ def resolve_then(command: str) -> tuple[str, ...]:
         else:
             return argv
         raise UsageError(
-            f"--then: {program} {problem}; pass a command that exists (nothing was deleted)"
+            (
+                Param("then"),
+                f": {program} {problem}; pass a command that exists (nothing was deleted)",
+            )
         )
     if shutil.which(program) is None:
         raise UsageError(
-            f"--then: {program} was not found on PATH; install it, fix its name or pass its "
-            "full path (nothing was deleted)"
+            (
+                Param("then"),
+                f": {program} was not found on PATH; install it, fix its name or pass its "
+                "full path (nothing was deleted)",
+            )
         )
     return argv
 
