@@ -1,8 +1,8 @@
 """Pieces of the benchmark harness: timing a command, counting its requests, lower bounds.
 
 Pure helpers (``count_requests``, ``lower_bound``, ``median``) are tested in
-``tests/packaging/test_benchmarks_smoke.py``; ``timed`` runs one command and reads its peak RSS through
-GNU time.
+``tests/packaging/test_benchmarks_smoke.py``; ``timed`` runs one command and reads its peak RSS
+through GNU time.
 """
 
 from __future__ import annotations

@@ -90,6 +90,16 @@ def header_lines(meta: dict[str, Any]) -> list[str]:
             if meta.get("loadavg")
             else []
         ),
+        *(
+            [
+                f"- Start-up scenarios: the rig's nginx straight on loopback (no latency proxy; "
+                f"TLS, HTTP/2, basic auth; the same CA file and Docker config for regkit and "
+                f"crane), median of {meta['startup_repeat']} runs per command, commands "
+                "alternating; their lower bound is the start-up alone."
+            ]
+            if meta.get("startup_repeat")
+            else []
+        ),
         "- Lower bound = requests (nginx access log) x round trip / concurrency + start-up "
         "(concurrency: regkit's jobs; 1 for sequential tools).",
         "- ratio = regkit median / tool median (below 1: regkit is faster). Blob bytes uploaded: "

@@ -34,6 +34,7 @@ from tests.rig import (  # noqa: E402
     PushedImage,
     Pusher,
     Rig,
+    Version,
     crane_path,
     regctl_path,
     registry_binary,
@@ -63,6 +64,8 @@ from benchmarks.scenarios_prune import (  # noqa: E402
     jobs_tools,
     pair_targets,
 )
+from benchmarks.scenarios_signed import signed_scenarios, signed_targets  # noqa: E402
+from benchmarks.scenarios_startup import startup_scenarios, startup_targets  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TODAY = HERE / "today"
@@ -99,6 +102,7 @@ class Scenario:
     reset: Callable[[], None] = lambda: None
     repeat: int | None = None  # None: the run's --repeat
     tags: int | None = None
+    rtt: float | None = None  # None: the latency proxy's; 0 for runs straight to the rig
 
 
 @dataclass
@@ -643,7 +647,8 @@ def run_scenario(
                 f"{result.max_rss_kib / 1024:.0f} MiB; CPU s: tool {result.cpu_seconds:.2f}, "
                 f"server {server:.2f}{per}, proxy {proxy:.2f}"
             )
-    rows = [measured[t.name].summary(bench.rtt) for t in scenario.tools]
+    rtt = bench.rtt if scenario.rtt is None else scenario.rtt
+    rows = [measured[t.name].summary(rtt) for t in scenario.tools]
     regkit = rows[0]
     for row in rows:
         if row is not regkit and row["tool"].startswith("regkit"):
@@ -776,6 +781,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
             "prune-big",
             "buildx",
             "daily",
+            "signed",
+            "startup",
         ],
         help="run only these scenarios (repeatable; default all)",
     )
@@ -789,6 +796,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--daily-tags", type=int, help="daily scenario: tags per repository (default 20; quick: 8)"
     )
     p.add_argument(
+        "--signed-images",
+        type=int,
+        help="signed scenario: images, each signed (cosign) with an SBOM (oras) (default 40; "
+        "quick: 10)",
+    )
+    p.add_argument(
+        "--startup-repeat",
+        type=int,
+        help="startup scenario: runs per command (default 21; quick: 3)",
+    )
+    p.add_argument(
         "--jobs-sweep",
         help="prune-big: one regkit row per --jobs value, e.g. 8,16,32 (default: one row)",
     )
@@ -796,7 +814,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--no-peers",
         dest="peers",
         action="store_false",
-        help="prune, buildx and daily: regkit rows only (the crane prune flow takes minutes)",
+        help="prune, buildx, daily and signed: regkit rows only (the crane prune flow takes "
+        "minutes)",
     )
     p.add_argument("--quick", action="store_true", help="smoke run: few tags, 1 run, 5 ms")
     p.add_argument(
@@ -823,9 +842,23 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args.buildx_images = args.buildx_images or (20 if quick else 150)
     args.daily_repos = args.daily_repos or (4 if quick else 30)
     args.daily_tags = args.daily_tags or (8 if quick else 20)
+    args.signed_images = args.signed_images or (10 if quick else 40)
+    args.startup_repeat = args.startup_repeat or (3 if quick else 21)
+    if args.signed_images <= KEEP:
+        p.error(f"--signed-images must be above {KEEP} (the prune keeps {KEEP})")
     if quick:
         args.big_repeat = 1
     return args
+
+
+def all_targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The targets of the scenario modules (after ``check_targets``')."""
+    return (
+        pair_targets(results)
+        + big_targets(results)
+        + signed_targets(results)
+        + startup_targets(results)
+    )
 
 
 def rewrite(path: Path) -> int:
@@ -835,7 +868,7 @@ def rewrite(path: Path) -> int:
     sizes = sorted({r["tags"] for r in results if r.get("tags")})
     small, big = (sizes[0], sizes[-1]) if sizes else (0, 0)
     targets = check_targets(results, small, big, meta.get("server_rps"))
-    targets += pair_targets(results) + big_targets(results)
+    targets += all_targets(results)
     write_json(path, meta, results, targets)
     write_markdown(path.with_suffix(".md"), meta, results, targets)
     write_chart(path.with_suffix(".png"), meta, results)
@@ -869,7 +902,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return not wanted or name in wanted
 
     # production runs registry:3; distribution 2.8 only where registry:3 was not built
-    version = "3" if registry_binary("3") else "2.8"
+    version: Version = "3" if registry_binary("3") else "2.8"
     if version != "3":
         log("benchmarks: registry:3 not built (scripts/install-system-deps, Go >= 1.26): on 2.8")
     rig = start_rig("tls", workdir / "rig", version=version)
@@ -934,6 +967,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                         peers=args.peers,
                     )
                 )
+            if want("signed"):
+                scenarios += signed_scenarios(
+                    bench,
+                    args.signed_images,
+                    peers=args.peers,
+                    repeat=None,
+                    have_prune=have_prune,
+                )
+            if want("startup"):
+                scenarios += startup_scenarios(bench, args.tags, repeat=args.startup_repeat)
             started = time.monotonic()
             load_start = os.getloadavg()[0]
             for scenario in scenarios:
@@ -951,6 +994,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "elapsed_s": round(elapsed, 1),
                 "loadavg": [round(load_start, 2), round(os.getloadavg()[0], 2)],
                 "startup_s": bench.startup,
+                "startup_repeat": args.startup_repeat if want("startup") else None,
                 "server_rps": round(probe),
                 "proxy": {"connections": proxy.stats.snapshot()[0]},
                 "registry_version": version,
@@ -975,7 +1019,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     targets = check_targets(results, args.tags, args.big_tags, meta.get("server_rps"))
-    targets += pair_targets(results) + big_targets(results)
+    targets += all_targets(results)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / args.name
     write_json(stem.with_suffix(".json"), meta, results, targets)
