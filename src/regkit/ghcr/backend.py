@@ -94,13 +94,14 @@ class GhcrBackend:
         return f"Delete {work} package versions and tags?"
 
     def execute(self, work: Work, plans: Sequence[GhcrPlan]) -> Carried:
-        from regkit.ops.audit import append_records, prune_records, snapshot_labels
+        from regkit.ops.audit import append_records, prune_records
 
         client, record = work.client, work.options.record
         results: list[GhcrResult] = []
         written = 0
         for plan in plans:
-            labels = snapshot_labels(client, plan.plan) if record else {}
+            # the labels read for planning: nothing downloaded again (regkit.ghcr.fetch)
+            labels = plan.record_labels if record else {}
             result = execute_ghcr(client, work.state, plan, warn=work.warn, tick=work.tick)
             results.append(result)
             if record:

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from regkit.errors import RegkitError
 from regkit.ghcr.rest import PackagesAPI, PackageVersion, PermissionDeniedError
+from regkit.ops.audit import Labels
 from regkit.ops.prune.execute import Outcome, PruneResult, throwaway_manifest
 from regkit.ops.prune.plan import (
     DELETE_MANIFEST,
@@ -94,6 +95,9 @@ class GhcrPlan:
     deletions: tuple[VersionDeletion, ...]  # in order: images, children, referrers, untagged
     versions: int  # versions listed
     untagged_kept: int  # untagged versions left (not referenced, --delete-untagged not given)
+    #: the labels of each tagged image's config, read for planning: what ``--record`` writes
+    #: (``regkit.ghcr.fetch``), so nothing is downloaded again
+    record_labels: Mapping[str, Labels] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def repository(self) -> str:
@@ -356,22 +360,17 @@ def plan_package(
     tick: Callable[[], None] | None = None,
     protect_dir: str | None = None,
 ) -> GhcrPlan:
-    """Fetch the tags (registry API) and plan as on distribution (``plan_target``: deploy
-    markers and ``protect_dir`` protected too), then the versions (REST) and their deletions."""
-    from regkit.ops.prune.run import Target, plan_target
+    """Fetch the tags (registry API, only what the plan uses: ``regkit.ghcr.fetch``) and plan
+    as on distribution (deploy markers and ``protect_dir`` protected too), then the versions
+    (REST) and their deletions."""
+    from regkit.ghcr.fetch import plan_tags
 
-    (plan,) = plan_target(
-        client,
-        Target(client.registry, (repository,)),
-        policy,
-        now,
-        tick=tick,
-        protect_dir=protect_dir,
-    )
+    plan, labels = plan_tags(client, repository, policy, now, tick=tick, protect_dir=protect_dir)
     versions = api.list_versions(repository)
     wanted = untagged_to_inspect(plan, versions, delete_untagged=delete_untagged)
     children = inspect_untagged(client, repository, wanted)
-    return plan_ghcr(plan, versions, delete_untagged=delete_untagged, untagged_children=children)
+    planned = plan_ghcr(plan, versions, delete_untagged=delete_untagged, untagged_children=children)
+    return dataclasses.replace(planned, record_labels=labels)
 
 
 def as_prune_result(result: GhcrResult) -> PruneResult:
