@@ -75,6 +75,18 @@ _reading = threading.local()  # .limit: the body bound of the request this threa
 MAX_REDIRECTS = 5
 
 
+@dataclasses.dataclass(slots=True)
+class _Outgoing:
+    """A request on its way down: ``_send_authed`` (credentials) -> ``_first_request`` (the
+    probe) -> ``_follow`` (redirects, the origin rule) -> ``_send_raw``."""
+
+    method: str
+    url: str
+    headers: dict[str, str]
+    content: bytes | Iterable[bytes] | None
+    stream: bool
+
+
 class Transport:
     """Requests to one registry host, authenticated, retried and counted."""
 
@@ -335,12 +347,8 @@ class Transport:
         try:
             return self._retried(
                 lambda: self._send_authed(
-                    method,
-                    url,
                     scope or scope_for(repository, method),
-                    dict(headers or {}),
-                    content,
-                    stream,
+                    _Outgoing(method, url, dict(headers or {}), content, stream),
                 ),
                 f"{method} {self._shown(url)}",
                 self.retry if can_retry else dataclasses.replace(self.retry, attempts=1),
@@ -393,30 +401,22 @@ class Transport:
         finally:
             response.close()
 
-    def _send_authed(
-        self,
-        method: str,
-        url: str,
-        scope: str,
-        headers: dict[str, str],
-        content: bytes | Iterable[bytes] | None,
-        stream: bool,
-    ) -> httpx.Response:
+    def _send_authed(self, scope: str, out: _Outgoing) -> httpx.Response:
         if self._scheme is None:
-            first = self._first_request(method, url, headers, content, stream)
+            first = self._first_request(out)
             if first is not None:
-                if _is_one_shot(content) or not self._auth.bearer_after_first(
+                if _is_one_shot(out.content) or not self._auth.bearer_after_first(
                     first.status_code, scope
                 ):
                     return first
                 first.close()
-        url = self._rebase(url)  # guessed as HTTPS before the ping found plain HTTP
+        out.url = self._rebase(out.url)  # guessed as HTTPS before the ping found plain HTTP
         for round_ in range(2):
             auth = self._auth.header(scope)
             if auth:
-                headers["Authorization"] = auth
-            response = self._follow(method, url, headers, content, stream)
-            if response.status_code != 401 or round_ == 1 or _is_one_shot(content):
+                out.headers["Authorization"] = auth
+            response = self._follow(out)
+            if response.status_code != 401 or round_ == 1 or _is_one_shot(out.content):
                 return response
             # A 401 here came from the registry's own origin (_follow refuses any other).
             if not self._auth.answer(response.headers.get("www-authenticate"), scope, auth):
@@ -424,14 +424,7 @@ class Transport:
             response.close()
         return response
 
-    def _first_request(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        content: bytes | Iterable[bytes] | None,
-        stream: bool,
-    ) -> httpx.Response | None:
+    def _first_request(self, out: _Outgoing) -> httpx.Response | None:
         """Send the first request to a host whose scheme is not known yet as its own ping.
 
         Like ``ping``, it goes over HTTPS with Basic credentials (to this host only): a 401
@@ -442,20 +435,20 @@ class Transport:
         then sends the request on the scheme the ping found. One-shot bodies are never used
         as a probe.
         """
-        if not url.startswith(f"https://{self.host}/") or _is_one_shot(content):
+        if not out.url.startswith(f"https://{self.host}/") or _is_one_shot(out.content):
             self._ensure_scheme()
             return None
-        sent = {**headers, **self._auth.preemptive()}
+        sent = {**out.headers, **self._auth.preemptive()}
         started = time.monotonic()
         try:
-            response = self._follow(method, url, sent, content, stream)
+            response = self._follow(dataclasses.replace(out, headers=sent))
         except httpx.TransportError as err:
             if not isinstance(err, httpx.TimeoutException):
                 self._ensure_scheme()  # e.g. a plain-HTTP loopback registry: the probe finds it
                 return None
             # A hung registry: say so at once; this try counts against the probe's policy.
             self.notice(
-                f"{method} {shown(url, self.host)} failed ({type(err).__name__}); probing "
+                f"{out.method} {shown(out.url, self.host)} failed ({type(err).__name__}); probing "
                 f"GET /v2/ (try 2 of {self.retry.attempts})"
             )
             self._ensure_scheme(Tries(1, time.monotonic() - started))
@@ -485,17 +478,11 @@ class Transport:
         """Every secret this transport holds (for leak scans and masking)."""
         return self._auth.secrets()
 
-    def _follow(
-        self,
-        method: str,
-        url: str,
-        headers: dict[str, str],
-        content: bytes | Iterable[bytes] | None,
-        stream: bool,
-    ) -> httpx.Response:
+    def _follow(self, out: _Outgoing) -> httpx.Response:
         """Send, following redirects by hand, every URL through the origin rule (``_admit``):
         ``Authorization`` only to the registry's exact origin, and a 401 from another origin
         is an error, never a challenge to answer."""
+        method, url, headers, content = out.method, out.url, out.headers, out.content
         for _ in range(MAX_REDIRECTS + 1):
             if url.startswith(self._own_prefix()):
                 own = True  # the hot path: the registry's own origin, as the probe found it
@@ -507,7 +494,7 @@ class Transport:
                 if own
                 else {k: v for k, v in headers.items() if k.lower() != "authorization"}
             )
-            response = self._send_raw(method, url, sent, content, stream=stream)
+            response = self._send_raw(method, url, sent, content, stream=out.stream)
             if response.status_code == 401 and not own:
                 response.close()
                 raise AuthenticationError(
