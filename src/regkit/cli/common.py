@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import re
 import sys
@@ -12,16 +11,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from regkit import defaults
 from regkit.errors import UsageError
-from regkit.reference import (
-    Reference,
-    parse_reference,
-    parse_repository,
-    validate_host,
-)
 
 if TYPE_CHECKING:
     from regkit.ops import ConnectOptions
+    from regkit.reference import Reference
     from regkit.registry import RegistryClient
+
+# Imported where used (regkit.reference, difflib): `regkit version` loads only this module's
+# parser classes and flags (issue 25).
 
 
 Handler = Callable[[argparse.Namespace], int]
@@ -48,6 +45,8 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:
         match = _INVALID_CHOICE.match(message)
         if match and self._subparsers is not None:
+            import difflib
+
             verbs = [v for v in _verb_names(self) if v not in HIDDEN_VERBS]
             wrong = match.group(1)
             close = difflib.get_close_matches(wrong, verbs, n=1, cutoff=0.6)
@@ -82,6 +81,8 @@ _DASH_VALUE = re.compile(r"^-[0-9.]")
 def _flag_hint(parser: argparse.ArgumentParser, extras: list[str]) -> str:
     """For the first unknown ``--flag`` close to one of ``parser``'s: "; did you mean
     '--keep'?" (as an unknown command gets one), else nothing."""
+    import difflib
+
     names = [f[2:] for f in parser._option_string_actions if f.startswith("--")]
     for extra in extras:
         if not extra.startswith("--") or extra == "--":
@@ -391,12 +392,16 @@ def default_registry() -> str | None:
 
 
 def parse_ref_arg(text: str, *, default_tag: str | None = None, **kwargs: Any) -> Reference:
+    from regkit.reference import parse_reference
+
     return parse_reference(
         text, default_registry=default_registry(), default_tag=default_tag, **kwargs
     )
 
 
 def parse_repo_arg(text: str) -> Reference:
+    from regkit.reference import parse_repository
+
     return parse_repository(text, default_registry=default_registry())
 
 
@@ -405,6 +410,8 @@ def registry_arg(value: str | None, verb: str) -> str:
     host = value or default_registry()
     if not host:
         raise UsageError(f"name the registry: regkit {verb} HOST (or set REGKIT_REGISTRY)")
+    from regkit.reference import validate_host
+
     return validate_host(host)
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import os
-import shutil
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -92,6 +90,8 @@ def detach_stdout() -> None:
 
 
 def write_json(document: Any) -> None:
+    import json  # here: `regkit version` and the verbs without JSON need not load it
+
     write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
@@ -138,6 +138,8 @@ def terminal_width(args: argparse.Namespace) -> int | None:
     """Columns to fit a table in: the terminal's when stdout is one, else no limit."""
     if getattr(args, "no_trunc", False) or not sys.stdout.isatty():
         return None
+    import shutil  # here: only a table on a terminal needs it
+
     return shutil.get_terminal_size((100, 24)).columns
 
 

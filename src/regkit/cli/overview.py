@@ -119,12 +119,22 @@ def split_target(positional: str | None, repos: list[str]) -> tuple[str, list[st
     return hosts[0], list(dict.fromkeys(names))
 
 
-def _cmd_overview(args: argparse.Namespace) -> int:
+def _package_owner(text: str) -> tuple[str, str] | None:
+    """``ghcr.io/OWNER``: (host, owner), whose packages stand for the catalog. Only a
+    ``HOST/NAME`` target can be one: any other loads no GHCR code (a read verb stays light)."""
+    _, slash, rest = text.partition("/")
+    if not slash or not rest or "/" in rest:
+        return None
     from regkit.ghcr.hosts import package_owner
+
+    return package_owner(text)
+
+
+def _cmd_overview(args: argparse.Namespace) -> int:
     from regkit.ops import overview as ov
 
     owner: str | None = None
-    packages = package_owner(args.registry or "")  # ghcr.io/OWNER: the owner's packages
+    packages = _package_owner(args.registry or "")  # ghcr.io/OWNER: the owner's packages
     if packages is not None:
         host, owner = packages
         _, repos = split_target(host, args.repo)
