@@ -464,3 +464,103 @@ def test_a_referrer_of_a_referrer_goes_with_its_image(
     verify(rig, keys, rig.ref(repo, "abc0001"))
     verify(rig, keys, rig.ref(repo, sbom))
     assert [r["digest"] for r in discover(rig, rig.ref(repo, sbom))] == [att]
+
+
+def _api_only(client: object, repo: str, subject: str, artifact_type: str, n: int) -> str:
+    """An artifact pushed with ``subject`` and no tag (found only through the referrers API)."""
+    import hashlib
+
+    from regkit.registry import RegistryClient
+    from regkit.registry.manifest import OCI_MANIFEST
+
+    assert isinstance(client, RegistryClient)
+    empty = b"{}"
+    empty_digest = "sha256:" + hashlib.sha256(empty).hexdigest()
+    client.upload_blob(repo, empty_digest, [empty], size=len(empty))
+    raw = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": artifact_type,
+            "config": {
+                "mediaType": "application/vnd.oci.empty.v1+json",
+                "digest": empty_digest,
+                "size": 2,
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.empty.v1+json",
+                    "digest": empty_digest,
+                    "size": 2,
+                }
+            ],
+            "annotations": {"n": str(n)},
+            "subject": {"mediaType": OCI_MANIFEST, "digest": subject, "size": 1},
+        }
+    ).encode()
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    client.put_manifest(repo, digest, raw, OCI_MANIFEST)
+    return digest
+
+
+def test_the_dry_run_shows_what_only_the_referrers_api_lists_under_its_image(
+    repo_prefix: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """On a registry serving the referrers API, artifacts pushed with ``subject`` and no tag
+    (an SBOM of the image, a signature of that SBOM) show in ``prune --dry-run`` under the image
+    that goes, as what goes with it, and in the JSON plan; a staying image's are not asked."""
+    from regkit.registry import RegistryClient
+
+    rig = start_referrers_rig(tmp_path / "rig-referrers-api")
+    request.addfinalizer(rig.close)
+    repo = f"{repo_prefix}/app"
+    old, new = rig.pusher().push_images(repo, ["abc0000", "abc0001"], start=T0, jobs=2)
+    with RegistryClient(rig.host) as client:
+        sbom = _api_only(client, repo, old.digest, "application/spdx+json", 1)
+        signed = _api_only(client, repo, sbom, "application/vnd.dev.cosign.artifact.sig.v1+json", 2)
+        kept = _api_only(client, repo, new.digest, "application/spdx+json", 3)
+
+    out = regkit("prune", rig.ref(repo), "--keep", "1", "--dry-run", env=rig.env())
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.decode().splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("abc0000"))
+    under = lines[row + 1 : row + 3]
+    assert under[0].startswith("  - (no tag)") and sbom[:19] in under[0], lines
+    assert "SBOM of abc0000, which goes (listed by the referrers API)" in under[0], lines
+    assert under[1].startswith("  - (no tag)") and signed[:19] in under[1], lines
+    assert f"signature of {sbom[7:19]}, which goes" in under[1], lines
+    assert kept[:19] not in out.stdout.decode()
+    assert "2 untagged referrers (referrers API) go with their images" in out.stdout.decode()
+
+    doc = json.loads(
+        regkit(
+            "prune", rig.ref(repo), "--keep", "1", "--dry-run", "-o", "json", env=rig.env()
+        ).stdout
+    )
+    plan = doc["repositories"][0]["plan"]
+    assert {(r["digest"], r["subject"]) for r in plan["untagged_referrers"]} == {
+        (sbom, old.digest),
+        (signed, sbom),
+    }
+
+    out = regkit("prune", rig.ref(repo), "--keep", "1", "--yes", env=rig.env())
+    assert out.returncode == 0, out.stderr
+    assert "also deleted 2 referrer manifests" in out.stdout.decode(), out.stdout.decode()
+    assert not _manifest_exists(rig, repo, sbom)
+    assert not _manifest_exists(rig, repo, signed)
+    assert _manifest_exists(rig, repo, kept)
+
+
+def test_the_dry_run_asks_a_registry_without_the_api_once(
+    rig_basic_v3: Rig, repo_prefix: str
+) -> None:
+    """registry:3 serves no referrers API: planning asks it once per repository with something
+    to delete (the 404 says so), not once per image that goes."""
+    rig = rig_basic_v3
+    repo = f"{repo_prefix}/app"
+    rig.pusher().push_images(repo, [f"{0xABC0000 + i:07x}" for i in range(6)], start=T0)
+    rig.mark()
+    out = regkit("prune", rig.ref(repo), "--keep", "1", "--dry-run", env=rig.env())
+    assert out.returncode == 0, out.stderr
+    asked = [r for r in rig.requests() if "/referrers/" in r.path]
+    assert len(asked) == 1, asked

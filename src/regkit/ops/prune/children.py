@@ -26,7 +26,7 @@ by name).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +34,9 @@ from regkit import defaults
 from regkit.errors import RegkitError
 from regkit.ops.delete import Lister, Windows, delete_listed_keeping, get_manifest_or_none
 from regkit.ops.prune.execute import PruneResult
-from regkit.ops.prune.plan import PrunePlan, TagPlan
+from regkit.ops.prune.plan import DELETE_MANIFEST, PrunePlan, TagPlan
 from regkit.registry import RegistryClient
-from regkit.registry.referrers import from_api
+from regkit.registry.referrers import Referrer, from_api
 
 
 def orphaned_children(plan: PrunePlan, deleted: Iterable[str]) -> tuple[str, ...]:
@@ -46,15 +46,10 @@ def orphaned_children(plan: PrunePlan, deleted: Iterable[str]) -> tuple[str, ...
 
 
 def delete_orphaned_children(
-    client: RegistryClient,
-    plan: PrunePlan,
-    result: PruneResult,
-    *,
-    warn: Callable[[str], None] | None = None,
+    client: RegistryClient, plan: PrunePlan, candidates: Collection[str], say: Callable[[str], None]
 ) -> tuple[str, ...]:
-    """Delete the platform manifests ``orphaned_children`` names; the digests deleted."""
-    handled = set(result.deleted_children)  # deleted right after their index already
-    candidates = [c for c in orphaned_children(plan, result.deleted_manifests) if c not in handled]
+    """Delete the platform manifests ``candidates`` (``orphaned_children`` of a run's deleted
+    indexes) that no tag points at now, each guarded; the digests deleted."""
     if not candidates:
         return ()
     repo = plan.repository
@@ -63,18 +58,32 @@ def delete_orphaned_children(
     for tag, desc in zip(tags, client.map(lambda t: client.resolve(repo, t), tags), strict=True):
         if desc is not None and desc.digest in wanted:
             wanted.discard(desc.digest)
-            if warn:
-                warn(
-                    f"{repo}:{tag} points at {desc.digest}, a platform manifest of a deleted "
-                    "index (pushed since planning?); left it"
-                )
+            say(
+                f"{repo}:{tag} points at {desc.digest}, a platform manifest of a deleted "
+                "index (pushed since planning?); left it"
+            )
     ordered = sorted(wanted)
+    done = client.map(_guarded_delete(client, plan, (), say), ordered)
+    return tuple(d for d, ok in zip(ordered, done, strict=True) if ok)
+
+
+def _guarded_delete(
+    client: RegistryClient,
+    plan: PrunePlan,
+    going: Collection[str],
+    say: Callable[[str], None],
+    with_it: Mapping[str, Collection[str]] | None = None,
+) -> Callable[[str], bool]:
+    """A function deleting one manifest of ``plan``'s repository by digest as every DELETE of
+    the prune is (``delete_listed_keeping``: a tag not in ``going`` that went with it is put
+    back; ``with_it``: per digest, tags known to go with it), from the bytes planning read,
+    else read now; False when it was gone already (e.g. a retried DELETE). Concurrent calls
+    share their tag listings and guard windows."""
+    repo = plan.repository
     lister = Lister(client, repo)
     windows = Windows()
 
     def delete(digest: str) -> bool:
-        """False when it was gone already (e.g. a retried DELETE)."""
-        # the bytes (to put back a tag that went with it) as planning read them, else read now
         manifest = plan.sources.get(digest) or get_manifest_or_none(client, repo, digest)
         if manifest is None:
             return False
@@ -82,14 +91,14 @@ def delete_orphaned_children(
             client,
             repo,
             manifest,
-            (),
-            warn=warn or (lambda _m: None),
+            going,
+            warn=say,
             windows=windows,
             lister=lister,
+            with_it=with_it.get(digest, ()) if with_it is not None else (),
         ).deleted
 
-    done = client.map(delete, ordered)
-    return tuple(d for d, ok in zip(ordered, done, strict=True) if ok)
+    return delete
 
 
 def doomed_referrers(plan: PrunePlan, deleted: Iterable[str]) -> tuple[TagPlan, ...]:
@@ -143,34 +152,81 @@ def api_referrers(
     ``MAX_REFERRER_DEPTH`` levels down (``warn`` names a deeper one, left for ``check``): asked
     once per digest where the registry serves the API; one question (the first subject) where
     it does not."""
+    found = api_walk(client, plan, subjects, going, warn=warn)
+    return tuple(sorted({r.digest for r in found}))
+
+
+def api_walk(
+    client: RegistryClient,
+    plan: PrunePlan,
+    subjects: Iterable[str],
+    going: Iterable[str] = (),
+    *,
+    warn: Callable[[str], None] | None = None,
+) -> list[Referrer]:
+    """``api_referrers``' referrers themselves (each with its subject), level by level, each
+    level's questions side by side on the client's pool after a first one alone (a registry
+    that does not serve the API costs that one request)."""
     known = referrer_manifests(plan)
     kept = known | set(plan.policy.protect_digests) | {e.digest for e in plan.kept}
-    out: set[str] = set()
+    out: dict[str, Referrer] = {}
     asked: set[str] = set()
-    level = sorted(set(subjects) - known) + sorted(set(going))
+    level = list(dict.fromkeys([*sorted(set(subjects) - known), *sorted(set(going))]))
     for depth in range(defaults.MAX_REFERRER_DEPTH + 1):
-        below: set[str] = set()
-        for subject in level:
-            if subject in asked:
-                continue
-            asked.add(subject)
-            found = from_api(client, plan.repository, subject)
-            if found is None:
-                return ()  # not served: no request per subject
-            below |= {r.digest for r in found if r.digest not in kept}
-        level = sorted(below - asked - out)
+        level = [d for d in level if d not in asked]
         if not level:
+            break
+        asked |= set(level)
+        first = from_api(client, plan.repository, level[0])
+        if first is None:
+            return []  # not served: no request per subject
+        rest = client.map(lambda d: from_api(client, plan.repository, d) or [], level[1:])
+        below = [r for page in (first, *rest) for r in page if r.digest not in kept]
+        below = [r for r in below if r.digest not in out and r.digest not in asked]
+        if not below:
             break
         if depth == defaults.MAX_REFERRER_DEPTH:
             if warn is not None:
                 warn(
-                    f"{plan.repository}: {len(level)} referrers more than "
+                    f"{plan.repository}: {len(below)} referrers more than "
                     f"{defaults.MAX_REFERRER_DEPTH} levels below a deleted image left (regkit's "
                     "limit on referrer chains); 'regkit check' reports them"
                 )
             break
-        out |= below
-    return tuple(sorted(out))
+        for r in below:
+            out.setdefault(r.digest, r)
+        level = [r.digest for r in below]
+    return list(out.values())
+
+
+#: What a referrer's kind is called in a REASON.
+_KIND_WORDS = {"signature": "signature", "attestation": "attestation", "sbom": "SBOM"}
+
+
+def with_untagged_referrers(client: RegistryClient, plan: PrunePlan) -> PrunePlan:
+    """``plan`` with the referrers only the referrers API lists (no tag) of the manifests it
+    deletes, and theirs (``api_walk``), as ``untagged_referrers``: what ``prune --dry-run``
+    shows going with each image. One request per manifest that goes (and per referrer found)
+    where the registry serves the API; one in all where it does not; none when nothing goes.
+    The executor asks again after the DELETEs (``delete_referrers``): what is attached meanwhile
+    goes too."""
+    if not plan.delete_digests:
+        return plan
+    found = api_walk(client, plan, plan.delete_digests)
+    if not found:
+        return plan
+    names: dict[str, str] = {}
+    for e in sorted(plan.entries, key=lambda e: e.tag):
+        names.setdefault(e.digest, e.tag)
+    untagged = []
+    for r in found:
+        what = _KIND_WORDS.get(r.kind, "referrer")
+        if r.subject in names:
+            reason = f"{what} of {names[r.subject]}, which goes (listed by the referrers API)"
+        else:
+            reason = f"{what} of {r.subject.removeprefix('sha256:')[:12]}, which goes"
+        untagged.append(TagPlan("", r.digest, None, DELETE_MANIFEST, reason, r.subject))
+    return dataclasses.replace(plan, untagged_referrers=tuple(untagged))
 
 
 def delete_referrers(
@@ -212,25 +268,11 @@ def delete_referrers(
     by_digest: dict[str, list[str]] = {}
     for r in going:
         by_digest.setdefault(r.digest, []).append(r.tag)
-    lister = Lister(client, repo)
-    windows = Windows()
+    guarded = _guarded_delete(client, plan, names, say, by_digest)
 
     def delete(digest: str) -> bool:
-        if digest in pointed:  # a tag new since planning names it: it stays
-            return False
-        manifest = plan.sources.get(digest) or get_manifest_or_none(client, repo, digest)
-        if manifest is None:
-            return False
-        return delete_listed_keeping(
-            client,
-            repo,
-            manifest,
-            names,
-            warn=say,
-            windows=windows,
-            lister=lister,
-            with_it=by_digest.get(digest, ()),
-        ).deleted
+        # a tag new since planning names it: it stays
+        return digest not in pointed and guarded(digest)
 
     done: list[str] = []
     leaves = sorted(set(listed_by_referrers(plan, going)) | set(from_the_api))
@@ -292,8 +334,12 @@ def delete_children_after(
     prune itself is done."""
     gone: tuple[str, ...] = ()
     if result.deleted_manifests:
+        handled = set(result.deleted_children)  # deleted right after their index already
+        orphans = orphaned_children(plan, result.deleted_manifests)
         try:
-            gone = delete_orphaned_children(client, plan, result, warn=warn)
+            gone = delete_orphaned_children(
+                client, plan, [c for c in orphans if c not in handled], warn or (lambda _m: None)
+            )
         except RegkitError as err:
             if warn:
                 warn(
@@ -318,6 +364,7 @@ def delete_children_after(
 __all__ = [
     "WithReferrers",
     "api_referrers",
+    "api_walk",
     "delete_children_after",
     "delete_orphaned_children",
     "delete_referrers",
@@ -326,4 +373,5 @@ __all__ = [
     "orphaned_children",
     "referrer_manifests",
     "split_referrers",
+    "with_untagged_referrers",
 ]

@@ -196,11 +196,16 @@ class PrunePlan:
     #: the referrer tags, each under its subject (``TagPlan.subject``), sorted by tag; not in
     #: ``entries`` (the executor's), deleted after their subjects by ``regkit.ops.prune.children``
     referrers: tuple[TagPlan, ...] = ()
+    #: the referrers only the referrers API lists (no tag: ``TagPlan.tag`` is empty) of the
+    #: manifests that go, and theirs, each under its subject; asked at planning where the
+    #: registry serves the API (``regkit.ops.prune.children.with_untagged_referrers``)
+    untagged_referrers: tuple[TagPlan, ...] = ()
 
     @property
     def referrer_digests(self) -> tuple[str, ...]:
         """The referrer manifests that go (sorted): with their subject, or orphans."""
-        return tuple(sorted({r.digest for r in self.referrers if r.removed}))
+        going = [r for r in (*self.referrers, *self.untagged_referrers) if r.removed]
+        return tuple(sorted({r.digest for r in going}))
 
     @property
     def orphans(self) -> tuple[TagPlan, ...]:
@@ -232,6 +237,7 @@ class PrunePlan:
             },
             "reclaimable_bytes": self.reclaimable_bytes,
             "referrers": [r.to_json() for r in self.referrers],
+            "untagged_referrers": [r.to_json() for r in self.untagged_referrers],
             "delete_referrers": list(self.referrer_digests),
         }
 

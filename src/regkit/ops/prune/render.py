@@ -60,22 +60,46 @@ REFERRER_INDENT = "  - "
 
 def with_referrers(plan: PrunePlan) -> list[tuple[TagPlan, bool]]:
     """The plan's entries, each image's referrers right under its first tag (``True``: a
-    referrer); referrers of an untagged or missing subject (orphans) last."""
+    referrer), each followed by its own (a signed SBOM's signature, those only the referrers
+    API lists); referrers of an untagged or missing subject (orphans) last."""
+    every = (*plan.referrers, *plan.untagged_referrers)
+    kids: dict[str, list[TagPlan]] = {}
+    for r in every:
+        kids.setdefault(r.subject, []).append(r)
     out: list[tuple[TagPlan, bool]] = []
-    shown: set[str] = set()
+    done: set[int] = set()  # the referrers shown (by id: an untagged one has no tag)
+    seen: set[str] = set()
+
+    def under(digest: str) -> None:
+        if digest in seen:  # a loop a tag claims
+            return
+        seen.add(digest)
+        for r in kids.get(digest, ()):
+            if id(r) not in done:
+                done.add(id(r))
+                out.append((r, True))
+                under(r.digest)
+                refs = plan.refs.get(r.digest)  # what a referrers index lists, and theirs
+                for child in refs.children if refs is not None else ():
+                    under(child)
+
     for e in plan.entries:
         out.append((e, False))
-        if e.digest and e.digest not in shown:
-            shown.add(e.digest)
-            out += [(r, True) for r in plan.referrers_of(e.digest)]
-    out += [(r, True) for r in plan.referrers if r.subject not in shown]
+        if e.digest and e.digest not in seen:
+            under(e.digest)
+    out += [(r, True) for r in every if id(r) not in done]
     return out
+
+
+def tag_cell(e: TagPlan) -> str:
+    """A TAG cell: the tag, escaped; ``(no tag)`` for a referrer only the referrers API lists."""
+    return escape(e.tag) if e.tag else "(no tag)"
 
 
 def rows(plan: PrunePlan) -> list[tuple[str, str, str, str, str]]:
     return [
         (
-            (REFERRER_INDENT if referrer else "") + escape(e.tag),
+            (REFERRER_INDENT if referrer else "") + tag_cell(e),
             short_digest(e.digest),
             "-" if referrer else created_cell(e),
             e.action,
@@ -102,9 +126,16 @@ def counts_line(plan: PrunePlan) -> str:
 
 
 def referrers_phrase(plan: PrunePlan) -> str:
-    """`` 6 referrer tags: 2 go with their images, 1 orphan kept;`` (empty without any)."""
+    """`` 6 referrer tags: 2 go with their images, 1 orphan kept;`` and `` 2 untagged
+    referrers (referrers API) go with their images;`` (empty without any)."""
+    untagged = (
+        f" {plural(len(plan.untagged_referrers), 'untagged referrer')} (referrers API) go with "
+        "their images;"
+        if plan.untagged_referrers
+        else ""
+    )
     if not plan.referrers:
-        return ""
+        return untagged
     going = sum(1 for r in plan.referrers if r.removed and not r.orphan)
     orphans = [r for r in plan.referrers if r.orphan]
     parts = [f"{going} go with their images"]
@@ -115,7 +146,7 @@ def referrers_phrase(plan: PrunePlan) -> str:
             if gone
             else f"{plural(len(orphans), 'orphan')} kept (--delete-orphans removes them)"
         )
-    return f" {plural(len(plan.referrers), 'referrer tag')}: {', '.join(parts)};"
+    return f" {plural(len(plan.referrers), 'referrer tag')}: {', '.join(parts)};" + untagged
 
 
 def table(cells: Sequence[Sequence[str]]) -> str:
@@ -129,7 +160,7 @@ def table(cells: Sequence[Sequence[str]]) -> str:
 
 def render_plan(registry: str, plan: PrunePlan) -> str:
     head = escape(f"{registry}/{plan.repository}") + "\n"
-    if not plan.entries and not plan.referrers:
+    if not plan.entries and not plan.referrers and not plan.untagged_referrers:
         return head + "no tags\n"
     return head + table([HEADERS, *rows(plan)]) + counts_line(plan) + "\n"
 
@@ -277,7 +308,7 @@ def markdown(registry: str, plan: PrunePlan, result: PruneResult | None) -> tupl
     went = set(getattr(result, "deleted_referrers", ()))
     table_rows: list[Any] = [
         (
-            (REFERRER_INDENT if referrer else "") + escape(e.tag),
+            (REFERRER_INDENT if referrer else "") + tag_cell(e),
             short_digest(e.digest),
             "-" if referrer else created_cell(e),
             e.action,

@@ -118,6 +118,7 @@ def plan_target(
     Per repository, the policy also protects what ``protect_dir`` names for it
     (``regkit.ops.prune.deploydir``); the plan adds the built-in protection (``latest``,
     releases, ``deployed-*`` markers, and every tag on their digests)."""
+    from regkit.ops.prune.children import with_untagged_referrers
     from regkit.ops.prune.deploydir import deploy_dir_protection, with_protection
 
     names = list(target.repositories)
@@ -140,7 +141,8 @@ def plan_target(
         plan = plan_prune(
             list(state.tags), repo_policy, now, untagged=state.untagged, repository=name
         )
-        plans.append(dataclasses.replace(plan, sources=state.manifests, labels=state.labels))
+        plan = dataclasses.replace(plan, sources=state.manifests, labels=state.labels)
+        plans.append(with_untagged_referrers(client, plan))  # what only the API lists
     return plans
 
 
