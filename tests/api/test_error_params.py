@@ -246,3 +246,34 @@ def test_the_cli_and_the_actions_keep_the_hint_words() -> None:
     assert with_hint(err, ACTION_HINTS).endswith(
         "set the ca-file input to the PEM file of the registry's CA"
     )
+
+
+def test_the_shared_codes_errors_in_the_actions_words() -> None:
+    """Real errors of the shared code, as the login and prune actions say them."""
+    from regkit.actions import as_inputs
+    from regkit.ops.login import plan_login, read_password_stdin
+    from regkit.ops.prune.run import build_policy
+
+    login, prune = ACTIONS["login"], ACTIONS["prune"]
+    with pytest.raises(RegkitError) as caught:
+        plan_login({"other": "x"})
+    assert "(set input 'username-key'/input 'password-key' if they differ)" in as_inputs(
+        caught.value, login
+    )
+    assert "(pass --username-key/--password-key if they differ)" in str(caught.value)
+    with pytest.raises(RegkitError) as caught:
+        plan_login({"registry_username": "u", "registry_password": "p"})
+    assert "(set input 'registry' or input 'registry-key')" in as_inputs(caught.value, login)
+    assert "(pass --registry HOST or --registry-key KEY)" in str(caught.value)
+    with pytest.raises(UsageError) as caught:
+        read_password_stdin("")
+    assert (
+        as_inputs(caught.value, login) == "input 'password': nothing was read from standard input"
+    )
+    with pytest.raises(UsageError) as caught:
+        build_policy(match=None, keep=0, older_than=None)
+    assert as_inputs(caught.value, prune) == (
+        "input 'keep' 0 with the default input 'match' deletes every short-SHA tag, the newest "
+        "build included; keep at least 1, add input 'older-than' or a narrower input 'match', "
+        "or set input 'force' to delete them all"
+    )
