@@ -21,7 +21,7 @@ import pytest
 from regkit import gha
 from regkit.actions import ACTIONS, ActionSpec, as_inputs, load, run
 from regkit.cli import main as cli_main
-from regkit.errors import UsageError
+from regkit.errors import Param, UsageError
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -584,15 +584,21 @@ def test_action_errors_name_inputs_not_cli_flags(
         "::error::invalid input 'match' pattern '(': missing ), unterminated subpattern at "
         "position 0\n"
     )
+    # The shared code names parameters (errors.Param, issue 22); these are the errors that
+    # were CLI-worded strings before, now as the shared code raises them.
     login = ACTIONS["login"]
-    assert as_inputs("fix it or pass --registry HOST or --registry-key KEY", login) == (
+    registry, registry_key = Param("registry", "HOST", ask=True), Param("registry-key", "KEY")
+    assert as_inputs(UsageError(("fix it or ", registry, " or ", registry_key)), login) == (
         "fix it or set input 'registry' or input 'registry-key'"
     )
-    assert as_inputs("check --registry-key / --password-key", login) == (
+    keys = ("check ", Param("registry-key"), " / ", Param("password-key"))
+    assert as_inputs(UsageError(keys), login) == (
         "check input 'registry-key' / input 'password-key'"
     )
-    stdin = as_inputs("--password-stdin: nothing was read", login)
+    stdin = as_inputs(UsageError((Param("password-stdin"), ": nothing was read")), login)
     assert stdin == "input 'password': nothing was read"
     # no input of that name: the flag stays
-    assert as_inputs("pass --force to move it", ACTIONS["promote"]) == "pass --force to move it"
-    assert as_inputs("--protect-tag v1", ACTIONS["prune"]) == "input 'protect-tags' v1"
+    force = UsageError((Param("force", ask=True), " to move it"))
+    assert as_inputs(force, ACTIONS["promote"]) == "pass --force to move it"
+    tag = UsageError((Param("protect-tag"), " v1"))
+    assert as_inputs(tag, ACTIONS["prune"]) == "input 'protect-tags' v1"
