@@ -26,7 +26,7 @@ by name).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,15 +46,10 @@ def orphaned_children(plan: PrunePlan, deleted: Iterable[str]) -> tuple[str, ...
 
 
 def delete_orphaned_children(
-    client: RegistryClient,
-    plan: PrunePlan,
-    result: PruneResult,
-    *,
-    warn: Callable[[str], None] | None = None,
+    client: RegistryClient, plan: PrunePlan, candidates: Collection[str], say: Callable[[str], None]
 ) -> tuple[str, ...]:
-    """Delete the platform manifests ``orphaned_children`` names; the digests deleted."""
-    handled = set(result.deleted_children)  # deleted right after their index already
-    candidates = [c for c in orphaned_children(plan, result.deleted_manifests) if c not in handled]
+    """Delete the platform manifests ``candidates`` (``orphaned_children`` of a run's deleted
+    indexes) that no tag points at now, each guarded; the digests deleted."""
     if not candidates:
         return ()
     repo = plan.repository
@@ -63,18 +58,32 @@ def delete_orphaned_children(
     for tag, desc in zip(tags, client.map(lambda t: client.resolve(repo, t), tags), strict=True):
         if desc is not None and desc.digest in wanted:
             wanted.discard(desc.digest)
-            if warn:
-                warn(
-                    f"{repo}:{tag} points at {desc.digest}, a platform manifest of a deleted "
-                    "index (pushed since planning?); left it"
-                )
+            say(
+                f"{repo}:{tag} points at {desc.digest}, a platform manifest of a deleted "
+                "index (pushed since planning?); left it"
+            )
     ordered = sorted(wanted)
+    done = client.map(_guarded_delete(client, plan, (), say), ordered)
+    return tuple(d for d, ok in zip(ordered, done, strict=True) if ok)
+
+
+def _guarded_delete(
+    client: RegistryClient,
+    plan: PrunePlan,
+    going: Collection[str],
+    say: Callable[[str], None],
+    with_it: Mapping[str, Collection[str]] | None = None,
+) -> Callable[[str], bool]:
+    """A function deleting one manifest of ``plan``'s repository by digest as every DELETE of
+    the prune is (``delete_listed_keeping``: a tag not in ``going`` that went with it is put
+    back; ``with_it``: per digest, tags known to go with it), from the bytes planning read,
+    else read now; False when it was gone already (e.g. a retried DELETE). Concurrent calls
+    share their tag listings and guard windows."""
+    repo = plan.repository
     lister = Lister(client, repo)
     windows = Windows()
 
     def delete(digest: str) -> bool:
-        """False when it was gone already (e.g. a retried DELETE)."""
-        # the bytes (to put back a tag that went with it) as planning read them, else read now
         manifest = plan.sources.get(digest) or get_manifest_or_none(client, repo, digest)
         if manifest is None:
             return False
@@ -82,14 +91,14 @@ def delete_orphaned_children(
             client,
             repo,
             manifest,
-            (),
-            warn=warn or (lambda _m: None),
+            going,
+            warn=say,
             windows=windows,
             lister=lister,
+            with_it=with_it.get(digest, ()) if with_it is not None else (),
         ).deleted
 
-    done = client.map(delete, ordered)
-    return tuple(d for d, ok in zip(ordered, done, strict=True) if ok)
+    return delete
 
 
 def doomed_referrers(plan: PrunePlan, deleted: Iterable[str]) -> tuple[TagPlan, ...]:
@@ -259,25 +268,11 @@ def delete_referrers(
     by_digest: dict[str, list[str]] = {}
     for r in going:
         by_digest.setdefault(r.digest, []).append(r.tag)
-    lister = Lister(client, repo)
-    windows = Windows()
+    guarded = _guarded_delete(client, plan, names, say, by_digest)
 
     def delete(digest: str) -> bool:
-        if digest in pointed:  # a tag new since planning names it: it stays
-            return False
-        manifest = plan.sources.get(digest) or get_manifest_or_none(client, repo, digest)
-        if manifest is None:
-            return False
-        return delete_listed_keeping(
-            client,
-            repo,
-            manifest,
-            names,
-            warn=say,
-            windows=windows,
-            lister=lister,
-            with_it=by_digest.get(digest, ()),
-        ).deleted
+        # a tag new since planning names it: it stays
+        return digest not in pointed and guarded(digest)
 
     done: list[str] = []
     leaves = sorted(set(listed_by_referrers(plan, going)) | set(from_the_api))
@@ -339,8 +334,12 @@ def delete_children_after(
     prune itself is done."""
     gone: tuple[str, ...] = ()
     if result.deleted_manifests:
+        handled = set(result.deleted_children)  # deleted right after their index already
+        orphans = orphaned_children(plan, result.deleted_manifests)
         try:
-            gone = delete_orphaned_children(client, plan, result, warn=warn)
+            gone = delete_orphaned_children(
+                client, plan, [c for c in orphans if c not in handled], warn or (lambda _m: None)
+            )
         except RegkitError as err:
             if warn:
                 warn(
