@@ -188,45 +188,43 @@ def execute_recorded(
     tick: Callable[[], None] | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> Executed:
-    """Carry out ``plans`` one repository after the other, then delete the platform manifests of
+    """Carry out ``plans``, several repositories side by side on the client's ``jobs`` workers
+    (``regkit.ops.prune.execute.execute_plans``), each followed by the platform manifests of its
     deleted indexes that nothing uses (``regkit.ops.prune.children``); with ``record``, append
-    an audit line per removed tag (labels read before the deletes, written after each
-    repository)."""
+    an audit line per removed tag (labels read before a repository's deletes, its lines written
+    after them, in plan order)."""
     from regkit.ops.prune.children import delete_children_after
-    from regkit.ops.prune.execute import PruneAbandoned, PruneInterrupted, execute_plan
+    from regkit.ops.prune.execute import execute_plans
 
     clock = now or (lambda: datetime.now(UTC))
     if record is not None:
         check_record_path(record)
-    results: list[PruneResult] = []
+    labels: dict[str, dict[str, Labels]] = {}
+    after_run: dict[str, tuple[str, ...]] = {}
     children: dict[str, tuple[str, ...]] = {}
     written = 0
-    for i, plan in enumerate(plans):
-        labels = {}
-        try:
-            if record is not None and plan.removed:
-                labels = snapshot_labels(client, plan)
-            result = execute_plan(client, plan, warn=warn, tick=tick)
-        except PruneAbandoned:
-            raise
-        except PruneInterrupted as stop:
-            # the deletions in flight finished: record what went before reporting the stop
-            if record is not None:
-                for partial in stop.results:
-                    append_records(
-                        record, prune_records(client.registry, plan, partial, labels, clock())
-                    )
-            raise PruneInterrupted([*results, *stop.results], plans[i + 1 :]) from None
-        except KeyboardInterrupt:  # before its first delete
-            raise PruneInterrupted(results, plans[i:]) from None
-        results.append(result)
+
+    def before(plan: PrunePlan) -> None:
         if record is not None:
-            lines = prune_records(client.registry, plan, result, labels, clock())
+            labels[plan.repository] = snapshot_labels(client, plan)
+
+    def after(plan: PrunePlan, result: PruneResult) -> None:
+        after_run[plan.repository] = delete_children_after(client, plan, result, warn=warn)
+
+    def done(plan: PrunePlan, result: PruneResult) -> None:  # in plan order
+        nonlocal written
+        if record is not None:
+            mine = labels.get(plan.repository, {})
+            lines = prune_records(client.registry, plan, result, mine, clock())
             append_records(record, lines)
             written += len(lines)
-        gone = (*result.deleted_children, *delete_children_after(client, plan, result, warn=warn))
+        gone = (*result.deleted_children, *after_run.get(plan.repository, ()))
         if gone:
             children[plan.repository] = gone
+
+    results = execute_plans(
+        client, plans, warn=warn, tick=tick, before=before, after=after, done=done
+    )
     return Executed(tuple(results), written, children)
 
 

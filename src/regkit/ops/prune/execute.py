@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -201,6 +201,25 @@ class _Run:
     exclusive: dict[str, tuple[str, ...]] = field(default_factory=dict)
     deleted_children: list[str] = field(default_factory=list)
     by_name: bool | None = None  # tag-first: whether the registry deletes tags by name
+    shared: _Shared | None = None  # what the repositories carried out together share
+    started: bool = False  # a deletion began here
+
+    def begin(self, in_flight: bool = False) -> bool:
+        """A deletion begins, unless the run stopped (``in_flight``: it began already, its
+        tags went by name); counted in flight until ``end``."""
+        if self.abort.is_set() and not in_flight:
+            return False
+        with self.lock:
+            self.started = True
+        if self.shared is not None:
+            with self.shared.lock:
+                self.shared.flight += 1
+        return True
+
+    def end(self) -> None:
+        if self.shared is not None:
+            with self.shared.lock:
+                self.shared.flight -= 1
 
     def warning(self, message: str) -> None:
         with self.lock:
@@ -252,6 +271,46 @@ class _Run:
 Unit = tuple[str, tuple[str, ...]]  # (digest to delete, or "" for tags removed alone; tags)
 
 
+#: Repositories whose plans are carried out at once, per ``jobs`` of the client (at least 2;
+#: 1 with ``--jobs 1``): their deletions share the client's ``jobs`` workers, so more
+#: repositories at once only keep the workers busy between one repository's rounds.
+REPOSITORIES_PER_JOBS = 4
+
+
+def repositories_at_once(jobs: int, plans: int) -> int:
+    """How many repositories' plans are carried out side by side."""
+    if jobs <= 1:
+        return 1
+    return max(1, min(plans, max(2, jobs // REPOSITORIES_PER_JOBS)))
+
+
+@dataclass
+class _Shared:
+    """What the repositories of one registry share while their plans are carried out: the
+    workers (``jobs``) that run every repository's deletions, the side pool of the guards'
+    listings and reads, and the Ctrl-C state."""
+
+    workers: ThreadPoolExecutor
+    side: ThreadPoolExecutor
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stop: bool = False  # no repository starts any more (Ctrl-C, or an error)
+    runs: list[_Run] = field(default_factory=list)
+    flight: int = 0  # deletions being carried out right now, every repository
+
+    def interrupt(self, reason: str) -> int:
+        """Ctrl-C: no repository starts, no deletion starts; the deletions in flight (their
+        number is returned) finish."""
+        with self.lock:
+            self.stop = True
+            runs = list(self.runs)
+            flight = self.flight
+        for run in runs:
+            with run.lock:
+                run.abort_reason = reason
+                run.abort.set()
+        return flight
+
+
 def execute_plan(
     client: RegistryClient,
     plan: PrunePlan,
@@ -264,23 +323,125 @@ def execute_plan(
 
     Ctrl-C (KeyboardInterrupt in the calling thread) starts nothing new, waits for the
     deletions in flight, and raises ``PruneInterrupted`` with the result so far; a second
-    Ctrl-C while waiting propagates as a plain KeyboardInterrupt.
+    Ctrl-C while waiting raises ``PruneAbandoned``.
     """
-    repo = plan.repository
-    removed = plan.removed
-    if not removed:
-        return PruneResult(repo, (), (), 0)
-    say = warn or (lambda _m: None)
-    side = ThreadPoolExecutor(max(2, client.jobs), thread_name_prefix="regkit-check")
-    workers = ThreadPoolExecutor(client.jobs, thread_name_prefix="regkit-prune")
-    run = _Run(client, plan, say, on_delete or (lambda _r: None), tick or (lambda: None), side)
-    run.doomed = frozenset(e.tag for e in removed)
-    run.lister = Lister(client, repo)
     try:
-        return _execute(run, workers)
+        (result,) = execute_plans(client, [plan], warn=warn, on_delete=on_delete, tick=tick)
+    except PruneInterrupted as stop:
+        raise PruneInterrupted(stop.results, ()) from None
+    return result
+
+
+def execute_plans(
+    client: RegistryClient,
+    plans: Sequence[PrunePlan],
+    *,
+    warn: Callable[[str], None] | None = None,
+    on_delete: Hook | None = None,
+    tick: Callable[[], None] | None = None,
+    before: Callable[[PrunePlan], object] | None = None,
+    after: Callable[[PrunePlan, PruneResult], object] | None = None,
+    done: Callable[[PrunePlan, PruneResult], object] | None = None,
+) -> list[PruneResult]:
+    """Carry out ``plans`` (repositories of one registry), several repositories side by side
+    (``repositories_at_once``); every repository's deletions run on the same ``jobs``
+    workers, each guarded as in ``execute_plan``. Results in plan order.
+
+    In a repository's own turn: ``before(plan)`` before its first deletion (the audit's labels),
+    ``after(plan, result)`` once its plan is carried out (not after Ctrl-C stopped it). On the
+    calling thread, in plan order: ``done(plan, result)`` for each result (the audit lines).
+
+    Ctrl-C (KeyboardInterrupt in the calling thread): no repository and no deletion starts
+    any more, the deletions in flight finish, then ``PruneInterrupted`` with the results of the
+    repositories touched and the plans not started; a second Ctrl-C raises ``PruneAbandoned``.
+    Another error in a repository starts no further repository; it is raised once the others
+    in flight have finished (their ``done`` called)."""
+    say = warn or (lambda _m: None)
+    if not plans:
+        return []
+    shared = _Shared(
+        ThreadPoolExecutor(client.jobs, thread_name_prefix="regkit-prune"),
+        ThreadPoolExecutor(max(2, client.jobs), thread_name_prefix="regkit-check"),
+    )
+    drivers = ThreadPoolExecutor(
+        repositories_at_once(client.jobs, len(plans)), thread_name_prefix="regkit-repo"
+    )
+    hook, ticks = on_delete or (lambda _r: None), tick or (lambda: None)
+
+    def drive(plan: PrunePlan) -> PruneResult | None:
+        """One repository's turn; None: not started (stopped before it)."""
+        try:
+            return turn(plan)
+        except BaseException:
+            with shared.lock:
+                shared.stop = True  # an error: no further repository starts
+            raise
+
+    def turn(plan: PrunePlan) -> PruneResult | None:
+        if shared.stop:
+            return None
+        if not plan.removed:
+            result = PruneResult(plan.repository, (), (), 0)
+        else:
+            if before is not None:
+                before(plan)
+            run = _Run(client, plan, say, hook, ticks, shared.side, shared=shared)
+            run.doomed = frozenset(e.tag for e in plan.removed)
+            run.lister = Lister(client, plan.repository)
+            with shared.lock:
+                if shared.stop:
+                    return None
+                shared.runs.append(run)
+            result = _execute(run, shared.workers)
+            if run.abort_reason == INTERRUPTED:
+                return result if run.started else None  # None: nothing was done here
+        if after is not None:
+            after(plan, result)
+        return result
+
+    futures = [drivers.submit(drive, plan) for plan in plans]
+    interrupted = False
+    try:
+        try:
+            wait(futures)
+        except KeyboardInterrupt:
+            interrupted = True
+            flight = shared.interrupt(INTERRUPTED)
+            if flight:
+                say(
+                    f"interrupted: finishing the {flight} deletion(s) in flight, starting no "
+                    "more (Ctrl-C again to stop at once)"
+                )
+            try:
+                wait(futures)
+            except KeyboardInterrupt:
+                raise PruneAbandoned("interrupted twice") from None
+        results: list[PruneResult | None] = []
+        error: BaseException | None = None
+        for f in futures:
+            found = f.exception()
+            if found is not None:
+                error = error or found
+                results.append(None)
+            else:
+                results.append(f.result())
+        for plan, result in zip(plans, results, strict=True):
+            if result is not None and done is not None:
+                done(plan, result)
+        if interrupted:
+            touched = [r for r in results if r is not None]
+            pending = [p for p, r in zip(plans, results, strict=True) if r is None]
+            raise PruneInterrupted(touched, pending)
+        if error is not None:
+            raise error
+        return [r for r in results if r is not None]
     finally:
-        workers.shutdown(wait=False, cancel_futures=True)
-        side.shutdown(wait=False, cancel_futures=True)
+        drivers.shutdown(wait=False, cancel_futures=True)
+        shared.workers.shutdown(wait=False, cancel_futures=True)
+        shared.side.shutdown(wait=False, cancel_futures=True)
+
+
+INTERRUPTED = "interrupted (Ctrl-C)"
 
 
 def _execute(run: _Run, workers: ThreadPoolExecutor) -> PruneResult:
@@ -293,8 +454,9 @@ def _execute(run: _Run, workers: ThreadPoolExecutor) -> PruneResult:
     run.listed = frozenset(client.tags(repo))
     others = [t for t in sorted(run.listed) if t not in run.doomed]
     pointed: set[str] = set()
+    # on the workers every repository shares (this thread is not one of them)
     for tag, desc in zip(
-        others, client.map(lambda t: client.resolve(repo, t), others), strict=True
+        others, workers.map(lambda t: client.resolve(repo, t), others), strict=True
     ):
         if desc is not None:
             pointed.add(desc.digest)
@@ -316,12 +478,14 @@ def _execute(run: _Run, workers: ThreadPoolExecutor) -> PruneResult:
 
     def do(unit: Unit) -> list[Outcome]:
         digest, tags = unit
+        begun = False
         try:
             # a manifest whose tags went by name is deleted even after Ctrl-C (in flight)
             if digest in failed:
                 return [_outcome(by_tag[t], "failed", failed[digest]) for t in tags]
-            if run.abort.is_set() and digest not in untagged:
+            if not run.begin(digest in untagged):
                 return [_outcome(by_tag[t], "not-run", run.abort_reason) for t in tags]
+            begun = True
             if digest:
                 return _delete_manifest(
                     run, digest, [by_tag[t] for t in tags], untagged.get(digest)
@@ -333,13 +497,21 @@ def _execute(run: _Run, workers: ThreadPoolExecutor) -> PruneResult:
         except RegkitError as err:
             return [_outcome(by_tag[t], "failed", err.message) for t in tags]
         finally:
+            if begun:
+                run.end()
             run.tick()
 
     def untag_first(unit: Unit) -> None:
         digest, tags = unit
-        if run.abort.is_set():
+        if not run.begin():
             return
         checks: list[Status | None] = []
+        try:
+            _untag_first(digest, tags, checks)
+        finally:
+            run.end()
+
+    def _untag_first(digest: str, tags: tuple[str, ...], checks: list[Status | None]) -> None:
         try:
             if _untag_doomed(run, digest, [by_tag[t] for t in tags], checks) is None:
                 return  # no DELETE by tag here: the manifest DELETE takes the tags
@@ -362,64 +534,28 @@ def _execute(run: _Run, workers: ThreadPoolExecutor) -> PruneResult:
     # manifest went, leaving its tags dangling).
     digest_units = [u for u in units if u[0]]
     tag_units = [u for u in units if not u[0]]
-    futures: list[Future[list[Outcome]]] = []
-    firsts: list[Future[None]] = []
-    try:
-        if (
-            len(digest_units) + sum(len(run.exclusive.get(u[0], ())) for u in digest_units)
-            >= TAG_FIRST_FROM
-            and client.tag_delete_supported is not False
-        ):
-            todo = list(digest_units)
-            if client.tag_delete_supported is None:  # the first learns whether tags go by name
-                firsts.append(workers.submit(untag_first, todo.pop(0)))
-                firsts[0].result()
-            if run.by_name is not False:
-                firsts += [workers.submit(untag_first, u) for u in todo]
-            for f in firsts:
+    # Ctrl-C (``_Shared.interrupt``) sets ``run.abort``: the units not yet begun come back
+    # not-run, those in flight finish (a manifest whose tags went by name is deleted too).
+    if (
+        len(digest_units) + sum(len(run.exclusive.get(u[0], ())) for u in digest_units)
+        >= TAG_FIRST_FROM
+        and client.tag_delete_supported is not False
+    ):
+        todo = list(digest_units)
+        if client.tag_delete_supported is None:  # the first learns whether tags go by name
+            workers.submit(untag_first, todo.pop(0)).result()
+        if run.by_name is not False:
+            for f in [workers.submit(untag_first, u) for u in todo]:
                 f.result()
-        futures += [workers.submit(do, u) for u in digest_units]
-        groups = [f.result() for f in futures]
-        if tag_units:
-            first = workers.submit(do, tag_units[0])  # learns whether tags go by name
-            futures.append(first)
-            groups.append(first.result())
-            if client.tag_delete_supported:
-                rest = [workers.submit(do, u) for u in tag_units[1:]]
-                futures += rest
-                groups += [f.result() for f in rest]
-            else:
-                for u in tag_units[1:]:
-                    one = workers.submit(do, u)
-                    futures.append(one)
-                    groups.append(one.result())
-    except KeyboardInterrupt:
-        run.abort_reason = "interrupted (Ctrl-C)"
-        run.abort.set()
-        flight: list[Future[Any]] = [*firsts, *futures]
-        running = [f for f in flight if not f.done()]
-        if running:
-            run.warn(
-                f"interrupted: finishing the {len(running)} deletion(s) in flight, starting no "
-                "more (Ctrl-C again to stop at once)"
-            )
-        try:
-            wait(flight)
-            if futures:
-                started = (digest_units + tag_units)[: len(futures)]
-            else:  # stopped while removing tags by name: their manifests go too
-                started = [u for u in digest_units if u[0] in untagged]
-                futures = [workers.submit(do, u) for u in started]
-                wait(futures)
-        except KeyboardInterrupt:
-            raise PruneAbandoned("interrupted twice") from None
-        groups = [f.result() for f in futures]
-        groups += [
-            [_outcome(by_tag[t], "not-run", run.abort_reason) for t in u[1]]
-            for u in digest_units + tag_units
-            if u not in started
-        ]
-        raise PruneInterrupted([_result(run, [o for g in groups for o in g])], []) from None
+    futures = [workers.submit(do, u) for u in digest_units]
+    groups = [f.result() for f in futures]
+    if tag_units:
+        groups.append(workers.submit(do, tag_units[0]).result())  # learns whether by name
+        if client.tag_delete_supported:
+            rest = [workers.submit(do, u) for u in tag_units[1:]]
+            groups += [f.result() for f in rest]
+        else:
+            groups += [workers.submit(do, u).result() for u in tag_units[1:]]
     outcomes = [o for group in groups for o in group]
     if not run.abort.is_set():
         outcomes = _verify(run, outcomes)

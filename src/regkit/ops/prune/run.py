@@ -11,7 +11,7 @@ from regkit.errors import NotFoundError, Param, RegkitError, UsageError
 from regkit.ops.prune.execute import (
     Hook,
 )
-from regkit.ops.prune.fetch import fetch_repository
+from regkit.ops.prune.fetch import fetch_repositories
 from regkit.ops.prune.plan import PrunePlan, PrunePolicy, plan_prune
 from regkit.ops.prune.protect import Protection, load_protect_file
 from regkit.reference import (
@@ -124,22 +124,24 @@ def plan_target(
     names = list(target.repositories)
     if target.all_repos:
         names = client.catalog()
-    plans = []
+    policies = {}
     for name in names:
         validate_repository(name)
         repo_policy = policy
         if protect_dir is not None:
             repo_policy = with_protection(policy, deploy_dir_protection(protect_dir, name))
-        try:
-            state = fetch_repository(
-                client, name, protect_digests=repo_policy.protect_digests, tick=tick
-            )
-        except NotFoundError:
+        policies[name] = repo_policy
+    # the repositories are read side by side (regkit.ops.prune.fetch.fetch_repositories)
+    protect = {name: p.protect_digests for name, p in policies.items()}
+    states = fetch_repositories(client, names, protect_digests=protect, tick=tick)
+    plans = []
+    for name, state in zip(names, states, strict=True):
+        if isinstance(state, NotFoundError):
             if not target.all_repos:
-                raise
+                raise state
             continue  # listed in the catalog, gone since (or never had a tag)
         plan = plan_prune(
-            list(state.tags), repo_policy, now, untagged=state.untagged, repository=name
+            list(state.tags), policies[name], now, untagged=state.untagged, repository=name
         )
         plan = dataclasses.replace(plan, sources=state.manifests, labels=state.labels)
         plans.append(with_untagged_referrers(client, plan))  # what only the API lists
