@@ -189,13 +189,14 @@ def registry() -> Iterator[FakeServer]:
         yield fake
 
 
-#: ``python -m regkit ARGS`` that writes the names in ``sys.modules`` at exit to ``$MODULES``
-#: (an import through ``importlib`` is not in ``-X importtime``'s list; it is in sys.modules).
+#: ``python -m regkit ARGS`` that writes the modules it has loaded at exit to ``$MODULES``
+#: (an import through ``importlib`` is not in ``-X importtime``'s list; it is in sys.modules;
+#: a name mapped to None there is an import refused, not a module loaded).
 RUN_AND_LIST = (
     "import atexit, os, runpy, sys\n"
     "def dump():\n"
     "    with open(os.environ['MODULES'], 'w') as f:\n"
-    "        f.write('\\n'.join(sorted(sys.modules)))\n"
+    "        f.write('\\n'.join(sorted(k for k, v in sys.modules.items() if v is not None)))\n"
     "atexit.register(dump)\n"
     "runpy.run_module('regkit', run_name='__main__', alter_sys=True)\n"
 )
@@ -270,3 +271,47 @@ def test_version_reaches_no_network_code(tmp_path: Path) -> None:
     assert stdout.startswith(b"regkit ")
     assert not {m for m in modules if m.split(".")[0] in ("httpx", "httpcore", "h2", "ssl")}
     assert not {m for m in modules if m.startswith(("regkit.registry", "regkit.ops"))}
+
+
+def test_the_command_process_leaves_out_httpx_cli_and_h2(
+    registry: FakeServer, tmp_path: Path
+) -> None:
+    """httpx imports its own command-line client when click and pygments are installed, and
+    httpcore imports h2 when it is installed (an extra: REGKIT_HTTP2=1); regkit's process
+    loads neither unless HTTP/2 is asked for. Both are installed here, so this can fail."""
+    import importlib.util
+
+    if not all(importlib.util.find_spec(m) for m in ("click", "pygments", "h2")):
+        pytest.skip("click, pygments or h2 not installed: nothing to leave out")
+    modules, stdout = _imports("digest", f"{registry.host}/app:v1", tmp=tmp_path)
+    assert stdout.decode() == _digest(MANIFEST) + "\n"
+    assert "httpx" in modules
+    assert {m.split(".")[0] for m in modules} & {"click", "pygments", "h2"} == set()
+
+
+def test_http2_still_loads_h2(registry: FakeServer, tmp_path: Path) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("h2") is None:
+        pytest.skip("h2 not installed")
+    listing = tmp_path / "modules.txt"
+    env = {**_ENV, "MODULES": str(listing), "REGKIT_HTTP2": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST, "digest", f"{registry.host}/app:v1"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.decode() == _digest(MANIFEST) + "\n"
+    assert "h2" in listing.read_text().split()
+
+
+def test_main_called_by_a_program_keeps_its_imports(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the command's own process is trimmed: ``main(argv)`` from a program (a test, a
+    job) leaves sys.modules alone, so its HTTP/2 keeps working."""
+    monkeypatch.delitem(sys.modules, "h2", raising=False)
+    monkeypatch.delenv("REGKIT_HTTP2", raising=False)
+    with pytest.raises(SystemExit):
+        main(["version", "--help"])
+    assert "h2" not in sys.modules or sys.modules["h2"] is not None

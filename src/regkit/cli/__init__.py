@@ -17,7 +17,7 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NoReturn, cast
 
 from regkit.cli import meta, output
@@ -212,7 +212,31 @@ HINTS = {
 }
 
 
+#: Modules a dependency imports that the command never uses, with the condition under which
+#: they are left out of the command's process: httpx's own command-line client (imported by
+#: ``import httpx`` whenever click and pygments happen to be installed, ~10 ms) and h2
+#: (imported by httpcore whenever it is installed; used only with REGKIT_HTTP2).
+_UNUSED_IMPORTS: dict[str, Callable[[], bool]] = {
+    "httpx._main": lambda: True,
+    "h2": lambda: "REGKIT_HTTP2" not in os.environ,
+}
+
+
+def _leave_out_unused_imports() -> None:
+    """A ``None`` in sys.modules makes an import fail at once; httpx and httpcore import these
+    in ``try: ... except ImportError`` and carry on without them."""
+    modules = cast(dict[str, object], sys.modules)
+    for module, unused in _UNUSED_IMPORTS.items():
+        if unused():
+            modules.setdefault(module, None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``regkit ARGV``. ``argv`` None: this process is the command (the console script,
+    ``python -m regkit``), so it also leaves out what it never uses (``_UNUSED_IMPORTS``); a
+    program that passes ``argv`` keeps its imports as they are."""
+    if argv is None:
+        _leave_out_unused_imports()
     parser, args = _parse(argv)
     # --quiet travels as args.quiet (output.note, Progress, ConnectOptions.quiet), never through
     # the environment; the operations' warnings (log records) are printed for this call only
