@@ -13,6 +13,7 @@ bar the byte estimate, which counts only the blobs read.
 from __future__ import annotations
 
 import json
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,9 +24,12 @@ import pytest
 
 from regkit.cli import main
 from tests.ghcr_fixtures import crane_pull, docker_config, ghcr, pusher
-from tests.ghcr_images import Build, push_history, referrer_tag, sign
+from tests.ghcr_images import Build, push_build, push_history, referrer_tag, sign
 from tests.ghcrfake import ApiRequest, FakeGHCR
-from tests.rig.images import Pusher
+from tests.rig.images import OCI_INDEX, OCI_MANIFEST, Blob, Pusher
+
+SPDX = "application/spdx+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 
 __all__ = ["ghcr", "pusher"]  # fixtures
 
@@ -97,7 +101,14 @@ def reads(requests: list[ApiRequest], tag_digest: dict[str, str]) -> Reads:
     return out
 
 
-def full_read_plan(fake: FakeGHCR, now: datetime) -> dict[str, Any]:
+def full_read_plan(
+    fake: FakeGHCR,
+    now: datetime,
+    *,
+    keep: int = KEEP,
+    protect_digests: frozenset[str] = frozenset(),
+    delete_untagged: bool = False,
+) -> dict[str, Any]:
     """The GHCR plan as a planner that reads every manifest makes it (the distribution fetch,
     as GHCR's planner did before issue 24): the reference the plan must equal."""
     from regkit.ghcr.hosts import packages_api
@@ -107,12 +118,15 @@ def full_read_plan(fake: FakeGHCR, now: datetime) -> dict[str, Any]:
     from regkit.ops.prune.run import Target, plan_target
 
     client = connect(fake.host, ConnectOptions())
-    (plan,) = plan_target(client, Target(fake.host, (REPO,)), PrunePolicy(keep=KEEP), now)
+    policy = PrunePolicy(keep=keep, protect_digests=protect_digests)
+    (plan,) = plan_target(client, Target(fake.host, (REPO,)), policy, now)
     with packages_api(client) as api:
         versions = api.list_versions(REPO)
-    wanted = untagged_to_inspect(plan, versions, delete_untagged=False)
+    wanted = untagged_to_inspect(plan, versions, delete_untagged=delete_untagged)
     children = inspect_untagged(client, REPO, wanted)
-    return plan_ghcr(plan, versions, untagged_children=children).to_json()
+    return plan_ghcr(
+        plan, versions, delete_untagged=delete_untagged, untagged_children=children
+    ).to_json()
 
 
 def _without_bytes(plan: dict[str, Any]) -> dict[str, Any]:
@@ -192,3 +206,100 @@ def test_a_prune_with_record_downloads_nothing_more_and_ends_as_before(
     assert set(r.blob_gets) == f.configs and max(r.blob_gets.values()) == 1
     rest = Counter(x.method for x in ghcr.api_requests[api_mark:] if x.status != 401)
     assert rest["DELETE"] == 61 + 1  # the versions, and edge's SHA tag's throw-away
+
+
+def referrers_index(pusher: Pusher, subject: str) -> tuple[str, str]:
+    """An SBOM attached as oras does where there is no referrers API: an artifact manifest
+    (``subject`` set) and the referrers tag schema's index ``sha256-<hex>`` listing it.
+    (index digest, artifact digest)."""
+    sbom = Blob.of(json.dumps({"spdxVersion": "SPDX-2.3", "of": subject}).encode(), SPDX)
+    empty = Blob.of(b"{}", OCI_EMPTY)
+    pusher.push_blobs(REPO, [sbom, empty])
+    size = len(pusher.get_manifest(REPO, subject)[0])
+    artifact = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": SPDX,
+            "config": empty.descriptor(),
+            "layers": [sbom.descriptor()],
+            "subject": {"mediaType": OCI_INDEX, "digest": subject, "size": size},
+        }
+    ).encode()
+    digest = pusher.put_manifest(
+        REPO, Blob.of(artifact, OCI_MANIFEST).digest, artifact, OCI_MANIFEST
+    )
+    index = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [
+                {
+                    "mediaType": OCI_MANIFEST,
+                    "digest": digest,
+                    "size": len(artifact),
+                    "artifactType": SPDX,
+                }
+            ],
+        }
+    ).encode()
+    return pusher.put_manifest(REPO, subject.replace(":", "-"), index, OCI_INDEX), digest
+
+
+def test_protected_untagged_and_referrers_are_planned_as_by_a_full_read(
+    ghcr: FakeGHCR,
+    pusher: Pusher,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The reads left out change no decision: a protected digest keeps its children, the
+    signature of an untagged image that exists stays, the signature of a doomed platform
+    manifest goes, an SBOM's referrers index goes with its image and takes the SBOM along."""
+    tags = TAGS[:8]
+    builds = push_history(pusher, REPO, tags)
+    orphan = push_build(pusher, REPO, "orphan", datetime(2025, 12, 1, tzinfo=UTC), seed=99)
+    shutil.rmtree(ghcr._repo_dir(REPO) / "_manifests/tags/orphan")  # an untagged build
+    sig_orphan = sign(pusher, REPO, orphan.index, seed=3)
+    sig_child = sign(pusher, REPO, builds[0].platforms[0], seed=4)
+    sbom_index, sbom = referrers_index(pusher, builds[1].index)
+    protected = builds[2].index
+    ghcr.space_out(REPO)
+    tag_digest = {t: d for d, ts in ghcr.tags_by_digest(REPO).items() for t in ts}
+    now = datetime.now(UTC)
+    ref = f"{ghcr.host}/{REPO}"
+    never = {d for b in builds for d in (*b.attestations, b.platforms[1])}
+    never |= {sig_orphan, sig_child, sbom, *orphan.children}
+
+    for delete_untagged in (False, True):
+        reference = full_read_plan(
+            ghcr,
+            now,
+            keep=2,
+            protect_digests=frozenset({protected}),
+            delete_untagged=delete_untagged,
+        )
+        mark = len(ghcr.registry_requests)
+        args = ["--keep", "2", "--protect-digest", protected, "--dry-run", "--json"]
+        args += ["--delete-untagged"] if delete_untagged else []
+        assert main(["prune", ref, *args]) == 0
+        out, err = capsys.readouterr()
+        (repo,) = json.loads(out)["repositories"]
+        assert _without_bytes(repo["plan"]) == _without_bytes(reference), err
+        r = reads(ghcr.registry_requests[mark:], tag_digest)
+        assert not set(r.manifest_gets) & never, r
+        assert max(r.manifest_gets.values()) == 1
+        assert {sbom_index, orphan.index} <= set(r.manifest_gets)
+
+    planned = {v["digest"] for v in reference["ghcr"]["delete_versions"]}
+    assert {builds[0].index, sig_child, builds[1].index, sbom_index, sbom} <= planned
+    assert not planned & {protected, *builds[2].children}
+    # --delete-untagged: the old untagged build goes, and its signature with it
+    assert {orphan.index, *orphan.children, sig_orphan} <= planned
+    before = {v["name"] for v in ghcr.versions(REPO)}
+    args = ["--keep", "2", "--protect-digest", protected, "--delete-untagged", "--yes"]
+    assert main(["prune", ref, *args]) == 0, capsys.readouterr().err
+    # the SBOM goes after the referrers index that lists it (it was skipped before: children
+    # were deleted before referrers, so its parent was not gone yet)
+    assert {v["name"] for v in ghcr.versions(REPO)} == before - planned
+    cfg = docker_config(tmp_path / "docker", ghcr.host)
+    assert crane_pull(ghcr, f"{REPO}@{protected}", cfg, tmp_path / "protected").returncode == 0

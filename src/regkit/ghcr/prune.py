@@ -57,7 +57,8 @@ VersionStatus = Literal["deleted", "gone", "skipped", "failed", "not-run"]
 INTERRUPTED = (
     "interrupted (Ctrl-C); every image left is whole: run the same command again to finish"
 )
-#: Deletion order: an image before its children, a referrer after what it refers to.
+#: Deletion order: an image before its children, a referrer after what it refers to (and what
+#: a referrers index lists after that index: ``_phases``).
 ROLE_ORDER: dict[str, int] = {"image": 0, "child": 1, "referrer": 2, "untagged": 3}
 
 
@@ -183,6 +184,39 @@ def _referrers(
     return out
 
 
+def _phases(deletions: Sequence[VersionDeletion]) -> dict[str, int]:
+    """Digest -> how many referrers stand between it and an image: 0 for images, their
+    children and referrers; 1 for what a doomed referrers index lists (an SBOM), which goes
+    after that index (a child only after its last parent), for referrers of those, and for
+    referrers of untagged versions (deleted last in their phase); and so on. Deletions run by
+    phase, then images, children, referrers, untagged."""
+    by_digest = {d.digest: d for d in deletions}
+    out: dict[str, int] = {}
+
+    def phase(d: VersionDeletion, seen: frozenset[str]) -> int:
+        if d.digest in out:
+            return out[d.digest]
+        seen = seen | {d.digest}
+        before: list[int] = []
+        if d.role == "child":
+            for p in d.parents:
+                parent = by_digest.get(p)
+                if parent is not None and p not in seen:
+                    before.append(phase(parent, seen) + (1 if parent.role == "referrer" else 0))
+        elif d.role == "referrer":
+            for tag in d.tags:
+                subject = by_digest.get(referrer_subject(tag) or "")
+                if subject is not None and subject.digest not in seen:
+                    after = 1 if subject.role == "untagged" else 0  # untagged go last
+                    before.append(phase(subject, seen) + after)
+        out[d.digest] = max(before, default=0)
+        return out[d.digest]
+
+    for d in deletions:
+        phase(d, frozenset())
+    return out
+
+
 def plan_ghcr(
     plan: PrunePlan,
     versions: Sequence[PackageVersion],
@@ -270,7 +304,19 @@ def plan_ghcr(
             )
         else:
             untagged_kept += 1
-    deletions.sort(key=lambda x: (ROLE_ORDER[x.role], x.digest))
+    untagged_gone = {d.digest for d in deletions if d.role == "untagged"}
+    if untagged_gone:  # their referrers (a signed build left untagged) go with them
+        gone = doomed | {c.digest for c in children} | untagged_gone
+        for digest, why in sorted(_referrers(versions, gone, present, plan.policy).items()):
+            if digest in referrers or digest in untagged_gone:
+                continue
+            referrers[digest] = why
+            v = by_digest[digest]
+            deletions.append(
+                VersionDeletion(v.id, digest, "referrer", v.tags, (), f"referrer of {why}")
+            )
+    phase = _phases(deletions)
+    deletions.sort(key=lambda x: (phase[x.digest], ROLE_ORDER[x.role], x.digest))
 
     entries = [*plan.entries, *plan.referrers]  # GHCR deletes referrer tags as versions
     for i, e in enumerate(entries):
