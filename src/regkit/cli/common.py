@@ -161,70 +161,72 @@ def global_flags(target: argparse.ArgumentParser | None = None) -> argparse.Argu
     """
     common = target or argparse.ArgumentParser(add_help=False)
 
-    def default(name: str) -> Any:
-        return GLOBAL_DEFAULTS[name] if target is not None else argparse.SUPPRESS
+    def flag(group: Any, *names: str, **kwargs: Any) -> None:
+        """An option whose default is its ``GLOBAL_DEFAULTS`` entry (by its dest)."""
+        action = group.add_argument(*names, **kwargs)
+        action.default = GLOBAL_DEFAULTS[action.dest] if target is not None else argparse.SUPPRESS
 
     g = common.add_argument_group("connection")
-    g.add_argument(
+    flag(
+        g,
         "--ca-file",
         metavar="PATH",
-        default=default("ca_file"),
         help="PEM file of CA certificates to trust (also read from SSL_CERT_FILE)",
     )
-    g.add_argument(
+    flag(
+        g,
         "--insecure",
         action="store_true",
-        default=default("insecure"),
         help=(
             "allow plain HTTP to non-loopback hosts (warned on stderr) and skip TLS verification"
         ),
     )
-    g.add_argument(
+    flag(
+        g,
         "--jobs",
         "-j",
         type=positive_int,
         metavar="N",
-        default=default("jobs"),
         help=f"concurrent requests (default: {_DEFAULTS.jobs})",
     )
-    g.add_argument(
+    flag(
+        g,
         "--timeout",
         type=positive_float,
         metavar="SECONDS",
-        default=default("timeout"),
         help=(
             "give up on a request not answered in full within this many seconds; a blob "
             f"stream must deliver each 256 KiB within it (default: {_DEFAULTS.timeout:g})"
         ),
     )
-    g.add_argument(
+    flag(
+        g,
         "-v",
         "--verbose",
         action="count",
-        default=default("verbose"),
         help=(
             "log each request and each retry to stderr, e.g. 'regkit: GET /v2/app/tags/list"
             "?n=1000 answered 503; try 2 of 5 in 0.2s' (retries also show on a terminal)"
         ),
     )
-    g.add_argument(
+    flag(
+        g,
         "--username",
         "-u",
         metavar="USER",
-        default=default("username"),
         help="registry user (else REGISTRY_USERNAME, else the Docker config)",
     )
-    g.add_argument(
+    flag(
+        g,
         "--password-stdin",
         action="store_true",
-        default=default("password_stdin"),
         help="read the password from standard input (else REGISTRY_PASSWORD)",
     )
-    common.add_argument(
+    flag(
+        common,
         "-q",
         "--quiet",
         action="store_true",
-        default=default("quiet"),
         help="no progress and no notes on stderr, only errors (also REGKIT_QUIET=1)",
     )
     return common
