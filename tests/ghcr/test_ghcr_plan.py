@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from regkit.ghcr.prune import plan_ghcr, referrer_subject, untagged_to_inspect
 from regkit.ghcr.rest import PackageVersion
-from regkit.ops.prune.plan import PrunePolicy, TagInfo, plan_prune
+from regkit.ops.prune.plan import ImageRefs, PrunePolicy, TagInfo, plan_prune
 from regkit.timeparse import parse_created_time
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -150,3 +150,37 @@ def test_a_signed_child_takes_its_signature_and_a_dangling_signature_goes() -> N
         (sig_child, "referrer"),
         (sig_gone, "referrer"),
     ]
+
+
+def test_an_sbom_goes_after_the_referrers_index_listing_it() -> None:
+    """The referrers tag schema's index ``sha256-<hex>`` lists an SBOM manifest: the SBOM is
+    that index's child, deleted only once the index is gone (issue 24)."""
+    old, new, index, sbom = d("a"), d("b"), d("5"), d("c")
+    t_index = old.replace(":", "-")
+    tags = [tag("aaaaaaa", old, 1), tag("bbbbbbb", new, 2), tag(t_index, index, 3, (sbom,))]
+    plan = plan_prune(tags, PrunePolicy(keep=1), NOW)
+    versions = [
+        version(1, sbom),
+        version(2, old, ("aaaaaaa",), 1),
+        version(3, new, ("bbbbbbb",), 2),
+        version(4, index, (t_index,), 3),
+    ]
+    g = plan_ghcr(plan, versions)
+    assert [(x.digest, x.role) for x in g.deletions] == [
+        (old, "image"),
+        (index, "referrer"),
+        (sbom, "child"),
+    ]
+
+
+def test_delete_untagged_takes_the_signature_of_an_untagged_build() -> None:
+    orphan, new, sig = d("e"), d("b"), d("5")
+    t_sig = orphan.replace(":", "-") + ".sig"
+    tags = [tag("bbbbbbb", new, 50), tag(t_sig, sig, 51)]
+    plan = plan_prune(tags, PrunePolicy(keep=1), NOW, untagged=[ImageRefs(orphan)])
+    versions = [version(1, orphan, (), 1), version(2, new, ("bbbbbbb",), 50)]
+    versions.append(version(3, sig, (t_sig,), 51))
+    assert plan_ghcr(plan, versions).deletions == ()  # the build stays: so does its signature
+    g = plan_ghcr(plan, versions, delete_untagged=True)
+    assert [(x.digest, x.role) for x in g.deletions] == [(orphan, "untagged"), (sig, "referrer")]
+    assert {e.tag: e.action for e in g.plan.entries}[t_sig] == "delete-manifest"

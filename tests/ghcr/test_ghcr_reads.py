@@ -263,6 +263,11 @@ def test_protected_untagged_and_referrers_are_planned_as_by_a_full_read(
     sig_child = sign(pusher, REPO, builds[0].platforms[0], seed=4)
     sbom_index, sbom = referrers_index(pusher, builds[1].index)
     protected = builds[2].index
+    # a dangling tag: listed, its manifest gone (a registry stopped mid-delete)
+    dangling = sign(pusher, REPO, builds[3].index, seed=5)
+    pusher.put_manifest(REPO, "0000abc", *pusher.get_manifest(REPO, dangling)[:2])
+    shutil.rmtree(ghcr._repo_dir(REPO) / "_manifests/tags" / referrer_tag(builds[3].index))
+    shutil.rmtree(ghcr._repo_dir(REPO) / "_manifests/revisions/sha256" / dangling[7:])
     ghcr.space_out(REPO)
     tag_digest = {t: d for d, ts in ghcr.tags_by_digest(REPO).items() for t in ts}
     now = datetime.now(UTC)
@@ -285,6 +290,7 @@ def test_protected_untagged_and_referrers_are_planned_as_by_a_full_read(
         out, err = capsys.readouterr()
         (repo,) = json.loads(out)["repositories"]
         assert _without_bytes(repo["plan"]) == _without_bytes(reference), err
+        assert any(t["tag"] == "0000abc" and not t["digest"] for t in repo["plan"]["tags"])
         r = reads(ghcr.registry_requests[mark:], tag_digest)
         assert not set(r.manifest_gets) & never, r
         assert max(r.manifest_gets.values()) == 1
