@@ -101,7 +101,7 @@ class GhcrBackend:
         written = 0
         for plan in plans:
             # the labels read for planning: nothing downloaded again (regkit.ghcr.fetch)
-            labels = plan.record_labels if record else {}
+            labels = plan._record_labels if record else {}
             result = execute_ghcr(client, work.state, plan, warn=work.warn, tick=work.tick)
             results.append(result)
             if record:

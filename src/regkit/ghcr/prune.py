@@ -98,7 +98,7 @@ class GhcrPlan:
     untagged_kept: int  # untagged versions left (not referenced, --delete-untagged not given)
     #: the labels of each tagged image's config, read for planning: what ``--record`` writes
     #: (``regkit.ghcr.fetch``), so nothing is downloaded again
-    record_labels: Mapping[str, Labels] = field(default_factory=dict, compare=False, repr=False)
+    _record_labels: Mapping[str, Labels] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def repository(self) -> str:
@@ -416,7 +416,7 @@ def plan_package(
     wanted = untagged_to_inspect(plan, versions, delete_untagged=delete_untagged)
     children = inspect_untagged(client, repository, wanted)
     planned = plan_ghcr(plan, versions, delete_untagged=delete_untagged, untagged_children=children)
-    return dataclasses.replace(planned, record_labels=labels)
+    return dataclasses.replace(planned, _record_labels=labels)
 
 
 def as_prune_result(result: GhcrResult) -> PruneResult:
