@@ -564,3 +564,59 @@ def test_the_dry_run_asks_a_registry_without_the_api_once(
     assert out.returncode == 0, out.stderr
     asked = [r for r in rig.requests() if "/referrers/" in r.path]
     assert len(asked) == 1, asked
+
+
+def test_the_summary_row_of_an_image_says_what_goes_or_went_with_it() -> None:
+    """``render.markdown``: the image's RESULT counts its referrers by kind, nested ones and
+    those only the referrers API lists included; the referrers index is bookkeeping."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from regkit.ops.prune.children import WithReferrers
+    from regkit.ops.prune.plan import TagPlan
+    from regkit.ops.prune.render import markdown
+
+    old, new, sbom, idx, api_only = d("a"), d("b"), d("1"), d("3"), d("f")
+    tags = [image("aaaaaaa", old, 1), image("bbbbbbb", new, 2), _sbom_index(old, idx, sbom)]
+    tags += [sig(old, d("5")), sig(sbom, d("6"))]
+    plan = plan_prune(tags, PrunePolicy(keep=1), NOW)
+    listing = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": sbom,
+                "size": 10,
+                "artifactType": "application/spdx+json",
+            }
+        ],
+    }
+    untagged = TagPlan("", api_only, None, DELETE_MANIFEST, "x", old, kind="attestation")
+    plan = dataclasses.replace(
+        plan,
+        sources={idx: SimpleNamespace(raw=json.dumps(listing).encode())},
+        untagged_referrers=(untagged,),
+    )
+    _, rows = markdown("reg.example", plan, None)
+    by_tag = {r[0]: r for r in rows}
+    assert by_tag["aaaaaaa"][4] == "would go with it: 2 signatures, 1 attestation, 1 SBOM"
+    assert by_tag["bbbbbbb"][4] == ""
+    assert [r[0] for r in rows][:6] == [
+        "bbbbbbb",
+        "aaaaaaa",
+        f"  - sha256-{'a' * 64}",
+        f"  - sha256-{'1' * 64}.sig",
+        f"  - sha256-{'a' * 64}.sig",
+        "  - (no tag)",
+    ]
+    result = WithReferrers(
+        repository="",
+        outcomes=(),
+        deleted_manifests=(old,),
+        reclaimable_bytes=0,
+        deleted_referrers=(d("5"), sbom),
+    )
+    _, rows = markdown("reg.example", plan, result)
+    by_tag = {r[0]: r for r in rows}
+    assert by_tag["aaaaaaa"][4] == "removed with it: 1 signature, 1 SBOM"

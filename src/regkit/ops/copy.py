@@ -305,20 +305,8 @@ class ReferrerStats:
         return describe_kinds(self.copied if which == "copied" else self.found)
 
 
-_KIND_WORDS = {
-    "signature": ("signature", "signatures"),
-    "attestation": ("attestation", "attestations"),
-    "sbom": ("SBOM", "SBOMs"),
-    "other": ("other referrer", "other referrers"),
-}
-
-
-def describe_kinds(counts: Mapping[str, int]) -> str:
-    """``2 signatures, 1 SBOM``: each kind with a count, in ``KINDS`` order; ``none``."""
-    parts = [
-        f"{n} {_KIND_WORDS[kind][n != 1]}" for kind in refs.KINDS if (n := counts.get(kind, 0)) > 0
-    ]
-    return ", ".join(parts) or "none"
+#: ``2 signatures, 1 SBOM``: one copy, in ``regkit.registry.referrers`` (prune's summary uses it)
+describe_kinds = refs.describe_kinds
 
 
 def _descriptor(r: refs.Referrer) -> dict[str, Any]:

@@ -198,6 +198,20 @@ def count_kinds(found: Iterable[Referrer]) -> dict[str, int]:
     return counts
 
 
+_KIND_NAMES: dict[str, tuple[str, str]] = {
+    "signature": ("signature", "signatures"),
+    "attestation": ("attestation", "attestations"),
+    "sbom": ("SBOM", "SBOMs"),
+    "other": ("other referrer", "other referrers"),
+}
+
+
+def describe_kinds(counts: Mapping[str, int]) -> str:
+    """``2 signatures, 1 SBOM``: each kind with a count, in ``KINDS`` order; ``none``."""
+    parts = [f"{n} {_KIND_NAMES[kind][n != 1]}" for kind in KINDS if (n := counts.get(kind, 0)) > 0]
+    return ", ".join(parts) or "none"
+
+
 def _str_map(value: Any) -> dict[str, str]:
     if not isinstance(value, dict):
         return {}
@@ -448,6 +462,7 @@ __all__ = [
     "artifact_type_of",
     "classify_tag",
     "count_kinds",
+    "describe_kinds",
     "from_api",
     "from_tags",
     "kind_of",

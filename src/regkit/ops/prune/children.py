@@ -225,7 +225,9 @@ def with_untagged_referrers(client: RegistryClient, plan: PrunePlan) -> PrunePla
             reason = f"{what} of {names[r.subject]}, which goes (listed by the referrers API)"
         else:
             reason = f"{what} of {r.subject.removeprefix('sha256:')[:12]}, which goes"
-        untagged.append(TagPlan("", r.digest, None, DELETE_MANIFEST, reason, r.subject))
+        untagged.append(
+            TagPlan("", r.digest, None, DELETE_MANIFEST, reason, r.subject, kind=r.kind)
+        )
     return dataclasses.replace(plan, untagged_referrers=tuple(untagged))
 
 

@@ -153,6 +153,8 @@ class TagPlan:
     subject: str = ""
     #: a referrer whose subject no longer exists
     orphan: bool = False
+    #: what a referrer only the referrers API lists is (``regkit.registry.referrers.KINDS``)
+    kind: str = ""
 
     @property
     def removed(self) -> bool:
@@ -174,6 +176,8 @@ class TagPlan:
         if self.subject:
             out["subject"] = self.subject
             out["orphan"] = self.orphan
+        if self.kind:
+            out["kind"] = self.kind
         return out
 
 

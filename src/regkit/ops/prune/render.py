@@ -6,11 +6,22 @@ Tags and reasons come from the registry: every text and Markdown cell is escaped
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
+from regkit.errors import RegkitError
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import DELETE_MANIFEST, UNTAG, PrunePlan, TagPlan
+from regkit.registry.manifest import parse_json
+from regkit.registry.referrers import (
+    FOUND_TAG_INDEX,
+    KINDS,
+    artifact_type_of,
+    classify_tag,
+    describe_kinds,
+    kind_of,
+    parse_referrers_index,
+)
 from regkit.textsafe import escape
 
 HEADERS = ("TAG", "DIGEST", "CREATED", "ACTION", "REASON")
@@ -58,37 +69,96 @@ def created_cell(entry: TagPlan) -> str:
 REFERRER_INDENT = "  - "
 
 
-def with_referrers(plan: PrunePlan) -> list[tuple[TagPlan, bool]]:
-    """The plan's entries, each image's referrers right under its first tag (``True``: a
-    referrer), each followed by its own (a signed SBOM's signature, those only the referrers
-    API lists); referrers of an untagged or missing subject (orphans) last."""
+def referrer_groups(plan: PrunePlan) -> tuple[dict[str, list[TagPlan]], list[TagPlan]]:
+    """Each image's referrers (by the image's digest, for its first tag in ``plan.entries``),
+    each followed by its own (a signed SBOM's signature, those only the referrers API lists);
+    and the referrers of an untagged or missing subject (orphans)."""
     every = (*plan.referrers, *plan.untagged_referrers)
     kids: dict[str, list[TagPlan]] = {}
     for r in every:
         kids.setdefault(r.subject, []).append(r)
-    out: list[tuple[TagPlan, bool]] = []
-    done: set[int] = set()  # the referrers shown (by id: an untagged one has no tag)
+    done: set[int] = set()  # the referrers placed (by id: an untagged one has no tag)
     seen: set[str] = set()
 
-    def under(digest: str) -> None:
+    def under(digest: str, out: list[TagPlan]) -> None:
         if digest in seen:  # a loop a tag claims
             return
         seen.add(digest)
         for r in kids.get(digest, ()):
             if id(r) not in done:
                 done.add(id(r))
-                out.append((r, True))
-                under(r.digest)
+                out.append(r)
+                under(r.digest, out)
                 refs = plan.refs.get(r.digest)  # what a referrers index lists, and theirs
                 for child in refs.children if refs is not None else ():
-                    under(child)
+                    under(child, out)
 
+    groups: dict[str, list[TagPlan]] = {}
+    for e in plan.entries:
+        if e.digest and e.digest not in seen:
+            under(e.digest, groups.setdefault(e.digest, []))
+    return groups, [r for r in every if id(r) not in done]
+
+
+def with_referrers(plan: PrunePlan) -> list[tuple[TagPlan, bool]]:
+    """The plan's entries, each image's referrers right under its first tag (``True``: a
+    referrer; ``referrer_groups``); referrers of an untagged or missing subject (orphans)
+    last."""
+    groups, rest = referrer_groups(plan)
+    out: list[tuple[TagPlan, bool]] = []
     for e in plan.entries:
         out.append((e, False))
-        if e.digest and e.digest not in seen:
-            under(e.digest)
-    out += [(r, True) for r in every if id(r) not in done]
-    return out
+        out += [(r, True) for r in groups.pop(e.digest, ())]
+    return out + [(r, True) for r in rest]
+
+
+def going_with(
+    plan: PrunePlan, referrers: Sequence[TagPlan], went: Collection[str] | None
+) -> dict[str, int]:
+    """How many of each kind of an image's ``referrers`` (``referrer_groups``) go with it
+    (``went``: None) or went (``went``: the referrer manifests a run deleted): a cosign tag's
+    manifest by its payload's type or its suffix, the manifests a referrers index lists by
+    their ``artifactType`` (the index itself is bookkeeping), one only the API lists by its
+    kind."""
+    counts: dict[str, int] = dict.fromkeys(KINDS, 0)
+
+    def gone(r: TagPlan | str) -> bool:
+        if isinstance(r, str):
+            return went is not None and r in went
+        return r.removed if went is None else r.digest in went
+
+    for r in referrers:
+        if not r.tag:
+            counts[r.kind or "other"] += gone(r)
+            continue
+        rt = classify_tag(r.tag)
+        raw = getattr(plan.sources.get(r.digest), "raw", None)
+        if rt is None or rt.suffix is not None:
+            at = ""
+            if isinstance(raw, bytes):
+                try:
+                    doc = parse_json(raw, f"referrer {r.tag}")
+                    at = artifact_type_of(doc) if isinstance(doc, dict) else ""
+                except RegkitError:
+                    at = ""
+            counts[kind_of(at, rt.suffix if rt else None)] += gone(r)
+            continue
+        listed = None
+        if isinstance(raw, bytes):
+            try:
+                listed = parse_referrers_index(raw, rt.subject, FOUND_TAG_INDEX, r.tag)
+            except RegkitError:
+                listed = None
+        if listed is None:
+            refs = plan.refs.get(r.digest)
+            counts["other"] += sum(
+                gone(c) if went is not None else r.removed
+                for c in (refs.children if refs is not None else ())
+            )
+            continue
+        for x in listed:
+            counts[x.kind] += gone(x.digest) if went is not None else r.removed
+    return counts
 
 
 def tag_cell(e: TagPlan) -> str:
@@ -303,20 +373,34 @@ def render_json(documents: Sequence[dict[str, Any]]) -> str:
 
 
 def markdown(registry: str, plan: PrunePlan, result: PruneResult | None) -> tuple[str, list[Any]]:
-    """(heading, table rows) of one repository for the job summary (escaped by the caller)."""
+    """(heading, table rows) of one repository for the job summary (escaped by the caller).
+
+    An image's first row says in RESULT what went with it (``deleted; removed with it: 1
+    signature, 1 SBOM``) or, in a dry run, what would (``would go with it: ...``)."""
     status = {o.tag: o.status for o in result.outcomes} if result else {}
     went = set(getattr(result, "deleted_referrers", ()))
-    table_rows: list[Any] = [
-        (
-            (REFERRER_INDENT if referrer else "") + tag_cell(e),
-            short_digest(e.digest),
-            "-" if referrer else created_cell(e),
-            e.action,
-            ("deleted" if e.digest in went else "") if referrer else status.get(e.tag, ""),
-            escape(e.reason),
+    groups, _ = referrer_groups(plan)
+    table_rows: list[Any] = []
+    for e, referrer in with_referrers(plan):
+        if referrer:
+            done = "deleted" if e.digest in went else ""
+        else:
+            done = status.get(e.tag, "")
+            mine = groups.pop(e.digest, [])
+            counts = going_with(plan, mine, went if result is not None else None)
+            if any(counts.values()):
+                with_it = "removed with it: " if result is not None else "would go with it: "
+                done = "; ".join(x for x in (done, with_it + describe_kinds(counts)) if x)
+        table_rows.append(
+            (
+                (REFERRER_INDENT if referrer else "") + tag_cell(e),
+                short_digest(e.digest),
+                "-" if referrer else created_cell(e),
+                e.action,
+                done,
+                escape(e.reason),
+            )
         )
-        for e, referrer in with_referrers(plan)
-    ]
     return escape(f"{registry}/{plan.repository}"), table_rows
 
 
