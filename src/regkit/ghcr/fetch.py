@@ -38,13 +38,12 @@ from typing import Any
 from regkit.errors import NotFoundError, RegistryError
 from regkit.ops.audit import Labels, labels_from_config
 from regkit.ops.once import Once
-from regkit.ops.prune.fetch import RepositoryState, created_of, oci_labels, refs_of
+from regkit.ops.prune.fetch import RepositoryState, oci_labels, refs_of, tag_info
 from regkit.ops.prune.plan import ImageRefs, PrunePlan, PrunePolicy, TagInfo, plan_prune
 from regkit.reference import validate_repository
 from regkit.registry import Manifest, RegistryClient
 from regkit.registry.manifest import IMAGE_TYPES, Descriptor, pick_child
 from regkit.registry.referrers import classify_tag
-from regkit.registry.throwaway import has_marker, is_throwaway
 
 #: Largest config read for a created time (as the distribution fetch).
 CONFIG_LIMIT = 4 * 1024 * 1024
@@ -188,18 +187,7 @@ def fetch_package(
         if m.digest not in labels:
             labels[m.digest] = oci_labels(cfg, picked, m if m.is_index else None)
             record[m.digest] = labels_from_config(cfg)
-        # Only the exact throw-away of this repository and tag is a prune's leftover.
-        leftover = has_marker(m) and is_throwaway(m, cfg, repository, tag)
-        infos.append(
-            TagInfo(
-                tag=tag,
-                digest=m.digest,
-                created=None if leftover else created_of(m, picked, cfg),
-                children=refs.children,
-                blobs=refs.blobs,
-                throwaway=leftover,
-            )
-        )
+        infos.append(tag_info(repository, tag, m, picked, cfg, refs))
     state = RepositoryState(
         repository,
         tuple(infos),

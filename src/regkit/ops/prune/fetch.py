@@ -93,6 +93,29 @@ def created_of(
     return imagemeta.created_time(config, image if image is not None else manifest, index)
 
 
+def tag_info(
+    repository: str,
+    tag: str,
+    manifest: Manifest,
+    image: Manifest | None,
+    config: dict[str, Any] | None,
+    refs: ImageRefs,
+) -> TagInfo:
+    """What planning knows of ``tag`` (on ``manifest``, whose ``image`` and ``config`` were
+    read): its created time and references. Only the exact throw-away of this repository and
+    tag is a prune's leftover (no created time); an image that merely carries the key is an
+    image like any other."""
+    leftover = has_marker(manifest) and is_throwaway(manifest, config, repository, tag)
+    return TagInfo(
+        tag=tag,
+        digest=manifest.digest,
+        created=None if leftover else created_of(manifest, image, config),
+        children=refs.children,
+        blobs=refs.blobs,
+        throwaway=leftover,
+    )
+
+
 def oci_labels(
     config: Mapping[str, Any] | None, image: Manifest | None, index: Manifest | None
 ) -> dict[str, str]:
@@ -298,19 +321,7 @@ class _Reader:
             refs = _refs(facts, children)
             if m.digest not in labels:
                 labels[m.digest] = oci_labels(cfg, image, m if m.is_index else None)
-            # Only the exact throw-away of this repository and tag is a prune's leftover; an
-            # image that merely carries the key is an image like any other.
-            leftover = has_marker(m) and is_throwaway(m, cfg, self.repository, tag)
-            infos.append(
-                TagInfo(
-                    tag=tag,
-                    digest=m.digest,
-                    created=None if leftover else created_of(m, image, cfg),
-                    children=refs.children,
-                    blobs=refs.blobs,
-                    throwaway=leftover,
-                )
-            )
+            infos.append(tag_info(self.repository, tag, m, image, cfg, refs))
         untagged = tuple(_refs(f, children) for f in self.protected.values())
         # every manifest read, platform manifests too: what a put-back or a child's DELETE needs
         sources = {d: f.source for d, f in {**children, **every}.items()}
@@ -379,4 +390,5 @@ __all__ = [
     "is_throwaway",
     "oci_labels",
     "refs_of",
+    "tag_info",
 ]
