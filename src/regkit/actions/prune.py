@@ -17,7 +17,9 @@ full plan and result as JSON, the CLI's ``prune --json`` document, in a file und
 ``RUNNER_TEMP``), ``record-file`` (the audit trail of ``prune --record``: one JSON line per
 removed tag with its digest, action, created time, labels and reclaimable bytes; empty in a dry
 run). The job summary holds the plan table of every repository (with what became of
-each tag), at most ``gha.SUMMARY_ROWS`` rows in all: the runner drops a summary over 1 MiB.
+each tag; an image's referrers indented under it, and its row saying what went, or in a dry run
+would go, with it: ``deleted; removed with it: 1 signature, 1 SBOM``), at most
+``gha.SUMMARY_ROWS`` rows in all: the runner drops a summary over 1 MiB.
 """
 
 from __future__ import annotations
