@@ -357,14 +357,9 @@ def add_ref_verb(
         description=help_[0].upper() + help_[1:] + ".",
         examples=examples,
     )
-    from regkit.cli.complete import attach, reference_completer
+    from regkit.cli.complete import reference_arg
 
-    attach(
-        p.add_argument(
-            "ref", metavar="REF", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
-        ),
-        reference_completer,
-    )
+    reference_arg(p)
     platform_arg(p, "for a multi-platform image, the platform to use")
     return p
 

@@ -99,6 +99,20 @@ def attach(action: Any, completer: Callable[..., list[str]]) -> Any:
     return action
 
 
+#: The help of a positional image reference (a missing tag is ``latest``, as in crane).
+REF_HELP = "[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
+
+
+def reference_arg(p: Any, dest: str = "ref", metavar: str = "REF", help_: str = REF_HELP) -> Any:
+    """A positional image reference, completed from the registry."""
+    return attach(p.add_argument(dest, metavar=metavar, help=help_), reference_completer)
+
+
+def repository_arg(p: Any, dest: str, metavar: str, help_: str) -> Any:
+    """A positional repository, completed from the registry's catalog."""
+    return attach(p.add_argument(dest, metavar=metavar, help=help_), repository_completer)
+
+
 def autocomplete(parser: Any) -> None:
     """Answer argcomplete's request (``_ARGCOMPLETE`` set) and exit; hidden verbs left out."""
     from argcomplete.finders import CompletionFinder

@@ -14,7 +14,7 @@ from regkit.cli.common import (
     parse_ref_arg,
     platform_arg,
 )
-from regkit.cli.complete import attach, reference_completer
+from regkit.cli.complete import reference_arg
 from regkit.progress import Progress
 
 if TYPE_CHECKING:
@@ -46,12 +46,7 @@ def _add_inspect(sub: Any, common: argparse.ArgumentParser) -> None:
             "regkit inspect -o json team/api@sha256:… | jq .tags   # with REGKIT_REGISTRY",
         ],
     )
-    attach(
-        p.add_argument(
-            "ref", metavar="REF", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
-        ),
-        reference_completer,
-    )
+    reference_arg(p)
     platform_arg(p, "whose created time and labels to show for a multi-platform image")
     output.add_output(p)
     p.set_defaults(func=_cmd_inspect)

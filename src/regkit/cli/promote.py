@@ -16,7 +16,7 @@ from regkit.cli.common import (
 from regkit.cli.common import (
     connector as _connector,
 )
-from regkit.cli.complete import attach, reference_completer
+from regkit.cli.complete import reference_arg
 from regkit.textsafe import escape
 
 if TYPE_CHECKING:
@@ -44,12 +44,7 @@ def _add_tag(sub: Any, common: argparse.ArgumentParser) -> None:
         description="Write the manifest of REF under TAG in the same repository; prints nothing.",
         examples=["regkit tag registry.example.com/team/api:1a2b3c4 v1.2.0"],
     )
-    attach(
-        p.add_argument(
-            "ref", metavar="REF", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
-        ),
-        reference_completer,
-    )
+    reference_arg(p)
     p.add_argument("tag", metavar="TAG", help="the new tag")
     _force_flag(p)
     p.set_defaults(func=_cmd_tag)
@@ -81,18 +76,8 @@ def _add_copy(sub: Any, common: argparse.ArgumentParser) -> None:
             "regkit copy --all-tags registry.example.com/team/api backup.example.com/team/api",
         ],
     )
-    attach(
-        p.add_argument(
-            "src", metavar="SRC", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
-        ),
-        reference_completer,
-    )
-    attach(
-        p.add_argument(
-            "dst", metavar="DST", help="[HOST/]REPOSITORY[:TAG|@DIGEST] (tag default: latest)"
-        ),
-        reference_completer,
-    )
+    reference_arg(p, "src", "SRC")
+    reference_arg(p, "dst", "DST")
     p.add_argument(
         "--all-tags",
         action="store_true",
@@ -148,12 +133,7 @@ def _add_promote(sub: Any, common: argparse.ArgumentParser) -> None:
             "regkit promote team/api:1a2b3c4 v1.2.0 --force   # re-point an existing release",
         ],
     )
-    attach(
-        p.add_argument(
-            "src", metavar="SRC", help="[HOST/]REPOSITORY:TAG or [HOST/]REPOSITORY@DIGEST"
-        ),
-        reference_completer,
-    )
+    reference_arg(p, "src", "SRC", "[HOST/]REPOSITORY:TAG or [HOST/]REPOSITORY@DIGEST")
     p.add_argument(
         "targets",
         metavar="TARGET",

@@ -16,7 +16,7 @@ from regkit.cli.common import (
     parse_repo_arg,
     registry_arg,
 )
-from regkit.cli.complete import attach, repository_completer
+from regkit.cli.complete import repository_arg
 from regkit.errors import NotFoundError, RegistryError
 from regkit.textsafe import escape
 
@@ -88,10 +88,7 @@ def _add_ls(sub: Any, common: argparse.ArgumentParser) -> None:
         ),
         examples=["regkit ls registry.example.com/team/api", "regkit ls team/api -O -o json"],
     )
-    attach(
-        p.add_argument("repository", metavar="REPO", help="[HOST/]REPOSITORY"),
-        repository_completer,
-    )
+    repository_arg(p, "repository", "REPO", "[HOST/]REPOSITORY")
     p.add_argument("--full-ref", action="store_true", help="print HOST/REPOSITORY:TAG (table)")
     p.add_argument(
         "--omit-digest-tags",

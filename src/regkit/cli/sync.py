@@ -8,7 +8,7 @@ from typing import Any
 
 from regkit.cli import output
 from regkit.cli.common import add_verb, command, connector, parse_repo_arg
-from regkit.cli.complete import attach, repository_completer
+from regkit.cli.complete import repository_arg
 from regkit.progress import Progress
 from regkit.textsafe import escape
 
@@ -41,14 +41,8 @@ def add_sync_arguments(
     p: argparse.ArgumentParser, *, names: tuple[str, str] = ("src", "dst")
 ) -> None:
     if names == ("src", "dst"):
-        attach(
-            p.add_argument("src", metavar="SRC_REPO", help="[HOST/]REPOSITORY to copy from"),
-            repository_completer,
-        )
-        attach(
-            p.add_argument("dst", metavar="DST_REPO", help="[HOST/]REPOSITORY to copy to"),
-            repository_completer,
-        )
+        repository_arg(p, "src", "SRC_REPO", "[HOST/]REPOSITORY to copy from")
+        repository_arg(p, "dst", "DST_REPO", "[HOST/]REPOSITORY to copy to")
     p.add_argument(
         "--match",
         metavar="REGEX",
