@@ -273,6 +273,15 @@ def test_version_reaches_no_network_code(tmp_path: Path) -> None:
     assert not {m for m in modules if m.startswith(("regkit.registry", "regkit.ops"))}
 
 
+@pytest.mark.parametrize("argv", [["version"], ["--version"], ["completion", "bash"]])
+def test_a_verb_about_regkit_itself_loads_no_logging(argv: list[str], tmp_path: Path) -> None:
+    """No registry, so no operation's warning to print: the warnings handler (and logging, a
+    tenth of ``regkit version``) is left out."""
+    modules, stdout = _imports(*argv, tmp=tmp_path)
+    assert stdout
+    assert "logging" not in modules
+
+
 def test_the_command_process_leaves_out_httpx_cli_and_h2(
     registry: FakeServer, tmp_path: Path
 ) -> None:

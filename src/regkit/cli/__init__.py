@@ -59,6 +59,11 @@ VERBS: dict[str, str] = {
 }
 
 
+#: The module of the verbs about regkit itself (help, version, completion): they reach no
+#: registry, so they run without the operations' warnings handler (and without logging).
+_ABOUT_REGKIT = "meta"
+
+
 class _VerbChosen(Exception):
     """argparse reached a verb whose parser is not built yet."""
 
@@ -238,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv is None:
         _leave_out_unused_imports()
     parser, args = _parse(argv)
+    if VERBS.get(getattr(args, "command", None) or "") == _ABOUT_REGKIT:
+        return _run(parser, args)  # no registry, so no operation's warning to print
     # --quiet travels as args.quiet (output.note, Progress, ConnectOptions.quiet), never through
     # the environment; the operations' warnings (log records) are printed for this call only
     with output.warnings_on_stderr():

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regkit.errors import RegkitError
 from regkit.textsafe import escape, escape_markdown
+
+if TYPE_CHECKING:
+    import logging
 
 FORMATS = ("table", "json", "markdown")
 ELLIPSIS = "…"
@@ -109,23 +111,27 @@ def quiet(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "quiet", False)) or bool(os.environ.get("REGKIT_QUIET"))
 
 
-class _WarningsOnStderr(logging.Handler):
+def _warnings_on_stderr() -> logging.Handler:
     """The operations' warning records as ``regkit: warning: ...`` lines on (today's) stderr."""
+    import logging
 
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
+    class WarningsOnStderr(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            with contextlib.suppress(OSError, ValueError):  # a closed stderr: nothing to tell it
+                print(f"regkit: warning: {escape(record.getMessage())}", file=sys.stderr)
 
-    def emit(self, record: logging.LogRecord) -> None:
-        with contextlib.suppress(OSError, ValueError):  # a closed stderr: nothing to tell it
-            print(f"regkit: warning: {escape(record.getMessage())}", file=sys.stderr)
+    return WarningsOnStderr(logging.WARNING)
 
 
 @contextlib.contextmanager
 def warnings_on_stderr() -> Iterator[None]:
     """For one command: what ``regkit.ops`` logs at WARNING (``--insecure`` to a remote host)
     is printed on stderr, as the CLI words its warnings; the operations themselves print
-    nothing (an API user's logging gets the records)."""
-    handler = _WarningsOnStderr()
+    nothing (an API user's logging gets the records). logging is imported here, not with this
+    module: a command that reaches no registry (``regkit version``) goes without both."""
+    import logging
+
+    handler = _warnings_on_stderr()
     logger = logging.getLogger("regkit.ops")
     logger.addHandler(handler)
     try:
