@@ -24,6 +24,7 @@ import httpx
 from regkit import defaults
 from regkit.errors import TLSError, UsageError
 from regkit.registry.deadline import install as install_deadline
+from regkit.registry.options import Options
 
 
 def ssl_context(ca_file: str | None, insecure: bool) -> ssl.SSLContext | bool:
@@ -56,26 +57,19 @@ def http2_wanted(explicit: bool | None = None) -> bool:
 class ClientPool:
     """``client`` for the calling thread; ``drop`` a broken one; ``close`` them all.
 
-    ``transport``: an ``httpx.BaseTransport`` every client sends through instead of the
-    network (``httpx.MockTransport`` in a unit test); TLS, HTTP/2 and pooling are then its own.
-    ``http2``: None reads ``REGKIT_HTTP2``.
+    Of ``options`` it uses ``ca_file``, ``insecure``, ``timeout``, ``jobs``, ``http2`` (None
+    reads ``REGKIT_HTTP2``) and ``transport``: an ``httpx.BaseTransport`` every client sends
+    through instead of the network (``httpx.MockTransport`` in a unit test); TLS, HTTP/2 and
+    pooling are then its own.
     """
 
-    def __init__(
-        self,
-        *,
-        ca_file: str | None,
-        insecure: bool,
-        timeout: float,
-        jobs: int,
-        http2: bool | None = None,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        self.http2 = http2_wanted(http2)
-        self._verify = ssl_context(ca_file, insecure)
+    def __init__(self, options: Options) -> None:
+        timeout = options.timeout
+        self.http2 = http2_wanted(options.http2)
+        self._verify = ssl_context(options.ca_file, options.insecure)
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, defaults.CONNECT_TIMEOUT))
-        self._jobs = jobs
-        self._transport = transport
+        self._jobs = options.jobs
+        self._transport = options.transport
         self._local = threading.local()
         self._clients: list[httpx.Client] = []
         self._shared: httpx.Client | None = None

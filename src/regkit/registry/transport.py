@@ -105,14 +105,7 @@ class Transport:
         self.verbose = options.verbose
         self.quiet = options.quiet  # no retry notices on a terminal (REGKIT_QUIET counts too)
         self._ca_file = options.ca_file  # named by a failed verification (translate.cert_refused)
-        self._pool = ClientPool(
-            ca_file=options.ca_file,
-            insecure=options.insecure,
-            timeout=options.timeout,
-            jobs=options.jobs,
-            http2=options.http2,
-            transport=options.transport,
-        )
+        self._pool = ClientPool(options)
         self.http2 = self._pool.http2
         self._warmers: list[threading.Thread] = []
         self._warm_wanted = 0  # warm-ups asked for before the first answer (see warm)
