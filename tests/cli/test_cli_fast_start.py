@@ -271,6 +271,8 @@ def test_version_reaches_no_network_code(tmp_path: Path) -> None:
     assert stdout.startswith(b"regkit ")
     assert not {m for m in modules if m.split(".")[0] in ("httpx", "httpcore", "h2", "ssl")}
     assert not {m for m in modules if m.startswith(("regkit.registry", "regkit.ops"))}
+    # argparse imports shutil (and bz2, lzma, zlib) for a help width it does not need here
+    assert "shutil" not in modules
 
 
 @pytest.mark.parametrize("argv", [["version"], ["--version"], ["completion", "bash"]])
