@@ -315,3 +315,24 @@ def test_referrer_chains_are_followed_to_their_limit_and_a_listed_loop_ends(
     out = regkit("copy", "--referrers", rig.ref(loop, "v1"), rig.ref(dst, "v1"), env=rig.env())
     assert out.returncode == 0, out.stderr.decode()
     assert crane(rig, "manifest", rig.ref(dst, first), check=False).returncode == 0
+
+
+def test_a_promote_dry_run_counts_the_referrers_of_referrers_it_would_copy(
+    rig_basic_v3: Rig, repo_prefix: str, keys: KeyPair, tmp_path: Path
+) -> None:
+    """The dry run says what the promote then copies: the image's signature and SBOM, and the
+    SBOM's own signature."""
+    rig = rig_basic_v3
+    rig.ensure_running()
+    src, dst = f"{repo_prefix}/src", f"{repo_prefix}/released"
+    _digest, sbom = _signed_image(rig, src, keys, tmp_path)
+    sign(rig, keys, rig.ref(src, sbom))
+    args = ("promote", "-o", "json", rig.ref(src, "v1"), f"{dst}:v1")
+    dry = regkit(*args, "--dry-run", env=rig.env())
+    assert dry.returncode == 0, dry.stderr.decode()
+    found = json.loads(dry.stdout)["referrers"]["found"]
+    assert (found["signature"], found["sbom"]) == (2, 1), found
+    real = regkit(*args, env=rig.env())
+    assert real.returncode == 0, real.stderr.decode()
+    copied = json.loads(real.stdout)["referrers"]["copied"]
+    assert (copied["signature"], copied["sbom"]) == (2, 1), copied

@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from regkit import defaults
-from regkit.errors import ConnectionFailedError, LimitExceededError, NotFoundError, RegistryError
+from regkit.errors import ConnectionFailedError, NotFoundError, RegistryError
 from regkit.registry import Descriptor, Manifest, RegistryClient
 from regkit.registry import referrers as refs
 from regkit.registry.manifest import OCI_INDEX
@@ -365,14 +365,7 @@ def copy_referrers(
         for digest in level:
             if depth > defaults.MAX_REFERRER_DEPTH:
                 if any(r.digest not in seen for r in walk.attached(digest)):
-                    raise LimitExceededError(
-                        f"referrers of {source_repository}@{subject}: a referrer more than "
-                        f"{defaults.MAX_REFERRER_DEPTH} levels below the image (a referrer of "
-                        "a referrer of ...), regkit's limit on referrer chains; the levels "
-                        "above it were copied",
-                        limit="levels of referrers",
-                        value=defaults.MAX_REFERRER_DEPTH,
-                    )
+                    raise refs.too_deep(source_repository, subject)
                 continue
             for r in walk.copy(digest, stats, found):
                 if r not in seen:

@@ -349,7 +349,7 @@ def promote(
             result.referrers = ReferrerStats()
             source_tags = src.tags(source.repository, invalid="warn")
             if dry_run:
-                for r in refs.referrers(src, source.repository, top.digest, tags=source_tags):
+                for r in refs.referrers_below(src, source.repository, top.digest, tags=source_tags):
                     result.referrers.add(r.kind, copied=False)
         if dry_run:
             return result

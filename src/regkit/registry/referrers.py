@@ -448,6 +448,49 @@ def referrers(
     return found
 
 
+def too_deep(repository: str, digest: str) -> LimitExceededError:
+    """The error of a referrer more than ``MAX_REFERRER_DEPTH`` levels below ``digest``."""
+    depth = defaults.MAX_REFERRER_DEPTH
+    return LimitExceededError(
+        f"referrers of {repository}@{digest}: a referrer more than {depth} levels below the "
+        "image (a referrer of a referrer of ...), regkit's limit on referrer chains",
+        limit="levels of referrers",
+        value=depth,
+    )
+
+
+def referrers_below(
+    client: RegistryClient, repository: str, digest: str, *, tags: Sequence[str] | None = None
+) -> list[Referrer]:
+    """Every referrer of ``digest`` and theirs (a signed SBOM's signature), level by level, at
+    most ``MAX_REFERRER_DEPTH`` levels (a deeper one: ``too_deep``), each digest once (a
+    registry naming one again is not followed again); the API asked until it says it is not
+    served. What ``regkit.ops.copy.copy_referrers`` copies."""
+    listing = list(tags) if tags is not None else client.tags(repository, invalid="warn")
+    seen = {digest}
+    out: list[Referrer] = []
+    level = [digest]
+    served = True
+    for depth in range(defaults.MAX_REFERRER_DEPTH + 1):
+        below: list[Referrer] = []
+        for subject in level:
+            api = from_api(client, repository, subject) if served else None
+            served = api is not None
+            for r in _unique(
+                [*(api or []), *from_tags(client, repository, subject, listing)], None
+            ):
+                if r.digest not in seen:
+                    seen.add(r.digest)
+                    below.append(r)
+        if not below:
+            break
+        if depth == defaults.MAX_REFERRER_DEPTH:
+            raise too_deep(repository, digest)
+        out += below
+        level = [r.digest for r in below]
+    return out
+
+
 __all__ = [
     "FOUND_API",
     "FOUND_COSIGN",
@@ -472,5 +515,7 @@ __all__ = [
     "referrer_subject",
     "referrer_tags",
     "referrers",
+    "referrers_below",
+    "too_deep",
     "too_many_referrers",
 ]
