@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,8 +33,8 @@ import pytest
 
 from .accesslog import AccessRecord, Request
 from .images import Pusher
-from .ports import LOOPBACK, port_open, wait_port_closed
-from .procs import ManagedProcess
+from .ports import LOOPBACK, port_open
+from .procs import ManagedProcess, ServerProcess, StartFailed
 from .tools import tool_path, tools_dir
 
 START_TIMEOUT = 10.0
@@ -57,7 +56,7 @@ def require_crane_registry() -> str:
     return path
 
 
-class CraneRegistryProcess:
+class CraneRegistryProcess(ServerProcess):
     """``crane registry serve --address 127.0.0.1:PORT --disk DIR`` in ``workdir``.
 
     The first ``start()`` asks for port 0 and reads the port crane chose from its log (no race
@@ -66,6 +65,7 @@ class CraneRegistryProcess:
     """
 
     version = "crane"
+    what = "crane registry"
 
     def __init__(self, workdir: Path, binary: str) -> None:
         self.binary = binary
@@ -77,22 +77,8 @@ class CraneRegistryProcess:
         self._proc: ManagedProcess | None = None
 
     @property
-    def host(self) -> str:
-        if self.port is None:
-            raise RuntimeError("crane registry has not been started yet")
-        return f"{LOOPBACK}:{self.port}"
-
-    @property
     def url(self) -> str:
         return f"http://{self.host}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
 
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start and wait until it serves (an empty registry: manifests are not kept)."""
@@ -118,7 +104,7 @@ class CraneRegistryProcess:
             try:
                 self.port = self._wait_ready(timeout, mark)
                 return
-            except _StartFailed as exc:
+            except StartFailed as exc:
                 self._proc.stop(kill=True)
                 new_log = self.log_path.read_bytes()[mark:].decode(errors="replace")
                 if "address already in use" in new_log:
@@ -128,51 +114,22 @@ class CraneRegistryProcess:
         raise RuntimeError(f"crane registry could not bind a port; log:\n{self.log_tail()}")
 
     def _wait_ready(self, timeout: float, log_mark: int) -> int:
-        assert self._proc is not None
-        deadline = time.monotonic() + timeout
-        while True:
-            if not self._proc.running:
-                raise _StartFailed("process exited")
+        """The port crane says it serves on, once that port accepts."""
+
+        def ready() -> int | None:
             with open(self.log_path, "rb") as f:
                 f.seek(log_mark)
                 found = _SERVING.search(f.read())
-            if found is not None and port_open(int(found.group(1))):
-                return int(found.group(1))
-            if time.monotonic() > deadline:
-                raise _StartFailed(f"not serving within {timeout}s")
-            time.sleep(0.005)
+            port = int(found.group(1)) if found is not None else None
+            return port if port is not None and port_open(port) else None
 
-    def stop(self, *, kill: bool = False) -> None:
-        """Stop the process; every manifest and tag goes with it (blobs stay on disk)."""
-        if self._proc is not None:
-            self._proc.stop(kill=kill)
-            self._proc = None
-        if self.port is not None:
-            wait_port_closed(self.port)
+        return self.wait_serving(ready, timeout, "serving")
 
-    def restart(self) -> None:
-        """Stop and start on the same port: an empty registry again (manifests are in memory)."""
-        self.stop()
-        self.start()
-
-    def wipe(self) -> None:
-        """Stop, delete the blobs, start on the same port."""
-        self.stop()
-        shutil.rmtree(self.storage_dir, ignore_errors=True)
-        self.start()
+    # stop(), restart() and wipe() (ServerProcess): every manifest and tag goes with the
+    # process (they live in memory); blobs stay on disk unless wiped.
 
     def garbage_collect(self, **_options: object) -> None:
         raise RigFeatureUnavailable("crane's registry has no garbage-collect")
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-class _StartFailed(Exception):
-    pass
 
 
 class CraneRig:

@@ -7,8 +7,8 @@ import signal
 import time
 from pathlib import Path
 
-from .ports import LOOPBACK, free_port, port_open, wait_port_closed
-from .procs import ManagedProcess
+from .ports import LOOPBACK, free_port, port_open
+from .procs import ManagedProcess, ServerProcess, StartFailed
 
 NGINX_BIN = "nginx"
 START_TIMEOUT = 10.0
@@ -84,7 +84,7 @@ http {{
 """
 
 
-class NginxProcess:
+class NginxProcess(ServerProcess):
     """nginx (``-p DIR -c CONF -e ERRLOG -g 'daemon off;'``) with all its files under ``workdir``.
 
     Files: ``nginx.conf``, ``access.log`` (format ``LOG_FORMAT``), ``error.log``, ``nginx.pid``,
@@ -92,6 +92,8 @@ class NginxProcess:
     ``user root;`` is written when running as root: workers then read the htpasswd file below
     pytest's 0700 temporary directories.
     """
+
+    what = "nginx"
 
     def __init__(
         self,
@@ -128,22 +130,9 @@ class NginxProcess:
         self.error_log = workdir / "error.log"
         self.out_path = workdir / "nginx.out"
         self.pid_path = workdir / "nginx.pid"
+        self.log_path = self.out_path  # log_tail()
         self.port: int | None = None
         self._proc: ManagedProcess | None = None
-
-    @property
-    def host(self) -> str:
-        if self.port is None:
-            raise RuntimeError("nginx has not been started yet")
-        return f"{LOOPBACK}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
 
     def render(self) -> str:
         assert self.port is not None
@@ -196,24 +185,25 @@ class NginxProcess:
                 argv, self.out_path, cwd=self.workdir, death_signal=signal.SIGTERM
             )
             self._proc.start()
-            deadline = time.monotonic() + timeout
-            port = self.port
-            assert port is not None
-            # nginx writes its pid file after binding the listener: pid file + open port means
-            # it is ours that listens (not a stranger that took the port first).
-            while not (self._pid_file_is_ours() and port_open(port)):
-                if not self._proc.running or time.monotonic() > deadline:
-                    self._proc.stop(kill=True)
-                    errors = self._new_errors(err_mark)
-                    if "Address already in use" in errors:
-                        if keep_port:
-                            time.sleep(0.1)
-                        break
-                    raise RuntimeError(f"nginx did not start:\n{errors}\n{self._proc.log_tail()}")
-                time.sleep(0.005)
-            else:
+            try:
+                self.wait_serving(self._serving, timeout, "serving")
                 return
+            except StartFailed:
+                self._proc.stop(kill=True)
+                errors = self._new_errors(err_mark)
+                if "Address already in use" in errors:
+                    if keep_port:
+                        time.sleep(0.1)
+                    continue
+                raise RuntimeError(
+                    f"nginx did not start:\n{errors}\n{self._proc.log_tail()}"
+                ) from None
         raise RuntimeError(f"nginx could not bind a port:\n{self._new_errors(0)}")
+
+    def _serving(self) -> bool:
+        # nginx writes its pid file after binding the listener: pid file + open port means
+        # it is ours that listens (not a stranger that took the port first).
+        return self.port is not None and self._pid_file_is_ours() and port_open(self.port)
 
     def _pid_file_is_ours(self) -> bool:
         try:
@@ -226,14 +216,3 @@ class NginxProcess:
             return self.error_log.read_bytes()[mark:].decode(errors="replace")
         except OSError:
             return ""
-
-    def stop(self, *, kill: bool = False) -> None:
-        if self._proc is not None:
-            self._proc.stop(kill=kill)
-            self._proc = None
-        if self.port is not None:
-            wait_port_closed(self.port)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()

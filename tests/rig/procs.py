@@ -1,4 +1,6 @@
-"""Child processes started in their own session, stopped by killing their process group."""
+"""Child processes started in their own session, stopped by killing their process group;
+``ServerProcess``: the life cycle the rig's servers (distribution, crane's registry, nginx)
+share."""
 
 from __future__ import annotations
 
@@ -6,13 +8,20 @@ import atexit
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
+
+from .ports import LOOPBACK, wait_port_closed
+
+_T = TypeVar("_T")
 
 _LIVE: weakref.WeakSet[ManagedProcess] = weakref.WeakSet()
 
@@ -94,6 +103,84 @@ class ManagedProcess:
         except OSError:
             return ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+class StartFailed(Exception):
+    """The server did not come up (it exited, or gave no sign of serving in time)."""
+
+
+class ServerProcess:
+    """A server on a loopback port that it keeps across ``stop()`` + ``start()``,
+    ``restart()`` and ``wipe()`` (the same address, and the storage unless wiped).
+
+    A subclass names itself in errors (``what``), sets ``log_path`` (and ``storage_dir`` for
+    ``wipe``), and writes ``start()``, waiting for its own sign of serving with
+    ``wait_serving``; ``port`` and ``_proc`` (its ``ManagedProcess``) are kept here.
+    """
+
+    what = "server"
+    port: int | None = None
+    log_path: Path
+    storage_dir: Path | None = None
+    _proc: ManagedProcess | None = None
+
+    @property
+    def host(self) -> str:
+        if self.port is None:
+            raise RuntimeError(f"{self.what} has not been started yet")
+        return f"{LOOPBACK}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.running
+
+    def start(self, timeout: float = 10.0) -> None:
+        raise NotImplementedError
+
+    def wait_serving(self, ready: Callable[[], _T | None], timeout: float, sign: str) -> _T:
+        """Poll ``ready()`` every 5 ms until it gives a true value (returned);
+        ``StartFailed`` when the process exits first, or ``not <sign> within <timeout>s``."""
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self._proc.running:
+                raise StartFailed("process exited")
+            found = ready()
+            if found:
+                return found
+            if time.monotonic() > deadline:
+                raise StartFailed(f"not {sign} within {timeout}s")
+            time.sleep(0.005)
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the process (SIGTERM, or SIGKILL with ``kill=True``); the port stays."""
+        if self._proc is not None:
+            self._proc.stop(kill=kill)
+            self._proc = None
+        if self.port is not None:
+            wait_port_closed(self.port)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def wipe(self) -> None:
+        """Stop, delete ``storage_dir``, start on the same port."""
+        if self.storage_dir is None:
+            raise RuntimeError(f"{self.what} keeps no storage to wipe")
+        self.stop()
+        shutil.rmtree(self.storage_dir, ignore_errors=True)
+        self.start()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
 
 def _die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:

@@ -5,21 +5,20 @@ from __future__ import annotations
 
 import json
 import secrets
-import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
-from .ports import LOOPBACK, free_port, port_open, wait_port_closed
-from .procs import ManagedProcess
+from .ports import LOOPBACK, free_port, port_open
+from .procs import ManagedProcess, ServerProcess, StartFailed
 from .tools import REGISTRY_28_BIN, Version, registry_binary
 
 REGISTRY_BIN = REGISTRY_28_BIN  # 2.8; v3's binary: tools.registry_binary("3")
 START_TIMEOUT = 10.0
 
 
-class RegistryProcess:
+class RegistryProcess(ServerProcess):
     """``docker-registry serve CONFIG`` (2.8) or ``registry serve CONFIG`` (``version="3"``)
     with a config file of our own, in ``workdir``. Both read the same configuration.
 
@@ -29,6 +28,8 @@ class RegistryProcess:
     starts, so ``stop()`` + ``start()`` and ``restart()`` serve the same storage at the same
     address. ``http.secret`` is fixed per instance, so upload sessions survive a restart.
     """
+
+    what = "registry"
 
     def __init__(
         self,
@@ -60,22 +61,8 @@ class RegistryProcess:
 
     # -- addresses -------------------------------------------------------------------------
     @property
-    def host(self) -> str:
-        if self.port is None:
-            raise RuntimeError("registry has not been started yet")
-        return f"{LOOPBACK}:{self.port}"
-
-    @property
     def url(self) -> str:
         return f"http://{self.host}"
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None else None
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None and self._proc.running
 
     # -- config ----------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
@@ -121,7 +108,7 @@ class RegistryProcess:
             try:
                 self._wait_ready(timeout, mark)
                 return
-            except _StartFailed as exc:
+            except StartFailed as exc:
                 self._proc.stop(kill=True)
                 new_log = self.log_path.read_bytes()[mark:].decode(errors="replace")
                 if "address already in use" in new_log and not keep_port:
@@ -138,37 +125,16 @@ class RegistryProcess:
     def _wait_ready(self, timeout: float, log_mark: int) -> None:
         # distribution logs "listening on ADDR" once its handler is built and the socket bound;
         # with the port accepting, /v2/ answers. Probing without HTTP keeps requests() clean.
-        assert self._proc is not None and self.port is not None
+        port = self.port
+        assert port is not None
         needle = f"listening on {self.host}".encode()
-        deadline = time.monotonic() + timeout
-        while True:
-            if not self._proc.running:
-                raise _StartFailed("process exited")
+
+        def ready() -> bool:
             with open(self.log_path, "rb") as f:
                 f.seek(log_mark)
-                if needle in f.read() and port_open(self.port):
-                    return
-            if time.monotonic() > deadline:
-                raise _StartFailed(f"not listening on {self.host} within {timeout}s")
-            time.sleep(0.005)
+                return needle in f.read() and port_open(port)
 
-    def stop(self, *, kill: bool = False) -> None:
-        """Stop the process (SIGTERM, or SIGKILL with ``kill=True``); storage and port stay."""
-        if self._proc is not None:
-            self._proc.stop(kill=kill)
-            self._proc = None
-        if self.port is not None:
-            wait_port_closed(self.port)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def wipe(self) -> None:
-        """Remove every repository: stop, delete the storage directory, start on the same port."""
-        self.stop()
-        shutil.rmtree(self.storage_dir, ignore_errors=True)
-        self.start()
+        self.wait_serving(ready, timeout, f"listening on {self.host}")
 
     def garbage_collect(
         self, *, delete_untagged: bool = False, dry_run: bool = False, timeout: float = 120.0
@@ -192,16 +158,6 @@ class RegistryProcess:
             output = f"{cp.stdout}{cp.stderr}"
             raise RuntimeError(f"{' '.join(argv)} failed ({cp.returncode}):\n{output}")
         return cp
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-
-class _StartFailed(Exception):
-    pass
 
 
 def _deep_update(base: dict[str, Any], extra: dict[str, Any]) -> None:
