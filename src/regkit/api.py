@@ -519,6 +519,7 @@ def plan_prune(
     labels of what would go, use ``prune(..., dry_run=True)``."""
     from regkit.ops.prune.run import plan_target
 
+    _refuse_other_kinds(reg)  # GHCR plans package versions: prune_ghcr(dry_run=True)
     target = _prune_target(reg, repositories, all_repos)
     policy = _policy(match, keep, older_than, protect_tags, protect_digests, protect_files,
                      unprotect, force, delete_orphans)  # fmt: skip
@@ -768,8 +769,9 @@ def _prune_target(reg: Registry, repositories: Sequence[str], all_repos: bool) -
 
 
 def _refuse_other_kinds(reg: Registry) -> None:
-    """``prune``/``execute_prune`` carry out tag plans through the registry API; a registry kind
-    with plans of its own (GHCR) has its own function."""
+    """``plan_prune``/``execute_prune`` (and ``prune`` when it deletes) plan and carry out tag
+    plans through the registry API; a registry kind with plans of its own (GHCR) has its own
+    function, named in the error."""
     from regkit.ops.prune.backend import backend_for
 
     backend = backend_for(reg.host)
