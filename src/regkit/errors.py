@@ -13,9 +13,11 @@ keeps ``--flag`` out of every message outside ``regkit.cli``).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import Self
+
+TYPE_CHECKING = False  # typing itself is not imported: `regkit version` stays fast
+if TYPE_CHECKING:
+    from typing import Self
 
 
 class Hint(StrEnum):
@@ -26,7 +28,6 @@ class Hint(StrEnum):
     INSECURE = "insecure"  # allow plain HTTP (and no TLS verification) for this host
 
 
-@dataclass(frozen=True, slots=True)
 class Param:
     """A parameter of regkit named in an error message (click's ``param_hint``): the shared
     code says which parameter, each adapter says it in its own words (``--keep``, ``keep=``,
@@ -37,9 +38,31 @@ class Param:
     ("--registry HOST"); ``ask`` is the imperative "pass --registry HOST" (an action says
     "set input 'registry'")."""
 
-    name: str
-    metavar: str | None = None
-    ask: bool = False
+    # A plain class, not a dataclass or NamedTuple: importing dataclasses or typing would cost
+    # every command (`regkit version` included) several milliseconds.
+    __slots__ = ("ask", "metavar", "name")
+
+    def __init__(self, name: str, metavar: str | None = None, ask: bool = False) -> None:
+        self.name = name
+        self.metavar = metavar
+        self.ask = ask
+
+    def _key(self) -> tuple[str, str | None, bool]:
+        return (self.name, self.metavar, self.ask)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Param) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"Param({self.name!r}, {self.metavar!r}, ask={self.ask!r})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if hasattr(self, name):
+            raise AttributeError(f"Param.{name} cannot be changed")
+        object.__setattr__(self, name, value)
 
 
 #: An error message: plain text, or text and ``Param`` parts said in a row.
