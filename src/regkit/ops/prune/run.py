@@ -118,8 +118,11 @@ def plan_target(
     Per repository, the policy also protects what ``protect_dir`` names for it
     (``regkit.ops.prune.deploydir``); the plan adds the built-in protection (``latest``,
     releases, ``deployed-*`` markers, and every tag on their digests)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from regkit.ops.prune.children import with_untagged_referrers
     from regkit.ops.prune.deploydir import deploy_dir_protection, with_protection
+    from regkit.ops.prune.execute import repositories_at_once
 
     names = list(target.repositories)
     if target.all_repos:
@@ -143,9 +146,12 @@ def plan_target(
         plan = plan_prune(
             list(state.tags), policies[name], now, untagged=state.untagged, repository=name
         )
-        plan = dataclasses.replace(plan, sources=state.manifests, labels=state.labels)
-        plans.append(with_untagged_referrers(client, plan))  # what only the API lists
-    return plans
+        plans.append(dataclasses.replace(plan, sources=state.manifests, labels=state.labels))
+    if len(plans) <= 1:
+        return [with_untagged_referrers(client, p) for p in plans]  # what only the API lists
+    # asked per repository side by side (each on the client's workers), in plan order
+    with ThreadPoolExecutor(repositories_at_once(client.jobs, len(plans))) as pool:
+        return list(pool.map(lambda p: with_untagged_referrers(client, p), plans))
 
 
 def delete_reference(
