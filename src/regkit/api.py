@@ -84,7 +84,7 @@ class Registry(_Closing):
     def __init__(self, host: str, options: ConnectOptions) -> None:
         self.host = _validate_host(host)
         self.options = options
-        self.client: RegistryClient = _ops.connect(self.host, options)
+        self.client: RegistryClient = _connect(self.host, options)
 
     def close(self) -> None:
         """Release the connections."""
@@ -248,7 +248,7 @@ def promote(
         raise _UsageError("promote needs at least one target tag")
 
     def connector(host: str) -> RegistryClient:
-        return _ops.connect(host, reg.options)
+        return _connect(host, reg.options)
 
     result = pr.promote(
         src,
@@ -352,7 +352,7 @@ def sync(
     for text, ref in ((source, src), (destination, dst)):
         if ref.tag or ref.digest:
             raise _UsageError(f"sync takes repositories: drop the tag or digest from {text!r}")
-    other = None if dst.registry == reg.host else _ops.connect(dst.registry, reg.options)
+    other = None if dst.registry == reg.host else _connect(dst.registry, reg.options)
     try:
         result = sy.sync(
             reg.client,
@@ -542,7 +542,7 @@ def execute_prune(
     from regkit.ops.audit import execute_recorded
 
     _refuse_other_kinds(reg)
-    done = execute_recorded(reg.client, plans, record=record, warn=warn)
+    done = execute_recorded(reg.client, plans, record=record, warn=_in_words(warn, plan_prune))
     return _carried_out_report(reg.host, tuple(plans), done.results, done.records, done.children)
 
 
@@ -615,7 +615,7 @@ def prune(
         dry_run=dry_run,
         record=record,
         protect_dir=protect_dir,
-        warn=warn,
+        warn=_in_words(warn, prune),
     )
     pruned = run.registries[0]
     if not run.carried_out:
@@ -682,7 +682,7 @@ def prune_ghcr(
         lambda _host: reg.client,
         dry_run=dry_run,
         protect_dir=protect_dir,
-        warn=warn,
+        warn=_in_words(warn, prune_ghcr),
         options=PruneOptions(
             delete_untagged=delete_untagged, github_token=github_token, notify=warn
         ),
@@ -1059,6 +1059,29 @@ def _keyword_words(keywords: frozenset[str]) -> _errors.Namer:
         return None
 
     return words
+
+
+def _words_of(fn: Callable[..., object]) -> _errors.Namer:
+    """The API's words for ``fn``'s parameters (``_keyword_words`` of its keywords)."""
+    return _keyword_words(frozenset(_pyinspect.signature(fn).parameters))
+
+
+def _in_words(
+    warn: Callable[[str], None] | None, fn: Callable[..., object]
+) -> Callable[[str], None] | None:
+    """``warn`` (a user's callback) given each warning in the API's words: a parameter it names
+    (a ``regkit.errors.Phrase``: "removes them with --delete-orphans") as ``fn``'s keyword
+    (``delete_orphans=``)."""
+    if warn is None:
+        return None
+    words, told = _words_of(fn), warn
+    return lambda message: told(_errors.say(message, words))
+
+
+def _connect(host: str, options: ConnectOptions) -> RegistryClient:
+    """``regkit.ops.connect``, its warning (an ``insecure`` connection to a remote host, a log
+    record) in the API's words: ``insecure=``."""
+    return _ops.connect(host, options, words=_words_of(connect))
 
 
 connect = _public(connect)

@@ -78,6 +78,33 @@ def cli_words(param: Param) -> str:
     return f"pass {flag}" if param.ask else flag
 
 
+class Phrase(str):
+    """A ``Message`` where a ``str`` is stored or passed (a plan's reason, which the CLI and the
+    JSON show as text; a warning through a ``warn(str)`` callback): the ``str`` is the CLI's
+    words, ``say(phrase, namer)`` an adapter's. Text made from it (``+``, an f-string) is plain
+    text in the CLI's words: say it where it is shown."""
+
+    parts: tuple[str | Param, ...]
+
+    def __new__(cls, message: Message) -> Self:
+        parts = (message,) if isinstance(message, str) else tuple(message)
+        phrase = super().__new__(cls, say(parts))
+        phrase.parts = parts
+        return phrase
+
+
+def say(message: Message, namer: Namer = cli_words) -> str:
+    """A message that is not an error (a warning, a plan's note or reason) in an adapter's
+    words: each ``Param`` as ``namer`` says it (the CLI's words where it has none); a
+    ``Phrase`` by its parts, plain text as it is."""
+    parts = message.parts if isinstance(message, Phrase) else message
+    if isinstance(parts, str):
+        return parts
+    return "".join(
+        part if isinstance(part, str) else namer(part) or cli_words(part) for part in parts
+    )
+
+
 class RegkitError(Exception):
     """Base of every error regkit reports to a user (exit code 1).
 

@@ -28,7 +28,8 @@ import dataclasses
 from datetime import UTC, datetime
 
 from regkit import gha
-from regkit.errors import RegkitError, UsageError
+from regkit.actions import ACTIONS, input_words
+from regkit.errors import Message, Namer, RegkitError, UsageError, say
 from regkit.github import open_pull_request_head_shas
 from regkit.ops import DEFAULTS, ConnectOptions, resolve_credentials
 from regkit.ops.prune import PrunePlan, PruneResult, render
@@ -111,9 +112,15 @@ def main(inputs: gha.Inputs) -> None:
     if not dry_run:
         record, record_output = gha.temp_file_paths("regkit-prune-record-", ".jsonl", "")
 
+    words = input_words(ACTIONS["prune"])  # a parameter named in a note or a warning: its input
+
     def show_plans(planned: RegistryPrune) -> None:
         with gha.group(f"plan for {planned.registry}"):
-            gha.info(planned.plans_text().rstrip("\n"))
+            text = planned.backend.render_plans(planned.registry, planned.plans, words)
+            gha.info(text.rstrip("\n"))
+
+    def warn(message: Message) -> None:
+        gha.warning(say(message, words), "prune: tag left alone")
 
     def show_result(done: RegistryPrune) -> None:
         for r in done.results or ():
@@ -132,7 +139,7 @@ def main(inputs: gha.Inputs) -> None:
             now=now,
             dry_run=dry_run,
             record=record,
-            warn=lambda m: gha.warning(m, "prune: tag left alone"),
+            warn=warn,
             on_plans=show_plans,
             on_result=show_result,
             options=prune_options,
@@ -150,8 +157,8 @@ def main(inputs: gha.Inputs) -> None:
             reclaimable += tag_result.reclaimable_bytes if tag_result else 0
             if result is not None and not result.complete:
                 incomplete.append(f"{pruned.registry}/{plan.repository}")
-            note = pruned.backend.summary_note(plan, result, dry_run=dry_run)
-            rows_left -= _summary(pruned.registry, tag_plan, tag_result, note, rows_left)
+            note = pruned.backend.summary_note(plan, result, dry_run=dry_run, words=words)
+            rows_left -= _summary(pruned.registry, tag_plan, tag_result, note, rows_left, words)
     if run.error:
         raise RegkitError(run.error)
     after = dict.fromkeys(r.backend.after_note for r in run.registries if r.doomed)
@@ -181,11 +188,16 @@ def _still_there(plan: PrunePlan, result: PruneResult | None) -> int:
 
 
 def _summary(
-    registry: str, plan: PrunePlan, result: PruneResult | None, note: str, rows_left: int
+    registry: str,
+    plan: PrunePlan,
+    result: PruneResult | None,
+    note: str,
+    rows_left: int,
+    words: Namer,
 ) -> int:
-    """One repository's table, at most ``rows_left`` rows, then ``note`` (its counts); the
-    number of rows written."""
-    heading, rows = render.markdown(registry, plan, result)
+    """One repository's table, at most ``rows_left`` rows (reasons in ``words``), then ``note``
+    (its counts); the number of rows written."""
+    heading, rows = render.markdown(registry, plan, result, words)
     gha.summary.heading(heading, 3)
     if not plan.entries:
         gha.summary.text("No tags.")

@@ -21,7 +21,7 @@ from regkit.cli.common import (
 from regkit.cli.common import (
     write as _write,
 )
-from regkit.errors import RegkitError, UsageError
+from regkit.errors import Message, RegkitError, UsageError, say
 from regkit.progress import Progress
 from regkit.textsafe import escape
 
@@ -262,8 +262,8 @@ def _prune(
             return
         _write(done.results_text())
 
-    def warn(message: str) -> None:
-        print(f"regkit: warning: {escape(message)}", file=sys.stderr, flush=True)
+    def warn(message: Message) -> None:  # a parameter it names in the CLI's words: --flag
+        print(f"regkit: warning: {escape(say(message))}", file=sys.stderr, flush=True)
 
     try:
         run = session.prune_targets(

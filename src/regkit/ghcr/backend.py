@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from regkit.errors import Param, UsageError
+from regkit.errors import Namer, Param, UsageError, cli_words
 from regkit.ghcr import hosts
 from regkit.ghcr.prune import GhcrPlan, GhcrResult, as_prune_result, execute_ghcr, plan_package
 from regkit.ghcr.render import ghcr_document, render_ghcr_plan, render_ghcr_result
@@ -114,8 +114,10 @@ class GhcrBackend:
                 return Carried(tuple(results), {}, written, result.error, result.interrupted)
         return Carried(tuple(results), {}, written)
 
-    def render_plans(self, registry: str, plans: Sequence[GhcrPlan]) -> str:
-        return "\n".join(render_ghcr_plan(registry, p) for p in plans)
+    def render_plans(
+        self, registry: str, plans: Sequence[GhcrPlan], words: Namer = cli_words
+    ) -> str:
+        return "\n".join(render_ghcr_plan(registry, p, words) for p in plans)
 
     def render_results(
         self, registry: str, results: Sequence[GhcrResult], children: Mapping[str, Sequence[str]]
@@ -131,7 +133,14 @@ class GhcrBackend:
     def tag_result(self, result: GhcrResult) -> PruneResult:
         return as_prune_result(result)
 
-    def summary_note(self, plan: GhcrPlan, result: GhcrResult | None, *, dry_run: bool) -> str:
+    def summary_note(
+        self,
+        plan: GhcrPlan,
+        result: GhcrResult | None,
+        *,
+        dry_run: bool,
+        words: Namer = cli_words,
+    ) -> str:
         c = plan.counts()
         done = (
             f"; {len(result.deleted_versions)} deleted"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from regkit.errors import Namer, Param, cli_words, say
 from regkit.ghcr.prune import GhcrPlan, GhcrResult
 from regkit.ops.prune.render import plural, render_plan, repositories_json, short_digest
 
@@ -29,9 +30,10 @@ def ghcr_document(
 # -- text --------------------------------------------------------------------------------------
 
 
-def render_ghcr_plan(registry: str, plan: GhcrPlan) -> str:
+def render_ghcr_plan(registry: str, plan: GhcrPlan, words: Namer = cli_words) -> str:
+    """The tag plan (``render_plan``) and the package versions; parameters in ``words``."""
     c = plan.counts()
-    text = render_plan(registry, plan.plan)
+    text = render_plan(registry, plan.plan, words)
     text += (
         f"GHCR: {plural(len(plan.deletions), 'package version')} of {plan.versions} to delete "
         f"({c['image']} images, {c['referrer']} referrers, {c['child']} children, "
@@ -41,7 +43,8 @@ def render_ghcr_plan(registry: str, plan: GhcrPlan) -> str:
     if plan.untagged_kept:
         text += (
             f"{plural(plan.untagged_kept, 'untagged version')} referenced by nothing that stays "
-            "left in place (--delete-untagged deletes those older than the newest build)\n"
+            f"left in place ({say((Param('delete-untagged'),), words)} deletes those older than "
+            "the newest build)\n"
         )
     return text
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from regkit.dockerconfig import Credentials, credentials_for
-from regkit.errors import NotFoundError, Param, TLSError, UsageError
+from regkit.errors import Namer, NotFoundError, Param, TLSError, UsageError, cli_words, say
 from regkit.reference import host_is_loopback
 from regkit.registry.options import Options
 
@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from regkit.registry import Descriptor, Manifest, RegistryClient
 
 #: Warnings of the operations (``--insecure`` to a remote host): log records, which the CLI
-#: prints on stderr (``regkit.cli.output.warnings_on_stderr``) and an API user's logging gets.
+#: prints on stderr (``regkit.cli.output.warnings_on_stderr``) and an API user's logging gets;
+#: a parameter they name is in the words of the caller's namer (``connect(words=)``).
 _log = logging.getLogger(__name__)
 
 
@@ -76,8 +77,10 @@ def resolve_credentials(host: str, options: ConnectOptions) -> Credentials | Non
     return credentials_for(host, options.docker_config)
 
 
-def connect(host: str, options: ConnectOptions) -> RegistryClient:
-    """A client for ``host``; nothing is sent until the first request."""
+def connect(host: str, options: ConnectOptions, *, words: Namer = cli_words) -> RegistryClient:
+    """A client for ``host``; nothing is sent until the first request. ``words``: the caller's
+    namer (``regkit.errors.Namer``) for the parameter a warning names (``--insecure`` on the
+    CLI, ``insecure=`` from the Python API)."""
     from regkit.registry import RegistryClient
 
     ca_file = options.ca_file
@@ -88,7 +91,8 @@ def connect(host: str, options: ConnectOptions) -> RegistryClient:
     if ca_file and not os.path.isfile(ca_file):
         raise TLSError(f"CA file {ca_file} does not exist; pass the PEM file of your registry's CA")
     if options.insecure and not host_is_loopback(host):
-        _log.warning("--insecure: TLS verification is off for %s", host)
+        insecure = say((Param("insecure"),), words)
+        _log.warning("%s: TLS verification is off for %s", insecure, host)
     credentials = resolve_credentials(host, options)
     return RegistryClient(
         host, options.registry_options(), credentials=credentials, ca_file=ca_file

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
+from regkit.errors import Namer, cli_words
+
 if TYPE_CHECKING:
     from regkit.ops import ConnectOptions
     from regkit.ops.prune.execute import PruneResult
@@ -135,8 +137,9 @@ class PruneBackend(Protocol):
         Ctrl-C: ``PruneInterrupted`` (what went, what did not), or ``Carried.interrupted``."""
         ...
 
-    def render_plans(self, registry: str, plans: Sequence[Any]) -> str:
-        """The plans as the CLI prints them (a table per repository)."""
+    def render_plans(self, registry: str, plans: Sequence[Any], words: Namer = cli_words) -> str:
+        """The plans as the CLI prints them (a table per repository); a parameter named in a
+        reason or a note in ``words`` (an adapter's namer; the CLI's by default)."""
         ...
 
     def render_results(
@@ -157,8 +160,10 @@ class PruneBackend(Protocol):
         """The tag outcomes of one of this backend's results."""
         ...
 
-    def summary_note(self, plan: Any, result: Any | None, *, dry_run: bool) -> str:
-        """The line under a repository's table in a job summary."""
+    def summary_note(
+        self, plan: Any, result: Any | None, *, dry_run: bool, words: Namer = cli_words
+    ) -> str:
+        """The line under a repository's table in a job summary (parameters in ``words``)."""
         ...
 
 

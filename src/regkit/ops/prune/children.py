@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from regkit import defaults
-from regkit.errors import RegkitError
+from regkit.errors import Param, Phrase, RegkitError
 from regkit.ops.delete import Lister, Windows, delete_listed_keeping, get_manifest_or_none
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import DELETE_MANIFEST, PrunePlan, TagPlan
@@ -357,8 +357,13 @@ def delete_children_after(
     except RegkitError as err:
         if warn:
             warn(
-                f"{plan.repository}: referrers of deleted images left ({err.message}); the next "
-                "prune reports them as orphans and removes them with --delete-orphans"
+                Phrase(
+                    (
+                        f"{plan.repository}: referrers of deleted images left ({err.message}); "
+                        "the next prune reports them as orphans and removes them with ",
+                        Param("delete-orphans"),
+                    )
+                )
             )
         return gone
 

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from regkit.errors import Param, UsageError
+from regkit.errors import Namer, Param, UsageError, cli_words
 from regkit.ops.prune import render
 from regkit.ops.prune.backend import Carried, PruneOptions, Work
 from regkit.ops.prune.execute import PruneResult
@@ -89,8 +89,10 @@ class DistributionBackend:
                 children[repo] = after
         return Carried(tuple(results), children, done.records)
 
-    def render_plans(self, registry: str, plans: Sequence[PrunePlan]) -> str:
-        return render.render_plans(registry, plans)
+    def render_plans(
+        self, registry: str, plans: Sequence[PrunePlan], words: Namer = cli_words
+    ) -> str:
+        return render.render_plans(registry, plans, words)
 
     def render_results(
         self,
@@ -113,8 +115,15 @@ class DistributionBackend:
     def tag_result(self, result: PruneResult) -> PruneResult:
         return result
 
-    def summary_note(self, plan: PrunePlan, result: PruneResult | None, *, dry_run: bool) -> str:
-        return render.counts_line(plan) + (" (dry run)" if dry_run else "")
+    def summary_note(
+        self,
+        plan: PrunePlan,
+        result: PruneResult | None,
+        *,
+        dry_run: bool,
+        words: Namer = cli_words,
+    ) -> str:
+        return render.counts_line(plan, words) + (" (dry run)" if dry_run else "")
 
 
 BACKEND = DistributionBackend()

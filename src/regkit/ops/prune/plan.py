@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from regkit.errors import UsageError
+from regkit.errors import Param, Phrase, UsageError
 from regkit.ops.prune.rules import builtin_rule
 
 # The pattern guards (length cap, clean errors, a time budget on any thread) live in
@@ -493,7 +493,7 @@ def _referrer(
     gone = f"{what} of {_short(subject)}, which no longer exists (orphan)"
     if policy.delete_orphans:
         return plan(DELETE_MANIFEST, gone, orphan=True)
-    return plan(KEEP, gone + "; --delete-orphans removes it", orphan=True)
+    return plan(KEEP, Phrase((gone, "; ", Param("delete-orphans"), " removes it")), orphan=True)
 
 
 def _short(digest: str) -> str:

@@ -1,7 +1,12 @@
 """Plans and results as text (terminal), JSON and Markdown (job summary). Pure functions.
 
 Tags and reasons come from the registry: every text and Markdown cell is escaped
-(``regkit.textsafe``); JSON stays exact."""
+(``regkit.textsafe``); JSON stays exact.
+
+A reason or a note that names one of regkit's parameters (an orphan's "--delete-orphans removes
+it") says it in the words of ``words``, the adapter's namer (``regkit.errors.Namer``): the CLI's
+by default (``--delete-orphans``), an action's input, the API's keyword. The JSON says the CLI's
+words: its bytes are the CLI's document."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import json
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from regkit.errors import RegkitError
+from regkit.errors import Namer, Param, RegkitError, cli_words, say
 from regkit.ops.prune.execute import PruneResult
 from regkit.ops.prune.plan import DELETE_MANIFEST, UNTAG, PrunePlan, TagPlan
 from regkit.registry.manifest import parse_json
@@ -166,14 +171,14 @@ def tag_cell(e: TagPlan) -> str:
     return escape(e.tag) if e.tag else "(no tag)"
 
 
-def rows(plan: PrunePlan) -> list[tuple[str, str, str, str, str]]:
+def rows(plan: PrunePlan, words: Namer = cli_words) -> list[tuple[str, str, str, str, str]]:
     return [
         (
             (REFERRER_INDENT if referrer else "") + tag_cell(e),
             short_digest(e.digest),
             "-" if referrer else created_cell(e),
             e.action,
-            escape(e.reason),
+            escape(say(e.reason, words)),
         )
         for e, referrer in with_referrers(plan)
     ]
@@ -183,19 +188,19 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-def counts_line(plan: PrunePlan) -> str:
+def counts_line(plan: PrunePlan, words: Namer = cli_words) -> str:
     by_digest = sum(1 for e in plan.entries if e.action == DELETE_MANIFEST)
     alone = sum(1 for e in plan.entries if e.action == UNTAG)
     return (
         f"{by_digest + alone} of {plural(len(plan.entries), 'tag')} to delete: {by_digest} by "
         f"deleting {plural(len(plan.delete_digests), 'manifest')}, {alone} alone (manifest "
-        f"stays); {len(plan.kept)} kept;{referrers_phrase(plan)} about "
+        f"stays); {len(plan.kept)} kept;{referrers_phrase(plan, words)} about "
         f"{format_bytes(plan.reclaimable_bytes)} reclaimable "
         f"({plural(plan.reclaimable_bytes, 'byte')})"
     )
 
 
-def referrers_phrase(plan: PrunePlan) -> str:
+def referrers_phrase(plan: PrunePlan, words: Namer = cli_words) -> str:
     """`` 6 referrer tags: 2 go with their images, 1 orphan kept;`` and `` 2 untagged
     referrers (referrers API) go with their images;`` (empty without any)."""
     untagged = (
@@ -214,7 +219,8 @@ def referrers_phrase(plan: PrunePlan) -> str:
         parts.append(
             f"{plural(len(orphans), 'orphan')} ({gone} deleted)"
             if gone
-            else f"{plural(len(orphans), 'orphan')} kept (--delete-orphans removes them)"
+            else f"{plural(len(orphans), 'orphan')} kept ({say((Param('delete-orphans'),), words)} "
+            "removes them)"
         )
     return f" {plural(len(plan.referrers), 'referrer tag')}: {', '.join(parts)};" + untagged
 
@@ -228,15 +234,15 @@ def table(cells: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_plan(registry: str, plan: PrunePlan) -> str:
+def render_plan(registry: str, plan: PrunePlan, words: Namer = cli_words) -> str:
     head = escape(f"{registry}/{plan.repository}") + "\n"
     if not plan.entries and not plan.referrers and not plan.untagged_referrers:
         return head + "no tags\n"
-    return head + table([HEADERS, *rows(plan)]) + counts_line(plan) + "\n"
+    return head + table([HEADERS, *rows(plan, words)]) + counts_line(plan, words) + "\n"
 
 
-def render_plans(registry: str, plans: Sequence[PrunePlan]) -> str:
-    out = "\n".join(render_plan(registry, p) for p in plans)
+def render_plans(registry: str, plans: Sequence[PrunePlan], words: Namer = cli_words) -> str:
+    out = "\n".join(render_plan(registry, p, words) for p in plans)
     notes = []
     if any(e.created is not None and e.created.zoneless for p in plans for e in p.entries):
         notes.append("* " + ZONELESS_NOTE)
@@ -372,8 +378,11 @@ def render_json(documents: Sequence[dict[str, Any]]) -> str:
     return json.dumps(data, indent=2) + "\n"
 
 
-def markdown(registry: str, plan: PrunePlan, result: PruneResult | None) -> tuple[str, list[Any]]:
-    """(heading, table rows) of one repository for the job summary (escaped by the caller).
+def markdown(
+    registry: str, plan: PrunePlan, result: PruneResult | None, words: Namer = cli_words
+) -> tuple[str, list[Any]]:
+    """(heading, table rows) of one repository for the job summary (escaped by the caller);
+    reasons in ``words``.
 
     An image's first row says in RESULT what went with it (``deleted; removed with it: 1
     signature, 1 SBOM``) or, in a dry run, what would (``would go with it: ...``)."""
@@ -398,7 +407,7 @@ def markdown(registry: str, plan: PrunePlan, result: PruneResult | None) -> tupl
                 "-" if referrer else created_cell(e),
                 e.action,
                 done,
-                escape(e.reason),
+                escape(say(e.reason, words)),
             )
         )
     return escape(f"{registry}/{plan.repository}"), table_rows
