@@ -15,6 +15,10 @@ What differs per registry kind (distribution, GHCR) is its backend
 registry is. Every target is planned before anything is deleted (one question for all of them),
 then each registry's plans are carried out in turn by its backend (distribution:
 ``regkit.ops.audit.execute_recorded``, audit lines, platform manifests of deleted indexes).
+Within one registry, the distribution backend reads its repositories side by side
+(``regkit.ops.prune.fetch.fetch_repositories``) and carries several repositories out at once
+(``regkit.ops.prune.execute.execute_plans``), all within the client's ``jobs``; plans and
+results still come in repository order.
 Ctrl-C while deleting raises ``PruneRunInterrupted``, which knows what was done and what was
 not; a backend that stops the run itself (GHCR: a refusal for want of permission, Ctrl-C)
 leaves ``PruneRun.error``.
