@@ -9,9 +9,16 @@ the other, the other repository never starts while the first waits: the overlap 
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 
@@ -19,6 +26,7 @@ from regkit.ops.prune import PrunePolicy
 from regkit.ops.prune.run import Target
 from regkit.ops.prune.session import RegistryPrune, prune_targets
 from regkit.registry import RetryPolicy
+from tests.faultproxy import Fault, Gate, Request, fault_proxy, hold
 from tests.rig import Rig, client_for, short_sha_tags
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -116,3 +124,85 @@ def test_two_repositories_are_planned_and_pruned_side_by_side(
         assert sorted(pusher.tags(repo)) == sorted(tags[repo][-2:])
     assert watch.overlap == {"plan", "delete"}, (watch.overlap, watch.peak)
     assert watch.peak["plan"] <= jobs, watch.peak
+
+
+def test_ctrl_c_with_repositories_side_by_side_reports_what_the_registry_shows(
+    rig_basic: Rig, repo_prefix: str, tmp_path: Path
+) -> None:
+    """Three repositories of 8 images, --keep 5, --jobs 4 (two repositories at once), --record.
+    SIGINT while the first manifest DELETE is held: the deletions in flight finish, nothing
+    else starts; exit 130; the JSON's ``deleted`` is exactly what went from the registry (the
+    held one among them), the audit file has a line for each and no other, every tag that
+    stays is untouched. A rerun reaches the planned state."""
+    rig = rig_basic
+    rig.ensure_running()
+    pusher = rig.pusher()
+    repos = [f"{repo_prefix}/r{i}" for i in range(3)]
+    before: dict[str, dict[str, str]] = {}
+    doomed: set[str] = set()
+    newest: dict[str, set[str]] = {}
+    for i, repo in enumerate(repos):
+        tags = short_sha_tags(8, seed=90 + i)
+        newest[repo] = set(tags[3:])
+        pusher.push_images(repo, tags, "oci", start=T0)
+        before[repo] = {t: pusher.get_manifest(repo, t)[2] for t in pusher.tags(repo)}
+        doomed |= {f"{repo}:{t}" for t in tags[:3]}
+    record = tmp_path / "audit.jsonl"
+    gate = Gate()
+
+    def plan(req: Request) -> Fault | None:
+        if req.method == "DELETE" and not gate.arrived.is_set():
+            return hold(gate)
+        return None
+
+    env = dict(os.environ)
+    env.update(
+        REGISTRY_USERNAME=rig.username,
+        REGISTRY_PASSWORD=rig.password,
+        DOCKER_CONFIG="/nonexistent",
+        PYTHONUNBUFFERED="1",
+    )
+    with fault_proxy(rig.host, plan) as proxy:
+        argv = [sys.executable, "-m", "regkit", "prune"]
+        argv += [f"{proxy.host}/{r}" for r in repos]
+        argv += ["--keep", "5", "--jobs", "4", "--yes", "-o", "json", "--record", str(record)]
+        proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+        )
+        try:
+            assert gate.arrived.wait(60), "a manifest DELETE reached the proxy"
+            proc.send_signal(signal.SIGINT)
+            time.sleep(1.0)  # the interrupt lands before the held DELETE goes on
+            gate.release.set()
+            out, err = proc.communicate(timeout=120)
+        finally:
+            gate.release.set()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    stderr = err.decode()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert "run the same command again to finish" in stderr
+    doc = json.loads(out)
+    deleted = {ref.removeprefix(f"{proxy.host}/") for ref in doc["deleted"]}
+    gone = set()
+    for repo in repos:
+        now = {t: pusher.get_manifest(repo, t)[2] for t in pusher.tags(repo)}
+        gone |= {f"{repo}:{t}" for t in before[repo] if t not in now}
+        assert {t: d for t, d in before[repo].items() if t in now} == now  # nothing moved
+    assert gone == deleted, (gone, deleted, stderr)
+    assert deleted and deleted < doomed, stderr  # the held deletion went, not everything
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert {f"{r['repository']}:{r['tag']}" for r in lines} == deleted
+    assert len(lines) == len(deleted)
+
+    rerun = subprocess.run(
+        [*argv[:4], *(f"{rig.host}/{r}" for r in repos), "--keep", "5", "--yes"],
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert rerun.returncode == 0, rerun.stderr.decode()
+    for repo in repos:
+        assert set(pusher.tags(repo)) == newest[repo]
