@@ -35,7 +35,10 @@ NOT_ERRORS_EXACT = {
 }
 #: ... and (path under src/regkit, a piece of the string) -> reason.
 NOT_ERRORS_PIECE = {
-    ("ops/prune/render.py", "no --delete-untagged is needed"): "the plan's printed note",
+    (
+        "ops/prune/render.py",
+        "no --delete-untagged is needed",
+    ): "registry garbage-collect's own flag (GC_GUIDANCE), not regkit's",
     ("ops/prune/session.py", "the --then command exited"): "a problem phrase the CLI prints",
 }
 
