@@ -40,7 +40,8 @@ class Watch(httpx.BaseTransport):
     names the stage (``stage``, set by the test) in which that happened."""
 
     def __init__(self) -> None:
-        self.inner = httpx.HTTPTransport()
+        # unbounded like regkit's own pool: the default 100 would be a limit of the test's
+        self.inner = httpx.HTTPTransport(limits=httpx.Limits(max_connections=None))
         self.lock = threading.Lock()
         self.stage = "plan"
         self.flight: dict[str, int] = {}
