@@ -39,7 +39,6 @@ NOT_ERRORS_PIECE = {
         "ops/prune/render.py",
         "no --delete-untagged is needed",
     ): "registry garbage-collect's own flag (GC_GUIDANCE), not regkit's",
-    ("ops/prune/session.py", "the --then command exited"): "a problem phrase the CLI prints",
 }
 
 

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from regkit import imagemeta
+from regkit.errors import Param, Phrase
 from regkit.ops import Connections, connect
 from regkit.ops.check import CheckReport
 from regkit.ops.prune import render
@@ -441,9 +442,9 @@ class AfterPrune:
 
     def problems(self) -> list[str]:
         """What went wrong, a phrase each (empty: the command succeeded, nothing broken)."""
-        out = []
+        out: list[str] = []
         if not self.then.ok:
-            out.append(f"the --then command exited {self.then.exit_code}")
+            out.append(Phrase(("the ", Param("then"), f" command exited {self.then.exit_code}")))
         for report in self.checks:
             if report.broken:
                 out.append(f"check found {render.plural(len(report.broken), 'broken image')}")
