@@ -7,8 +7,8 @@ ends when the deadline passes, whatever the server trickles. The deadline is per
 sync request is sent and read on the thread that makes it.
 
 ``install(client)`` wraps the network backend of an httpx client's connection pools (httpx
-has no public hook for it); the test of the deadline (tests/registry/test_bounds_registry.py) fails if
-an httpx or httpcore upgrade moves what it wraps. A request that passed its deadline after
+has no public hook for it); the test of the deadline (tests/registry/test_bounds_registry.py)
+fails if an httpx or httpcore upgrade moves what it wraps. A request that passed its deadline after
 the server had started answering raises a timeout whose text is ``MESSAGE`` (``is_deadline``);
 a server that sent nothing at all keeps the plain "did not answer in time".
 """
