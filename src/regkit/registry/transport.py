@@ -606,6 +606,11 @@ class Transport:
         comes, within the deadline of its request: at most ``limit`` = (bytes, what the bound
         is called), else ``MAX_BODY_BYTES`` (``LimitExceededError`` past it, the rest unread);
         an error answer's (3xx and up) is cut at ``MAX_ERROR_BYTES``. Already read: as it is."""
+        if response.request.method == "HEAD" and not response.is_stream_consumed:
+            # No body, but the answer must still be read to its end: an unread answer keeps
+            # its connection checked out, so each HEAD cost a new connection (two handshakes)
+            with deadline.until(getattr(response, _DEADLINE, None)):
+                response.read()
         if response.is_stream_consumed or response.request.method == "HEAD":
             try:
                 return response.content
