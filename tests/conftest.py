@@ -192,7 +192,8 @@ def client_for_fixture() -> Iterator[Callable[..., RegistryClient]]:
 # Every test that needs a real registry process (distribution 2.8 or 3, nginx in front, crane's or
 # the referrers registry, the fake GHCR's backend registry) or a real install of regkit into a new
 # venv (the actions' install.py, uv/pipx, a wheel build) is marked ``rig`` at collection, so
-# ``pytest -m "not rig"`` is the fast lane: pure logic, the in-process fake servers and
+# ``pytest -m "not rig and not slow"`` is the fast lane (``slow``, by hand: tests that wait on
+# purpose): pure logic, the in-process fake servers and
 # MockTransport, the sops binary, the CLI in-process and as a subprocess. A test is a rig test
 # when a fixture it uses (directly or through other fixtures) is one of RIG_FIXTURES, when its own
 # source or the source of one of its fixtures starts a registry or an install (RIG_STARTS; also a

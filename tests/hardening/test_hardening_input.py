@@ -156,6 +156,7 @@ def test_catastrophic_patterns_are_refused_within_the_budget(pattern: str) -> No
     assert "catastrophically" in _one_line(err.value)
 
 
+@pytest.mark.slow  # waits on purpose (deadlines, retries, budgets, 10,000 tags)
 def test_the_planner_applies_the_budget() -> None:
     """plan_prune is where the pattern meets the tags; a normal pattern over 10,000 tags is far
     inside the budget, a catastrophic one is refused (with the default budget)."""

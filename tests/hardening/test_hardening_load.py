@@ -277,6 +277,7 @@ def _registry3(
     return route
 
 
+@pytest.mark.slow  # waits on purpose (deadlines, retries, budgets, 10,000 tags)
 def test_registry3_pagination_at_10000_tags_overview_and_prune_see_every_page(
     tmp_path: Path,
 ) -> None:

@@ -120,6 +120,7 @@ def test_one_try_says_nothing_about_tries() -> None:
     assert str(caught.value).endswith("answered 503 UNAVAILABLE (busy)")
 
 
+@pytest.mark.slow  # waits on purpose (deadlines, retries, budgets, 10,000 tags)
 def test_hung_registry_shows_each_retry_and_the_error_counts_tries(
     capsys: pytest.CaptureFixture[str], tls: tuple[ssl.SSLContext, str]
 ) -> None:
@@ -144,6 +145,7 @@ def test_hung_registry_shows_each_retry_and_the_error_counts_tries(
     assert "try 4 of" not in err
 
 
+@pytest.mark.slow  # waits on purpose (deadlines, retries, budgets, 10,000 tags)
 def test_cli_on_a_hung_registry_under_verbose(tls: tuple[ssl.SSLContext, str]) -> None:
     ctx, ca_file = tls
     with hung_server(ctx) as host:
@@ -161,6 +163,7 @@ def test_cli_on_a_hung_registry_under_verbose(tls: tuple[ssl.SSLContext, str]) -
     ), last
 
 
+@pytest.mark.slow  # waits on purpose (deadlines, retries, budgets, 10,000 tags)
 @pytest.mark.parametrize("quiet", [False, True], ids=["terminal", "terminal-quiet"])
 def test_cli_on_a_terminal_shows_retries_without_verbose(quiet: bool) -> None:
     """On a terminal (stderr a tty) retries show even without -v (not with REGKIT_QUIET);

@@ -61,6 +61,7 @@ def test_sync_cli_refuses_an_overflowing_pattern_without_a_traceback() -> None:
     assert stderr.startswith("regkit: error: invalid --match pattern 'a{99999999999}'")
 
 
+@pytest.mark.slow  # waits on purpose (deadlines, retries, budgets, 10,000 tags)
 def test_sync_selection_has_the_budget() -> None:
     started = time.monotonic()
     with pytest.raises(UsageError, match="catastrophically"):
@@ -68,6 +69,7 @@ def test_sync_selection_has_the_budget() -> None:
     assert time.monotonic() - started < patterns.MATCH_BUDGET + 2
 
 
+@pytest.mark.slow  # waits on purpose (deadlines, retries, budgets, 10,000 tags)
 @pytest.mark.parametrize("pattern", ["^(a+)+$", "^(a|a)*$", "^(a|aa)+$", "^(.*a){20}$"])
 def test_the_budget_holds_off_the_main_thread(pattern: str) -> None:
     compiled = patterns.compile_match(pattern)
@@ -78,6 +80,7 @@ def test_the_budget_holds_off_the_main_thread(pattern: str) -> None:
     assert "catastrophically" in str(err.value) and "\n" not in str(err.value)
 
 
+@pytest.mark.slow  # waits on purpose (deadlines, retries, budgets, 10,000 tags)
 def test_plan_prune_called_from_a_thread_is_refused_in_time() -> None:
     """An API user's scheduled job may plan in a worker thread."""
     from datetime import UTC, datetime, timedelta
