@@ -211,6 +211,11 @@ class Bench:
         self.images: dict[str, list[PushedImage]] = {}
         self.seeded: tuple[str, int] | None = None
 
+    def cold_cache(self, _i: int) -> dict[str, str]:
+        """A new, empty content-cache directory for every run: what a first overview does."""
+        fresh = tempfile.mkdtemp(prefix="cache-cold-", dir=self.workdir)
+        return {"REGKIT_CACHE": "on", "REGKIT_CACHE_DIR": fresh}
+
     @property
     def rtt(self) -> float:
         return 2 * self.proxy.delay
@@ -321,15 +326,33 @@ def _overview_verify(bench: Bench, repo: str) -> Callable[[Tool, int, RunResult]
     return verify
 
 
+def crane_overview_tools(
+    bench: Bench, jobs: int, *, note: str = "", skip: str | None = None
+) -> list[Tool]:
+    """The team's Taskfile overview loop (crane) and the same loop ``jobs`` crane processes at
+    once; ``note`` is added to their labels (what they show of the scenario's images)."""
+    return [
+        Tool(
+            f"today: Taskfile loop (crane{note})",
+            lambda _i: ["bash", str(TODAY / "overview.sh"), bench.host],
+            1,
+            "crane",
+            skip=skip,
+        ),
+        Tool(
+            f"crane loop, {jobs} in parallel" + (" (the same rows)" if note else ""),
+            lambda _i: ["bash", str(PEERS / "crane-overview-parallel.sh"), bench.host, str(jobs)],
+            jobs,
+            "crane",
+            skip=skip,
+        ),
+    ]
+
+
 def overview_scenario(bench: Bench, n: int, *, peers: bool, repeat: int | None) -> Scenario:
     repo = "rednaw/hello-world"
     jobs = bench.jobs or DEFAULT_JOBS
     warm_dir = bench.workdir / f"cache-warm-{n}"
-
-    def cold_cache(_i: int) -> dict[str, str]:
-        # a new, empty cache directory for every run: what a first overview does
-        fresh = tempfile.mkdtemp(prefix="cache-cold-", dir=bench.workdir)
-        return {"REGKIT_CACHE": "on", "REGKIT_CACHE_DIR": fresh}
 
     def warm_cache(_i: int) -> dict[str, str]:
         return {"REGKIT_CACHE": "on", "REGKIT_CACHE_DIR": str(warm_dir)}
@@ -337,29 +360,13 @@ def overview_scenario(bench: Bench, n: int, *, peers: bool, repeat: int | None) 
     def argv(_i: int) -> list[str]:
         return bench.regkit("overview", bench.host)
 
-    tools = [Tool("regkit overview", argv, jobs, "regkit", env=cold_cache)]
+    tools = [Tool("regkit overview", argv, jobs, "regkit", env=bench.cold_cache)]
     if peers:
         tools.append(
             Tool("regkit overview, run again (cache warm)", argv, jobs, "regkit", env=warm_cache)
         )
         tools += [
-            Tool(
-                "today: Taskfile loop (crane)",
-                lambda _i: ["bash", str(TODAY / "overview.sh"), bench.host],
-                1,
-                "crane",
-            ),
-            Tool(
-                f"crane loop, {jobs} in parallel",
-                lambda _i: [
-                    "bash",
-                    str(PEERS / "crane-overview-parallel.sh"),
-                    bench.host,
-                    str(jobs),
-                ],
-                jobs,
-                "crane",
-            ),
+            *crane_overview_tools(bench, jobs),
             Tool(
                 "regctl loop (tag ls + image config)",
                 lambda _i: ["bash", str(PEERS / "regctl-overview.sh"), bench.host, repo],

@@ -116,12 +116,6 @@ def _pair_tools(
     tool_cls: type[Tool],
     peers: list[Tool],
 ) -> tuple[list[Tool], Callable[[Tool, int, RunResult], str | None]]:
-    def cold(_i: int) -> dict[str, str]:
-        import tempfile
-
-        fresh = tempfile.mkdtemp(prefix="cache-cold-", dir=bench.workdir)
-        return {"REGKIT_CACHE": "on", "REGKIT_CACHE_DIR": fresh}
-
     tools = [
         tool_cls(
             "regkit prune",
@@ -134,7 +128,7 @@ def _pair_tools(
             lambda _i: bench.regkit("overview", bench.host),
             jobs,
             "regkit",
-            env=cold,
+            env=bench.cold_cache,
         ),
         *peers,
     ]

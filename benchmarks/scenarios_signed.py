@@ -269,7 +269,14 @@ def signed_scenarios(
     bench: Bench, n: int, *, peers: bool, repeat: int | None, have_prune: bool
 ) -> list[Scenario]:
     """``signed-overview-N`` and ``signed-prune-N`` on one seeding."""
-    from benchmarks.run import DEFAULT_JOBS, NOT_RUN_MISSING, PEERS, TODAY, Scenario, Tool
+    from benchmarks.run import (
+        DEFAULT_JOBS,
+        NOT_RUN_MISSING,
+        TODAY,
+        Scenario,
+        Tool,
+        crane_overview_tools,
+    )
 
     if n <= KEEP:
         raise ValueError(f"--signed-images must be above {KEEP} (the prune keeps {KEEP})")
@@ -279,12 +286,6 @@ def signed_scenarios(
     no_tools = missing_tools()
     referrers = 2 * n
 
-    def cold(_i: int) -> dict[str, str]:
-        import tempfile
-
-        fresh = tempfile.mkdtemp(prefix="cache-cold-", dir=bench.workdir)
-        return {"REGKIT_CACHE": "on", "REGKIT_CACHE_DIR": fresh}
-
     overview_tools = [
         Tool(
             "regkit overview",
@@ -292,7 +293,7 @@ def signed_scenarios(
             jobs,
             "regkit",
             skip=no_tools,
-            env=cold,
+            env=bench.cold_cache,
         )
     ]
     prune_tools = [
@@ -305,27 +306,8 @@ def signed_scenarios(
         )
     ]
     if peers:
-        overview_tools += [
-            Tool(
-                f"today: Taskfile loop (crane; lists the {referrers} referrer tags as rows)",
-                lambda _i: ["bash", str(TODAY / "overview.sh"), bench.host],
-                1,
-                "crane",
-                skip=no_tools,
-            ),
-            Tool(
-                f"crane loop, {jobs} in parallel (the same rows)",
-                lambda _i: [
-                    "bash",
-                    str(PEERS / "crane-overview-parallel.sh"),
-                    bench.host,
-                    str(jobs),
-                ],
-                jobs,
-                "crane",
-                skip=no_tools,
-            ),
-        ]
+        note = f"; lists the {referrers} referrer tags as rows"
+        overview_tools += crane_overview_tools(bench, jobs, note=note, skip=no_tools)
         prune_tools.append(
             Tool(
                 "today: prune flow (crane; knows no signatures: leaves those of the "
