@@ -87,10 +87,14 @@ class Phrase(str):
     parts: tuple[str | Param, ...]
 
     def __new__(cls, message: Message) -> Self:
-        parts = (message,) if isinstance(message, str) else tuple(message)
+        parts = _parts(message)
         phrase = super().__new__(cls, say(parts))
         phrase.parts = parts
         return phrase
+
+
+def _parts(message: Message) -> tuple[str | Param, ...]:
+    return (message,) if isinstance(message, str) else tuple(message)
 
 
 def say(message: Message, namer: Namer = cli_words) -> str:
@@ -115,9 +119,7 @@ class RegkitError(Exception):
     hint: Hint | None = None
 
     def __init__(self, message: Message, *, hint: Hint | None = None) -> None:
-        self.parts: tuple[str | Param, ...] = (
-            (message,) if isinstance(message, str) else tuple(message)
-        )
+        self.parts = _parts(message)
         super().__init__(self._said(cli_words))
         self.hint = hint
 
@@ -133,10 +135,7 @@ class RegkitError(Exception):
         return self._said(namer)
 
     def _said(self, namer: Namer) -> str:
-        text = "".join(
-            part if isinstance(part, str) else namer(part) or cli_words(part) for part in self.parts
-        )
-        return " ".join(text.split())  # one line, always
+        return " ".join(say(self.parts, namer).split())  # one line, always
 
 
 def with_hint(err: RegkitError, hints: Mapping[Hint, str], namer: Namer = cli_words) -> str:
