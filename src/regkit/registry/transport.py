@@ -611,7 +611,7 @@ class Transport:
             # its connection checked out, so each HEAD cost a new connection (two handshakes)
             with deadline.until(getattr(response, _DEADLINE, None)):
                 response.read()
-        if response.is_stream_consumed or response.request.method == "HEAD":
+        if response.is_stream_consumed:  # a HEAD answer too, read just above
             try:
                 return response.content
             except httpx.ResponseNotRead:
